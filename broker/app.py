@@ -1,0 +1,112 @@
+"""create_app(settings) -> Starlette: routes, middleware, lifespan; nothing else."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import httpx
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute
+
+from broker import __version__
+from broker.clock import Clock, SystemClock
+from broker.errors import ConfigError
+from broker.frontend.oidc.keys import KeyRing
+from broker.frontend.oidc.provider import OIDCProvider
+from broker.http import dev_login_routes, misc_routes, oidc_routes
+from broker.http.context import BrokerContext
+from broker.http.cookies import CookieSigner, load_or_create_keys
+from broker.http.errors import EXCEPTION_HANDLERS
+from broker.http.middleware import AccessLogMiddleware, SecurityHeadersMiddleware
+from broker.journey.flow import LoginJourney
+from broker.journey.transactions import LoginTransactions
+from broker.settings import Settings
+from broker.store.base import Store
+from broker.store.sqlite import SQLiteStore
+from broker.ui import Renderer
+
+log = logging.getLogger(__name__)
+
+HOUSEKEEPING_SECONDS = 60.0
+
+
+def open_keyring(settings: Settings, clock: Clock) -> KeyRing:
+    """The signing keys; created on first start, refused in production if any is a test key."""
+    tokens = settings.tokens
+    keys = KeyRing(
+        settings.keys.directory,
+        clock,
+        publish_lead=settings.keys.publish_lead_seconds,
+        retention=max(tokens.id_token_ttl, tokens.logout_token_ttl) + tokens.clock_skew,
+    )
+    keys.ensure(settings.keys.algorithms)
+    if settings.mode == "production" and keys.has_test_keys():
+        raise ConfigError(f"{settings.keys.directory}: test keys are refused in production mode")
+    return keys
+
+
+def make_store(settings: Settings) -> Store:
+    return SQLiteStore(settings.store.sqlite_path)
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
+    clock = clock or SystemClock()
+    store = make_store(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await store.open()
+        keys = open_keyring(settings, clock)
+        cookies = CookieSigner(
+            load_or_create_keys(settings.secret_file), secure=settings.secure_cookies
+        )
+        async with httpx.AsyncClient(
+            timeout=10.0, headers={"User-Agent": f"sote-broker/{__version__}"}
+        ) as http:
+            provider = OIDCProvider(settings, store, keys, clock, http)
+            transactions = LoginTransactions(store, clock, settings.tokens.transaction_ttl)
+            journey = LoginJourney(provider, transactions, dev_login=settings.dev_login.enabled)
+            app.state.broker = BrokerContext(settings, provider, journey, cookies, Renderer())
+            tasks = [
+                asyncio.create_task(provider.backchannel.run(), name="backchannel-logout"),
+                asyncio.create_task(_housekeeping(store, keys, clock), name="housekeeping"),
+            ]
+            if settings.dev_login.enabled:
+                log.warning("DEVELOPMENT LOGIN IS ON: anyone can log in as anyone")
+            log.info("sote-broker %s ready at %s", __version__, settings.issuer)
+            try:
+                yield
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                await store.close()
+
+    routes: list[BaseRoute] = [*oidc_routes.ROUTES, *misc_routes.ROUTES]
+    if settings.dev_login.enabled:
+        routes += dev_login_routes.ROUTES
+    return Starlette(
+        routes=routes,
+        middleware=[
+            Middleware(AccessLogMiddleware),
+            Middleware(SecurityHeadersMiddleware, hsts=settings.secure_cookies),
+        ],
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan,
+    )
+
+
+async def _housekeeping(store: Store, keys: KeyRing, clock: Clock) -> None:
+    """Purge expired rows, pick up keys rotated by the CLI, prune keys nobody can need."""
+    while True:
+        try:
+            await store.purge_expired(clock.now())
+            keys.reload_if_changed()
+            keys.prune()
+        except Exception:
+            log.exception("housekeeping failed; will retry")
+        await asyncio.sleep(HOUSEKEEPING_SECONDS)

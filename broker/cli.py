@@ -1,0 +1,276 @@
+"""`sote-broker` (also `python -m broker`): serve, check-config, clients, keys.
+
+Every command is scriptable: arguments in, plain or `--json` output, non-zero exit on error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from broker.app import create_app, make_store, open_keyring
+from broker.clock import SystemClock
+from broker.errors import BrokerError, ConfigError
+from broker.frontend.oidc import secrets
+from broker.frontend.oidc.clients import AUTH_METHODS, MIN_SECRET_LENGTH, check_client
+from broker.logs import configure
+from broker.settings import Settings, load_settings
+from broker.store.records import ClientRecord
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+        result: int = args.func(settings, args)
+    except BrokerError as exc:
+        print(f"sote-broker: {exc}", file=sys.stderr)
+        return 2
+    return result
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sote-broker", description=__doc__)
+    parser.add_argument(
+        "--config", type=Path, help="settings YAML (default: $SOTE_BROKER_CONFIG)"
+    )
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the broker")
+    serve.add_argument("--host", help="override settings.host")
+    serve.add_argument("--port", type=int, help="override settings.port")
+    serve.set_defaults(func=_serve)
+
+    check = commands.add_parser("check-config", help="validate settings, store and keys; exit")
+    check.set_defaults(func=_check_config)
+
+    clients = commands.add_parser("clients", help="manage portals (OAuth clients)")
+    client_commands = clients.add_subparsers(required=True, metavar="ACTION")
+    _add_client_parser(client_commands)
+    listing = client_commands.add_parser("list", help="list clients")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=_clients_list)
+    remove = client_commands.add_parser("remove", help="remove a client")
+    remove.add_argument("client_id")
+    remove.set_defaults(func=_clients_remove)
+
+    keys = commands.add_parser("keys", help="manage signing keys")
+    key_commands = keys.add_subparsers(required=True, metavar="ACTION")
+    key_list = key_commands.add_parser("list", help="list signing keys and their state")
+    key_list.add_argument("--json", action="store_true")
+    key_list.set_defaults(func=_keys_list)
+    rotate = key_commands.add_parser("rotate", help="add a key; it signs after the publish lead")
+    rotate.add_argument("--alg", choices=["RS256", "ES256"], action="append")
+    rotate.add_argument(
+        "--publish-lead", type=float, help="seconds before the new key signs (default: settings)"
+    )
+    rotate.set_defaults(func=_keys_rotate)
+    return parser
+
+
+def _add_client_parser(commands: Any) -> None:
+    add = commands.add_parser("add", help="add or replace a client")
+    add.add_argument("--client-id", required=True)
+    add.add_argument("--name", help="display name (default: the client id)")
+    add.add_argument("--redirect-uri", action="append", required=True, dest="redirect_uris")
+    add.add_argument(
+        "--post-logout-redirect-uri", action="append", default=[], dest="post_logout_uris"
+    )
+    add.add_argument("--auth-method", choices=AUTH_METHODS, default="client_secret_basic")
+    add.add_argument(
+        "--secret", help=f"client secret (>= {MIN_SECRET_LENGTH} chars); generated if omitted"
+    )
+    add.add_argument("--jwks-uri", help="private_key_jwt: where the client publishes its keys")
+    add.add_argument("--jwks-file", type=Path, help="private_key_jwt: the client's JWKS file")
+    add.add_argument("--backchannel-logout-uri")
+    add.add_argument(
+        "--scope", action="append", dest="scopes", help="allowed scope (repeat; default: all)"
+    )
+    add.add_argument("--no-refresh-tokens", action="store_true")
+    add.add_argument("--id-token-alg", choices=["RS256", "ES256"], default="RS256")
+    add.add_argument("--no-pkce", action="store_true", help="confidential clients only")
+    add.add_argument("--json", action="store_true")
+    add.set_defaults(func=_clients_add)
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    configure(settings.logging.level, json_format=settings.logging.json_format)
+    app = create_app(settings)
+    uvicorn.run(
+        app,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        access_log=False,
+        log_config=None,
+        proxy_headers=False,
+        server_header=False,
+    )
+    return 0
+
+
+def _check_config(settings: Settings, args: argparse.Namespace) -> int:
+    async def check() -> int:
+        store = make_store(settings)
+        await store.open()
+        try:
+            clients = await store.list_clients()
+        finally:
+            await store.close()
+        for client in clients:
+            check_client(client, development=settings.development)
+        keys = open_keyring(settings, SystemClock())
+        active = [k.kid for k in keys.list() if k.state == "active"]
+        print(f"ok: {settings.mode} mode, issuer {settings.issuer}")
+        print(f"ok: {len(clients)} client(s), {len(active)} active signing key(s)")
+        return 0
+
+    return asyncio.run(check())
+
+
+def _client_from_args(settings: Settings, args: argparse.Namespace) -> tuple[ClientRecord, str]:
+    secret = ""
+    secret_hash = None
+    if args.auth_method.startswith("client_secret"):
+        secret = args.secret or secrets.new_secret()
+        if len(secret) < MIN_SECRET_LENGTH:
+            raise ConfigError(f"--secret: at least {MIN_SECRET_LENGTH} characters expected")
+        secret_hash = secrets.hash_secret(secret)
+    elif args.secret:
+        raise ConfigError(f"--secret: not used with {args.auth_method}")
+    jwks = None
+    if args.jwks_file:
+        try:
+            jwks = json.loads(args.jwks_file.read_text())
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"{args.jwks_file}: not a readable JWKS ({exc})") from exc
+    client = ClientRecord(
+        client_id=args.client_id,
+        client_name=args.name or args.client_id,
+        redirect_uris=tuple(args.redirect_uris),
+        post_logout_redirect_uris=tuple(args.post_logout_uris),
+        token_endpoint_auth_method=args.auth_method,
+        secret_hash=secret_hash,
+        jwks_uri=args.jwks_uri,
+        jwks=jwks,
+        backchannel_logout_uri=args.backchannel_logout_uri,
+        allowed_scopes=tuple(args.scopes or ("openid", "profile", "email", "phone")),
+        grant_types=("authorization_code",)
+        if args.no_refresh_tokens
+        else ("authorization_code", "refresh_token"),
+        id_token_signed_response_alg=args.id_token_alg,
+        require_pkce=not args.no_pkce,
+        created_at=time.time(),
+    )
+    check_client(client, development=settings.development)
+    return client, secret
+
+
+def _clients_add(settings: Settings, args: argparse.Namespace) -> int:
+    client, secret = _client_from_args(settings, args)
+
+    async def add() -> None:
+        store = make_store(settings)
+        await store.open()
+        try:
+            await store.put_client(client)
+        finally:
+            await store.close()
+
+    asyncio.run(add())
+    if args.json:
+        print(json.dumps({"client_id": client.client_id, "client_secret": secret or None}))
+    else:
+        print(f"client {client.client_id} saved")
+        if secret and not args.secret:
+            print(f"client_secret: {secret}\n(shown once; only its hash is stored)")
+    return 0
+
+
+def _clients_list(settings: Settings, args: argparse.Namespace) -> int:
+    async def listing() -> list[ClientRecord]:
+        store = make_store(settings)
+        await store.open()
+        try:
+            return await store.list_clients()
+        finally:
+            await store.close()
+
+    clients = asyncio.run(listing())
+    if args.json:
+        print(json.dumps([_public(c) for c in clients], indent=2))
+    else:
+        for c in clients:
+            print(f"{c.client_id}\t{c.token_endpoint_auth_method}\t{' '.join(c.redirect_uris)}")
+    return 0
+
+
+def _public(client: ClientRecord) -> dict[str, Any]:
+    return {
+        "client_id": client.client_id,
+        "client_name": client.client_name,
+        "redirect_uris": list(client.redirect_uris),
+        "post_logout_redirect_uris": list(client.post_logout_redirect_uris),
+        "token_endpoint_auth_method": client.token_endpoint_auth_method,
+        "jwks_uri": client.jwks_uri,
+        "backchannel_logout_uri": client.backchannel_logout_uri,
+        "allowed_scopes": list(client.allowed_scopes),
+        "grant_types": list(client.grant_types),
+        "id_token_signed_response_alg": client.id_token_signed_response_alg,
+    }
+
+
+def _clients_remove(settings: Settings, args: argparse.Namespace) -> int:
+    async def remove() -> bool:
+        store = make_store(settings)
+        await store.open()
+        try:
+            return await store.delete_client(args.client_id)
+        finally:
+            await store.close()
+
+    if not asyncio.run(remove()):
+        print(f"sote-broker: no client {args.client_id}", file=sys.stderr)
+        return 1
+    print(f"client {args.client_id} removed")
+    return 0
+
+
+def _keys_list(settings: Settings, args: argparse.Namespace) -> int:
+    keys = open_keyring(settings, SystemClock())
+    infos = keys.list()
+    if args.json:
+        print(json.dumps([_key(info) for info in infos]))
+    else:
+        for info in infos:
+            print(f"{info.kid}\t{info.alg}\t{info.state}\tsigns from {_when(info.activates_at)}")
+    return 0
+
+
+def _key(info: Any) -> dict[str, Any]:
+    return {
+        "kid": info.kid,
+        "alg": info.alg,
+        "state": info.state,
+        "created_at": info.created_at,
+        "activates_at": info.activates_at,
+    }
+
+
+def _when(epoch: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(epoch))
+
+
+def _keys_rotate(settings: Settings, args: argparse.Namespace) -> int:
+    keys = open_keyring(settings, SystemClock())
+    for alg in args.alg or settings.keys.algorithms:
+        info = keys.rotate(alg, args.publish_lead)
+        print(f"{info.kid}\t{info.alg}\tpublished now, signs from {_when(info.activates_at)}")
+    return 0

@@ -1,0 +1,245 @@
+"""The broker's exceptions, one tree, mapped to responses in one place (`broker.http.errors`).
+
+    BrokerError
+    ├── ConfigError                 start-up: a bad settings file, key or client definition
+    ├── StoreError                  the store failed (translated from the database driver)
+    ├── PageError                   shown to a person as a page in their language, with an error id
+    │   ├── UntrustedRequestError   /authorize: client or redirect_uri not trusted, never redirected
+    │   ├── TransactionError        login transaction missing, expired or bound to another browser
+    │   ├── CSRFError               a form without a valid CSRF token
+    │   ├── LogoutRequestError      /end_session: bad id_token_hint or post_logout_redirect_uri
+    │   └── NotFoundError           no such page
+    └── OAuthError                  RFC 6749 error codes, one class per code
+        ├── InvalidRequestError, UnauthorizedClientError, AccessDeniedError,
+        │   UnsupportedResponseTypeError, InvalidScopeError, ServerError,
+        │   TemporarilyUnavailableError, InvalidGrantError, UnsupportedGrantTypeError,
+        │   UnsupportedTokenTypeError
+        ├── InvalidClientError      401 with WWW-Authenticate (RFC 6749 §5.2)
+        ├── InvalidTokenError       401 with WWW-Authenticate: Bearer (RFC 6750 §3.1)
+        ├── InsufficientScopeError  403 (RFC 6750 §3.1)
+        └── LoginRequiredError, ConsentRequiredError, InteractionRequiredError,
+            RequestNotSupportedError, RequestURINotSupportedError,
+            RegistrationNotSupportedError (OpenID Connect Core §3.1.2.6)
+
+An OAuthError raised while handling /authorize after the redirect_uri was validated is wrapped in
+`AuthorizationRedirectError`, which carries where and how to redirect it; the response mapping never
+redirects anything else.
+"""
+
+from __future__ import annotations
+
+
+class BrokerError(Exception):
+    """Root of every error the broker raises on purpose."""
+
+
+class ConfigError(BrokerError):
+    """Settings, IdP or client configuration is invalid; start-up stops with this message."""
+
+
+class StoreError(BrokerError):
+    """The store failed; the driver's exception is chained."""
+
+
+class PageError(BrokerError):
+    """An error shown to a person. `message_id` selects the translated explanation."""
+
+    status_code = 400
+    message_id = "error.generic"
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(detail or self.message_id)
+        self.detail = detail
+
+
+class UntrustedRequestError(PageError):
+    """The client or its redirect_uri is not trusted, so the portal cannot be told (RFC 6749 §4.1.2.1)."""
+
+    message_id = "error.untrusted_request"
+
+
+class TransactionError(PageError):
+    """The login transaction is missing, expired or belongs to another browser."""
+
+    message_id = "error.transaction"
+
+
+class CSRFError(PageError):
+    """A form was posted without a valid CSRF token."""
+
+    status_code = 403
+    message_id = "error.csrf"
+
+
+class LogoutRequestError(PageError):
+    """An RP-initiated logout request that cannot be honoured as asked."""
+
+    message_id = "error.logout_request"
+
+
+class NotFoundError(PageError):
+    status_code = 404
+    message_id = "error.not_found"
+
+
+class OAuthError(BrokerError):
+    """An OAuth 2.0 / OpenID Connect protocol error; `error` is the registered code."""
+
+    error = "invalid_request"
+    status_code = 400
+
+    def __init__(self, description: str = "") -> None:
+        super().__init__(description or self.error)
+        self.description = description
+
+    def headers(self) -> dict[str, str]:
+        return {}
+
+
+class InvalidRequestError(OAuthError):
+    """RFC 6749 §4.1.2.1 and §5.2: missing, invalid or repeated parameter."""
+
+    error = "invalid_request"
+
+
+class InvalidClientError(OAuthError):
+    """RFC 6749 §5.2: client authentication failed; 401 with a WWW-Authenticate challenge."""
+
+    error = "invalid_client"
+    status_code = 401
+
+    def __init__(self, description: str = "", scheme: str = "Basic") -> None:
+        super().__init__(description)
+        self.scheme = scheme
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": f'{self.scheme} realm="sote-broker"'}
+
+
+class InvalidGrantError(OAuthError):
+    """RFC 6749 §5.2: the code or refresh token is invalid, expired, revoked or not this client's."""
+
+    error = "invalid_grant"
+
+
+class UnauthorizedClientError(OAuthError):
+    """RFC 6749 §4.1.2.1 and §5.2: this client may not use this grant or response type."""
+
+    error = "unauthorized_client"
+
+
+class UnsupportedGrantTypeError(OAuthError):
+    """RFC 6749 §5.2."""
+
+    error = "unsupported_grant_type"
+
+
+class UnsupportedResponseTypeError(OAuthError):
+    """RFC 6749 §4.1.2.1."""
+
+    error = "unsupported_response_type"
+
+
+class InvalidScopeError(OAuthError):
+    """RFC 6749 §4.1.2.1 and §5.2."""
+
+    error = "invalid_scope"
+
+
+class AccessDeniedError(OAuthError):
+    """RFC 6749 §4.1.2.1."""
+
+    error = "access_denied"
+
+
+class ServerError(OAuthError):
+    """RFC 6749 §4.1.2.1."""
+
+    error = "server_error"
+    status_code = 500
+
+
+class TemporarilyUnavailableError(OAuthError):
+    """RFC 6749 §4.1.2.1."""
+
+    error = "temporarily_unavailable"
+    status_code = 503
+
+
+class UnsupportedTokenTypeError(OAuthError):
+    """RFC 7009 §2.2.1."""
+
+    error = "unsupported_token_type"
+
+
+class InvalidTokenError(OAuthError):
+    """RFC 6750 §3.1: the access token is missing, expired, revoked or malformed."""
+
+    error = "invalid_token"
+    status_code = 401
+
+    def headers(self) -> dict[str, str]:
+        challenge = f'Bearer realm="sote-broker", error="{self.error}"'
+        if self.description:
+            challenge += f', error_description="{self.description}"'
+        return {"WWW-Authenticate": challenge}
+
+
+class MissingTokenError(InvalidTokenError):
+    """RFC 6750 §3.1: a request with no credentials gets a bare challenge, no error code."""
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": 'Bearer realm="sote-broker"'}
+
+
+class InsufficientScopeError(InvalidTokenError):
+    """RFC 6750 §3.1."""
+
+    error = "insufficient_scope"
+    status_code = 403
+
+
+class LoginRequiredError(OAuthError):
+    """OpenID Connect Core §3.1.2.6: prompt=none, but the user is not logged in."""
+
+    error = "login_required"
+
+
+class InteractionRequiredError(OAuthError):
+    """OpenID Connect Core §3.1.2.6."""
+
+    error = "interaction_required"
+
+
+class ConsentRequiredError(OAuthError):
+    """OpenID Connect Core §3.1.2.6."""
+
+    error = "consent_required"
+
+
+class RequestNotSupportedError(OAuthError):
+    """OpenID Connect Core §3.1.2.6: the `request` parameter is not supported."""
+
+    error = "request_not_supported"
+
+
+class RequestURINotSupportedError(OAuthError):
+    """OpenID Connect Core §3.1.2.6: the `request_uri` parameter is not supported."""
+
+    error = "request_uri_not_supported"
+
+
+class RegistrationNotSupportedError(OAuthError):
+    """OpenID Connect Core §3.1.2.6: the `registration` parameter is not supported."""
+
+    error = "registration_not_supported"
+
+
+class AuthorizationRedirectError(BrokerError):
+    """An OAuthError that goes back to the portal's already validated redirect_uri."""
+
+    def __init__(self, cause: OAuthError, redirect_uri: str, state: str | None) -> None:
+        super().__init__(cause.error)
+        self.cause = cause
+        self.redirect_uri = redirect_uri
+        self.state = state

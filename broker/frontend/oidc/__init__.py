@@ -1,0 +1,1 @@
+"""The OpenID Provider that portals talk to."""

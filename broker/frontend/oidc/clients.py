@@ -1,0 +1,65 @@
+"""Portals as OAuth clients: how they are registered, and checks on what they registered."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from broker.errors import ConfigError
+from broker.store.records import ClientRecord
+
+AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
+GRANT_TYPES = ("authorization_code", "refresh_token")
+SIGNING_ALGS = ("RS256", "ES256")
+KNOWN_SCOPES = ("openid", "profile", "email", "phone", "offline_access")
+MIN_SECRET_LENGTH = 32
+
+
+def check_client(client: ClientRecord, *, development: bool) -> None:
+    """Refuse a registration that would weaken the provider; the message names the field."""
+    cid = client.client_id
+    if not cid or len(cid) > 200 or not cid.isprintable() or " " in cid:
+        raise ConfigError("client_id: expected 1-200 printable characters without spaces")
+    if client.token_endpoint_auth_method not in AUTH_METHODS:
+        raise ConfigError(f"{cid}: token_endpoint_auth_method: expected one of {AUTH_METHODS}")
+    if not client.redirect_uris:
+        raise ConfigError(f"{cid}: redirect_uris: at least one is required")
+    for uri in client.redirect_uris:
+        check_redirect_uri(uri, development=development, field=f"{cid}: redirect_uris")
+    for uri in client.post_logout_redirect_uris:
+        check_redirect_uri(uri, development=development, field=f"{cid}: post_logout_redirect_uris")
+    if client.backchannel_logout_uri:
+        check_redirect_uri(
+            client.backchannel_logout_uri, development=development, field=f"{cid}: backchannel"
+        )
+    _check_credentials(client)
+    if unknown := set(client.grant_types) - set(GRANT_TYPES):
+        raise ConfigError(f"{cid}: grant_types: unknown {sorted(unknown)}")
+    if "openid" not in client.allowed_scopes:
+        raise ConfigError(f"{cid}: allowed_scopes: must include openid")
+    if unknown := set(client.allowed_scopes) - set(KNOWN_SCOPES):
+        raise ConfigError(f"{cid}: allowed_scopes: unknown {sorted(unknown)}")
+    if client.id_token_signed_response_alg not in SIGNING_ALGS:
+        raise ConfigError(f"{cid}: id_token_signed_response_alg: expected one of {SIGNING_ALGS}")
+
+
+def _check_credentials(client: ClientRecord) -> None:
+    cid, method = client.client_id, client.token_endpoint_auth_method
+    if method.startswith("client_secret") and not client.secret_hash:
+        raise ConfigError(f"{cid}: {method} needs a secret")
+    if method == "private_key_jwt" and not (client.jwks_uri or client.jwks):
+        raise ConfigError(f"{cid}: private_key_jwt needs jwks_uri or jwks")
+    if method == "none":
+        if client.secret_hash:
+            raise ConfigError(f"{cid}: a public client (none) cannot have a secret")
+        if not client.require_pkce:
+            raise ConfigError(f"{cid}: a public client (none) must use PKCE")
+
+
+def check_redirect_uri(uri: str, *, development: bool, field: str) -> None:
+    """Absolute, no fragment (RFC 6749 §3.1.2), https except loopback or in development."""
+    parts = urlsplit(uri)
+    if not parts.scheme or not parts.netloc or parts.fragment or "#" in uri:
+        raise ConfigError(f"{field}: {uri!r} must be an absolute URI without a fragment")
+    loopback = parts.hostname in ("127.0.0.1", "::1", "localhost")
+    if parts.scheme != "https" and not (parts.scheme == "http" and (loopback or development)):
+        raise ConfigError(f"{field}: {uri!r} must use https")

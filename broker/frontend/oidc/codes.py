@@ -1,0 +1,66 @@
+"""The authorization response: a single-use code bound to client, redirect_uri, PKCE and nonce."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+from broker.clock import Clock
+from broker.frontend.oidc import secrets
+from broker.frontend.oidc.authorization import AuthorizationRequest
+from broker.settings import TokenSettings
+from broker.store.base import Store
+from broker.store.records import CodeRecord, GrantRecord, SessionRecord
+
+
+class CodeIssuer:
+    def __init__(self, store: Store, clock: Clock, issuer: str, ttl: TokenSettings) -> None:
+        self._store = store
+        self._clock = clock
+        self._issuer = issuer
+        self._ttl = ttl
+
+    async def authorization_response(
+        self, request: AuthorizationRequest, session: SessionRecord
+    ) -> str:
+        """The URL that sends the browser back to the portal with a fresh code."""
+        now = self._clock.now()
+        code = secrets.new_secret()
+        grant = GrantRecord(
+            grant_id=secrets.new_id(),
+            client_id=request.client_id,
+            sub=session.sub,
+            sid=session.sid,
+            scope=request.scope,
+            nonce=request.nonce,
+            auth_time=session.auth_time,
+            acr=session.acr,
+            amr=session.amr,
+            claims=session.claims,
+            created_at=now,
+            expires_at=now + self._ttl.refresh_token_ttl,
+        )
+        record = CodeRecord(
+            code_hash=secrets.hash_secret(code),
+            grant_id=grant.grant_id,
+            client_id=request.client_id,
+            redirect_uri=request.redirect_uri,
+            code_challenge=request.code_challenge,
+            code_challenge_method=request.code_challenge_method,
+            expires_at=now + self._ttl.code_ttl,
+        )
+        await self._store.put_grant(grant, record)
+        await self._store.add_session_client(session.sid, request.client_id)
+        params = {"code": code, "state": request.state, "iss": self._issuer}
+        return redirect_with(request.redirect_uri, params)
+
+    def error_response(self, redirect_uri: str, error: str, description: str, state: str | None) -> str:
+        params = {"error": error, "error_description": description, "state": state}
+        return redirect_with(redirect_uri, params | {"iss": self._issuer})
+
+
+def redirect_with(uri: str, params: dict[str, str | None]) -> str:
+    """Add parameters to a registered URI, keeping its own query (RFC 6749 §3.1.2)."""
+    parts = urlsplit(uri)
+    extra = urlencode({k: v for k, v in params.items() if v is not None})
+    query = f"{parts.query}&{extra}" if parts.query else extra
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))

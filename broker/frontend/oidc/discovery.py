@@ -1,0 +1,54 @@
+"""OpenID Provider metadata (OpenID Connect Discovery 1.0 §3, RFC 8414)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from broker.claims.scopes import supported_claims
+from broker.frontend.oidc.client_auth import ASSERTION_ALGS
+from broker.frontend.oidc.clients import AUTH_METHODS, KNOWN_SCOPES, SIGNING_ALGS
+from broker.settings import Settings
+
+ENDPOINTS = {
+    "authorization_endpoint": "/authorize",
+    "token_endpoint": "/token",
+    "userinfo_endpoint": "/userinfo",
+    "jwks_uri": "/jwks",
+    "revocation_endpoint": "/revoke",
+    "introspection_endpoint": "/introspect",
+    "end_session_endpoint": "/end_session",
+}
+
+
+def endpoint(settings: Settings, name: str) -> str:
+    return settings.issuer + ENDPOINTS[name]
+
+
+def provider_metadata(settings: Settings) -> dict[str, Any]:
+    authenticated = [m for m in AUTH_METHODS if m != "none"]
+    return {
+        "issuer": settings.issuer,
+        **{name: settings.issuer + path for name, path in ENDPOINTS.items()},
+        "scopes_supported": list(KNOWN_SCOPES),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": list(SIGNING_ALGS),
+        "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
+        "token_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGS,
+        "revocation_endpoint_auth_methods_supported": authenticated,
+        "introspection_endpoint_auth_methods_supported": authenticated,
+        "code_challenge_methods_supported": ["S256"],
+        "claims_supported": supported_claims(),
+        "acr_values_supported": list(settings.acr_values_supported),
+        "prompt_values_supported": ["none", "login"],
+        "ui_locales_supported": ["fi", "sv", "en"],
+        "claims_parameter_supported": False,
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
+        "authorization_response_iss_parameter_supported": True,
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
+        "frontchannel_logout_supported": False,
+    }

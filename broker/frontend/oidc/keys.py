@@ -1,0 +1,549 @@
+"""The OpenID Provider's signing key ring: generated here, one 0600 JSON file per key, rotated live.
+
+A key's state is derived from its file's timestamps and the injected clock alone, so any number of
+processes reading the same directory agree without sharing other state. Per algorithm, keys are
+ordered by `activates_at` (then `created_at`, then `kid`) and each key is:
+
+    pending   published, not signing yet (activates_at > now), so portals' JWKS caches see it first
+    active    the one signing key: the latest key whose activates_at <= now
+    retiring  superseded when the next key activated at T; still published until T + retention,
+              so that everything it signed keeps verifying
+    expired   no longer published; `prune()` deletes its file
+
+File layout (`<kid>.json`, mode 0600, in a 0700 directory): `kid`, `alg`, `created_at`,
+`activates_at` (epoch seconds), `test` and `jwk` (the private JWK with `kid`, `alg` and `use`).
+The kid is the RFC 7638 thumbprint, prefixed with `test-` for test keys.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import fcntl
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, Literal, TypeAlias, TypeVar
+
+from joserfc import jws
+from joserfc.errors import JoseError
+from joserfc.jwk import DictKey, ECKey, KeyParameters, KeySetSerialization, RSAKey
+
+from broker.clock import Clock
+from broker.errors import ConfigError
+
+__all__ = [
+    "RSA_KEY_SIZE",
+    "SUPPORTED_ALGS",
+    "TEST_KID_PREFIX",
+    "InvalidSignatureError",
+    "KeyInfo",
+    "KeyRing",
+    "KeyState",
+    "SigningKey",
+]
+
+SigningKey: TypeAlias = RSAKey | ECKey
+KeyState: TypeAlias = Literal["pending", "active", "retiring", "expired"]
+
+SUPPORTED_ALGS: Final = ("RS256", "ES256")
+RSA_KEY_SIZE: Final = 2048
+"""The common interoperable RSA size; every relying-party library accepts it."""
+EC_CURVE: Final = "P-256"
+TEST_KID_PREFIX: Final = "test-"
+
+_DIR_MODE: Final = 0o700
+_FILE_MODE: Final = 0o600
+_LOCK_NAME: Final = ".lock"
+_PUBLISHED: Final[frozenset[KeyState]] = frozenset({"pending", "active", "retiring"})
+_JWKS_ORDER: Final[dict[KeyState, int]] = {"active": 0, "pending": 1, "retiring": 2, "expired": 3}
+# One registry per alg, so that a token can never be checked with an algorithm it does not name.
+_REGISTRIES: Final = {alg: jws.JWSRegistry(algorithms=[alg]) for alg in SUPPORTED_ALGS}
+
+_Snapshot: TypeAlias = dict[str, tuple[int, int, int]]
+_T = TypeVar("_T")
+
+
+class InvalidSignatureError(ValueError):
+    """A JWT no published key vouches for: malformed, unknown kid, bad signature or alg."""
+
+
+@dataclass(frozen=True, slots=True)
+class KeyInfo:
+    """What operators and the CLI see of a key; never the key material."""
+
+    kid: str
+    alg: str
+    created_at: float
+    activates_at: float
+    state: KeyState
+    test: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """A loaded key with its imported objects, cached so that signing never touches the disk."""
+
+    kid: str
+    alg: str
+    created_at: float
+    activates_at: float
+    test: bool
+    private: SigningKey
+    public: SigningKey
+    public_jwk: DictKey
+
+    @property
+    def order(self) -> tuple[float, float, str]:
+        return (self.activates_at, self.created_at, self.kid)
+
+
+class KeyRing:
+    """The signing keys in one directory, cached in memory; see the module docstring for states.
+
+    `publish_lead` is how long a rotated key is published before it signs; `retention` is how long
+    a superseded key stays published: the longest lifetime of anything it signed plus clock skew.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        clock: Clock,
+        *,
+        publish_lead: float = 3600,
+        retention: float = 3600,
+    ) -> None:
+        self._directory = Path(directory)
+        self._clock = clock
+        self._publish_lead = _non_negative("publish_lead", publish_lead)
+        self._retention = _non_negative("retention", retention)
+        self._entries: dict[str, _Entry] = {}
+        self._by_alg: dict[str, tuple[_Entry, ...]] = {}
+        self._successor: dict[str, float | None] = {}
+        self._snapshot: _Snapshot = {}
+
+    @property
+    def directory(self) -> Path:
+        return self._directory
+
+    # -- loading -------------------------------------------------------------------------------
+
+    def load(self) -> None:
+        """Read every key file; the ring keeps its previous keys if any file is corrupt."""
+        snapshot = _scan(self._directory)
+        entries: dict[str, _Entry] = {}
+        for name in sorted(snapshot):
+            try:
+                entry = _read_key_file(self._directory / name)
+            except FileNotFoundError:
+                del snapshot[name]  # pruned by another process between listing and reading
+                continue
+            entries[entry.kid] = entry
+        self._entries = entries
+        self._snapshot = snapshot
+        self._reindex()
+
+    def reload_if_changed(self) -> bool:
+        """Re-load when another process (the `keys rotate` CLI) added or removed key files.
+
+        Costs one directory listing and a stat per file. On a corrupt file it raises ConfigError
+        once per change and keeps serving the previous keys.
+        """
+        snapshot = _scan(self._directory)
+        if snapshot == self._snapshot:
+            return False
+        try:
+            self.load()
+        except ConfigError:
+            self._snapshot = snapshot
+            raise
+        return True
+
+    # -- changing ------------------------------------------------------------------------------
+
+    def ensure(self, algs: Iterable[str], *, test: bool = False) -> builtins.list[KeyInfo]:
+        """At start-up, give every alg without an active key one that signs at once.
+
+        Holds an exclusive lock on the directory and re-reads it first, so that several workers
+        starting together create one key per alg, not one each.
+        """
+        wanted = [_check_alg(alg) for alg in algs]
+        created: builtins.list[KeyInfo] = []
+        with _directory_lock(self._directory):
+            self.reload_if_changed()
+            now = self._clock.now()
+            for alg in dict.fromkeys(wanted):
+                if self._active(alg, now) is None:
+                    created.append(self.rotate(alg, publish_lead=0, test=test))
+        return created
+
+    def rotate(self, alg: str, publish_lead: float | None = None, *, test: bool = False) -> KeyInfo:
+        """Create a key that is published now and signs from now + publish_lead."""
+        alg = _check_alg(alg)
+        lead = self._publish_lead if publish_lead is None else publish_lead
+        lead = _non_negative("publish_lead", lead)
+        now = self._clock.now()
+        entry = _new_entry(alg, created_at=now, activates_at=now + lead, test=test)
+        _write_key_file(self._directory, entry)
+        self._entries[entry.kid] = entry
+        self._remember_file(entry.kid)
+        self._reindex()
+        return self._info(entry, now)
+
+    def prune(self) -> builtins.list[str]:
+        """Delete the files of expired keys; returns their kids."""
+        now = self._clock.now()
+        expired = [entry.kid for entry, state in self._states(now) if state == "expired"]
+        for kid in expired:
+            (self._directory / _file_name(kid)).unlink(missing_ok=True)
+            del self._entries[kid]
+            self._snapshot.pop(_file_name(kid), None)
+        if expired:
+            self._reindex()
+        return expired
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def signing_key(self, alg: str) -> tuple[str, SigningKey]:
+        """The kid and private key that signs `alg` now."""
+        alg = _check_alg(alg)
+        entry = self._active(alg, self._clock.now())
+        if entry is None:
+            raise ConfigError(f"no active {alg} signing key in {self._directory}; run ensure()")
+        return entry.kid, entry.private
+
+    def public_jwks(self) -> KeySetSerialization:
+        """The published JWKS; the active keys first, for relying parties that ignore kid."""
+        now = self._clock.now()
+        published = [(e, s) for e, s in self._states(now) if s in _PUBLISHED]
+        published.sort(key=lambda es: (_JWKS_ORDER[es[1]], es[0].alg, -es[0].activates_at))
+        return {"keys": [dict(entry.public_jwk) for entry, _ in published]}
+
+    def find_public(self, kid: str) -> SigningKey | None:
+        """The public key for `kid` if it is published now."""
+        entry = self._entries.get(kid)
+        if entry is None or self._state(entry, self._clock.now()) not in _PUBLISHED:
+            return None
+        return entry.public
+
+    def list(self) -> builtins.list[KeyInfo]:
+        """Every key on file, expired ones included, by alg and activation."""
+        now = self._clock.now()
+        return [self._info(entry, now) for entry, _ in self._states(now)]
+
+    def has_test_keys(self) -> bool:
+        """Whether any key on file is a test key; production start-up must refuse these."""
+        return any(entry.test for entry in self._entries.values())
+
+    # -- JWT -----------------------------------------------------------------------------------
+
+    def sign_jwt(self, claims: Mapping[str, Any], alg: str, typ: str | None = None) -> str:
+        """A compact JWS of `claims` by the active `alg` key; kid, alg and typ go in the header."""
+        kid, key = self.signing_key(alg)
+        header: dict[str, Any] = {"alg": alg, "kid": kid}
+        if typ is not None:
+            header["typ"] = typ
+        payload = json.dumps(dict(claims), ensure_ascii=False, separators=(",", ":"))
+        return jws.serialize_compact(header, payload.encode(), key, registry=_REGISTRIES[alg])
+
+    def verify_jwt(self, token: str, algs: Sequence[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Check the signature by any published key; returns (header, claims), claims unchecked.
+
+        Raises InvalidSignatureError. Callers check exp, iss, aud and typ themselves.
+        """
+        try:
+            obj = jws.extract_compact(token.encode())
+        except (JoseError, ValueError, AttributeError) as err:
+            raise InvalidSignatureError("malformed token") from err
+        header = obj.headers()
+        if not isinstance(header, dict):
+            raise InvalidSignatureError("malformed token header")
+        alg = header.get("alg")
+        if not isinstance(alg, str) or alg not in algs or alg not in _REGISTRIES:
+            raise InvalidSignatureError(f"token alg {alg!r} is not allowed")
+        if "crit" in header or "b64" in header:
+            raise InvalidSignatureError("token has unsupported critical header parameters")
+        kid = header.get("kid")
+        if not isinstance(kid, str):
+            raise InvalidSignatureError("token header has no kid")
+        entry = self._entries.get(kid)
+        key = self.find_public(kid)
+        if entry is None or key is None:
+            raise InvalidSignatureError(f"unknown or unpublished kid {kid!r}")
+        if entry.alg != alg:
+            raise InvalidSignatureError(f"kid {kid!r} is an {entry.alg} key, token says {alg}")
+        try:
+            valid = jws.validate_compact(obj, key, registry=_REGISTRIES[alg])
+        except (JoseError, ValueError) as err:
+            raise InvalidSignatureError(f"invalid token: {err}") from err
+        if not valid:
+            raise InvalidSignatureError("bad token signature")
+        return header, _claims(obj.payload)
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _reindex(self) -> None:
+        by_alg: dict[str, builtins.list[_Entry]] = {}
+        for entry in self._entries.values():
+            by_alg.setdefault(entry.alg, []).append(entry)
+        self._by_alg = {}
+        self._successor = {}
+        for alg, entries in sorted(by_alg.items()):
+            ordered = tuple(sorted(entries, key=lambda e: e.order))
+            self._by_alg[alg] = ordered
+            for entry, nxt in zip(ordered, (*ordered[1:], None), strict=True):
+                self._successor[entry.kid] = None if nxt is None else nxt.activates_at
+
+    def _active(self, alg: str, now: float) -> _Entry | None:
+        for entry in reversed(self._by_alg.get(alg, ())):
+            if entry.activates_at <= now:
+                return entry
+        return None
+
+    def _state(self, entry: _Entry, now: float) -> KeyState:
+        if entry.activates_at > now:
+            return "pending"
+        superseded_at = self._successor.get(entry.kid)
+        if superseded_at is None or superseded_at > now:
+            return "active"
+        if now < superseded_at + self._retention:
+            return "retiring"
+        return "expired"
+
+    def _states(self, now: float) -> Iterator[tuple[_Entry, KeyState]]:
+        for entries in self._by_alg.values():
+            for entry in entries:
+                yield entry, self._state(entry, now)
+
+    def _info(self, entry: _Entry, now: float) -> KeyInfo:
+        return KeyInfo(
+            kid=entry.kid,
+            alg=entry.alg,
+            created_at=entry.created_at,
+            activates_at=entry.activates_at,
+            state=self._state(entry, now),
+            test=entry.test,
+        )
+
+    def _remember_file(self, kid: str) -> None:
+        """Record our own write, so that reload_if_changed still notices other processes' writes."""
+        name = _file_name(kid)
+        st = (self._directory / name).stat()
+        self._snapshot[name] = (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+# -- generation --------------------------------------------------------------------------------
+
+
+def _new_entry(alg: str, *, created_at: float, activates_at: float, test: bool) -> _Entry:
+    """Generate a key and name it by its thumbprint, so a kid can never be reused by another key."""
+    params: KeyParameters = {"alg": alg, "use": "sig"}
+    generated: SigningKey
+    if alg == "RS256":
+        generated = RSAKey.generate_key(RSA_KEY_SIZE, params)
+    else:
+        generated = ECKey.generate_key(EC_CURVE, params)
+    kid = _expected_kid(generated, test)
+    jwk: dict[str, Any] = {**generated.as_dict(private=True), "kid": kid}
+    return _entry_from_jwk(
+        jwk, kid=kid, alg=alg, created_at=created_at, activates_at=activates_at, test=test
+    )
+
+
+def _expected_kid(key: SigningKey, test: bool) -> str:
+    return (TEST_KID_PREFIX if test else "") + key.thumbprint()
+
+
+def _entry_from_jwk(
+    jwk: dict[str, Any], *, kid: str, alg: str, created_at: float, activates_at: float, test: bool
+) -> _Entry:
+    """Import a private JWK and check it is the key its metadata claims; ValueError if not."""
+    if any(not isinstance(value, str) for value in jwk.values()):
+        raise ValueError("jwk members must be strings")
+    if jwk.get("kid") != kid or jwk.get("alg") != alg or jwk.get("use") != "sig":
+        raise ValueError("jwk kid, alg or use does not match the file")
+    private: SigningKey
+    public: SigningKey
+    if alg == "RS256":
+        if jwk.get("kty") != "RSA":
+            raise ValueError("RS256 needs an RSA key")
+        private = RSAKey.import_key(jwk)
+        if private.raw_value.key_size < RSA_KEY_SIZE:
+            raise ValueError(f"RSA key is shorter than {RSA_KEY_SIZE} bits")
+        public = RSAKey.import_key(private.as_dict(private=False))
+    else:
+        if jwk.get("kty") != "EC" or jwk.get("crv") != EC_CURVE:
+            raise ValueError(f"ES256 needs an EC {EC_CURVE} key")
+        private = ECKey.import_key(jwk)
+        public = ECKey.import_key(private.as_dict(private=False))
+    if not private.is_private:
+        raise ValueError("jwk has no private key")
+    if _expected_kid(private, test) != kid:
+        raise ValueError("kid is not the key's RFC 7638 thumbprint")
+    return _Entry(
+        kid=kid,
+        alg=alg,
+        created_at=created_at,
+        activates_at=activates_at,
+        test=test,
+        private=private,
+        public=public,
+        public_jwk=dict(public.as_dict(private=False)),
+    )
+
+
+# -- files -------------------------------------------------------------------------------------
+
+
+def _file_name(kid: str) -> str:
+    return f"{kid}.json"
+
+
+def _scan(directory: Path) -> _Snapshot:
+    """Key file name -> (inode, mtime, size); temporary and lock files start with a dot."""
+    snapshot: _Snapshot = {}
+    try:
+        with os.scandir(directory) as it:
+            for item in it:
+                if item.name.startswith(".") or not item.name.endswith(".json"):
+                    continue
+                try:
+                    st = item.stat()
+                except FileNotFoundError:
+                    continue
+                snapshot[item.name] = (st.st_ino, st.st_mtime_ns, st.st_size)
+    except FileNotFoundError:
+        return {}
+    except NotADirectoryError as err:
+        raise ConfigError(f"{directory}: key directory is not a directory") from err
+    return snapshot
+
+
+def _read_key_file(path: Path) -> _Entry:
+    """Parse one key file; ConfigError naming the file for anything wrong with it."""
+    try:
+        data = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError) as err:
+        raise ConfigError(f"{path}: unreadable key file: {err}") from err
+    try:
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        kid = _field(data, "kid", str)
+        if _file_name(kid) != path.name:
+            raise ValueError(f"kid {kid!r} does not match the file name")
+        alg = _check_alg(_field(data, "alg", str))
+        jwk = _field(data, "jwk", dict)
+        return _entry_from_jwk(
+            jwk,
+            kid=kid,
+            alg=alg,
+            created_at=_timestamp(data, "created_at"),
+            activates_at=_timestamp(data, "activates_at"),
+            test=_field(data, "test", bool),
+        )
+    except (ConfigError, ValueError, TypeError, KeyError, JoseError) as err:
+        raise ConfigError(f"{path}: invalid key file: {err}") from err
+
+
+def _field(data: dict[str, Any], name: str, kind: type[_T]) -> _T:
+    value = data.get(name)
+    if not isinstance(value, kind):
+        raise ValueError(f"{name} must be a {kind.__name__}")
+    return value
+
+
+def _timestamp(data: dict[str, Any], name: str) -> float:
+    value = data.get(name)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"{name} must be epoch seconds")
+    return float(value)
+
+
+def _write_key_file(directory: Path, entry: _Entry) -> None:
+    """Write atomically with mode 0600: a crash leaves either no file or a complete one."""
+    _ensure_directory(directory)
+    document = {
+        "kid": entry.kid,
+        "alg": entry.alg,
+        "created_at": entry.created_at,
+        "activates_at": entry.activates_at,
+        "test": entry.test,
+        "jwk": entry.private.as_dict(private=True),
+    }
+    data = json.dumps(document, indent=2, sort_keys=True).encode() + b"\n"
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{entry.kid}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), _FILE_MODE)
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, directory / _file_name(entry.kid))
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    _fsync_directory(directory)
+
+
+def _ensure_directory(directory: Path) -> None:
+    """Create the key directory 0700; an existing one is left as the operator set it."""
+    try:
+        directory.mkdir(mode=_DIR_MODE, parents=True)
+    except FileExistsError:
+        if not directory.is_dir():
+            raise ConfigError(f"{directory}: key directory is not a directory") from None
+    else:
+        os.chmod(directory, _DIR_MODE)  # mkdir's mode is filtered by the umask
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the rename durable, so a key that signed tokens cannot vanish in a crash."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def _directory_lock(directory: Path) -> Iterator[None]:
+    """An exclusive advisory lock on the key directory, for start-up in several processes."""
+    _ensure_directory(directory)
+    fd = os.open(directory / _LOCK_NAME, os.O_RDWR | os.O_CREAT, _FILE_MODE)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+# -- small checks ------------------------------------------------------------------------------
+
+
+def _check_alg(alg: str) -> str:
+    if alg not in SUPPORTED_ALGS:
+        raise ConfigError(f"unsupported signing algorithm {alg!r}; use one of {SUPPORTED_ALGS}")
+    return alg
+
+
+def _non_negative(name: str, value: float) -> float:
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number of seconds >= 0, not {value!r}")
+    return float(value)
+
+
+def _claims(payload: bytes) -> dict[str, Any]:
+    try:
+        claims = json.loads(payload)
+    except ValueError as err:
+        raise InvalidSignatureError("token payload is not JSON") from err
+    if not isinstance(claims, dict):
+        raise InvalidSignatureError("token payload is not a JSON object")
+    return claims

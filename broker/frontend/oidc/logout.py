@@ -1,0 +1,173 @@
+"""RP-Initiated Logout 1.0 (end_session) and Back-Channel Logout 1.0 (a persistent outbox).
+
+Back-channel notices are written to the store first and delivered by a background worker with
+retries, so the person's logout never waits on a portal, and a notice survives a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import httpx
+
+from broker.clock import Clock
+from broker.errors import LogoutRequestError
+from broker.frontend.oidc import secrets
+from broker.frontend.oidc.issuance import TokenIssuer
+from broker.frontend.oidc.keys import InvalidSignatureError, KeyRing
+from broker.settings import BackchannelSettings
+from broker.store.base import Store
+from broker.store.records import ClientRecord, LogoutDelivery
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LogoutRequest:
+    """A validated end_session request."""
+
+    client: ClientRecord | None
+    post_logout_redirect_uri: str | None
+    state: str | None
+    hinted_sid: str | None
+    ui_locales: str | None
+
+
+class LogoutValidator:
+    def __init__(self, store: Store, keys: KeyRing, issuer: str) -> None:
+        self._store = store
+        self._keys = keys
+        self._issuer = issuer
+
+    async def validate(self, params: Mapping[str, str]) -> LogoutRequest:
+        """Never redirect anywhere that the identified client did not register, exactly."""
+        hint = params.get("id_token_hint")
+        hinted_client, hinted_sid = self._read_hint(hint) if hint else (None, None)
+        client_id = params.get("client_id") or hinted_client
+        if hinted_client and params.get("client_id") and params["client_id"] != hinted_client:
+            raise LogoutRequestError("client_id does not match id_token_hint")
+        client = await self._store.get_client(client_id) if client_id else None
+        if client_id and client is None:
+            raise LogoutRequestError("unknown client")
+        target = params.get("post_logout_redirect_uri")
+        if target is not None and (client is None or target not in client.post_logout_redirect_uris):
+            raise LogoutRequestError("post_logout_redirect_uri not registered")
+        return LogoutRequest(
+            client=client,
+            post_logout_redirect_uri=target,
+            state=params.get("state") if target else None,
+            hinted_sid=hinted_sid,
+            ui_locales=params.get("ui_locales"),
+        )
+
+    def _read_hint(self, hint: str) -> tuple[str, str | None]:
+        """An expired ID token is still a valid hint (RP-Initiated Logout §2); a forged one is not."""
+        try:
+            _, claims = self._keys.verify_jwt(hint, ["RS256", "ES256"])
+        except InvalidSignatureError as exc:
+            raise LogoutRequestError("id_token_hint is not a valid ID token") from exc
+        aud = claims.get("aud")
+        client_id = aud[0] if isinstance(aud, list) and len(aud) == 1 else aud
+        if claims.get("iss") != self._issuer or not isinstance(client_id, str):
+            raise LogoutRequestError("id_token_hint was not issued by this provider")
+        sid = claims.get("sid")
+        return client_id, sid if isinstance(sid, str) else None
+
+
+class BackchannelNotifier:
+    """Delivers logout tokens to portals' backchannel_logout_uri, with exponential back-off."""
+
+    LEASE_SECONDS = 60.0
+
+    def __init__(
+        self,
+        store: Store,
+        issuer: TokenIssuer,
+        clock: Clock,
+        http: httpx.AsyncClient,
+        settings: BackchannelSettings,
+    ) -> None:
+        self._store = store
+        self._issuer = issuer
+        self._clock = clock
+        self._http = http
+        self._settings = settings
+        self._wake = asyncio.Event()
+
+    async def enqueue(self, sid: str, sub: str, client_ids: list[str]) -> None:
+        deliveries = []
+        for client_id in client_ids:
+            client = await self._store.get_client(client_id)
+            if client is None or not client.backchannel_logout_uri:
+                continue
+            deliveries.append(
+                LogoutDelivery(
+                    delivery_id=secrets.new_id(),
+                    client_id=client_id,
+                    uri=client.backchannel_logout_uri,
+                    sub=sub,
+                    sid=sid,
+                    attempts=0,
+                    next_attempt_at=self._clock.now(),
+                )
+            )
+        if deliveries:
+            await self._store.enqueue_logouts(deliveries)
+            self._wake.set()
+
+    async def run(self) -> None:
+        """The worker loop; started by the app's lifespan, cancelled at shutdown."""
+        while True:
+            try:
+                await self.deliver_due()
+            except Exception:
+                log.exception("back-channel logout worker failed; will retry")
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), self._settings.poll_seconds)
+            except TimeoutError:
+                pass
+
+    async def deliver_due(self) -> int:
+        due = await self._store.claim_due_logouts(self._clock.now(), self.LEASE_SECONDS, 50)
+        await asyncio.gather(*(self._deliver(d) for d in due))
+        return len(due)
+
+    async def _deliver(self, delivery: LogoutDelivery) -> None:
+        client = await self._store.get_client(delivery.client_id)
+        if client is None:
+            await self._store.finish_logout(delivery.delivery_id)
+            return
+        token = self._issuer.logout_token(client, delivery.sub, delivery.sid)
+        try:
+            response = await self._http.post(
+                delivery.uri,
+                data={"logout_token": token},
+                timeout=self._settings.timeout_seconds,
+                follow_redirects=False,
+            )
+            delivered = response.status_code in (200, 204)
+            reason = f"HTTP {response.status_code}"
+        except httpx.HTTPError as exc:
+            delivered, reason = False, type(exc).__name__
+        if delivered:
+            await self._store.finish_logout(delivery.delivery_id)
+            log.info("back-channel logout delivered", extra={"client_id": client.client_id})
+            return
+        await self._retry_or_drop(delivery, reason)
+
+    async def _retry_or_drop(self, delivery: LogoutDelivery, reason: str) -> None:
+        attempts = delivery.attempts + 1
+        context = {"client_id": delivery.client_id, "delivery_id": delivery.delivery_id}
+        if attempts >= self._settings.max_attempts:
+            await self._store.finish_logout(delivery.delivery_id)
+            log.error("back-channel logout abandoned after %d attempts (%s)", attempts, reason,
+                      extra=context)
+            return
+        delay = self._settings.retry_base_seconds * 2 ** (attempts - 1)
+        await self._store.retry_logout(delivery.delivery_id, attempts, self._clock.now() + delay)
+        log.warning("back-channel logout failed (%s); retry in %.0f s", reason, delay,
+                    extra=context)

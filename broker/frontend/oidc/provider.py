@@ -1,0 +1,115 @@
+"""The OpenID Provider as one object: its parts wired together from settings.
+
+The HTTP layer calls only this; it passes plain data in and gets plain data (dicts, URLs) out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from broker.clock import Clock
+from broker.errors import AuthorizationRedirectError, LoginRequiredError
+from broker.frontend.oidc.authorization import (
+    AuthorizationRequest,
+    validate_authorization_request,
+)
+from broker.frontend.oidc.client_auth import ClientAuthenticator
+from broker.frontend.oidc.codes import CodeIssuer
+from broker.frontend.oidc.discovery import ENDPOINTS, provider_metadata
+from broker.frontend.oidc.issuance import TokenIssuer
+from broker.frontend.oidc.keys import KeyRing
+from broker.frontend.oidc.logout import BackchannelNotifier, LogoutRequest, LogoutValidator
+from broker.frontend.oidc.resources import TokenResources
+from broker.frontend.oidc.sessions import SessionManager
+from broker.frontend.oidc.token_endpoint import TokenEndpoint
+from broker.settings import Settings
+from broker.store.base import Store
+from broker.store.records import ClientRecord, SessionRecord
+
+
+class OIDCProvider:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        keys: KeyRing,
+        clock: Clock,
+        http: httpx.AsyncClient,
+    ) -> None:
+        issuer = settings.issuer
+        self.settings = settings
+        self.store = store
+        self.keys = keys
+        self.clock = clock
+        self.metadata = provider_metadata(settings)
+        self.sessions = SessionManager(store, clock, settings.tokens.session_ttl)
+        self.codes = CodeIssuer(store, clock, issuer, settings.tokens)
+        self.issuer = TokenIssuer(store, keys, clock, issuer, settings.tokens)
+        self.tokens = TokenEndpoint(store, self.issuer, clock)
+        self.resources = TokenResources(store, clock, issuer)
+        self.logout = LogoutValidator(store, keys, issuer)
+        self.backchannel = BackchannelNotifier(
+            store, self.issuer, clock, http, settings.backchannel
+        )
+        self.client_auth = ClientAuthenticator(
+            store,
+            clock,
+            http,
+            issuer=issuer,
+            endpoints=tuple(
+                issuer + ENDPOINTS[name]
+                for name in ("token_endpoint", "revocation_endpoint", "introspection_endpoint")
+            ),
+            max_assertion_age=settings.tokens.client_assertion_max_age,
+            clock_skew=settings.tokens.clock_skew,
+        )
+
+    async def validate_authorization(
+        self, params: Mapping[str, str], duplicates: frozenset[str]
+    ) -> AuthorizationRequest:
+        client_id = params.get("client_id")
+        client = await self.store.get_client(client_id) if client_id else None
+        return validate_authorization_request(
+            params,
+            duplicates,
+            client,
+            acr_values_supported=self.settings.acr_values_supported,
+            require_pkce=self.settings.require_pkce,
+        )
+
+    async def reusable_session(
+        self, request: AuthorizationRequest, sid: str | None
+    ) -> SessionRecord | None:
+        """The SSO session that can answer this request now, or None when a login is needed.
+
+        prompt=none with no usable session is answered to the portal (OIDC Core §3.1.2.6).
+        """
+        session = await self.sessions.active(sid)
+        if session is not None and self.sessions.satisfies(session, request):
+            return session
+        if "none" in request.prompt:
+            raise AuthorizationRedirectError(
+                LoginRequiredError("the user must log in"), request.redirect_uri, request.state
+            )
+        return None
+
+    async def complete(self, request: AuthorizationRequest, session: SessionRecord) -> str:
+        return await self.codes.authorization_response(request, session)
+
+    async def authenticate_client(
+        self, form: Mapping[str, str], authorization: str | None
+    ) -> ClientRecord:
+        return await self.client_auth.authenticate(form, authorization)
+
+    async def token(self, form: Mapping[str, str], authorization: str | None) -> dict[str, Any]:
+        client = await self.authenticate_client(form, authorization)
+        return await self.tokens.handle(client, form)
+
+    async def end_session(self, request: LogoutRequest, session: SessionRecord | None) -> None:
+        if session is None:
+            return
+        client_ids = await self.sessions.end(session.sid)
+        await self.backchannel.enqueue(session.sid, session.sub, client_ids)

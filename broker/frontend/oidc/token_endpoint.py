@@ -1,0 +1,131 @@
+"""The token endpoint (RFC 6749 §3.2): authorization_code and refresh_token grants.
+
+A code redeemed twice revokes everything the first redemption issued (RFC 6749 §10.5); a refresh
+token presented after it was rotated revokes its whole family (RFC 9700 §4.14.2).
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from broker.clock import Clock
+from broker.errors import (
+    InvalidGrantError,
+    InvalidRequestError,
+    InvalidScopeError,
+    UnauthorizedClientError,
+    UnsupportedGrantTypeError,
+)
+from broker.frontend.oidc import secrets
+from broker.frontend.oidc.issuance import TokenIssuer
+from broker.store.base import Store
+from broker.store.records import ClientRecord, CodeRecord, GrantRecord
+
+log = logging.getLogger(__name__)
+
+
+class TokenEndpoint:
+    def __init__(self, store: Store, issuer: TokenIssuer, clock: Clock) -> None:
+        self._store = store
+        self._issuer = issuer
+        self._clock = clock
+
+    async def handle(self, client: ClientRecord, form: Mapping[str, str]) -> dict[str, Any]:
+        grant_type = form.get("grant_type")
+        if not grant_type:
+            raise InvalidRequestError("grant_type missing")
+        if grant_type == "authorization_code":
+            return await self.exchange_code(client, form)
+        if grant_type == "refresh_token":
+            return await self.refresh(client, form)
+        raise UnsupportedGrantTypeError(f"grant_type {grant_type!r} is not supported")
+
+    async def exchange_code(
+        self, client: ClientRecord, form: Mapping[str, str]
+    ) -> dict[str, Any]:
+        code = _required(form, "code")
+        consumed = await self._store.consume_code(secrets.hash_secret(code), self._clock.now())
+        if consumed is None:
+            raise InvalidGrantError("unknown authorization code")
+        record = consumed.record
+        if not consumed.first_use:
+            await self._store.revoke_grant(record.grant_id, self._clock.now())
+            log.warning(
+                "authorization code reused; its grant revoked", extra={"client_id": client.client_id}
+            )
+            raise InvalidGrantError("authorization code already used")
+        self._check_code(record, client, form)
+        grant = await self._live_grant(record.grant_id)
+        issued = await self._issuer.issue(client, grant, with_nonce=True)
+        log.info("code redeemed", extra={"client_id": client.client_id})
+        return issued.response()
+
+    def _check_code(self, record: CodeRecord, client: ClientRecord, form: Mapping[str, str]) -> None:
+        if record.client_id != client.client_id:
+            raise InvalidGrantError("authorization code was issued to another client")
+        if record.expires_at <= self._clock.now():
+            raise InvalidGrantError("authorization code expired")
+        if form.get("redirect_uri") != record.redirect_uri:
+            raise InvalidGrantError("redirect_uri does not match the authorization request")
+        verifier = form.get("code_verifier")
+        if record.code_challenge is None:
+            if verifier is not None:
+                raise InvalidGrantError("code_verifier sent but no code_challenge was")
+            return
+        if verifier is None:
+            raise InvalidGrantError("code_verifier missing")
+        if not 43 <= len(verifier) <= 128:
+            raise InvalidGrantError("code_verifier has the wrong length")
+        if not hmac.compare_digest(secrets.s256_challenge(verifier), record.code_challenge):
+            raise InvalidGrantError("code_verifier does not match code_challenge")
+
+    async def refresh(self, client: ClientRecord, form: Mapping[str, str]) -> dict[str, Any]:
+        if "refresh_token" not in client.grant_types:
+            raise UnauthorizedClientError("client may not use refresh tokens")
+        value = _required(form, "refresh_token")
+        now = self._clock.now()
+        consumed = await self._store.consume_refresh_token(secrets.hash_secret(value), now)
+        if consumed is None:
+            raise InvalidGrantError("unknown refresh token")
+        token = consumed.record
+        if token.client_id != client.client_id:
+            raise InvalidGrantError("refresh token was issued to another client")
+        if not consumed.first_use:
+            await self._store.revoke_grant(token.grant_id, now)
+            log.warning(
+                "refresh token reused; its family revoked", extra={"client_id": client.client_id}
+            )
+            raise InvalidGrantError("refresh token already used")
+        if token.revoked_at is not None or token.expires_at <= now:
+            raise InvalidGrantError("refresh token expired or revoked")
+        grant = await self._live_grant(token.grant_id)
+        scope = _narrowed_scope(form.get("scope"), token.scope)
+        issued = await self._issuer.issue(
+            client, grant, with_nonce=False, scope=scope, refresh_scope=token.scope
+        )
+        return issued.response()
+
+    async def _live_grant(self, grant_id: str) -> GrantRecord:
+        grant = await self._store.get_grant(grant_id)
+        if grant is None or grant.revoked_at is not None or grant.expires_at <= self._clock.now():
+            raise InvalidGrantError("grant revoked or expired")
+        return grant
+
+
+def _required(form: Mapping[str, str], name: str) -> str:
+    value = form.get(name)
+    if not value:
+        raise InvalidRequestError(f"{name} missing")
+    return value
+
+
+def _narrowed_scope(raw: str | None, granted: tuple[str, ...]) -> tuple[str, ...]:
+    if raw is None:
+        return granted
+    requested = tuple(dict.fromkeys(raw.split()))
+    if not set(requested) <= set(granted):
+        raise InvalidScopeError("scope exceeds what was granted")
+    return requested

@@ -1,0 +1,36 @@
+"""What every route needs, built once at start-up and kept on `app.state`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import cast
+
+from starlette.requests import Request
+
+from broker.frontend.oidc.provider import OIDCProvider
+from broker.http.cookies import LANGUAGE, CookieSigner
+from broker.journey.flow import LoginJourney
+from broker.settings import Settings
+from broker.ui import Renderer, negotiate_locale
+
+
+@dataclass
+class BrokerContext:
+    settings: Settings
+    provider: OIDCProvider
+    journey: LoginJourney
+    cookies: CookieSigner
+    renderer: Renderer
+
+
+def broker(request: Request) -> BrokerContext:
+    return cast(BrokerContext, request.app.state.broker)
+
+
+def locale_of(request: Request, ui_locales: str | None = None) -> str:
+    ctx = broker(request)
+    return negotiate_locale(
+        ui_locales or request.query_params.get("ui_locales"),
+        ctx.cookies.read(request.cookies, LANGUAGE),
+        request.headers.get("accept-language"),
+    )

@@ -1,0 +1,89 @@
+"""Signed cookies that carry only random ids; the state lives in the store.
+
+Each purpose has its own salt, so a session cookie can never be replayed as a transaction cookie.
+Key rotation: the secret file holds one key per line, the newest last; the newest signs and all
+verify (itsdangerous key lists). On https issuers cookies use the `__Host-` prefix; on plain-http
+development issuers they are clearly named `..._insecure_dev` and lack the Secure flag.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+
+from itsdangerous import BadSignature, Signer
+from starlette.responses import Response
+
+from broker.errors import ConfigError
+
+SESSION = "session"
+TRANSACTION = "tx"
+LANGUAGE = "lang"
+CSRF = "csrf"
+
+
+def load_or_create_keys(path: Path) -> list[bytes]:
+    """Read the key file; create it with one fresh key (mode 0600) if it does not exist."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(base64.b64encode(secrets.token_bytes(32)).decode() + "\n")
+    lines = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    if not lines:
+        raise ConfigError(f"{path}: the secret file has no keys")
+    try:
+        return [base64.b64decode(line, validate=True) for line in lines]
+    except ValueError as exc:
+        raise ConfigError(f"{path}: each line must be a base64 key") from exc
+
+
+class CookieSigner:
+    def __init__(self, keys: list[bytes], *, secure: bool) -> None:
+        self._keys = keys
+        self._secure = secure
+        self._signers: dict[str, Signer] = {}
+
+    def _signer(self, purpose: str) -> Signer:
+        if purpose not in self._signers:
+            self._signers[purpose] = Signer(self._keys, salt=f"sote-broker.{purpose}")
+        return self._signers[purpose]
+
+    def name(self, purpose: str) -> str:
+        return f"__Host-sote_{purpose}" if self._secure else f"sote_{purpose}_insecure_dev"
+
+    def set(self, response: Response, purpose: str, value: str, max_age: int) -> None:
+        token = self._signer(purpose).sign(value).decode("ascii")
+        response.set_cookie(
+            self.name(purpose),
+            token,
+            max_age=max_age,
+            path="/",
+            secure=self._secure,
+            httponly=True,
+            samesite="lax",
+        )
+
+    def clear(self, response: Response, purpose: str) -> None:
+        response.delete_cookie(
+            self.name(purpose), path="/", secure=self._secure, httponly=True, samesite="lax"
+        )
+
+    def read(self, cookies: Mapping[str, str], purpose: str) -> str | None:
+        raw = cookies.get(self.name(purpose))
+        if not raw:
+            return None
+        try:
+            return self._signer(purpose).unsign(raw).decode("utf-8")
+        except (BadSignature, UnicodeDecodeError):
+            return None
+
+    def csrf_token(self, bound_to: str) -> str:
+        """A token tied to one transaction or session: forging it needs the broker's key."""
+        return self._signer(CSRF).get_signature(bound_to).decode("ascii")
+
+    def check_csrf(self, bound_to: str, token: str | None) -> bool:
+        return bool(token) and self._signer(CSRF).verify_signature(bound_to, token or "")

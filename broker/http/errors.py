@@ -1,0 +1,121 @@
+"""The one place where errors become responses.
+
+OAuthError → JSON per RFC 6749 §5.2 (and RFC 6750 §3 challenges); AuthorizationRedirectError →
+303 back to the portal's validated redirect_uri per §4.1.2.1; PageError → a page in the user's
+language with a short error id; anything else → the same page with status 500 (or a JSON
+server_error on the portal-facing endpoints). Every error id is in the log too.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+
+from broker.errors import (
+    AuthorizationRedirectError,
+    NotFoundError,
+    OAuthError,
+    PageError,
+    ServerError,
+)
+from broker.frontend.oidc.codes import redirect_with
+from broker.http.context import broker
+from broker.http.pages import page
+
+log = logging.getLogger("broker.errors")
+
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+JSON_PATHS = ("/token", "/userinfo", "/revoke", "/introspect", "/jwks", "/.well-known/")
+
+
+def new_error_id() -> str:
+    return secrets.token_hex(4)
+
+
+def oauth_error_response(exc: OAuthError) -> JSONResponse:
+    body = {"error": exc.error}
+    if exc.description:
+        body["error_description"] = exc.description
+    return JSONResponse(body, status_code=exc.status_code, headers={**NO_STORE, **exc.headers()})
+
+
+async def on_oauth_error(request: Request, exc: OAuthError) -> Response:
+    log.info("oauth error %s: %s", exc.error, exc.description, extra={"path": request.url.path})
+    return oauth_error_response(exc)
+
+
+async def on_redirect_error(request: Request, exc: AuthorizationRedirectError) -> Response:
+    cause = exc.cause
+    log.info("authorization error %s: %s", cause.error, cause.description)
+    params = {
+        "error": cause.error,
+        "error_description": cause.description or None,
+        "state": exc.state,
+        "iss": broker(request).settings.issuer,
+    }
+    return RedirectResponse(redirect_with(exc.redirect_uri, params), 303, headers=NO_STORE)
+
+
+async def on_page_error(request: Request, exc: PageError) -> Response:
+    error_id = new_error_id()
+    log.warning(
+        "%s: %s",
+        type(exc).__name__,
+        exc.detail,
+        extra={"error_id": error_id, "path": request.url.path},
+    )
+    return _error_page(request, exc.message_id, error_id, exc.status_code)
+
+
+async def on_http_exception(request: Request, exc: HTTPException) -> Response:
+    if exc.status_code == 404:
+        return await on_page_error(request, NotFoundError(request.url.path))
+    if exc.status_code == 405:
+        return oauth_error_response(_MethodNotAllowedError("method not allowed"))
+    return await on_unexpected(request, exc)
+
+
+async def on_unexpected(request: Request, exc: Exception) -> Response:
+    error_id = new_error_id()
+    log.error(
+        "unexpected %s", type(exc).__name__, exc_info=exc, extra={"error_id": error_id}
+    )
+    if request.url.path.startswith(JSON_PATHS):
+        return oauth_error_response(ServerError(f"error id {error_id}"))
+    return _error_page(request, "error.server", error_id, 500)
+
+
+def _error_page(request: Request, message_id: str, error_id: str, status: int) -> Response:
+    response = page(
+        request,
+        "error.html",
+        status_code=status,
+        title_key=f"{message_id}.title",
+        message_key=f"{message_id}.message",
+        error_id=error_id,
+    )
+    response.headers.update(NO_STORE)
+    return response
+
+
+class _MethodNotAllowedError(OAuthError):
+    error = "invalid_request"
+    status_code = 405
+
+
+Handler = Callable[[Request, Exception], Awaitable[Response]]
+
+# Starlette picks the handler by the exception's class, so each one receives only its own type.
+EXCEPTION_HANDLERS: dict[Any, Handler] = {
+    OAuthError: cast(Handler, on_oauth_error),
+    AuthorizationRedirectError: cast(Handler, on_redirect_error),
+    PageError: cast(Handler, on_page_error),
+    HTTPException: cast(Handler, on_http_exception),
+    Exception: on_unexpected,
+}

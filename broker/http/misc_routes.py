@@ -1,0 +1,43 @@
+"""Small routes: health, the language switch, static files."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from broker.http.context import broker
+from broker.http.cookies import LANGUAGE
+from broker.ui import LOCALES
+
+ONE_YEAR = 365 * 24 * 3600
+
+
+async def health(request: Request) -> Response:
+    return JSONResponse({"status": "ok"}, headers={"Cache-Control": "no-store"})
+
+
+def safe_local_path(target: str | None) -> str:
+    """Only a path on this site: no scheme, no host, no `//` or `/\\` tricks (no open redirect)."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return "/"
+    if any(ch in target for ch in ("\\", "\r", "\n", "\t")):
+        return "/"
+    return target
+
+
+async def switch_language(request: Request) -> Response:
+    ctx = broker(request)
+    response = RedirectResponse(safe_local_path(request.query_params.get("next")), 303)
+    chosen = request.query_params.get("to")
+    if chosen in LOCALES:
+        ctx.cookies.set(response, LANGUAGE, chosen, ONE_YEAR)
+    return response
+
+
+ROUTES = [
+    Route("/healthz", health, methods=["GET"]),
+    Route("/lang", switch_language, methods=["GET"]),
+    Mount("/static", app=StaticFiles(packages=[("broker.ui", "static")]), name="static"),
+]

@@ -1,0 +1,173 @@
+"""Portal-facing endpoints of the OpenID Provider: parse, call the provider, answer."""
+
+from __future__ import annotations
+
+from starlette.datastructures import FormData, QueryParams
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from broker.errors import InvalidRequestError
+from broker.http.context import broker
+from broker.http.cookies import SESSION, TRANSACTION
+from broker.http.errors import NO_STORE
+from broker.http.pages import page
+from broker.journey.flow import Redirect
+
+FORM_TYPE = "application/x-www-form-urlencoded"
+
+
+def single_values(params: QueryParams | FormData) -> tuple[dict[str, str], frozenset[str]]:
+    """Parameters as a plain dict, and the names that were sent more than once (RFC 6749 §3.1)."""
+    values: dict[str, str] = {}
+    repeated = set()
+    for key, value in params.multi_items():
+        if not isinstance(value, str):
+            raise InvalidRequestError("file uploads are not accepted")
+        if key in values:
+            repeated.add(key)
+        values.setdefault(key, value)
+    return values, frozenset(repeated)
+
+
+async def form_of(request: Request) -> dict[str, str]:
+    """A urlencoded body with each parameter at most once (RFC 6749 §3.2)."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != FORM_TYPE:
+        raise InvalidRequestError(f"content type must be {FORM_TYPE}")
+    values, repeated = single_values(await request.form())
+    if repeated:
+        raise InvalidRequestError(f"repeated parameter: {sorted(repeated)[0]}")
+    return values
+
+
+async def discovery(request: Request) -> Response:
+    headers = {"Cache-Control": "public, max-age=3600"}
+    return JSONResponse(broker(request).provider.metadata, headers=headers)
+
+
+async def jwks(request: Request) -> Response:
+    keys = broker(request).provider.keys
+    keys.reload_if_changed()
+    return JSONResponse(dict(keys.public_jwks()), headers={"Cache-Control": "public, max-age=300"})
+
+
+async def authorize(request: Request) -> Response:
+    ctx = broker(request)
+    if request.method == "POST":
+        params, repeated = single_values(await request.form())
+    else:
+        params, repeated = single_values(request.query_params)
+    sid = ctx.cookies.read(request.cookies, SESSION)
+    outcome = await ctx.journey.begin(params, repeated, sid)
+    return redirect(request, outcome)
+
+
+def redirect(request: Request, outcome: Redirect) -> Response:
+    """Follow the journey's decision, setting the cookies it asked for."""
+    ctx = broker(request)
+    response = RedirectResponse(outcome.url, status_code=303, headers=NO_STORE)
+    if outcome.tx_id:
+        ctx.cookies.set(response, TRANSACTION, outcome.tx_id, ctx.settings.tokens.transaction_ttl)
+    if outcome.session:
+        ctx.cookies.set(response, SESSION, outcome.session.sid, ctx.settings.tokens.session_ttl)
+        ctx.cookies.clear(response, TRANSACTION)
+    return response
+
+
+async def token(request: Request) -> Response:
+    ctx = broker(request)
+    form = await form_of(request)
+    body = await ctx.provider.token(form, request.headers.get("authorization"))
+    return JSONResponse(body, headers=NO_STORE)
+
+
+async def userinfo(request: Request) -> Response:
+    ctx = broker(request)
+    value = _bearer(request.headers.get("authorization"))
+    if request.method == "POST" and value is None:
+        form = await form_of(request)
+        value = form.get("access_token")
+    claims = await ctx.provider.resources.userinfo(value)
+    return JSONResponse(claims, headers=NO_STORE)
+
+
+def _bearer(header: str | None) -> str | None:
+    if header and header[:7].lower() == "bearer ":
+        return header[7:].strip() or None
+    return None
+
+
+async def revoke(request: Request) -> Response:
+    ctx = broker(request)
+    form = await form_of(request)
+    client = await ctx.provider.authenticate_client(form, request.headers.get("authorization"))
+    await ctx.provider.resources.revoke(client, form)
+    return Response(status_code=200, headers=NO_STORE)
+
+
+async def introspect(request: Request) -> Response:
+    ctx = broker(request)
+    form = await form_of(request)
+    client = await ctx.provider.authenticate_client(form, request.headers.get("authorization"))
+    body = await ctx.provider.resources.introspect(client, form)
+    return JSONResponse(body, headers=NO_STORE)
+
+
+async def end_session(request: Request) -> Response:
+    """RP-Initiated Logout: log out at once when the hint names this browser's session,
+    otherwise ask the person first (§2: the OP SHOULD ask)."""
+    ctx = broker(request)
+    if request.method == "POST":
+        params, _ = single_values(await request.form())
+    else:
+        params, _ = single_values(request.query_params)
+    logout = await ctx.provider.logout.validate(params)
+    sid = ctx.cookies.read(request.cookies, SESSION)
+    session = await ctx.provider.sessions.active(sid)
+    confirmed = params.get("confirm") == "yes" and ctx.cookies.check_csrf(
+        sid or "no-session", params.get("csrf_token")
+    )
+    if session is not None and not confirmed and logout.hinted_sid != session.sid:
+        return page(
+            request,
+            "logout_confirm.html",
+            ui_locales=logout.ui_locales,
+            action="/end_session",
+            csrf_token=ctx.cookies.csrf_token(sid or "no-session"),
+            client_name=logout.client.client_name if logout.client else None,
+            hidden=_logout_fields(params),
+            cancel_url=None,
+        )
+    await ctx.provider.end_session(logout, session)
+    if logout.post_logout_redirect_uri:
+        from broker.frontend.oidc.codes import redirect_with
+
+        url = redirect_with(logout.post_logout_redirect_uri, {"state": logout.state})
+        response: Response = RedirectResponse(url, status_code=303, headers=NO_STORE)
+    else:
+        response = page(
+            request,
+            "logged_out.html",
+            ui_locales=logout.ui_locales,
+            client_name=logout.client.client_name if logout.client else None,
+        )
+    ctx.cookies.clear(response, SESSION)
+    return response
+
+
+def _logout_fields(params: dict[str, str]) -> list[tuple[str, str]]:
+    keep = ("id_token_hint", "client_id", "post_logout_redirect_uri", "state", "ui_locales")
+    return [(k, params[k]) for k in keep if k in params]
+
+
+ROUTES = [
+    Route("/.well-known/openid-configuration", discovery, methods=["GET"]),
+    Route("/jwks", jwks, methods=["GET"]),
+    Route("/authorize", authorize, methods=["GET", "POST"]),
+    Route("/token", token, methods=["POST"]),
+    Route("/userinfo", userinfo, methods=["GET", "POST"]),
+    Route("/revoke", revoke, methods=["POST"]),
+    Route("/introspect", introspect, methods=["POST"]),
+    Route("/end_session", end_session, methods=["GET", "POST"]),
+]

@@ -1,0 +1,181 @@
+"""Typed settings: one YAML file plus environment overrides, validated once at start-up.
+
+Environment variables `SOTE_BROKER__<SECTION>__<KEY>` override the file (values are read as YAML
+scalars, so `SOTE_BROKER__DEV_LOGIN__ENABLED=true` is a bool). A bad file stops start-up with a
+ConfigError that names the file, the key and what was expected.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from broker.errors import ConfigError
+
+ENV_PREFIX = "SOTE_BROKER__"
+CONFIG_ENV = "SOTE_BROKER_CONFIG"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class StoreSettings(_Frozen):
+    backend: Literal["sqlite"] = "sqlite"
+    sqlite_path: Path = Path("var/broker.db")
+
+
+class KeySettings(_Frozen):
+    directory: Path = Path("var/keys")
+    algorithms: tuple[Literal["RS256", "ES256"], ...] = ("RS256", "ES256")
+    default_algorithm: Literal["RS256", "ES256"] = "RS256"
+    publish_lead_seconds: float = Field(3600, ge=0)
+    """A rotated key is published this long before it signs, so portals' JWKS caches see it first."""
+
+
+class TokenSettings(_Frozen):
+    code_ttl: int = Field(60, ge=5, le=600)
+    access_token_ttl: int = Field(600, ge=30, le=86400)
+    id_token_ttl: int = Field(600, ge=30, le=86400)
+    refresh_token_ttl: int = Field(8 * 3600, ge=60)
+    session_ttl: int = Field(8 * 3600, ge=60)
+    transaction_ttl: int = Field(1800, ge=60)
+    logout_token_ttl: int = Field(120, ge=30)
+    clock_skew: int = Field(60, ge=0, le=600)
+    client_assertion_max_age: int = Field(600, ge=30, le=3600)
+
+
+class BackchannelSettings(_Frozen):
+    timeout_seconds: float = Field(5.0, gt=0)
+    max_attempts: int = Field(6, ge=1)
+    retry_base_seconds: float = Field(10.0, gt=0)
+    poll_seconds: float = Field(5.0, gt=0)
+
+
+class DevLoginSettings(_Frozen):
+    """The development-only login used until the login journey exists. Off unless enabled."""
+
+    enabled: bool = False
+
+
+class LoggingSettings(_Frozen):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    json_format: bool = False
+
+
+class Settings(_Frozen):
+    mode: Literal["development", "production"] = "production"
+    issuer: str
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    secret_file: Path = Path("var/cookie-secret")
+    """Keys for cookie and CSRF signatures; generated with mode 0600 if missing. Newest line signs."""
+    acr_values_supported: tuple[str, ...] = (
+        "http://ftn.ficora.fi/2017/loa2",
+        "http://ftn.ficora.fi/2017/loa3",
+    )
+    require_pkce: bool = True
+    store: StoreSettings = StoreSettings()
+    keys: KeySettings = KeySettings()
+    tokens: TokenSettings = TokenSettings()
+    backchannel: BackchannelSettings = BackchannelSettings()
+    dev_login: DevLoginSettings = DevLoginSettings()
+    logging: LoggingSettings = LoggingSettings()
+
+    @model_validator(mode="after")
+    def _check_issuer(self) -> Settings:
+        parts = urlsplit(self.issuer)
+        if parts.query or parts.fragment or not parts.netloc or self.issuer.endswith("/"):
+            raise ValueError("issuer must be an absolute URL without query, fragment or trailing /")
+        if self.mode == "production":
+            if parts.scheme != "https":
+                raise ValueError("production mode requires an https issuer")
+            if self.dev_login.enabled:
+                raise ValueError("dev_login cannot be enabled in production mode")
+        elif parts.scheme not in ("http", "https"):
+            raise ValueError("issuer must be http(s)")
+        return self
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.issuer.startswith("https://")
+
+    @property
+    def development(self) -> bool:
+        return self.mode == "development"
+
+
+def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read the YAML file named by `path` or $SOTE_BROKER_CONFIG, apply env overrides, validate."""
+    env = os.environ if environ is None else environ
+    if path is None and env.get(CONFIG_ENV):
+        path = Path(env[CONFIG_ENV])
+    data = _read_yaml(path) if path is not None else {}
+    _apply_env_overrides(data, env)
+    source = str(path) if path is not None else "environment"
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(source, exc)) from exc
+    return _resolve_paths(settings, path.parent if path is not None else Path.cwd())
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read settings file ({exc.strerror})") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+    return loaded
+
+
+def _apply_env_overrides(data: dict[str, Any], env: Mapping[str, str]) -> None:
+    for name, raw in env.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        keys = [k.lower() for k in name[len(ENV_PREFIX) :].split("__") if k]
+        if not keys:
+            continue
+        node = data
+        for key in keys[:-1]:
+            child = node.setdefault(key, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"{name}: {key} is not a section")
+            node = child
+        node[keys[-1]] = yaml.safe_load(raw) if raw else raw
+
+
+def _describe(source: str, exc: ValidationError) -> str:
+    lines = [f"{source}: invalid settings"]
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        lines.append(f"  {key}: {err['msg']}")
+    return "\n".join(lines)
+
+
+def _resolve_paths(settings: Settings, base: Path) -> Settings:
+    """Relative paths in the file are relative to the file, not to the working directory."""
+
+    def resolve(p: Path) -> Path:
+        return p if p.is_absolute() else (base / p).resolve()
+
+    return settings.model_copy(
+        update={
+            "secret_file": resolve(settings.secret_file),
+            "store": settings.store.model_copy(
+                update={"sqlite_path": resolve(settings.store.sqlite_path)}
+            ),
+            "keys": settings.keys.model_copy(update={"directory": resolve(settings.keys.directory)}),
+        }
+    )

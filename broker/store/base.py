@@ -1,0 +1,137 @@
+"""The store contract: small, async, and the same for SQLite and (later) PostgreSQL.
+
+Every operation that must be atomic across processes is one method here (consuming a code,
+rotating a refresh token, remembering a jti), so each backend can do it in one statement or
+transaction and no caller needs a lock.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from broker.store.records import (
+    ClientRecord,
+    CodeRecord,
+    GrantRecord,
+    LogoutDelivery,
+    SessionRecord,
+    TokenRecord,
+    TransactionRecord,
+)
+
+
+R = TypeVar("R", CodeRecord, TokenRecord)
+
+
+@dataclass(frozen=True)
+class Consumed(Generic[R]):
+    """The outcome of a single-use redemption: the record, and whether it had been used before."""
+
+    record: R
+    first_use: bool
+
+
+class Store(ABC):
+    @abstractmethod
+    async def open(self) -> None:
+        """Connect and apply pending migrations."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    # clients
+    @abstractmethod
+    async def put_client(self, client: ClientRecord) -> None:
+        """Insert or replace a client."""
+
+    @abstractmethod
+    async def get_client(self, client_id: str) -> ClientRecord | None: ...
+
+    @abstractmethod
+    async def list_clients(self) -> list[ClientRecord]: ...
+
+    @abstractmethod
+    async def delete_client(self, client_id: str) -> bool: ...
+
+    # login transactions
+    @abstractmethod
+    async def put_transaction(self, tx: TransactionRecord) -> None: ...
+
+    @abstractmethod
+    async def get_transaction(self, tx_id: str) -> TransactionRecord | None: ...
+
+    @abstractmethod
+    async def delete_transaction(self, tx_id: str) -> bool:
+        """Delete; False if it was already gone (so a double submit completes only once)."""
+
+    # SSO sessions
+    @abstractmethod
+    async def put_session(self, session: SessionRecord) -> None: ...
+
+    @abstractmethod
+    async def get_session(self, sid: str) -> SessionRecord | None: ...
+
+    @abstractmethod
+    async def end_session(self, sid: str, now: float) -> list[str]:
+        """Mark ended, revoke its grants; return the ids of the clients that took part in it."""
+
+    @abstractmethod
+    async def add_session_client(self, sid: str, client_id: str) -> None: ...
+
+    # grants, codes and tokens
+    @abstractmethod
+    async def put_grant(self, grant: GrantRecord, code: CodeRecord) -> None: ...
+
+    @abstractmethod
+    async def get_grant(self, grant_id: str) -> GrantRecord | None: ...
+
+    @abstractmethod
+    async def revoke_grant(self, grant_id: str, now: float) -> None:
+        """Revoke the grant and so every token that descends from it."""
+
+    @abstractmethod
+    async def consume_code(self, code_hash: str, now: float) -> Consumed[CodeRecord] | None:
+        """Mark the code used; None if unknown. `first_use` is False on a second redemption."""
+
+    @abstractmethod
+    async def put_tokens(self, tokens: list[TokenRecord]) -> None: ...
+
+    @abstractmethod
+    async def get_token(self, token_hash: str) -> TokenRecord | None: ...
+
+    @abstractmethod
+    async def consume_refresh_token(
+        self, token_hash: str, now: float
+    ) -> Consumed[TokenRecord] | None:
+        """Mark a refresh token used for rotation; `first_use` is False when it is replayed."""
+
+    @abstractmethod
+    async def revoke_token(self, token_hash: str, now: float) -> None: ...
+
+    # replay protection
+    @abstractmethod
+    async def remember_jti(self, issuer: str, jti: str, expires_at: float) -> bool:
+        """Record a JWT id; False if it was already recorded (a replay)."""
+
+    # back-channel logout outbox
+    @abstractmethod
+    async def enqueue_logouts(self, deliveries: list[LogoutDelivery]) -> None: ...
+
+    @abstractmethod
+    async def claim_due_logouts(
+        self, now: float, lease_seconds: float, limit: int
+    ) -> list[LogoutDelivery]:
+        """Take due deliveries, leasing them so another replica does not send them too."""
+
+    @abstractmethod
+    async def finish_logout(self, delivery_id: str) -> None: ...
+
+    @abstractmethod
+    async def retry_logout(self, delivery_id: str, attempts: int, next_attempt_at: float) -> None: ...
+
+    # housekeeping
+    @abstractmethod
+    async def purge_expired(self, now: float) -> int:
+        """Delete what has expired; returns how many rows went."""

@@ -1,0 +1,113 @@
+"""Plain records passed between the store and the layers above it (no driver types leak out)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ClientRecord:
+    """A portal registered with the broker (an OAuth client)."""
+
+    client_id: str
+    client_name: str
+    redirect_uris: tuple[str, ...]
+    token_endpoint_auth_method: str
+    post_logout_redirect_uris: tuple[str, ...] = ()
+    secret_hash: str | None = None
+    jwks_uri: str | None = None
+    jwks: dict[str, Any] | None = None
+    backchannel_logout_uri: str | None = None
+    allowed_scopes: tuple[str, ...] = ("openid", "profile", "email", "phone")
+    grant_types: tuple[str, ...] = ("authorization_code", "refresh_token")
+    id_token_signed_response_alg: str = "RS256"
+    require_pkce: bool = True
+    created_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class TransactionRecord:
+    """One login in progress: the portal's validated request and whatever the journey adds."""
+
+    tx_id: str
+    client_id: str
+    request: dict[str, Any]
+    created_at: float
+    expires_at: float
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    """A browser's single sign-on session at the broker."""
+
+    sid: str
+    sub: str
+    auth_time: float
+    acr: str | None
+    amr: tuple[str, ...]
+    claims: dict[str, Any]
+    created_at: float
+    expires_at: float
+    ended_at: float | None = None
+
+
+@dataclass(frozen=True)
+class GrantRecord:
+    """What one authorization produced: the code, and every token that descends from it."""
+
+    grant_id: str
+    client_id: str
+    sub: str
+    sid: str | None
+    scope: tuple[str, ...]
+    nonce: str | None
+    auth_time: float
+    acr: str | None
+    amr: tuple[str, ...]
+    claims: dict[str, Any]
+    created_at: float
+    expires_at: float
+    revoked_at: float | None = None
+
+
+@dataclass(frozen=True)
+class CodeRecord:
+    code_hash: str
+    grant_id: str
+    client_id: str
+    redirect_uri: str
+    code_challenge: str | None
+    code_challenge_method: str | None
+    expires_at: float
+    used_at: float | None = None
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    """An access or refresh token, kept only as the hash of its value."""
+
+    token_hash: str
+    kind: str  # "access" | "refresh"
+    grant_id: str
+    client_id: str
+    sub: str
+    scope: tuple[str, ...]
+    issued_at: float
+    expires_at: float
+    used_at: float | None = None
+    revoked_at: float | None = None
+
+
+@dataclass(frozen=True)
+class LogoutDelivery:
+    """A back-channel logout notice waiting to reach a portal."""
+
+    delivery_id: str
+    client_id: str
+    uri: str
+    sub: str
+    sid: str
+    attempts: int
+    next_attempt_at: float

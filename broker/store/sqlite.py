@@ -1,0 +1,429 @@
+"""The embedded default store: SQLite through aiosqlite, WAL mode, migrations applied on open.
+
+Several broker processes may share one database file; every single-use operation is a single
+conditional UPDATE, which SQLite serialises across processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from broker.errors import StoreError
+from broker.store import migrations
+from broker.store.base import Consumed, Store
+from broker.store.records import (
+    ClientRecord,
+    CodeRecord,
+    GrantRecord,
+    LogoutDelivery,
+    SessionRecord,
+    TokenRecord,
+    TransactionRecord,
+)
+
+Row = sqlite3.Row
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def _tuple(text: str) -> tuple[str, ...]:
+    return tuple(json.loads(text))
+
+
+class SQLiteStore(Store):
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._db: aiosqlite.Connection | None = None
+        self._write_lock = asyncio.Lock()
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise StoreError("store is not open")
+        return self._db
+
+    async def open(self) -> None:
+        self._path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            self._db = await aiosqlite.connect(self._path, isolation_level=None)
+            self._db.row_factory = sqlite3.Row
+            for pragma in (
+                "journal_mode=WAL",
+                "synchronous=NORMAL",
+                "foreign_keys=ON",
+                "busy_timeout=5000",
+            ):
+                await self._db.execute(f"PRAGMA {pragma}")
+            await self._migrate()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open SQLite store at {self._path}: {exc}") from exc
+        self._path.chmod(0o600)
+
+    async def close(self) -> None:
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
+
+    async def _migrate(self) -> None:
+        await self.db.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations "
+            "(version INTEGER PRIMARY KEY, name TEXT NOT NULL)"
+        )
+        async with self.db.execute("SELECT version FROM schema_migrations") as cur:
+            done = {row[0] for row in await cur.fetchall()}
+        for version, name, sql in migrations.load("sqlite"):
+            if version in done:
+                continue
+            async with self._transaction() as db:
+                for statement in _statements(sql):
+                    await db.execute(statement)
+                await db.execute(
+                    "INSERT INTO schema_migrations (version, name) VALUES (?, ?)", (version, name)
+                )
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """One write transaction at a time on this connection; IMMEDIATE locks out other writers."""
+        async with self._write_lock:
+            await self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                await self.db.execute("ROLLBACK")
+                raise
+            await self.db.execute("COMMIT")
+
+    async def _one(self, sql: str, params: Iterable[Any]) -> Row | None:
+        try:
+            async with self.db.execute(sql, tuple(params)) as cur:
+                row: Row | None = await cur.fetchone()
+                return row
+        except sqlite3.Error as exc:
+            raise StoreError(str(exc)) from exc
+
+    async def _all(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
+        try:
+            async with self.db.execute(sql, tuple(params)) as cur:
+                return list(await cur.fetchall())
+        except sqlite3.Error as exc:
+            raise StoreError(str(exc)) from exc
+
+    async def _run(self, sql: str, params: Iterable[Any] = ()) -> int:
+        try:
+            async with self.db.execute(sql, tuple(params)) as cur:
+                return cur.rowcount
+        except sqlite3.Error as exc:
+            raise StoreError(str(exc)) from exc
+
+    # clients
+    async def put_client(self, client: ClientRecord) -> None:
+        body = asdict(client)
+        await self._run(
+            "INSERT INTO clients (client_id, body, created_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (client_id) DO UPDATE SET body = excluded.body",
+            (client.client_id, _dump(body), client.created_at),
+        )
+
+    async def get_client(self, client_id: str) -> ClientRecord | None:
+        row = await self._one("SELECT body FROM clients WHERE client_id = ?", (client_id,))
+        return None if row is None else _client(row["body"])
+
+    async def list_clients(self) -> list[ClientRecord]:
+        rows = await self._all("SELECT body FROM clients ORDER BY client_id")
+        return [_client(row["body"]) for row in rows]
+
+    async def delete_client(self, client_id: str) -> bool:
+        return await self._run("DELETE FROM clients WHERE client_id = ?", (client_id,)) > 0
+
+    # login transactions
+    async def put_transaction(self, tx: TransactionRecord) -> None:
+        await self._run(
+            "INSERT INTO transactions (tx_id, client_id, request, data, created_at, expires_at) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tx_id) DO UPDATE SET "
+            "data = excluded.data, expires_at = excluded.expires_at",
+            (
+                tx.tx_id,
+                tx.client_id,
+                _dump(tx.request),
+                _dump(tx.data),
+                tx.created_at,
+                tx.expires_at,
+            ),
+        )
+
+    async def get_transaction(self, tx_id: str) -> TransactionRecord | None:
+        row = await self._one("SELECT * FROM transactions WHERE tx_id = ?", (tx_id,))
+        if row is None:
+            return None
+        return TransactionRecord(
+            tx_id=row["tx_id"],
+            client_id=row["client_id"],
+            request=json.loads(row["request"]),
+            data=json.loads(row["data"]),
+            created_at=row["created_at"],
+            expires_at=row["expires_at"],
+        )
+
+    async def delete_transaction(self, tx_id: str) -> bool:
+        return await self._run("DELETE FROM transactions WHERE tx_id = ?", (tx_id,)) > 0
+
+    # sessions
+    async def put_session(self, session: SessionRecord) -> None:
+        await self._run(
+            "INSERT INTO sessions (sid, sub, auth_time, acr, amr, claims, created_at, expires_at, "
+            "ended_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                session.sid,
+                session.sub,
+                session.auth_time,
+                session.acr,
+                _dump(list(session.amr)),
+                _dump(session.claims),
+                session.created_at,
+                session.expires_at,
+                session.ended_at,
+            ),
+        )
+
+    async def get_session(self, sid: str) -> SessionRecord | None:
+        row = await self._one("SELECT * FROM sessions WHERE sid = ?", (sid,))
+        if row is None:
+            return None
+        return SessionRecord(
+            sid=row["sid"],
+            sub=row["sub"],
+            auth_time=row["auth_time"],
+            acr=row["acr"],
+            amr=_tuple(row["amr"]),
+            claims=json.loads(row["claims"]),
+            created_at=row["created_at"],
+            expires_at=row["expires_at"],
+            ended_at=row["ended_at"],
+        )
+
+    async def end_session(self, sid: str, now: float) -> list[str]:
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE sessions SET ended_at = ? WHERE sid = ? AND ended_at IS NULL", (now, sid)
+            )
+            await db.execute(
+                "UPDATE grants SET revoked_at = ? WHERE sid = ? AND revoked_at IS NULL", (now, sid)
+            )
+            async with db.execute(
+                "SELECT client_id FROM session_clients WHERE sid = ? ORDER BY client_id", (sid,)
+            ) as cur:
+                return [row[0] for row in await cur.fetchall()]
+
+    async def add_session_client(self, sid: str, client_id: str) -> None:
+        await self._run(
+            "INSERT INTO session_clients (sid, client_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            (sid, client_id),
+        )
+
+    # grants, codes, tokens
+    async def put_grant(self, grant: GrantRecord, code: CodeRecord) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                "INSERT INTO grants (grant_id, client_id, sub, sid, scope, nonce, auth_time, acr, "
+                "amr, claims, created_at, expires_at, revoked_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    grant.grant_id,
+                    grant.client_id,
+                    grant.sub,
+                    grant.sid,
+                    _dump(list(grant.scope)),
+                    grant.nonce,
+                    grant.auth_time,
+                    grant.acr,
+                    _dump(list(grant.amr)),
+                    _dump(grant.claims),
+                    grant.created_at,
+                    grant.expires_at,
+                    grant.revoked_at,
+                ),
+            )
+            await db.execute(
+                "INSERT INTO codes (code_hash, grant_id, client_id, redirect_uri, code_challenge, "
+                "code_challenge_method, expires_at, used_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    code.code_hash,
+                    code.grant_id,
+                    code.client_id,
+                    code.redirect_uri,
+                    code.code_challenge,
+                    code.code_challenge_method,
+                    code.expires_at,
+                    code.used_at,
+                ),
+            )
+
+    async def get_grant(self, grant_id: str) -> GrantRecord | None:
+        row = await self._one("SELECT * FROM grants WHERE grant_id = ?", (grant_id,))
+        if row is None:
+            return None
+        return GrantRecord(
+            grant_id=row["grant_id"],
+            client_id=row["client_id"],
+            sub=row["sub"],
+            sid=row["sid"],
+            scope=_tuple(row["scope"]),
+            nonce=row["nonce"],
+            auth_time=row["auth_time"],
+            acr=row["acr"],
+            amr=_tuple(row["amr"]),
+            claims=json.loads(row["claims"]),
+            created_at=row["created_at"],
+            expires_at=row["expires_at"],
+            revoked_at=row["revoked_at"],
+        )
+
+    async def revoke_grant(self, grant_id: str, now: float) -> None:
+        await self._run(
+            "UPDATE grants SET revoked_at = ? WHERE grant_id = ? AND revoked_at IS NULL",
+            (now, grant_id),
+        )
+
+    async def consume_code(self, code_hash: str, now: float) -> Consumed[CodeRecord] | None:
+        first = await self._run(
+            "UPDATE codes SET used_at = ? WHERE code_hash = ? AND used_at IS NULL",
+            (now, code_hash),
+        )
+        row = await self._one("SELECT * FROM codes WHERE code_hash = ?", (code_hash,))
+        if row is None:
+            return None
+        return Consumed(record=CodeRecord(**dict(row)), first_use=first == 1)
+
+    async def put_tokens(self, tokens: list[TokenRecord]) -> None:
+        async with self._transaction() as db:
+            await db.executemany(
+                "INSERT INTO tokens (token_hash, kind, grant_id, client_id, sub, scope, issued_at, "
+                "expires_at, used_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        t.token_hash,
+                        t.kind,
+                        t.grant_id,
+                        t.client_id,
+                        t.sub,
+                        _dump(list(t.scope)),
+                        t.issued_at,
+                        t.expires_at,
+                        t.used_at,
+                        t.revoked_at,
+                    )
+                    for t in tokens
+                ],
+            )
+
+    async def get_token(self, token_hash: str) -> TokenRecord | None:
+        row = await self._one("SELECT * FROM tokens WHERE token_hash = ?", (token_hash,))
+        return None if row is None else _token(row)
+
+    async def consume_refresh_token(
+        self, token_hash: str, now: float
+    ) -> Consumed[TokenRecord] | None:
+        first = await self._run(
+            "UPDATE tokens SET used_at = ? WHERE token_hash = ? AND kind = 'refresh' "
+            "AND used_at IS NULL",
+            (now, token_hash),
+        )
+        row = await self._one(
+            "SELECT * FROM tokens WHERE token_hash = ? AND kind = 'refresh'", (token_hash,)
+        )
+        if row is None:
+            return None
+        return Consumed(record=_token(row), first_use=first == 1)
+
+    async def revoke_token(self, token_hash: str, now: float) -> None:
+        await self._run(
+            "UPDATE tokens SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL",
+            (now, token_hash),
+        )
+
+    async def remember_jti(self, issuer: str, jti: str, expires_at: float) -> bool:
+        added = await self._run(
+            "INSERT INTO seen_jtis (issuer, jti, expires_at) VALUES (?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
+            (issuer, jti, expires_at),
+        )
+        return added == 1
+
+    # back-channel logout outbox
+    async def enqueue_logouts(self, deliveries: list[LogoutDelivery]) -> None:
+        async with self._transaction() as db:
+            await db.executemany(
+                "INSERT INTO logout_outbox (delivery_id, client_id, uri, sub, sid, attempts, "
+                "next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (d.delivery_id, d.client_id, d.uri, d.sub, d.sid, d.attempts, d.next_attempt_at)
+                    for d in deliveries
+                ],
+            )
+
+    async def claim_due_logouts(
+        self, now: float, lease_seconds: float, limit: int
+    ) -> list[LogoutDelivery]:
+        async with self._transaction() as db:
+            async with db.execute(
+                "SELECT * FROM logout_outbox WHERE next_attempt_at <= ? "
+                "ORDER BY next_attempt_at LIMIT ?",
+                (now, limit),
+            ) as cur:
+                rows = list(await cur.fetchall())
+            await db.executemany(
+                "UPDATE logout_outbox SET next_attempt_at = ? WHERE delivery_id = ?",
+                [(now + lease_seconds, row["delivery_id"]) for row in rows],
+            )
+        return [LogoutDelivery(**dict(row)) for row in rows]
+
+    async def finish_logout(self, delivery_id: str) -> None:
+        await self._run("DELETE FROM logout_outbox WHERE delivery_id = ?", (delivery_id,))
+
+    async def retry_logout(self, delivery_id: str, attempts: int, next_attempt_at: float) -> None:
+        await self._run(
+            "UPDATE logout_outbox SET attempts = ?, next_attempt_at = ? WHERE delivery_id = ?",
+            (attempts, next_attempt_at, delivery_id),
+        )
+
+    async def purge_expired(self, now: float) -> int:
+        total = 0
+        async with self._transaction() as db:
+            for sql in (
+                "DELETE FROM transactions WHERE expires_at < ?",
+                "DELETE FROM seen_jtis WHERE expires_at < ?",
+                "DELETE FROM grants WHERE expires_at < ?",
+                "DELETE FROM sessions WHERE expires_at < ?",
+            ):
+                async with db.execute(sql, (now,)) as cur:
+                    total += cur.rowcount
+        return total
+
+
+def _statements(sql: str) -> list[str]:
+    lines = [line for line in sql.splitlines() if not line.strip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+
+
+def _client(body: str) -> ClientRecord:
+    data = json.loads(body)
+    for key in ("redirect_uris", "post_logout_redirect_uris", "allowed_scopes", "grant_types"):
+        data[key] = tuple(data[key])
+    return ClientRecord(**data)
+
+
+def _token(row: Row) -> TokenRecord:
+    data = dict(row)
+    data["scope"] = _tuple(data["scope"])
+    return TokenRecord(**data)
