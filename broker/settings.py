@@ -48,7 +48,8 @@ class TokenSettings(_Frozen):
     transaction_ttl: int = Field(1800, ge=60)
     logout_token_ttl: int = Field(120, ge=30)
     clock_skew: int = Field(60, ge=0, le=600)
-    client_assertion_max_age: int = Field(600, ge=30, le=3600)
+    client_assertion_max_age: int = Field(3600, ge=30, le=7200)
+    """Longest exp - now accepted in a private_key_jwt assertion (authlib signs for 3600 s)."""
 
 
 class BackchannelSettings(_Frozen):

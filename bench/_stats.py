@@ -1,0 +1,53 @@
+"""Small helpers shared by the benchmarks: summaries of repeated runs, machine facts."""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+
+def summary(values: Sequence[float]) -> dict[str, float]:
+    """Median and min-max of per-run figures; the spread is what noise looks like here."""
+    return {
+        "median": statistics.median(values),
+        "min": min(values),
+        "max": max(values),
+    }
+
+
+def percentile(sorted_values: Sequence[float], fraction: float) -> float:
+    """Nearest-rank percentile of an already sorted sequence."""
+    if not sorted_values:
+        return float("nan")
+    rank = max(1, math.ceil(fraction * len(sorted_values)))
+    return sorted_values[min(rank, len(sorted_values)) - 1]
+
+
+def machine() -> dict[str, Any]:
+    cpus = os.cpu_count()
+    try:
+        allowed = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        allowed = cpus
+    try:
+        load = os.getloadavg()
+    except OSError:  # pragma: no cover
+        load = (float("nan"),) * 3
+    return {
+        "date_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "cpu_count": cpus,
+        "cpus_allowed": allowed,
+        "loadavg_at_start": [round(x, 2) for x in load],
+    }
+
+
+def fmt_range(s: dict[str, float], digits: int = 0) -> str:
+    return f"{s['median']:,.{digits}f} (min {s['min']:,.{digits}f} – max {s['max']:,.{digits}f})"

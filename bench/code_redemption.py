@@ -1,0 +1,526 @@
+"""Authorization-code redemptions per second on ONE uvicorn worker, through real HTTP.
+
+What is timed is the full `/token` authorization_code grant as a portal does it: client_secret_basic
+authentication, code consumption, PKCE check, access + refresh token rows written to SQLite, and
+the ID token signed (RS256 or ES256 per client), serialised and sent back.
+
+Setup (not timed): a temporary data directory and settings YAML (development mode, dev login on,
+issuer on a free loopback port, keys.publish_lead_seconds 0, tokens.code_ttl 600 so that minted
+codes outlive the run, logging WARNING), two confidential clients registered through the CLI (one
+per ID-token alg), and `python -m broker --config X serve` started as a subprocess.
+
+Each run, per alg: phase 1 (not timed) mints `codes` codes: one development login per client
+(GET /authorize -> GET /dev-login -> POST /dev-login), then its SSO session cookie makes every
+further GET /authorize (PKCE S256, state, nonce) answer straight away with a code in `Location`.
+Phase 2 (timed) redeems them all with `concurrency` requests in flight from one asyncio httpx
+client in this process. A redemption counts only if it is 200 with an id_token whose header names
+the client's alg; anything else is an error and is reported with its request and response.
+
+A correctness guard runs first (not timed): a redeemed code's ID token verifies with the broker's
+keys and carries the nonce, and redeeming the same code again is 400 invalid_grant.
+
+With --pin (default when the machine has >= 2 CPUs and `taskset` exists), the server runs under
+`taskset -c 0` and this load generator is pinned to CPU 1; otherwise both share every core.
+
+    .venv/bin/python -m bench.code_redemption [--runs 3] [--codes 1000] [--concurrency 8] [--no-pin]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import hashlib
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import httpx
+
+from bench._stats import fmt_range, machine, percentile, summary
+from broker.clock import SystemClock
+from broker.frontend.oidc.keys import KeyRing
+
+ALGS = ("RS256", "ES256")
+REDIRECT_URI = "http://127.0.0.1/bench/callback"
+SCOPE = "openid profile"
+SERVER_CPU = 0
+CLIENT_CPU = 1
+MAX_ERROR_SAMPLES = 5
+WARMUP_CODES = 100
+
+
+@dataclass(frozen=True)
+class Client:
+    client_id: str
+    secret: str
+    alg: str
+
+    @property
+    def basic(self) -> str:
+        raw = f"{self.client_id}:{self.secret}".encode()
+        return "Basic " + base64.b64encode(raw).decode("ascii")
+
+
+@dataclass(frozen=True)
+class Code:
+    code: str
+    verifier: str
+    nonce: str
+
+
+@dataclass
+class Errors:
+    count: int = 0
+    samples: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, sample: dict[str, Any]) -> None:
+        self.count += 1
+        if len(self.samples) < MAX_ERROR_SAMPLES:
+            self.samples.append(sample)
+
+
+# -- the server --------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port != 8000:
+            return port
+
+
+def write_settings(directory: Path, port: int) -> Path:
+    path = directory / "settings.yaml"
+    path.write_text(
+        "\n".join(
+            [
+                "mode: development",
+                f"issuer: http://127.0.0.1:{port}",
+                "host: 127.0.0.1",
+                f"port: {port}",
+                "secret_file: cookie-secret",
+                "store:",
+                "  sqlite_path: broker.db",
+                "keys:",
+                "  directory: keys",
+                "  publish_lead_seconds: 0",
+                "tokens:",
+                "  code_ttl: 600",
+                "dev_login:",
+                "  enabled: true",
+                "logging:",
+                "  level: WARNING",
+                "",
+            ]
+        )
+    )
+    return path
+
+
+def broker_cmd(config: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "broker", "--config", str(config), *args]
+
+
+def register_client(config: Path, alg: str) -> Client:
+    client = Client(f"bench-{alg.lower()}", secrets.token_urlsafe(32), alg)
+    cmd = broker_cmd(
+        config,
+        "clients",
+        "add",
+        "--client-id",
+        client.client_id,
+        "--redirect-uri",
+        REDIRECT_URI,
+        "--auth-method",
+        "client_secret_basic",
+        "--secret",
+        client.secret,
+        "--id-token-alg",
+        alg,
+        "--json",
+    )
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=60)
+    if done.returncode != 0:
+        raise RuntimeError(f"clients add failed ({done.returncode}): {done.stderr.strip()}")
+    return client
+
+
+@contextlib.contextmanager
+def running_server(config: Path, log_path: Path, port: int, pin: bool) -> Iterator[str]:
+    cmd = broker_cmd(config, "serve")
+    if pin:
+        cmd = ["taskset", "-c", str(SERVER_CPU), *cmd]
+    base = f"http://127.0.0.1:{port}"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            _wait_healthy(proc, base, log_path)
+            yield base
+        finally:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(timeout=10)
+
+
+def _wait_healthy(proc: subprocess.Popen[bytes], base: str, log_path: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}:\n{_tail(log_path)}")
+        try:
+            if httpx.get(base + "/healthz", timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"server not healthy after 30 s:\n{_tail(log_path)}")
+
+
+def _tail(path: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no server log)"
+
+
+def server_log_problems(path: Path) -> list[str]:
+    """Log lines at ERROR or above, and traceback lines; the server runs at WARNING."""
+    bad = []
+    for line in _tail(path, 10_000).splitlines():
+        if "ERROR" in line or "CRITICAL" in line or "Traceback" in line:
+            bad.append(line[:300])
+    return bad
+
+
+# -- phase 1: minting codes --------------------------------------------------------------------
+
+
+def _pkce() -> tuple[str, str]:
+    verifier = secrets.token_urlsafe(48)
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def _authorize_params(client: Client) -> tuple[dict[str, str], str, str]:
+    verifier, challenge = _pkce()
+    nonce = secrets.token_urlsafe(16)
+    params = {
+        "response_type": "code",
+        "client_id": client.client_id,
+        "redirect_uri": REDIRECT_URI,
+        "scope": SCOPE,
+        "state": secrets.token_urlsafe(16),
+        "nonce": nonce,
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
+    return params, verifier, nonce
+
+
+def _code_from(response: httpx.Response, params: dict[str, str], issuer: str) -> str:
+    location = response.headers.get("location", "")
+    if response.status_code not in (302, 303) or not location.startswith(REDIRECT_URI + "?"):
+        raise RuntimeError(
+            f"expected a redirect to {REDIRECT_URI} with a code, got {response.status_code} "
+            f"Location={location!r} body={response.text[:300]!r}"
+        )
+    query = parse_qs(urlsplit(location).query)
+    if query.get("state") != [params["state"]] or query.get("iss") != [issuer]:
+        raise RuntimeError(f"bad state or iss in {location!r}")
+    return query["code"][0]
+
+
+_HIDDEN = re.compile(r'<input type="hidden" name="(csrf_token|tx)" value="([^"]*)"')
+
+
+async def dev_login(http: httpx.AsyncClient, client: Client, issuer: str) -> Code:
+    """The first login of a browser: afterwards `http` holds the SSO session cookie."""
+    params, verifier, nonce = _authorize_params(client)
+    first = await http.get("/authorize", params=params)
+    if first.status_code != 303 or first.headers.get("location") != "/dev-login":
+        raise RuntimeError(f"/authorize: expected 303 to /dev-login, got {first.status_code}")
+    page = await http.get("/dev-login")
+    hidden = dict(_HIDDEN.findall(page.text))
+    if page.status_code != 200 or set(hidden) != {"csrf_token", "tx"}:
+        raise RuntimeError(f"GET /dev-login: {page.status_code}, hidden fields {sorted(hidden)}")
+    done = await http.post("/dev-login", data={**hidden, "username": "bench-user"})
+    return Code(_code_from(done, params, issuer), verifier, nonce)
+
+
+async def mint(
+    http: httpx.AsyncClient, client: Client, issuer: str, count: int, concurrency: int
+) -> tuple[list[Code], float]:
+    """`count` codes from the SSO session; returns them and codes minted per second."""
+    codes: list[Code] = []
+
+    async def worker() -> None:
+        while len(codes) < count:
+            params, verifier, nonce = _authorize_params(client)
+            response = await http.get("/authorize", params=params)
+            codes.append(Code(_code_from(response, params, issuer), verifier, nonce))
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - start
+    return codes[:count], len(codes) / elapsed
+
+
+# -- phase 2: redeeming ------------------------------------------------------------------------
+
+
+def _token_form(code: Code) -> dict[str, str]:
+    return {
+        "grant_type": "authorization_code",
+        "code": code.code,
+        "redirect_uri": REDIRECT_URI,
+        "code_verifier": code.verifier,
+    }
+
+
+def _jwt_header(token: str) -> dict[str, Any]:
+    head = token.split(".", 1)[0]
+    parsed: dict[str, Any] = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+    return parsed
+
+
+def _describe(code: Code, response: httpx.Response | None, exc: BaseException | None) -> dict[str, Any]:
+    """An error sample: the request (code and verifier shortened) and what came back."""
+    sample: dict[str, Any] = {
+        "request": "POST /token grant_type=authorization_code code=%s... redirect_uri=%s "
+        "code_verifier=%s... (client_secret_basic)" % (code.code[:8], REDIRECT_URI, code.verifier[:8])
+    }
+    if response is not None:
+        sample["status"] = response.status_code
+        sample["body"] = response.text[:500]
+    if exc is not None:
+        sample["exception"] = f"{type(exc).__name__}: {exc}"
+    return sample
+
+
+async def redeem(
+    http: httpx.AsyncClient, client: Client, codes: list[Code], concurrency: int
+) -> dict[str, Any]:
+    latencies: list[float] = []
+    errors = Errors()
+    pending = iter(codes)
+    headers = {"Authorization": client.basic}
+
+    async def worker() -> None:
+        for code in pending:
+            t0 = time.perf_counter()
+            response: httpx.Response | None = None
+            try:
+                response = await http.post("/token", data=_token_form(code), headers=headers)
+                latencies.append(time.perf_counter() - t0)
+                body = response.json() if response.status_code == 200 else {}
+                id_token = body.get("id_token")
+                if not isinstance(id_token, str) or _jwt_header(id_token).get("alg") != client.alg:
+                    errors.add(_describe(code, response, None))
+            except (httpx.HTTPError, ValueError) as exc:
+                errors.add(_describe(code, response, exc))
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - start
+    latencies.sort()
+    return {
+        "requests": len(codes),
+        "ok": len(codes) - errors.count,
+        "errors": errors.count,
+        "error_samples": errors.samples,
+        "seconds": elapsed,
+        "redemptions_per_s": (len(codes) - errors.count) / elapsed,
+        "p50_ms": percentile(latencies, 0.50) * 1000,
+        "p95_ms": percentile(latencies, 0.95) * 1000,
+    }
+
+
+async def sanity_check(
+    session: httpx.AsyncClient, tokens: httpx.AsyncClient, client: Client, issuer: str, keys: KeyRing
+) -> dict[str, Any]:
+    """Not timed: the ID token verifies and binds the nonce; a second redemption is refused."""
+    (code,), _ = await mint(session, client, issuer, 1, 1)
+    headers = {"Authorization": client.basic}
+    first = await tokens.post("/token", data=_token_form(code), headers=headers)
+    if first.status_code != 200:
+        raise RuntimeError(f"sanity: first redemption {first.status_code}: {first.text[:500]}")
+    keys.reload_if_changed()
+    header, claims = keys.verify_jwt(first.json()["id_token"], [client.alg])
+    problems = []
+    if header.get("alg") != client.alg:
+        problems.append(f"id_token alg {header.get('alg')} != {client.alg}")
+    if claims.get("nonce") != code.nonce:
+        problems.append("id_token nonce does not match the request")
+    if claims.get("aud") != client.client_id or claims.get("iss") != issuer:
+        problems.append(f"id_token aud/iss wrong: {claims.get('aud')} {claims.get('iss')}")
+    second = await tokens.post("/token", data=_token_form(code), headers=headers)
+    error = second.json().get("error") if second.headers.get("content-type", "").startswith(
+        "application/json"
+    ) else None
+    if second.status_code != 400 or error != "invalid_grant":
+        problems.append(
+            f"second redemption of one code: expected 400 invalid_grant, got "
+            f"{second.status_code} {second.text[:300]!r}"
+        )
+    return {
+        "ok": not problems,
+        "problems": problems,
+        "second_redemption": {"status": second.status_code, "error": error},
+    }
+
+
+# -- the benchmark -----------------------------------------------------------------------------
+
+
+async def _drive(
+    base: str, clients: list[Client], keys: KeyRing, runs: int, count: int, concurrency: int
+) -> dict[str, Any]:
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    per_alg: dict[str, dict[str, Any]] = {c.alg: {"runs": []} for c in clients}
+    async with contextlib.AsyncExitStack() as stack:
+        tokens = await stack.enter_async_context(
+            httpx.AsyncClient(base_url=base, limits=limits, timeout=60.0)
+        )
+        sessions: dict[str, httpx.AsyncClient] = {}
+        for client in clients:
+            sessions[client.alg] = await stack.enter_async_context(
+                httpx.AsyncClient(base_url=base, limits=limits, timeout=60.0)
+            )
+            await dev_login(sessions[client.alg], client, base)
+            per_alg[client.alg]["sanity"] = await sanity_check(
+                sessions[client.alg], tokens, client, base, keys
+            )
+            warm, _ = await mint(sessions[client.alg], client, base, WARMUP_CODES, concurrency)
+            await redeem(tokens, client, warm, concurrency)
+        for _ in range(runs):
+            for client in clients:  # interleaved so that a noisy moment hits both algs
+                codes, mint_rate = await mint(
+                    sessions[client.alg], client, base, count, concurrency
+                )
+                result = await redeem(tokens, client, codes, concurrency)
+                result["mint_per_s"] = mint_rate
+                per_alg[client.alg]["runs"].append(result)
+    for data in per_alg.values():
+        rs = data["runs"]
+        data["redemptions_per_s"] = summary([r["redemptions_per_s"] for r in rs])
+        data["p50_ms"] = summary([r["p50_ms"] for r in rs])
+        data["p95_ms"] = summary([r["p95_ms"] for r in rs])
+        data["mint_per_s"] = summary([r["mint_per_s"] for r in rs])
+        data["errors"] = sum(r["errors"] for r in rs)
+    return per_alg
+
+
+def can_pin() -> bool:
+    try:
+        allowed = os.sched_getaffinity(0)
+    except AttributeError:  # pragma: no cover - not Linux
+        return False
+    return shutil.which("taskset") is not None and {SERVER_CPU, CLIENT_CPU} <= allowed
+
+
+def run(
+    runs: int = 3, count: int = 1000, concurrency: int = 8, pin: bool | None = None
+) -> dict[str, Any]:
+    pin = can_pin() if pin is None else pin and can_pin()
+    affinity = os.sched_getaffinity(0)
+    with tempfile.TemporaryDirectory(prefix="sote-bench-") as tmp:
+        directory = Path(tmp)
+        port = free_port()
+        config = write_settings(directory, port)
+        clients = [register_client(config, alg) for alg in ALGS]
+        log_path = directory / "server.log"
+        started = time.perf_counter()
+        try:
+            with running_server(config, log_path, port, pin) as base:
+                if pin:
+                    os.sched_setaffinity(0, {CLIENT_CPU})
+                keys = KeyRing(directory / "keys", SystemClock())
+                keys.load()
+                per_alg = asyncio.run(_drive(base, clients, keys, runs, count, concurrency))
+        finally:
+            os.sched_setaffinity(0, affinity)
+        problems = server_log_problems(log_path)
+    return {
+        "benchmark": "code_redemption",
+        "runs": runs,
+        "codes_per_run": count,
+        "concurrency": concurrency,
+        "pinned": pin,
+        "placement": (
+            f"server taskset -c {SERVER_CPU}, load generator pinned to CPU {CLIENT_CPU}"
+            if pin
+            else "server and load generator share all CPUs"
+        ),
+        "server": "1 uvicorn worker (asyncio loop, h11), SQLite store, logging WARNING",
+        "wall_seconds": round(time.perf_counter() - started, 1),
+        "server_log_problems": problems[:20],
+        "algs": per_alg,
+    }
+
+
+def report(result: dict[str, Any]) -> str:
+    lines = [
+        f"/token authorization_code redemptions, 1 uvicorn worker, {result['runs']} runs x "
+        f"{result['codes_per_run']} codes, {result['concurrency']} in flight from one asyncio "
+        f"httpx client in the benchmark process ({result['placement']})",
+    ]
+    for alg, r in result["algs"].items():
+        lines.append(
+            f"  {alg}  {fmt_range(r['redemptions_per_s'])} redemptions/s   "
+            f"p50 {fmt_range(r['p50_ms'], 1)} ms   p95 {fmt_range(r['p95_ms'], 1)} ms   "
+            f"errors {r['errors']}   (minting via SSO /authorize: "
+            f"{r['mint_per_s']['median']:,.0f} codes/s)"
+        )
+    for alg, r in result["algs"].items():
+        sanity = r["sanity"]
+        verdict = "ok" if sanity["ok"] else "FAILED: " + "; ".join(sanity["problems"])
+        second = sanity["second_redemption"]
+        lines.append(
+            f"  sanity {alg}: id_token verifies with nonce; second redemption -> "
+            f"{second['status']} {second['error']}: {verdict}"
+        )
+        for run_result in r["runs"]:
+            for sample in run_result["error_samples"]:
+                lines.append(f"  ERROR {alg}: {json.dumps(sample)}")
+    if result["server_log_problems"]:
+        lines.append("  server log ERROR lines:")
+        lines.extend(f"    {line}" for line in result["server_log_problems"])
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--codes", type=int, default=1000, help="codes redeemed per run and alg")
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--no-pin", dest="pin", action="store_false", default=None)
+    parser.add_argument("--json", action="store_true", help="print the JSON result")
+    args = parser.parse_args(argv)
+    result = run(args.runs, args.codes, args.concurrency, args.pin)
+    result["machine"] = machine()
+    print(json.dumps(result, indent=2) if args.json else report(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
