@@ -1,0 +1,47 @@
+# sote-broker: developer and CI entry points (GNU make). `make help` lists them.
+#
+#   make install                       uv (from PyPI if missing), then .venv from uv.lock
+#   make lint                          ruff check + mypy --strict broker/
+#   make test [PYTEST_ARGS="-k foo"]   lint, then pytest
+#   make demo                          the broker with a demo portal client and the dev login
+#   make clean                         remove .venv, var/ and caches
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-builtin-rules
+
+PYTHON ?= python3
+UV ?= scripts/uv.sh
+# Debian packages the project needs (installed only if missing, only as root); later issues add
+# xmlsec1, postgresql and chromium here.
+APT_PACKAGES ?=
+PYTEST_ARGS ?=
+
+export PYTHON
+# uv cannot download Python builds here: always use the system's Python.
+export UV_PYTHON_DOWNLOADS ?= never
+
+.PHONY: help install lint test demo clean
+
+help:
+	@sed -n 's/^#   make/make/p' $(firstword $(MAKEFILE_LIST))
+
+install:
+	scripts/apt-install.sh $(APT_PACKAGES)
+	scripts/install-uv.sh
+	$(UV) sync --frozen --python $(PYTHON)
+
+lint: install
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen mypy --strict broker/
+
+test: install lint
+	$(UV) run --frozen pytest $(PYTEST_ARGS)
+
+demo: install
+	scripts/demo.sh
+
+clean:
+	rm -rf .venv var .pytest_cache .mypy_cache .ruff_cache
+	find . -path ./.git -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,206 @@
+#!/usr/bin/env bash
+# `make demo`: the broker on http://127.0.0.1:8000 (config/development.yaml, data in var/) with a
+# registered demo portal client and the development login. Ctrl-C stops everything it started.
+#
+#   DEMO_NO_WAIT=1   start, wait for /healthz, print the instructions, stop and exit (a smoke test)
+#   DEMO_CONFIG=...  another settings file (default config/development.yaml)
+#   SOTE_BROKER__PORT=8010 SOTE_BROKER__ISSUER=http://127.0.0.1:8010   settings overrides; the
+#                    printed URLs follow the broker's effective settings
+#
+# Every process is started with `start NAME COMMAND...` and stopped by the one cleanup trap; the
+# demo portal and the mock IdPs (later issues) are added the same way.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+CONFIG=${DEMO_CONFIG:-config/development.yaml}
+VENV=${VENV:-.venv}
+PY=$VENV/bin/python
+BROKER=("$VENV/bin/sote-broker" --config "$CONFIG")
+STARTUP_SECONDS=${DEMO_STARTUP_SECONDS:-20}
+STOP_SECONDS=10
+
+PORTAL=http://127.0.0.1:8001
+CLIENT_ID=demo-portal
+# A fixed, clearly named secret, so the instructions below stay valid between runs.
+CLIENT_SECRET=demo-portal-secret-for-development-only-0001
+# The example verifier of RFC 7636 Appendix B; its S256 challenge is computed below.
+CODE_VERIFIER=dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk
+
+names=()
+pids=()
+stopped=0
+
+say() { printf 'demo: %s\n' "$*" >&2; }
+
+start() { # start NAME COMMAND...: run in the background, in its own session, until cleanup
+    local name=$1
+    shift
+    setsid "$@" &
+    pids+=("$!")
+    names+=("$name")
+    say "started $name (pid $!)"
+}
+
+cleanup() { # TERM every process group started, KILL what is left after STOP_SECONDS, reap all
+    ((stopped)) && return 0
+    stopped=1
+    ((${#pids[@]})) || return 0
+    say "stopping ${names[*]}"
+    local pid
+    for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
+    local deadline=$((SECONDS + STOP_SECONDS))
+    while ((SECONDS < deadline)) && any_alive; do sleep 0.1; done
+    for pid in "${pids[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+
+any_alive() {
+    local pid
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && return 0; done
+    return 1
+}
+
+trap cleanup EXIT
+trap 'cleanup; trap - INT; kill -INT $$' INT
+trap 'cleanup; trap - TERM; kill -TERM $$' TERM
+
+http_ok() { # http_ok URL: true when the URL answers 2xx
+    if command -v curl >/dev/null 2>&1; then
+        curl -fs -o /dev/null --max-time 2 "$1"
+    else
+        "$PY" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' \
+            "$1" 2>/dev/null
+    fi
+}
+
+wait_until_up() { # wait_until_up NAME PID URL: poll URL until it answers, the process dies or time runs out
+    local name=$1 pid=$2 url=$3 deadline=$((SECONDS + STARTUP_SECONDS))
+    until http_ok "$url"; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            say "$name exited before $url answered"
+            return 1
+        fi
+        if ((SECONDS >= deadline)); then
+            say "$name did not answer at $url within $STARTUP_SECONDS s"
+            return 1
+        fi
+        sleep 0.2
+    done
+}
+
+port_busy() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+if [[ ! -x $VENV/bin/sote-broker ]]; then
+    say "$VENV/bin/sote-broker is missing; run make install (or make demo)"
+    exit 1
+fi
+
+# 1. Settings, store and keys (creates var/, the database and the signing keys on a first run).
+"${BROKER[@]}" check-config
+
+# The effective settings, environment overrides included.
+read -r ISSUER HOST PORT < <("$PY" -c '
+import sys
+from pathlib import Path
+from broker.settings import load_settings
+s = load_settings(Path(sys.argv[1]))
+print(s.issuer, s.host, s.port)
+' "$CONFIG")
+case $HOST in
+    0.0.0.0 | "") LOCAL_HOST=127.0.0.1 ;;
+    :: | "[::]") LOCAL_HOST="[::1]" ;;
+    *) LOCAL_HOST=$HOST ;;
+esac
+if [[ $ISSUER != "http://$LOCAL_HOST:$PORT" && $ISSUER != "https://$LOCAL_HOST:$PORT" ]]; then
+    say "note: the issuer is $ISSUER but the broker listens on $HOST:$PORT;"
+    say "      set SOTE_BROKER__ISSUER too unless a proxy serves the issuer URL"
+fi
+if port_busy "${LOCAL_HOST//[\[\]]/}" "$PORT"; then
+    say "port $PORT is already in use (another broker?); stop it, or choose another port:"
+    say "  SOTE_BROKER__PORT=8010 SOTE_BROKER__ISSUER=http://127.0.0.1:8010 make demo"
+    exit 1
+fi
+
+# 2. The demo portal as a client ("add" replaces an existing one, so this is idempotent).
+"${BROKER[@]}" clients add \
+    --client-id "$CLIENT_ID" \
+    --name "Demo portal" \
+    --redirect-uri "$PORTAL/callback" \
+    --post-logout-redirect-uri "$PORTAL/" \
+    --backchannel-logout-uri "$PORTAL/backchannel-logout" \
+    --auth-method client_secret_basic \
+    --secret "$CLIENT_SECRET"
+
+# 3. The processes. (Later: the demo portal on 8001 and the mock IdPs, each with `start`.)
+start broker "${BROKER[@]}" serve
+broker_pid=${pids[-1]}
+wait_until_up broker "$broker_pid" "http://$LOCAL_HOST:$PORT/healthz"
+
+# 4. What to try.
+{ read -r AUTHORIZE_URL; read -r LOGOUT_URL; } < <("$PY" -c '
+import base64, hashlib, sys
+from urllib.parse import quote, urlencode
+issuer, client_id, redirect_uri, logout_uri, verifier = sys.argv[1:]
+challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=")
+params = {
+    "client_id": client_id,
+    "redirect_uri": redirect_uri,
+    "response_type": "code",
+    "scope": "openid profile email",
+    "state": "xyz",
+    "nonce": "abc",
+    "code_challenge": challenge.decode(),
+    "code_challenge_method": "S256",
+}
+print(issuer + "/authorize?" + urlencode(params, quote_via=quote))
+logout = {"client_id": client_id, "post_logout_redirect_uri": logout_uri, "state": "bye"}
+print(issuer + "/end_session?" + urlencode(logout, quote_via=quote))
+' "$ISSUER" "$CLIENT_ID" "$PORTAL/callback" "$PORTAL/" "$CODE_VERIFIER")
+
+cat <<EOF
+
+  sote-broker demo is up (development mode: plain http, development login ON)
+
+  Discovery      $ISSUER/.well-known/openid-configuration
+  Signing keys   $ISSUER/jwks
+  Client         client_id     $CLIENT_ID
+                 client_secret $CLIENT_SECRET   (client_secret_basic)
+                 redirect_uri  $PORTAL/callback
+
+  Try a login in a browser (PKCE code_verifier: $CODE_VERIFIER):
+
+    $AUTHORIZE_URL
+
+  Type any user name at the development login. You are sent to $PORTAL/callback?code=...;
+  nothing listens there until the demo portal exists, so copy the code from the address bar
+  and redeem it within 60 s:
+
+    curl -s -u '$CLIENT_ID:$CLIENT_SECRET' \\
+      -d grant_type=authorization_code -d code=THE_CODE \\
+      --data-urlencode redirect_uri=$PORTAL/callback \\
+      -d code_verifier=$CODE_VERIFIER \\
+      $ISSUER/token
+
+    curl -s -H 'Authorization: Bearer THE_ACCESS_TOKEN' $ISSUER/userinfo
+
+  Log out (asks to confirm, as no id_token_hint is sent):
+
+    $LOGOUT_URL
+
+EOF
+
+if [[ ${DEMO_NO_WAIT:-} == 1 ]]; then
+    say "DEMO_NO_WAIT=1: everything answered; stopping"
+    exit 0
+fi
+
+say "running; Ctrl-C stops everything"
+status=0
+wait -n -p exited "${pids[@]}" || status=$?
+for i in "${!pids[@]}"; do
+    if [[ ${pids[i]} == "${exited:-}" ]]; then
+        say "${names[i]} exited (status $status); stopping the rest"
+    fi
+done
+exit "$status"
