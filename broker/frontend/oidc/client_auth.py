@@ -95,7 +95,7 @@ class ClientAuthenticator:
         exp, jti = claims.get("exp"), claims.get("jti")
         if not isinstance(exp, int | float) or exp + self._skew < now:
             raise InvalidClientError("client assertion expired or without exp")
-        if exp - now > self._max_age:
+        if exp - now > self._max_age + self._skew:
             raise InvalidClientError("client assertion lives too long")
         iat = claims.get("iat")
         if isinstance(iat, int | float) and (iat - self._skew > now or now - iat > self._max_age):
