@@ -89,7 +89,7 @@ wait_until_up() { # wait_until_up NAME PID URL: poll URL until it answers, the p
     done
 }
 
-port_busy() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+port_busy() { timeout 2 bash -c 'exec 3<>"/dev/tcp/$1/$2"' port_busy "$1" "$2" 2>/dev/null; }
 
 if [[ ! -x $VENV/bin/sote-broker ]]; then
     say "$VENV/bin/sote-broker is missing; run make install (or make demo)"
@@ -118,7 +118,7 @@ if [[ $ISSUER != "http://$LOCAL_HOST:$PORT" && $ISSUER != "https://$LOCAL_HOST:$
 fi
 if port_busy "${LOCAL_HOST//[\[\]]/}" "$PORT"; then
     say "port $PORT is already in use (another broker?); stop it, or choose another port:"
-    say "  SOTE_BROKER__PORT=8010 SOTE_BROKER__ISSUER=http://127.0.0.1:8010 make demo"
+    say "  SOTE_BROKER__PORT=$((PORT + 10)) SOTE_BROKER__ISSUER=http://127.0.0.1:$((PORT + 10)) make demo"
     exit 1
 fi
 
