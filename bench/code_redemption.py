@@ -22,7 +22,20 @@ keys and carries the nonce, and redeeming the same code again is 400 invalid_gra
 With --pin (default when the machine has >= 2 CPUs and `taskset` exists), the server runs under
 `taskset -c 0` and this load generator is pinned to CPU 1; otherwise both share every core.
 
-    .venv/bin/python -m bench.code_redemption [--runs 3] [--codes 1000] [--concurrency 8] [--no-pin]
+CPU time is read for both sides (the server from /proc/<pid>/stat, all threads; this process from
+time.process_time), so each run also reports server CPU ms per redemption (the least noisy figure
+here), how busy the server was, and how much CPU other processes on the machine used meanwhile
+(/proc/stat minus both sides). A server well under 100 % busy was held back by the load generator
+or by other processes competing for the cores, not by its own work.
+
+Load-generator fix: httpcore 1.0.9 tries `import sniffio` on every lock it takes, and sniffio is
+no longer installed (anyio >= 4.11 dropped it), so every failed import walks sys.path; that more
+than doubled the client's CPU per request here. Unless --no-httpcore-fix is given, this process
+(not the server) replaces `httpcore._synchronization.current_async_library` with the answer the
+failed import falls back to, "asyncio" (encode/httpcore discussion #1102, PR #1103).
+
+    .venv/bin/python -m bench.code_redemption [--runs 5] [--codes 1000] [--concurrency 8]
+        [--no-pin] [--no-httpcore-fix]
 """
 
 from __future__ import annotations
@@ -96,6 +109,38 @@ class Errors:
 # -- the server --------------------------------------------------------------------------------
 
 
+def httpcore_fix() -> bool:
+    """Skip httpcore's per-call `import sniffio` when sniffio is absent; True if applied."""
+    try:
+        import sniffio  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        return False  # sniffio present: httpcore is fast as it is
+    try:
+        import httpcore._synchronization as sync
+    except ImportError:  # pragma: no cover - httpcore moved things
+        return False
+    sync.current_async_library = lambda: "asyncio"  # type: ignore[attr-defined]
+    return True
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process, all its threads included."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def machine_cpu() -> float:
+    """CPU seconds spent by everything on the machine (all cores, idle and iowait excluded)."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / _TICK
+
+
 def free_port() -> int:
     while True:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -161,8 +206,14 @@ def register_client(config: Path, alg: str) -> Client:
     return client
 
 
+@dataclass(frozen=True)
+class Server:
+    base: str
+    pid: int
+
+
 @contextlib.contextmanager
-def running_server(config: Path, log_path: Path, port: int, pin: bool) -> Iterator[str]:
+def running_server(config: Path, log_path: Path, port: int, pin: bool) -> Iterator[Server]:
     cmd = broker_cmd(config, "serve")
     if pin:
         cmd = ["taskset", "-c", str(SERVER_CPU), *cmd]
@@ -171,7 +222,7 @@ def running_server(config: Path, log_path: Path, port: int, pin: bool) -> Iterat
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
         try:
             _wait_healthy(proc, base, log_path)
-            yield base
+            yield Server(base, proc.pid)  # taskset execs the server: same pid
         finally:
             if proc.poll() is None:
                 proc.terminate()
@@ -318,7 +369,11 @@ def _describe(code: Code, response: httpx.Response | None, exc: BaseException | 
 
 
 async def redeem(
-    http: httpx.AsyncClient, client: Client, codes: list[Code], concurrency: int
+    http: httpx.AsyncClient,
+    client: Client,
+    codes: list[Code],
+    concurrency: int,
+    server_pid: int | None = None,
 ) -> dict[str, Any]:
     latencies: list[float] = []
     errors = Errors()
@@ -339,9 +394,16 @@ async def redeem(
             except (httpx.HTTPError, ValueError) as exc:
                 errors.add(_describe(code, response, exc))
 
+    server_cpu = process_cpu(server_pid) if server_pid else 0.0
+    own_cpu = time.process_time()
+    all_cpu = machine_cpu()
     start = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     elapsed = time.perf_counter() - start
+    all_cpu = machine_cpu() - all_cpu
+    own_cpu = time.process_time() - own_cpu
+    server_cpu = (process_cpu(server_pid) - server_cpu) if server_pid else float("nan")
+    others_cpu = max(0.0, all_cpu - own_cpu - server_cpu)
     latencies.sort()
     return {
         "requests": len(codes),
@@ -352,6 +414,10 @@ async def redeem(
         "redemptions_per_s": (len(codes) - errors.count) / elapsed,
         "p50_ms": percentile(latencies, 0.50) * 1000,
         "p95_ms": percentile(latencies, 0.95) * 1000,
+        "server_cpu_ms_per_request": server_cpu * 1000 / len(codes),
+        "server_busy_pct": server_cpu / elapsed * 100,
+        "loadgen_cpu_ms_per_request": own_cpu * 1000 / len(codes),
+        "others_cpu_pct": others_cpu / elapsed * 100,
     }
 
 
@@ -393,8 +459,9 @@ async def sanity_check(
 
 
 async def _drive(
-    base: str, clients: list[Client], keys: KeyRing, runs: int, count: int, concurrency: int
+    server: Server, clients: list[Client], keys: KeyRing, runs: int, count: int, concurrency: int
 ) -> dict[str, Any]:
+    base = server.base
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     per_alg: dict[str, dict[str, Any]] = {c.alg: {"runs": []} for c in clients}
     async with contextlib.AsyncExitStack() as stack:
@@ -417,7 +484,7 @@ async def _drive(
                 codes, mint_rate = await mint(
                     sessions[client.alg], client, base, count, concurrency
                 )
-                result = await redeem(tokens, client, codes, concurrency)
+                result = await redeem(tokens, client, codes, concurrency, server.pid)
                 result["mint_per_s"] = mint_rate
                 per_alg[client.alg]["runs"].append(result)
     for data in per_alg.values():
@@ -426,6 +493,14 @@ async def _drive(
         data["p50_ms"] = summary([r["p50_ms"] for r in rs])
         data["p95_ms"] = summary([r["p95_ms"] for r in rs])
         data["mint_per_s"] = summary([r["mint_per_s"] for r in rs])
+        for key in (
+            "server_cpu_ms_per_request",
+            "server_busy_pct",
+            "loadgen_cpu_ms_per_request",
+            "others_cpu_pct",
+        ):
+            data[key] = summary([r[key] for r in rs])
+        data["server_cpu_ceiling_per_s"] = 1000 / data["server_cpu_ms_per_request"]["median"]
         data["errors"] = sum(r["errors"] for r in rs)
     return per_alg
 
@@ -439,9 +514,15 @@ def can_pin() -> bool:
 
 
 def run(
-    runs: int = 3, count: int = 1000, concurrency: int = 8, pin: bool | None = None
+    runs: int = 5,
+    count: int = 1000,
+    concurrency: int = 8,
+    pin: bool | None = None,
+    fix_httpcore: bool = True,
 ) -> dict[str, Any]:
     pin = can_pin() if pin is None else pin and can_pin()
+    fixed = httpcore_fix() if fix_httpcore else False
+    started = time.perf_counter()
     affinity = os.sched_getaffinity(0)
     with tempfile.TemporaryDirectory(prefix="sote-bench-") as tmp:
         directory = Path(tmp)
@@ -449,14 +530,13 @@ def run(
         config = write_settings(directory, port)
         clients = [register_client(config, alg) for alg in ALGS]
         log_path = directory / "server.log"
-        started = time.perf_counter()
         try:
-            with running_server(config, log_path, port, pin) as base:
+            with running_server(config, log_path, port, pin) as server:
                 if pin:
                     os.sched_setaffinity(0, {CLIENT_CPU})
                 keys = KeyRing(directory / "keys", SystemClock())
                 keys.load()
-                per_alg = asyncio.run(_drive(base, clients, keys, runs, count, concurrency))
+                per_alg = asyncio.run(_drive(server, clients, keys, runs, count, concurrency))
         finally:
             os.sched_setaffinity(0, affinity)
         problems = server_log_problems(log_path)
@@ -472,6 +552,9 @@ def run(
             else "server and load generator share all CPUs"
         ),
         "server": "1 uvicorn worker (asyncio loop, h11), SQLite store, logging WARNING",
+        "loadgen": "httpx.AsyncClient in the benchmark process"
+        + (", httpcore sniffio fix applied" if fixed else ", httpcore as installed"),
+        "httpcore_fix": fixed,
         "wall_seconds": round(time.perf_counter() - started, 1),
         "server_log_problems": problems[:20],
         "algs": per_alg,
@@ -482,13 +565,24 @@ def report(result: dict[str, Any]) -> str:
     lines = [
         f"/token authorization_code redemptions, 1 uvicorn worker, {result['runs']} runs x "
         f"{result['codes_per_run']} codes, {result['concurrency']} in flight from one asyncio "
-        f"httpx client in the benchmark process ({result['placement']})",
+        f"httpx client in the benchmark process ({result['placement']}; "
+        f"httpcore sniffio fix {'applied' if result['httpcore_fix'] else 'not applied'})",
     ]
     for alg, r in result["algs"].items():
         lines.append(
             f"  {alg}  {fmt_range(r['redemptions_per_s'])} redemptions/s   "
             f"p50 {fmt_range(r['p50_ms'], 1)} ms   p95 {fmt_range(r['p95_ms'], 1)} ms   "
-            f"errors {r['errors']}   (minting via SSO /authorize: "
+            f"errors {r['errors']}"
+        )
+        lines.append(
+            f"         server CPU {fmt_range(r['server_cpu_ms_per_request'], 2)} ms/redemption "
+            f"(one whole core: ~{r['server_cpu_ceiling_per_s']:,.0f}/s), "
+            f"server busy {r['server_busy_pct']['median']:.0f} %, load generator CPU "
+            f"{r['loadgen_cpu_ms_per_request']['median']:.2f} ms/request, other processes "
+            f"{r['others_cpu_pct']['median']:.0f} % of a core"
+        )
+        lines.append(
+            f"         (untimed minting via SSO /authorize: "
             f"{r['mint_per_s']['median']:,.0f} codes/s)"
         )
     for alg, r in result["algs"].items():
@@ -510,13 +604,16 @@ def report(result: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--codes", type=int, default=1000, help="codes redeemed per run and alg")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--no-pin", dest="pin", action="store_false", default=None)
+    parser.add_argument(
+        "--no-httpcore-fix", dest="fix_httpcore", action="store_false", help="see module docstring"
+    )
     parser.add_argument("--json", action="store_true", help="print the JSON result")
     args = parser.parse_args(argv)
-    result = run(args.runs, args.codes, args.concurrency, args.pin)
+    result = run(args.runs, args.codes, args.concurrency, args.pin, args.fix_httpcore)
     result["machine"] = machine()
     print(json.dumps(result, indent=2) if args.json else report(result))
     return 0

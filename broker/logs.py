@@ -71,4 +71,6 @@ def configure(level: str, *, json_format: bool) -> None:
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").disabled = True
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # Libraries that log request details or SQL parameters at DEBUG stay quiet whatever the level.
+    for name in ("aiosqlite", "httpx", "httpcore", "asyncio", "multipart"):
+        logging.getLogger(name).setLevel(logging.WARNING)

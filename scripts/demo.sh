@@ -42,6 +42,7 @@ start() { # start NAME COMMAND...: run in the background, in its own session, un
     say "started $name (pid $!)"
 }
 
+# shellcheck disable=SC2329  # invoked by the traps below
 cleanup() { # TERM every process group started, KILL what is left after STOP_SECONDS, reap all
     ((stopped)) && return 0
     stopped=1
@@ -55,6 +56,7 @@ cleanup() { # TERM every process group started, KILL what is left after STOP_SEC
     for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
 }
 
+# shellcheck disable=SC2329  # invoked by cleanup
 any_alive() {
     local pid
     for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && return 0; done
@@ -89,6 +91,7 @@ wait_until_up() { # wait_until_up NAME PID URL: poll URL until it answers, the p
     done
 }
 
+# shellcheck disable=SC2016  # $1 and $2 belong to the inner bash
 port_busy() { timeout 2 bash -c 'exec 3<>"/dev/tcp/$1/$2"' port_busy "$1" "$2" 2>/dev/null; }
 
 if [[ ! -x $VENV/bin/sote-broker ]]; then

@@ -1,0 +1,284 @@
+"""The broker as operators run it: the CLI, `serve` in its own process, and what ends up in its log.
+
+One full run (login, tokens, refresh and its reuse, introspection, revocation, private_key_jwt,
+logout with back-channel, error pages) at DEBUG level; then every secret the run saw is searched for
+in the captured log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from joserfc import jwt
+
+from broker.cli import main
+from tests.conftest import hidden_inputs, rsa_client_key
+from tests.flows.test_logout import LogoutReceiver
+from tests.portal_client import REDIRECT_URI, callback_params
+from tests.servers import bound_socket, serve
+
+CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+
+
+def cli(config: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run `sote-broker` in this process (fast; `serve` below runs as a real subprocess)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["--config", str(config), *args])
+    if check and code != 0:
+        raise AssertionError(f"sote-broker {' '.join(args)} failed: {err.getvalue()}")
+    return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
+
+
+def free_port() -> int:
+    sock = bound_socket()
+    port = int(sock.getsockname()[1])
+    sock.close()
+    return port
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    port = free_port()
+    path = tmp_path / "broker.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "mode": "development",
+                "issuer": f"http://127.0.0.1:{port}",
+                "port": port,
+                "secret_file": "secret",
+                "store": {"sqlite_path": "broker.db"},
+                "keys": {"directory": "keys", "publish_lead_seconds": 0},
+                "dev_login": {"enabled": True},
+                "logging": {"level": "DEBUG"},
+                "backchannel": {"poll_seconds": 0.1},
+            }
+        )
+    )
+    return path
+
+
+@pytest.fixture
+def running(config: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    log_path = tmp_path / "broker.log"
+    issuer = yaml.safe_load(config.read_text())["issuer"]
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "broker", "--config", str(config), "serve"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(issuer + "/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("broker did not start:\n" + log_path.read_text())
+            time.sleep(0.1)
+        yield issuer, log_path
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+def test_cli_manages_clients_and_keys(config: Path, tmp_path: Path) -> None:
+    assert "ok:" in cli(config, "check-config").stdout
+    added = cli(
+        config,
+        "clients", "add", "--client-id", "portal", "--redirect-uri", REDIRECT_URI,
+        "--post-logout-redirect-uri", "http://127.0.0.1:9/bye", "--json",
+    )
+    secret = json.loads(added.stdout)["client_secret"]
+    assert len(secret) >= 43
+    assert secret not in (tmp_path / "broker.db").read_bytes().decode("latin-1")
+    listing = json.loads(cli(config, "clients", "list", "--json").stdout)
+    assert listing[0]["client_id"] == "portal"
+    assert secret not in json.dumps(listing)
+    assert "secret_hash" not in listing[0]
+
+    refused = cli(
+        config, "clients", "add", "--client-id", "bad", "--redirect-uri", "https://x/cb#frag",
+        check=False,
+    )
+    assert refused.returncode == 2
+    assert "redirect_uris" in refused.stderr
+
+    short = cli(
+        config, "clients", "add", "--client-id", "weak", "--redirect-uri", REDIRECT_URI,
+        "--secret", "short", check=False,
+    )
+    assert short.returncode == 2 and "--secret" in short.stderr
+
+    assert cli(config, "clients", "remove", "portal").returncode == 0
+    assert cli(config, "clients", "remove", "portal", check=False).returncode == 1
+
+    before = json.loads(cli(config, "keys", "list", "--json").stdout)
+    rotated = cli(config, "keys", "rotate", "--alg", "RS256", "--publish-lead", "600")
+    assert "published now" in rotated.stdout
+    after = json.loads(cli(config, "keys", "list", "--json").stdout)
+    assert len(after) == len(before) + 1
+    assert sorted(k["state"] for k in after if k["alg"] == "RS256") == ["active", "pending"]
+    assert oct((tmp_path / "keys").stat().st_mode & 0o777) == "0o700"
+    for key_file in (tmp_path / "keys").glob("*.json"):
+        assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+
+
+def test_bad_settings_stop_start_up_naming_file_and_key(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("mode: production\nissuer: http://broker.example\ntokens:\n  code_ttl: soon\n")
+    result = cli(path, "check-config", check=False)
+    assert result.returncode == 2
+    assert str(path) in result.stderr
+    assert "tokens.code_ttl" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("mode: production\nissuer: http://broker.example\n", "https issuer"),
+        (
+            "mode: production\nissuer: https://broker.example\ndev_login:\n  enabled: true\n",
+            "dev_login",
+        ),
+        ("issuer: [1, 2\n", "not valid YAML"),
+        ("mode: development\nissuer: http://127.0.0.1:1\nunknown_key: 1\n", "unknown_key"),
+    ],
+)
+def test_production_mode_and_malformed_files_are_refused(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    result = cli(path, "check-config", check=False)
+    assert result.returncode == 2
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_logs_of_a_full_run_contain_no_token_code_secret_or_cookie(
+    config: Path, running: tuple[str, Path]
+) -> None:
+    issuer, log_path = running
+    seen: list[str] = []
+    key = rsa_client_key()
+    with serve(LogoutReceiver().app(), bound_socket()) as receiver_url:
+        secret = json.loads(
+            cli(
+                config, "clients", "add", "--client-id", "portal", "--redirect-uri", REDIRECT_URI,
+                "--backchannel-logout-uri", receiver_url + "/backchannel", "--json",
+            ).stdout
+        )["client_secret"]
+        jwks_file = config.parent / "portal-jwks.json"
+        jwks_file.write_text(json.dumps({"keys": [key.as_dict(private=False)]}))
+        cli(
+            config, "clients", "add", "--client-id", "signed", "--redirect-uri", REDIRECT_URI,
+            "--auth-method", "private_key_jwt", "--jwks-file", str(jwks_file),
+        )
+        seen.append(secret)
+        with httpx.Client(base_url=issuer, follow_redirects=False) as browser:
+            run_everything(browser, issuer, secret, key, seen)
+        time.sleep(0.5)  # let the back-channel worker deliver and log
+    log = log_path.read_text()
+    assert "back-channel logout delivered" in log
+    assert "code redeemed" in log
+    seen = [value for value in seen if value]
+    assert len(seen) > 15
+    for value in seen:
+        assert value not in log, f"a secret value leaked into the log: {value[:6]}…"
+        assert value[:20] not in log
+    assert "Bearer " not in log
+
+
+def run_everything(
+    browser: httpx.Client, issuer: str, secret: str, key: Any, seen: list[str]
+) -> None:
+    authorize = {
+        "client_id": "portal", "redirect_uri": REDIRECT_URI, "response_type": "code",
+        "scope": "openid profile email", "state": "state-secret-value-1234567890",
+        "nonce": "nonce-secret-value-1234567890", "code_challenge": CHALLENGE,
+        "code_challenge_method": "S256", "login_hint": "tessa@example.fi",
+    }
+    seen += [authorize["state"], authorize["nonce"], VERIFIER]
+    browser.get("/authorize", params=authorize)
+    page = browser.get("/dev-login")
+    form = hidden_inputs(page.text)
+    seen += list(form.values())
+    form.update(username="tessa", email="tessa@example.fi")
+    done = browser.post("/dev-login", data=form)
+    seen += list(browser.cookies.values())
+    code = callback_params(done.headers["location"])["code"]
+    seen.append(code)
+    token_form = {
+        "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI,
+        "code_verifier": VERIFIER,
+    }
+    tokens = browser.post("/token", data=token_form, auth=("portal", secret)).json()
+    seen += [tokens["access_token"], tokens["refresh_token"], tokens["id_token"]]
+    browser.post("/token", data=token_form, auth=("portal", secret))  # reuse: revokes
+    browser.post("/token", data=token_form, auth=("portal", "wrong-" + secret))
+
+    browser.get("/authorize", params={**authorize, "prompt": "login"})
+    page = browser.get("/dev-login")
+    form = hidden_inputs(page.text) | {"username": "tessa"}
+    code = callback_params(browser.post("/dev-login", data=form).headers["location"])["code"]
+    tokens = browser.post(
+        "/token", data={**token_form, "code": code}, auth=("portal", secret)
+    ).json()
+    seen += [code, tokens["access_token"], tokens["refresh_token"], tokens["id_token"]]
+    browser.get("/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    rotated = browser.post(
+        "/token",
+        data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+        auth=("portal", secret),
+    ).json()
+    seen += [rotated["access_token"], rotated["refresh_token"], rotated["id_token"]]
+    browser.post(
+        "/introspect", data={"token": rotated["access_token"]}, auth=("portal", secret)
+    )
+    browser.post("/revoke", data={"token": rotated["access_token"]}, auth=("portal", secret))
+    browser.get("/userinfo", headers={"Authorization": f"Bearer {rotated['access_token']}"})
+
+    browser.get("/authorize", params={**authorize, "client_id": "signed"})
+    silent_code = callback_params(
+        browser.get("/authorize", params={**authorize, "client_id": "signed"}).headers["location"]
+    )["code"]
+    now = int(time.time())
+    assertion = jwt.encode(
+        {"alg": "RS256", "kid": key.kid},
+        {"iss": "signed", "sub": "signed", "aud": issuer, "iat": now, "exp": now + 60,
+         "jti": "jti-secret-value-1234567890"},
+        key,
+    )
+    seen += [silent_code, assertion]
+    assertion_form = {
+        **token_form, "code": silent_code,
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        "client_assertion": assertion,
+    }
+    signed_tokens = browser.post("/token", data=assertion_form).json()
+    seen += [signed_tokens["access_token"], signed_tokens["id_token"]]
+    browser.post("/token", data=assertion_form)  # replayed assertion
+
+    browser.get("/authorize", params={**authorize, "redirect_uri": "https://evil.example/"})
+    browser.get("/end_session", params={"id_token_hint": "eyJ" + tokens["id_token"][3:-2]})
+    browser.get("/end_session", params={"id_token_hint": signed_tokens["id_token"]})
