@@ -223,3 +223,25 @@ async def test_public_client_without_pkce_is_refused_at_authorize(
     assert params["error"] == "invalid_request"
     assert "code_challenge" in params["error_description"]
     assert params["state"] == auth.state
+
+
+async def test_racing_redemptions_of_one_code_issue_tokens_once(
+    broker: RunningBroker, browser: httpx.AsyncClient
+) -> None:
+    import asyncio
+
+    await broker.add_client()
+    _, auth, params = await login(broker, browser)
+    form = {
+        "grant_type": "authorization_code",
+        "code": params["code"],
+        "redirect_uri": "http://127.0.0.1:9/callback",
+        "code_verifier": auth.code_verifier,
+    }
+    responses = await asyncio.gather(
+        *(
+            browser.post(broker.url + "/token", data=form, auth=("portal", broker.secrets["portal"]))
+            for _ in range(6)
+        )
+    )
+    assert sorted(r.status_code for r in responses) == [200, 400, 400, 400, 400, 400]

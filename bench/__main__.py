@@ -1,0 +1,89 @@
+"""Run every benchmark, print the figures, and keep them in bench/results/ (gitignored).
+
+    .venv/bin/python -m bench [--only signing|redemption] [--quick] [options below]
+
+Writes bench/results/bench-<UTC time>.txt and .json, and copies them to latest.txt / latest.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import code_redemption, signing
+from bench._stats import machine
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=["signing", "redemption"])
+    parser.add_argument("--quick", action="store_true", help="smoke test: few runs, small counts")
+    parser.add_argument("--signing-runs", type=int, default=5)
+    parser.add_argument("--signing-count", type=int, default=2000)
+    parser.add_argument("--runs", type=int, default=5, help="redemption runs per alg")
+    parser.add_argument("--codes", type=int, default=1000, help="codes redeemed per run and alg")
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--no-pin", dest="pin", action="store_false", default=None)
+    parser.add_argument("--no-httpcore-fix", dest="fix_httpcore", action="store_false")
+    parser.add_argument("--no-save", action="store_true", help="print only; write no files")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.signing_runs, args.signing_count, args.runs, args.codes = 2, 200, 1, 200
+
+    started = time.perf_counter()
+    result: dict[str, Any] = {
+        "command": " ".join([".venv/bin/python -m bench", *map(shlex.quote, argv)]),
+        "machine": machine(),
+    }
+    texts = []
+    if args.only in (None, "signing"):
+        print("signing ...", file=sys.stderr, flush=True)
+        result["signing"] = signing.run(args.signing_runs, args.signing_count)
+        texts.append(signing.report(result["signing"]))
+        print(texts[-1], flush=True)
+    if args.only in (None, "redemption"):
+        print("code redemption ...", file=sys.stderr, flush=True)
+        result["code_redemption"] = code_redemption.run(
+            args.runs, args.codes, args.concurrency, args.pin, args.fix_httpcore
+        )
+        texts.append(code_redemption.report(result["code_redemption"]))
+        print(texts[-1], flush=True)
+    result["wall_seconds"] = round(time.perf_counter() - started, 1)
+
+    m = result["machine"]
+    header = (
+        f"sote-broker benchmarks, {m['date_utc']} UTC, `{result['command']}`\n"
+        f"python {m['python']}, {m['cpu_count']} CPUs, load average at start "
+        f"{m['loadavg_at_start'][0]}, took {result['wall_seconds']} s; figures are "
+        f"median (min – max) of runs on a shared machine (about ±40 % noise)"
+    )
+    text = header + "\n\n" + "\n\n".join(texts) + "\n"
+    if not args.no_save:
+        RESULTS.mkdir(exist_ok=True)
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        for name in (f"bench-{stamp}", "latest"):
+            (RESULTS / f"{name}.txt").write_text(text)
+            (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+        print(f"\nsaved bench/results/bench-{stamp}.txt and .json (also latest.*)")
+    return 0 if _all_ok(result) else 1
+
+
+def _all_ok(result: dict[str, Any]) -> bool:
+    """Exit 1 only if the benchmark itself could not be trusted: errors or a failed guard."""
+    redemption = result.get("code_redemption")
+    if redemption is None:
+        return True
+    algs = redemption["algs"].values()
+    return all(r["errors"] == 0 and r["sanity"]["ok"] for r in algs)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
