@@ -37,9 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sote-broker", description=__doc__)
-    parser.add_argument(
-        "--config", type=Path, help="settings YAML (default: $SOTE_BROKER_CONFIG)"
-    )
+    parser.add_argument("--config", type=Path, help="settings YAML (default: $SOTE_BROKER_CONFIG)")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run the broker")

@@ -53,7 +53,7 @@ class PageError(BrokerError):
 
 
 class UntrustedRequestError(PageError):
-    """The client or its redirect_uri is not trusted, so the portal cannot be told (RFC 6749 §4.1.2.1)."""
+    """Client or redirect_uri not trusted, so the portal cannot be told (RFC 6749 §4.1.2.1)."""
 
     message_id = "error.untrusted_request"
 
@@ -117,7 +117,7 @@ class InvalidClientError(OAuthError):
 
 
 class InvalidGrantError(OAuthError):
-    """RFC 6749 §5.2: the code or refresh token is invalid, expired, revoked or not this client's."""
+    """RFC 6749 §5.2: code or refresh token invalid, expired, revoked or not this client's."""
 
     error = "invalid_grant"
 

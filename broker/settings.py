@@ -36,7 +36,7 @@ class KeySettings(_Frozen):
     algorithms: tuple[Literal["RS256", "ES256"], ...] = ("RS256", "ES256")
     default_algorithm: Literal["RS256", "ES256"] = "RS256"
     publish_lead_seconds: float = Field(3600, ge=0)
-    """A rotated key is published this long before it signs, so portals' JWKS caches see it first."""
+    """A rotated key is published this long before it signs, so portals' JWKS caches see it."""
 
 
 class TokenSettings(_Frozen):
@@ -76,7 +76,7 @@ class Settings(_Frozen):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     secret_file: Path = Path("var/cookie-secret")
-    """Keys for cookie and CSRF signatures; generated with mode 0600 if missing. Newest line signs."""
+    """Cookie and CSRF signing keys, one per line, newest signs; created (0600) if missing."""
     acr_values_supported: tuple[str, ...] = (
         "http://ftn.ficora.fi/2017/loa2",
         "http://ftn.ficora.fi/2017/loa3",
@@ -177,6 +177,8 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
             "store": settings.store.model_copy(
                 update={"sqlite_path": resolve(settings.store.sqlite_path)}
             ),
-            "keys": settings.keys.model_copy(update={"directory": resolve(settings.keys.directory)}),
+            "keys": settings.keys.model_copy(
+                update={"directory": resolve(settings.keys.directory)}
+            ),
         }
     )

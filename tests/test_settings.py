@@ -31,8 +31,10 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
 
 
 def test_config_path_from_environment_and_relative_paths(tmp_path: Path) -> None:
-    path = write(tmp_path, "mode: development\nissuer: http://127.0.0.1:8000\n"
-                 "store:\n  sqlite_path: data/b.db\n")
+    path = write(
+        tmp_path,
+        "mode: development\nissuer: http://127.0.0.1:8000\nstore:\n  sqlite_path: data/b.db\n",
+    )
     settings = load_settings(None, {"SOTE_BROKER_CONFIG": str(path)})
     assert settings.store.sqlite_path == tmp_path / "data" / "b.db"
 

@@ -83,9 +83,7 @@ async def on_http_exception(request: Request, exc: HTTPException) -> Response:
 
 async def on_unexpected(request: Request, exc: Exception) -> Response:
     error_id = new_error_id()
-    log.error(
-        "unexpected %s", type(exc).__name__, exc_info=exc, extra={"error_id": error_id}
-    )
+    log.error("unexpected %s", type(exc).__name__, exc_info=exc, extra={"error_id": error_id})
     if request.url.path.startswith(JSON_PATHS):
         return oauth_error_response(ServerError(f"error id {error_id}"))
     return _error_page(request, "error.server", error_id, 500)

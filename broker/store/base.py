@@ -21,7 +21,6 @@ from broker.store.records import (
     TransactionRecord,
 )
 
-
 R = TypeVar("R", CodeRecord, TokenRecord)
 
 
@@ -129,7 +128,9 @@ class Store(ABC):
     async def finish_logout(self, delivery_id: str) -> None: ...
 
     @abstractmethod
-    async def retry_logout(self, delivery_id: str, attempts: int, next_attempt_at: float) -> None: ...
+    async def retry_logout(
+        self, delivery_id: str, attempts: int, next_attempt_at: float
+    ) -> None: ...
 
     # housekeeping
     @abstractmethod

@@ -21,7 +21,7 @@ class ClientRecord:
     backchannel_logout_uri: str | None = None
     allowed_scopes: tuple[str, ...] = ("openid", "profile", "email", "phone")
     grant_types: tuple[str, ...] = ("authorization_code", "refresh_token")
-    id_token_signed_response_alg: str = "RS256"
+    id_token_signed_response_alg: str = "RS256"  # noqa: S105 - an algorithm name
     require_pkce: bool = True
     created_at: float = 0.0
 

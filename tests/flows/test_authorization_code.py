@@ -1,13 +1,12 @@
-"""The authorization code flow end to end: portal (authlib) → broker → development login → portal."""
+"""The authorization code flow end to end: portal (authlib) → broker → dev login → portal."""
 
 from __future__ import annotations
 
 import httpx
 import pytest
 from authlib.integrations.base_client.errors import OAuthError as ClientOAuthError
-from joserfc.errors import BadSignatureError
-
 from authlib.integrations.starlette_client import StarletteOAuth2App
+from joserfc.errors import BadSignatureError
 
 from tests.conftest import RunningBroker, dev_login, jwt_parts, tamper
 from tests.portal_client import Authorization, callback_params, portal_client, redeem, start
@@ -55,7 +54,7 @@ async def test_token_response_is_not_cached(
     broker: RunningBroker, browser: httpx.AsyncClient
 ) -> None:
     await broker.add_client()
-    client, auth, params = await login(broker, browser)
+    _, auth, params = await login(broker, browser)
     response = await browser.post(
         broker.url + "/token",
         data={
@@ -146,7 +145,7 @@ async def test_wrong_or_missing_pkce_verifier_is_refused(
     broker: RunningBroker, browser: httpx.AsyncClient, verifier: str | None, description: str
 ) -> None:
     await broker.add_client()
-    _, auth, params = await login(broker, browser)
+    _, _, params = await login(broker, browser)
     form = {
         "grant_type": "authorization_code",
         "code": params["code"],
@@ -240,7 +239,9 @@ async def test_racing_redemptions_of_one_code_issue_tokens_once(
     }
     responses = await asyncio.gather(
         *(
-            browser.post(broker.url + "/token", data=form, auth=("portal", broker.secrets["portal"]))
+            browser.post(
+                broker.url + "/token", data=form, auth=("portal", broker.secrets["portal"])
+            )
             for _ in range(6)
         )
     )

@@ -1,4 +1,4 @@
-"""What /authorize refuses, and how: a page while the redirect_uri is untrusted, a redirect after."""
+"""What /authorize refuses, and how: a page while redirect_uri is untrusted, a redirect after."""
 
 from __future__ import annotations
 
@@ -26,7 +26,9 @@ def authorize_url(broker: RunningBroker, **overrides: str | None) -> str:
         "code_challenge_method": "S256",
     }
     params.update(overrides)
-    return broker.url + "/authorize?" + urlencode({k: v for k, v in params.items() if v is not None})
+    return (
+        broker.url + "/authorize?" + urlencode({k: v for k, v in params.items() if v is not None})
+    )
 
 
 @pytest.mark.parametrize(

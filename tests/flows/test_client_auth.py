@@ -1,4 +1,4 @@
-"""Client authentication at /token: secrets, private_key_jwt with replay protection, public clients."""
+"""Client authentication at /token: secrets, private_key_jwt and replay checks, public clients."""
 
 from __future__ import annotations
 
@@ -233,7 +233,9 @@ async def test_unsupported_grant_type(broker: RunningBroker, browser: httpx.Asyn
     assert response.json()["error"] == "unsupported_grant_type"
 
 
-async def test_token_endpoint_wants_a_form(broker: RunningBroker, browser: httpx.AsyncClient) -> None:
+async def test_token_endpoint_wants_a_form(
+    broker: RunningBroker, browser: httpx.AsyncClient
+) -> None:
     await broker.add_client()
     response = await browser.post(
         broker.url + "/token",
@@ -244,12 +246,16 @@ async def test_token_endpoint_wants_a_form(broker: RunningBroker, browser: httpx
     assert response.json()["error"] == "invalid_request"
 
 
-async def test_get_on_token_endpoint_is_refused(broker: RunningBroker, browser: httpx.AsyncClient) -> None:
+async def test_get_on_token_endpoint_is_refused(
+    broker: RunningBroker, browser: httpx.AsyncClient
+) -> None:
     response = await browser.get(broker.url + "/token")
     assert response.status_code == 405
 
 
-async def test_authlib_reports_wrong_secret(broker: RunningBroker, browser: httpx.AsyncClient) -> None:
+async def test_authlib_reports_wrong_secret(
+    broker: RunningBroker, browser: httpx.AsyncClient
+) -> None:
     await broker.add_client()
     client = portal_client(broker)
     client.client_secret = "not-the-secret-but-long-enough-to-look-real"

@@ -1,4 +1,4 @@
-"""Signing-key rotation without downtime, seen from a portal: publish first, sign later, retire late."""
+"""Key rotation without downtime, as a portal sees it: publish first, sign later, retire late."""
 
 from __future__ import annotations
 
@@ -50,7 +50,9 @@ async def test_rotated_key_is_published_before_it_signs_and_retired_after(
     assert new in await published(broker, browser)
 
 
-async def test_jwks_has_only_public_members(broker: RunningBroker, browser: httpx.AsyncClient) -> None:
+async def test_jwks_has_only_public_members(
+    broker: RunningBroker, browser: httpx.AsyncClient
+) -> None:
     keys = (await browser.get(broker.url + "/jwks")).json()["keys"]
     assert {k["alg"] for k in keys} == {"RS256", "ES256"}
     for key in keys:

@@ -99,9 +99,7 @@ async def test_rp_initiated_logout_with_hint_redirects_with_state_and_ends_the_s
     location = response.headers["location"]
     assert location.startswith(LOGGED_OUT)
     assert parse_qs(urlsplit(location).query) == {"state": ["bye-1"]}
-    silent = await browser.get(
-        (await start(portal_client(broker), prompt="none")).url
-    )
+    silent = await browser.get((await start(portal_client(broker), prompt="none")).url)
     assert callback_params(silent.headers["location"])["error"] == "login_required"
     refreshed = await browser.post(
         broker.url + "/token",

@@ -104,8 +104,15 @@ def test_cli_manages_clients_and_keys(config: Path, tmp_path: Path) -> None:
     assert "ok:" in cli(config, "check-config").stdout
     added = cli(
         config,
-        "clients", "add", "--client-id", "portal", "--redirect-uri", REDIRECT_URI,
-        "--post-logout-redirect-uri", "http://127.0.0.1:9/bye", "--json",
+        "clients",
+        "add",
+        "--client-id",
+        "portal",
+        "--redirect-uri",
+        REDIRECT_URI,
+        "--post-logout-redirect-uri",
+        "http://127.0.0.1:9/bye",
+        "--json",
     )
     secret = json.loads(added.stdout)["client_secret"]
     assert len(secret) >= 43
@@ -116,15 +123,29 @@ def test_cli_manages_clients_and_keys(config: Path, tmp_path: Path) -> None:
     assert "secret_hash" not in listing[0]
 
     refused = cli(
-        config, "clients", "add", "--client-id", "bad", "--redirect-uri", "https://x/cb#frag",
+        config,
+        "clients",
+        "add",
+        "--client-id",
+        "bad",
+        "--redirect-uri",
+        "https://x/cb#frag",
         check=False,
     )
     assert refused.returncode == 2
     assert "redirect_uris" in refused.stderr
 
     short = cli(
-        config, "clients", "add", "--client-id", "weak", "--redirect-uri", REDIRECT_URI,
-        "--secret", "short", check=False,
+        config,
+        "clients",
+        "add",
+        "--client-id",
+        "weak",
+        "--redirect-uri",
+        REDIRECT_URI,
+        "--secret",
+        "short",
+        check=False,
     )
     assert short.returncode == 2 and "--secret" in short.stderr
 
@@ -184,15 +205,32 @@ def test_logs_of_a_full_run_contain_no_token_code_secret_or_cookie(
     with serve(LogoutReceiver().app(), bound_socket()) as receiver_url:
         secret = json.loads(
             cli(
-                config, "clients", "add", "--client-id", "portal", "--redirect-uri", REDIRECT_URI,
-                "--backchannel-logout-uri", receiver_url + "/backchannel", "--json",
+                config,
+                "clients",
+                "add",
+                "--client-id",
+                "portal",
+                "--redirect-uri",
+                REDIRECT_URI,
+                "--backchannel-logout-uri",
+                receiver_url + "/backchannel",
+                "--json",
             ).stdout
         )["client_secret"]
         jwks_file = config.parent / "portal-jwks.json"
         jwks_file.write_text(json.dumps({"keys": [key.as_dict(private=False)]}))
         cli(
-            config, "clients", "add", "--client-id", "signed", "--redirect-uri", REDIRECT_URI,
-            "--auth-method", "private_key_jwt", "--jwks-file", str(jwks_file),
+            config,
+            "clients",
+            "add",
+            "--client-id",
+            "signed",
+            "--redirect-uri",
+            REDIRECT_URI,
+            "--auth-method",
+            "private_key_jwt",
+            "--jwks-file",
+            str(jwks_file),
         )
         seen.append(secret)
         with httpx.Client(base_url=issuer, follow_redirects=False) as browser:
@@ -213,10 +251,15 @@ def run_everything(
     browser: httpx.Client, issuer: str, secret: str, key: Any, seen: list[str]
 ) -> None:
     authorize = {
-        "client_id": "portal", "redirect_uri": REDIRECT_URI, "response_type": "code",
-        "scope": "openid profile email", "state": "state-secret-value-1234567890",
-        "nonce": "nonce-secret-value-1234567890", "code_challenge": CHALLENGE,
-        "code_challenge_method": "S256", "login_hint": "tessa@example.fi",
+        "client_id": "portal",
+        "redirect_uri": REDIRECT_URI,
+        "response_type": "code",
+        "scope": "openid profile email",
+        "state": "state-secret-value-1234567890",
+        "nonce": "nonce-secret-value-1234567890",
+        "code_challenge": CHALLENGE,
+        "code_challenge_method": "S256",
+        "login_hint": "tessa@example.fi",
     }
     seen += [authorize["state"], authorize["nonce"], VERIFIER]
     browser.get("/authorize", params=authorize)
@@ -229,7 +272,9 @@ def run_everything(
     code = callback_params(done.headers["location"])["code"]
     seen.append(code)
     token_form = {
-        "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI,
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": REDIRECT_URI,
         "code_verifier": VERIFIER,
     }
     tokens = browser.post("/token", data=token_form, auth=("portal", secret)).json()
@@ -252,9 +297,7 @@ def run_everything(
         auth=("portal", secret),
     ).json()
     seen += [rotated["access_token"], rotated["refresh_token"], rotated["id_token"]]
-    browser.post(
-        "/introspect", data={"token": rotated["access_token"]}, auth=("portal", secret)
-    )
+    browser.post("/introspect", data={"token": rotated["access_token"]}, auth=("portal", secret))
     browser.post("/revoke", data={"token": rotated["access_token"]}, auth=("portal", secret))
     browser.get("/userinfo", headers={"Authorization": f"Bearer {rotated['access_token']}"})
 
@@ -265,13 +308,20 @@ def run_everything(
     now = int(time.time())
     assertion = jwt.encode(
         {"alg": "RS256", "kid": key.kid},
-        {"iss": "signed", "sub": "signed", "aud": issuer, "iat": now, "exp": now + 60,
-         "jti": "jti-secret-value-1234567890"},
+        {
+            "iss": "signed",
+            "sub": "signed",
+            "aud": issuer,
+            "iat": now,
+            "exp": now + 60,
+            "jti": "jti-secret-value-1234567890",
+        },
         key,
     )
     seen += [silent_code, assertion]
     assertion_form = {
-        **token_form, "code": silent_code,
+        **token_form,
+        "code": silent_code,
         "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
         "client_assertion": assertion,
     }

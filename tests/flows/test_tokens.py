@@ -1,4 +1,4 @@
-"""Refresh rotation and reuse detection, userinfo, revocation (RFC 7009), introspection (RFC 7662)."""
+"""Refresh rotation and reuse detection, userinfo, revocation (RFC 7009), introspection (7662)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from tests.conftest import RunningBroker, dev_login
 from tests.portal_client import callback_params, portal_client, redeem, start
 
 
-async def tokens(broker: RunningBroker, browser: httpx.AsyncClient, **params: str) -> dict[str, Any]:
+async def tokens(
+    broker: RunningBroker, browser: httpx.AsyncClient, **params: str
+) -> dict[str, Any]:
     client = portal_client(broker)
     auth = await start(client, **params)
     response = await dev_login(browser, broker.url, auth.url)
@@ -28,8 +30,12 @@ async def refresh(
     )
 
 
-async def userinfo(broker: RunningBroker, browser: httpx.AsyncClient, access: str) -> httpx.Response:
-    return await browser.get(broker.url + "/userinfo", headers={"Authorization": f"Bearer {access}"})
+async def userinfo(
+    broker: RunningBroker, browser: httpx.AsyncClient, access: str
+) -> httpx.Response:
+    return await browser.get(
+        broker.url + "/userinfo", headers={"Authorization": f"Bearer {access}"}
+    )
 
 
 async def test_refresh_rotates_and_reuse_revokes_the_family(
@@ -119,7 +125,9 @@ async def test_userinfo_by_post_and_refresh_token_is_not_an_access_token(
 ) -> None:
     await broker.add_client()
     first = await tokens(broker, browser)
-    posted = await browser.post(broker.url + "/userinfo", data={"access_token": first["access_token"]})
+    posted = await browser.post(
+        broker.url + "/userinfo", data={"access_token": first["access_token"]}
+    )
     assert posted.status_code == 200
     assert posted.json()["sub"] == "dev:tessa"
     assert (await userinfo(broker, browser, first["refresh_token"])).status_code == 401

@@ -33,23 +33,43 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
 
 def grant(grant_id: str = "g1", sid: str | None = "s1", expires: float = NOW + 100) -> GrantRecord:
     return GrantRecord(
-        grant_id=grant_id, client_id="portal", sub="u", sid=sid, scope=("openid",),
-        nonce="n", auth_time=NOW, acr=None, amr=("dev",), claims={"name": "Tessa"},
-        created_at=NOW, expires_at=expires,
+        grant_id=grant_id,
+        client_id="portal",
+        sub="u",
+        sid=sid,
+        scope=("openid",),
+        nonce="n",
+        auth_time=NOW,
+        acr=None,
+        amr=("dev",),
+        claims={"name": "Tessa"},
+        created_at=NOW,
+        expires_at=expires,
     )
 
 
 def code(code_hash: str = "c1", grant_id: str = "g1") -> CodeRecord:
     return CodeRecord(
-        code_hash=code_hash, grant_id=grant_id, client_id="portal", redirect_uri="https://p/cb",
-        code_challenge="x" * 43, code_challenge_method="S256", expires_at=NOW + 60,
+        code_hash=code_hash,
+        grant_id=grant_id,
+        client_id="portal",
+        redirect_uri="https://p/cb",
+        code_challenge="x" * 43,
+        code_challenge_method="S256",
+        expires_at=NOW + 60,
     )
 
 
 def token(token_hash: str, kind: str = "refresh", grant_id: str = "g1") -> TokenRecord:
     return TokenRecord(
-        token_hash=token_hash, kind=kind, grant_id=grant_id, client_id="portal", sub="u",
-        scope=("openid",), issued_at=NOW, expires_at=NOW + 100,
+        token_hash=token_hash,
+        kind=kind,
+        grant_id=grant_id,
+        client_id="portal",
+        sub="u",
+        scope=("openid",),
+        issued_at=NOW,
+        expires_at=NOW + 100,
     )
 
 
@@ -63,8 +83,11 @@ async def test_migrations_apply_once(tmp_path: Path) -> None:
 
 async def test_clients_round_trip(store: Store) -> None:
     client = ClientRecord(
-        client_id="portal", client_name="Portal", redirect_uris=("https://p/cb",),
-        token_endpoint_auth_method="private_key_jwt", jwks={"keys": []},
+        client_id="portal",
+        client_name="Portal",
+        redirect_uris=("https://p/cb",),
+        token_endpoint_auth_method="private_key_jwt",
+        jwks={"keys": []},
     )
     await store.put_client(client)
     assert await store.get_client("portal") == client

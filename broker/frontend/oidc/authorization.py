@@ -1,7 +1,8 @@
 """Validation of the portal's authorization request (OIDC Core §3.1.2.1, RFC 6749 §4.1.1, RFC 7636).
 
 The client and its exact redirect_uri are checked first; until both pass, errors are pages for the
-person, never redirects (RFC 6749 §4.1.2.1, RFC 9700 §4.1). After that, errors go back to the portal.
+person, never redirects (RFC 6749 §4.1.2.1, RFC 9700 §4.1). After that, errors go back to the
+portal.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ class AuthorizationRequest:
 def trusted_redirect(
     params: Mapping[str, str], client: ClientRecord | None
 ) -> tuple[ClientRecord, str]:
-    """Return the client and redirect_uri once the client is known and the URI registered, character for
+    """The client and redirect_uri, once the client is known and the URI registered character for
     character (RFC 9700 §4.1.3: exact string matching)."""
     if client is None:
         raise UntrustedRequestError("unknown client_id")
@@ -87,7 +88,9 @@ def validate_authorization_request(
     client, redirect_uri = trusted_redirect(params, client)
     state = params.get("state")
     try:
-        return _validate(params, duplicates, client, redirect_uri, acr_values_supported, require_pkce)
+        return _validate(
+            params, duplicates, client, redirect_uri, acr_values_supported, require_pkce
+        )
     except OAuthError as exc:
         raise AuthorizationRedirectError(exc, redirect_uri, state) from exc
 
@@ -159,7 +162,8 @@ def _pkce(
     challenge = params.get("code_challenge")
     method = params.get("code_challenge_method")
     if challenge is None:
-        if client.token_endpoint_auth_method == "none" or client.require_pkce or require_pkce:
+        public = client.token_endpoint_auth_method == "none"  # noqa: S105 - a method name
+        if public or client.require_pkce or require_pkce:
             raise InvalidRequestError("code_challenge required (PKCE with S256)")
         if method is not None:
             raise InvalidRequestError("code_challenge_method without code_challenge")

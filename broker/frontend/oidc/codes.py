@@ -53,7 +53,9 @@ class CodeIssuer:
         params = {"code": code, "state": request.state, "iss": self._issuer}
         return redirect_with(request.redirect_uri, params)
 
-    def error_response(self, redirect_uri: str, error: str, description: str, state: str | None) -> str:
+    def error_response(
+        self, redirect_uri: str, error: str, description: str, state: str | None
+    ) -> str:
         params = {"error": error, "error_description": description, "state": state}
         return redirect_with(redirect_uri, params | {"iss": self._issuer})
 

@@ -7,6 +7,7 @@ retries, so the person's logout never waits on a portal, and a notice survives a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -53,7 +54,9 @@ class LogoutValidator:
         if client_id and client is None:
             raise LogoutRequestError("unknown client")
         target = params.get("post_logout_redirect_uri")
-        if target is not None and (client is None or target not in client.post_logout_redirect_uris):
+        if target is not None and (
+            client is None or target not in client.post_logout_redirect_uris
+        ):
             raise LogoutRequestError("post_logout_redirect_uri not registered")
         return LogoutRequest(
             client=client,
@@ -64,7 +67,7 @@ class LogoutValidator:
         )
 
     def _read_hint(self, hint: str) -> tuple[str, str | None]:
-        """An expired ID token is still a valid hint (RP-Initiated Logout §2); a forged one is not."""
+        """An expired ID token is still a valid hint (RP-Initiated Logout §2), a forged one not."""
         try:
             _, claims = self._keys.verify_jwt(hint, ["RS256", "ES256"])
         except InvalidSignatureError as exc:
@@ -126,10 +129,8 @@ class BackchannelNotifier:
             except Exception:
                 log.exception("back-channel logout worker failed; will retry")
             self._wake.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._settings.poll_seconds)
-            except TimeoutError:
-                pass
 
     async def deliver_due(self) -> int:
         due = await self._store.claim_due_logouts(self._clock.now(), self.LEASE_SECONDS, 50)
@@ -164,10 +165,15 @@ class BackchannelNotifier:
         context = {"client_id": delivery.client_id, "delivery_id": delivery.delivery_id}
         if attempts >= self._settings.max_attempts:
             await self._store.finish_logout(delivery.delivery_id)
-            log.error("back-channel logout abandoned after %d attempts (%s)", attempts, reason,
-                      extra=context)
+            log.error(
+                "back-channel logout abandoned after %d attempts (%s)",
+                attempts,
+                reason,
+                extra=context,
+            )
             return
         delay = self._settings.retry_base_seconds * 2 ** (attempts - 1)
         await self._store.retry_logout(delivery.delivery_id, attempts, self._clock.now() + delay)
-        log.warning("back-channel logout failed (%s); retry in %.0f s", reason, delay,
-                    extra=context)
+        log.warning(
+            "back-channel logout failed (%s); retry in %.0f s", reason, delay, extra=context
+        )

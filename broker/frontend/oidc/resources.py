@@ -72,7 +72,7 @@ class TokenResources:
         }
 
     async def revoke(self, client: ClientRecord, form: Mapping[str, str]) -> None:
-        """RFC 7009 §2.1: unknown tokens are not an error; a refresh token takes its family along."""
+        """RFC 7009 §2.1: an unknown token is no error; a refresh token takes its family along."""
         value = form.get("token")
         if not value:
             raise InvalidRequestError("token missing")

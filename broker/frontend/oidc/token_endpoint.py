@@ -43,9 +43,7 @@ class TokenEndpoint:
             return await self.refresh(client, form)
         raise UnsupportedGrantTypeError(f"grant_type {grant_type!r} is not supported")
 
-    async def exchange_code(
-        self, client: ClientRecord, form: Mapping[str, str]
-    ) -> dict[str, Any]:
+    async def exchange_code(self, client: ClientRecord, form: Mapping[str, str]) -> dict[str, Any]:
         code = _required(form, "code")
         consumed = await self._store.consume_code(secrets.hash_secret(code), self._clock.now())
         if consumed is None:
@@ -54,7 +52,8 @@ class TokenEndpoint:
         if not consumed.first_use:
             await self._store.revoke_grant(record.grant_id, self._clock.now())
             log.warning(
-                "authorization code reused; its grant revoked", extra={"client_id": client.client_id}
+                "authorization code reused; its grant revoked",
+                extra={"client_id": client.client_id},
             )
             raise InvalidGrantError("authorization code already used")
         self._check_code(record, client, form)
@@ -63,7 +62,9 @@ class TokenEndpoint:
         log.info("code redeemed", extra={"client_id": client.client_id})
         return issued.response()
 
-    def _check_code(self, record: CodeRecord, client: ClientRecord, form: Mapping[str, str]) -> None:
+    def _check_code(
+        self, record: CodeRecord, client: ClientRecord, form: Mapping[str, str]
+    ) -> None:
         if record.client_id != client.client_id:
             raise InvalidGrantError("authorization code was issued to another client")
         if record.expires_at <= self._clock.now():
