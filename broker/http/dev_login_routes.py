@@ -41,11 +41,11 @@ async def dev_login(request: Request) -> Response:
     username = form.get("username", "").strip()[:MAX_FIELD]
     if not username:
         return await _again(request, tx.tx_id)
-    claims = {
+    claims: dict[str, str | bool] = {
         key: form[key].strip()[:MAX_FIELD] for key in ("name", "email") if form.get(key, "").strip()
     }
     if "email" in claims:
-        claims["email_verified"] = "false"
+        claims["email_verified"] = False
     acr_values = tx.request.get("acr_values") or ctx.settings.acr_values_supported
     outcome = await ctx.journey.finish(
         tx, f"dev:{username}", claims, acr=acr_values[0], amr=("dev",)

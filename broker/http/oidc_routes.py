@@ -8,6 +8,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from broker.errors import InvalidRequestError
+from broker.frontend.oidc.codes import redirect_with
 from broker.http.context import broker
 from broker.http.cookies import SESSION, TRANSACTION
 from broker.http.errors import NO_STORE
@@ -139,10 +140,8 @@ async def end_session(request: Request) -> Response:
             hidden=_logout_fields(params),
             cancel_url=None,
         )
-    await ctx.provider.end_session(logout, session)
+    await ctx.provider.end_session(session)
     if logout.post_logout_redirect_uri:
-        from broker.frontend.oidc.codes import redirect_with
-
         url = redirect_with(logout.post_logout_redirect_uri, {"state": logout.state})
         response: Response = RedirectResponse(url, status_code=303, headers=NO_STORE)
     else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from broker.errors import PageError
 from broker.frontend.oidc.authorization import AuthorizationRequest
@@ -62,7 +63,7 @@ class LoginJourney:
         self,
         tx: TransactionRecord,
         sub: str,
-        claims: Mapping[str, str],
+        claims: Mapping[str, Any],
         *,
         acr: str | None,
         amr: tuple[str, ...],

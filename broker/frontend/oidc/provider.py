@@ -21,7 +21,7 @@ from broker.frontend.oidc.codes import CodeIssuer
 from broker.frontend.oidc.discovery import ENDPOINTS, provider_metadata
 from broker.frontend.oidc.issuance import TokenIssuer
 from broker.frontend.oidc.keys import KeyRing
-from broker.frontend.oidc.logout import BackchannelNotifier, LogoutRequest, LogoutValidator
+from broker.frontend.oidc.logout import BackchannelNotifier, LogoutValidator
 from broker.frontend.oidc.resources import TokenResources
 from broker.frontend.oidc.sessions import SessionManager
 from broker.frontend.oidc.token_endpoint import TokenEndpoint
@@ -108,7 +108,8 @@ class OIDCProvider:
         client = await self.authenticate_client(form, authorization)
         return await self.tokens.handle(client, form)
 
-    async def end_session(self, request: LogoutRequest, session: SessionRecord | None) -> None:
+    async def end_session(self, session: SessionRecord | None) -> None:
+        """End the SSO session, revoke its grants, and tell the portals that took part in it."""
         if session is None:
             return
         client_ids = await self.sessions.end(session.sid)
