@@ -34,7 +34,6 @@ class StoreSettings(_Frozen):
 class KeySettings(_Frozen):
     directory: Path = Path("var/keys")
     algorithms: tuple[Literal["RS256", "ES256"], ...] = ("RS256", "ES256")
-    default_algorithm: Literal["RS256", "ES256"] = "RS256"
     publish_lead_seconds: float = Field(3600, ge=0)
     """A rotated key is published this long before it signs, so portals' JWKS caches see it."""
 
