@@ -1,0 +1,47 @@
+"""Discovery metadata: what a certified client library reads before anything else."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.conftest import RunningBroker
+
+
+async def test_metadata_is_complete_and_consistent(
+    broker: RunningBroker, browser: httpx.AsyncClient
+) -> None:
+    response = await browser.get(broker.url + "/.well-known/openid-configuration")
+    assert response.status_code == 200
+    meta = response.json()
+    assert meta["issuer"] == broker.url
+    for name in (
+        "authorization_endpoint",
+        "token_endpoint",
+        "userinfo_endpoint",
+        "jwks_uri",
+        "revocation_endpoint",
+        "introspection_endpoint",
+        "end_session_endpoint",
+    ):
+        assert meta[name].startswith(broker.url + "/")
+        reachable = await browser.request("OPTIONS", meta[name])
+        assert reachable.status_code != 404, name
+    assert meta["response_types_supported"] == ["code"]
+    assert meta["code_challenge_methods_supported"] == ["S256"]
+    assert set(meta["id_token_signing_alg_values_supported"]) == {"RS256", "ES256"}
+    assert {"client_secret_basic", "client_secret_post", "private_key_jwt", "none"} == set(
+        meta["token_endpoint_auth_methods_supported"]
+    )
+    assert meta["subject_types_supported"] == ["public"]
+    assert meta["backchannel_logout_supported"] is True
+    assert meta["authorization_response_iss_parameter_supported"] is True
+    assert "http://ftn.ficora.fi/2017/loa3" in meta["acr_values_supported"]
+
+
+async def test_unknown_path_is_a_page_not_a_stack_trace(
+    broker: RunningBroker, browser: httpx.AsyncClient
+) -> None:
+    response = await browser.get(broker.url + "/no/such/page", headers={"Accept-Language": "en"})
+    assert response.status_code == 404
+    assert 'lang="en"' in response.text
+    assert "Traceback" not in response.text
