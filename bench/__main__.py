@@ -32,7 +32,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--codes", type=int, default=1000, help="codes redeemed per run and alg")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--no-pin", dest="pin", action="store_false", default=None)
-    parser.add_argument("--no-httpcore-fix", dest="fix_httpcore", action="store_false")
     parser.add_argument("--no-save", action="store_true", help="print only; write no files")
     args = parser.parse_args(argv)
     if args.quick:
@@ -52,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.only in (None, "redemption"):
         print("code redemption ...", file=sys.stderr, flush=True)
         result["code_redemption"] = code_redemption.run(
-            args.runs, args.codes, args.concurrency, args.pin, args.fix_httpcore
+            args.runs, args.codes, args.concurrency, args.pin
         )
         texts.append(code_redemption.report(result["code_redemption"]))
         print(texts[-1], flush=True)
@@ -63,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         f"sote-broker benchmarks, {m['date_utc']} UTC, `{result['command']}`\n"
         f"python {m['python']}, {m['cpu_count']} CPUs, load average at start "
         f"{m['loadavg_at_start'][0]}, took {result['wall_seconds']} s; figures are "
-        f"median (min – max) of runs on a shared machine (about ±40 % noise)"
+        f"median (min-max) of runs on a shared machine (about ±40 % noise)"
     )
     text = header + "\n\n" + "\n\n".join(texts) + "\n"
     if not args.no_save:
@@ -86,4 +85,8 @@ def _all_ok(result: dict[str, Any]) -> bool:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt as exc:
+        print(f"interrupted ({exc or 'Ctrl-C'}); the benchmark server was stopped", file=sys.stderr)
+        sys.exit(130)

@@ -31,6 +31,7 @@ def percentile(sorted_values: Sequence[float], fraction: float) -> float:
 
 def machine() -> dict[str, Any]:
     cpus = os.cpu_count()
+    allowed: int | None
     try:
         allowed = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
@@ -50,4 +51,4 @@ def machine() -> dict[str, Any]:
 
 
 def fmt_range(s: dict[str, float], digits: int = 0) -> str:
-    return f"{s['median']:,.{digits}f} (min {s['min']:,.{digits}f} – max {s['max']:,.{digits}f})"
+    return f"{s['median']:,.{digits}f} ({s['min']:,.{digits}f}-{s['max']:,.{digits}f})"

@@ -28,14 +28,8 @@ here), how busy the server was, and how much CPU other processes on the machine 
 (/proc/stat minus both sides). A server well under 100 % busy was held back by the load generator
 or by other processes competing for the cores, not by its own work.
 
-Load-generator fix: httpcore 1.0.9 tries `import sniffio` on every lock it takes, and sniffio is
-no longer installed (anyio >= 4.11 dropped it), so every failed import walks sys.path; that more
-than doubled the client's CPU per request here. Unless --no-httpcore-fix is given, this process
-(not the server) replaces `httpcore._synchronization.current_async_library` with the answer the
-failed import falls back to, "asyncio" (encode/httpcore discussion #1102, PR #1103).
-
     .venv/bin/python -m bench.code_redemption [--runs 5] [--codes 1000] [--concurrency 8]
-        [--no-pin] [--no-httpcore-fix]
+        [--no-pin]
 """
 
 from __future__ import annotations
@@ -50,6 +44,7 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -59,7 +54,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
@@ -107,22 +102,6 @@ class Errors:
 
 
 # -- the server --------------------------------------------------------------------------------
-
-
-def httpcore_fix() -> bool:
-    """Skip httpcore's per-call `import sniffio` when sniffio is absent; True if applied."""
-    try:
-        import sniffio  # noqa: F401
-    except ImportError:
-        pass
-    else:
-        return False  # sniffio present: httpcore is fast as it is
-    try:
-        import httpcore._synchronization as sync
-    except ImportError:  # pragma: no cover - httpcore moved things
-        return False
-    sync.current_async_library = lambda: "asyncio"  # type: ignore[attr-defined]
-    return True
 
 
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -200,7 +179,7 @@ def register_client(config: Path, alg: str) -> Client:
         alg,
         "--json",
     )
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=60)
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=60)  # noqa: S603
     if done.returncode != 0:
         raise RuntimeError(f"clients add failed ({done.returncode}): {done.stderr.strip()}")
     return client
@@ -219,7 +198,7 @@ def running_server(config: Path, log_path: Path, port: int, pin: bool) -> Iterat
         cmd = ["taskset", "-c", str(SERVER_CPU), *cmd]
     base = f"http://127.0.0.1:{port}"
     with log_path.open("wb") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
         try:
             _wait_healthy(proc, base, log_path)
             yield Server(base, proc.pid)  # taskset execs the server: same pid
@@ -298,7 +277,8 @@ def _code_from(response: httpx.Response, params: dict[str, str], issuer: str) ->
     query = parse_qs(urlsplit(location).query)
     if query.get("state") != [params["state"]] or query.get("iss") != [issuer]:
         raise RuntimeError(f"bad state or iss in {location!r}")
-    return query["code"][0]
+    code: str = query["code"][0]
+    return code
 
 
 _HIDDEN = re.compile(r'<input type="hidden" name="(csrf_token|tx)" value="([^"]*)"')
@@ -354,11 +334,14 @@ def _jwt_header(token: str) -> dict[str, Any]:
     return parsed
 
 
-def _describe(code: Code, response: httpx.Response | None, exc: BaseException | None) -> dict[str, Any]:
+def _describe(
+    code: Code, response: httpx.Response | None, exc: BaseException | None
+) -> dict[str, Any]:
     """An error sample: the request (code and verifier shortened) and what came back."""
     sample: dict[str, Any] = {
-        "request": "POST /token grant_type=authorization_code code=%s... redirect_uri=%s "
-        "code_verifier=%s... (client_secret_basic)" % (code.code[:8], REDIRECT_URI, code.verifier[:8])
+        "request": f"POST /token grant_type=authorization_code code={code.code[:8]}... "
+        f"redirect_uri={REDIRECT_URI} code_verifier={code.verifier[:8]}... "
+        "(client_secret_basic)"
     }
     if response is not None:
         sample["status"] = response.status_code
@@ -422,7 +405,11 @@ async def redeem(
 
 
 async def sanity_check(
-    session: httpx.AsyncClient, tokens: httpx.AsyncClient, client: Client, issuer: str, keys: KeyRing
+    session: httpx.AsyncClient,
+    tokens: httpx.AsyncClient,
+    client: Client,
+    issuer: str,
+    keys: KeyRing,
 ) -> dict[str, Any]:
     """Not timed: the ID token verifies and binds the nonce; a second redemption is refused."""
     (code,), _ = await mint(session, client, issuer, 1, 1)
@@ -440,9 +427,11 @@ async def sanity_check(
     if claims.get("aud") != client.client_id or claims.get("iss") != issuer:
         problems.append(f"id_token aud/iss wrong: {claims.get('aud')} {claims.get('iss')}")
     second = await tokens.post("/token", data=_token_form(code), headers=headers)
-    error = second.json().get("error") if second.headers.get("content-type", "").startswith(
-        "application/json"
-    ) else None
+    error = (
+        second.json().get("error")
+        if second.headers.get("content-type", "").startswith("application/json")
+        else None
+    )
     if second.status_code != 400 or error != "invalid_grant":
         problems.append(
             f"second redemption of one code: expected 400 invalid_grant, got "
@@ -518,12 +507,36 @@ def run(
     count: int = 1000,
     concurrency: int = 8,
     pin: bool | None = None,
-    fix_httpcore: bool = True,
 ) -> dict[str, Any]:
+    if runs < 1 or count < 1 or concurrency < 1:
+        raise ValueError("runs, codes and concurrency must be at least 1")
     pin = can_pin() if pin is None else pin and can_pin()
-    fixed = httpcore_fix() if fix_httpcore else False
     started = time.perf_counter()
     affinity = os.sched_getaffinity(0)
+    # SIGTERM and SIGINT unwind through the `finally` blocks below (SIGINT even where a shell
+    # started us with it ignored), so the server is stopped however this process is stopped.
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    for sig in previous:
+        signal.signal(sig, _interrupted)
+    try:
+        return _run(runs, count, concurrency, pin, started, affinity)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _run(
+    runs: int,
+    count: int,
+    concurrency: int,
+    pin: bool,
+    started: float,
+    affinity: set[int],
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="sote-bench-") as tmp:
         directory = Path(tmp)
         port = free_port()
@@ -552,9 +565,7 @@ def run(
             else "server and load generator share all CPUs"
         ),
         "server": "1 uvicorn worker (asyncio loop, h11), SQLite store, logging WARNING",
-        "loadgen": "httpx.AsyncClient in the benchmark process"
-        + (", httpcore sniffio fix applied" if fixed else ", httpcore as installed"),
-        "httpcore_fix": fixed,
+        "loadgen": "httpx.AsyncClient in the benchmark process",
         "wall_seconds": round(time.perf_counter() - started, 1),
         "server_log_problems": problems[:20],
         "algs": per_alg,
@@ -565,8 +576,7 @@ def report(result: dict[str, Any]) -> str:
     lines = [
         f"/token authorization_code redemptions, 1 uvicorn worker, {result['runs']} runs x "
         f"{result['codes_per_run']} codes, {result['concurrency']} in flight from one asyncio "
-        f"httpx client in the benchmark process ({result['placement']}; "
-        f"httpcore sniffio fix {'applied' if result['httpcore_fix'] else 'not applied'})",
+        f"httpx client in the benchmark process ({result['placement']})",
     ]
     for alg, r in result["algs"].items():
         lines.append(
@@ -608,12 +618,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--codes", type=int, default=1000, help="codes redeemed per run and alg")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--no-pin", dest="pin", action="store_false", default=None)
-    parser.add_argument(
-        "--no-httpcore-fix", dest="fix_httpcore", action="store_false", help="see module docstring"
-    )
     parser.add_argument("--json", action="store_true", help="print the JSON result")
     args = parser.parse_args(argv)
-    result = run(args.runs, args.codes, args.concurrency, args.pin, args.fix_httpcore)
+    result = run(args.runs, args.codes, args.concurrency, args.pin)
     result["machine"] = machine()
     print(json.dumps(result, indent=2) if args.json else report(result))
     return 0

@@ -98,7 +98,7 @@ def report(result: dict[str, Any]) -> str:
     lines = [
         f"JWT signing via KeyRing.sign_jwt / verify_jwt, single thread, "
         f"{result['runs']} runs x {result['count_per_run']} ops "
-        f"(claims {result['claims_bytes']} B); ops/s median (min – max)",
+        f"(claims {result['claims_bytes']} B); ops/s median (min-max)",
     ]
     for alg, r in result["algs"].items():
         lines.append(

@@ -104,27 +104,24 @@ class SQLiteStore(Store):
                 raise
             await self.db.execute("COMMIT")
 
+    # Each helper is one round trip to aiosqlite's thread: `async with execute()` plus fetch and
+    # close would be three, and those trips, not the SQL, dominate a token redemption's CPU.
     async def _one(self, sql: str, params: Iterable[Any]) -> Row | None:
-        try:
-            async with self.db.execute(sql, tuple(params)) as cur:
-                row: Row | None = await cur.fetchone()
-                return row
-        except sqlite3.Error as exc:
-            raise StoreError(str(exc)) from exc
+        rows = await self._all(sql, params)
+        return rows[0] if rows else None
 
     async def _all(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
         try:
-            async with self.db.execute(sql, tuple(params)) as cur:
-                return list(await cur.fetchall())
+            return list(await self.db.execute_fetchall(sql, tuple(params)))
         except sqlite3.Error as exc:
             raise StoreError(str(exc)) from exc
 
     async def _run(self, sql: str, params: Iterable[Any] = ()) -> int:
         try:
-            async with self.db.execute(sql, tuple(params)) as cur:
-                return cur.rowcount
+            cursor = await self.db.execute(sql, tuple(params))
         except sqlite3.Error as exc:
             raise StoreError(str(exc)) from exc
+        return cursor.rowcount
 
     # clients
     async def put_client(self, client: ClientRecord) -> None:
