@@ -4,6 +4,7 @@
 #   make lint                          ruff check + mypy --strict broker/
 #   make test [PYTEST_ARGS="-k foo"]   lint, then pytest
 #   make demo                          the broker with a demo portal client and the dev login
+#   make bench                         benchmarks (bench/README.md); figures, not pass/fail
 #   make clean                         remove .venv, var/ and caches
 
 SHELL := bash
@@ -22,7 +23,7 @@ export PYTHON
 # uv cannot download Python builds here: always use the system's Python.
 export UV_PYTHON_DOWNLOADS ?= never
 
-.PHONY: help install lint test demo clean
+.PHONY: help install lint test demo bench clean
 
 help:
 	@sed -n 's/^#   make/make/p' $(firstword $(MAKEFILE_LIST))
@@ -41,6 +42,9 @@ test: install lint
 
 demo: install
 	scripts/demo.sh
+
+bench: install
+	$(UV) run --frozen python -m bench
 
 clean:
 	rm -rf .venv var .pytest_cache .mypy_cache .ruff_cache
