@@ -8,7 +8,12 @@
     │   ├── TransactionError        login transaction missing, expired or bound to another browser
     │   ├── CSRFError               a form without a valid CSRF token
     │   ├── LogoutRequestError      /end_session: bad id_token_hint or post_logout_redirect_uri
-    │   └── NotFoundError           no such page
+    │   ├── NotFoundError           no such page
+    │   └── UpstreamError           the upstream IdP failed us; the person may pick another route
+    │       ├── UpstreamUnavailableError   down, timed out, or answered garbage
+    │       ├── UpstreamResponseError      an answer failing a check (signature, iss, aud, nonce…)
+    │       ├── UpstreamDeniedError        the IdP said no (access_denied, login_required…)
+    │       └── UpstreamRequirementError   a valid answer that does not satisfy prompt/max_age/acr
     └── OAuthError                  RFC 6749 error codes, one class per code
         ├── InvalidRequestError, UnauthorizedClientError, AccessDeniedError,
         │   UnsupportedResponseTypeError, InvalidScopeError, ServerError,
@@ -80,6 +85,39 @@ class LogoutRequestError(PageError):
 class NotFoundError(PageError):
     status_code = 404
     message_id = "error.not_found"
+
+
+class UpstreamError(PageError):
+    """Something went wrong with the upstream IdP; the page offers the other routes."""
+
+    status_code = 502
+    message_id = "error.upstream"
+
+
+class UpstreamUnavailableError(UpstreamError):
+    """The IdP is down, too slow, or answered something that is not its protocol."""
+
+    message_id = "error.upstream_unavailable"
+
+
+class UpstreamResponseError(UpstreamError):
+    """The IdP's answer failed a check: signature, issuer, audience, expiry, state or nonce."""
+
+    message_id = "error.upstream_invalid"
+
+
+class UpstreamDeniedError(UpstreamError):
+    """The IdP answered with an error (the person cancelled, or could not log in)."""
+
+    status_code = 400
+    message_id = "error.upstream_denied"
+
+
+class UpstreamRequirementError(UpstreamError):
+    """A valid answer that does not satisfy what the portal asked: fresh login, max_age, acr."""
+
+    status_code = 400
+    message_id = "error.upstream_requirements"
 
 
 class OAuthError(BrokerError):

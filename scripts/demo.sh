@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# `make demo`: the broker on http://127.0.0.1:8000 (config/development.yaml, data in var/) with a
-# registered demo portal client and the development login. Ctrl-C stops everything it started.
+# `make demo`: the broker on http://127.0.0.1:8000 (config/development.yaml, data in var/) with the
+# development login, and the demo portal on http://127.0.0.1:8001. Ctrl-C stops everything.
 #
 #   DEMO_NO_WAIT=1   start, wait for /healthz, print the instructions, stop and exit (a smoke test)
 #   DEMO_CONFIG=...  another settings file (default config/development.yaml)
 #   SOTE_BROKER__PORT=8010 SOTE_BROKER__ISSUER=http://127.0.0.1:8010   settings overrides; the
 #                    printed URLs follow the broker's effective settings
 #
-# Every process is started with `start NAME COMMAND...` and stopped by the one cleanup trap; the
-# demo portal and the mock IdPs (later issues) are added the same way.
+# Every process is started with `start NAME COMMAND...` and stopped by the one cleanup trap: the
+# broker and the demo portal (mock_idps/demo_portal) on 8001; the mock IdPs are added the same way.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -24,8 +24,6 @@ PORTAL=http://127.0.0.1:8001
 CLIENT_ID=demo-portal
 # A fixed, clearly named secret, so the instructions below stay valid between runs.
 CLIENT_SECRET=demo-portal-secret-for-development-only-0001
-# The example verifier of RFC 7636 Appendix B; its S256 challenge is computed below.
-CODE_VERIFIER=dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk
 
 names=()
 pids=()
@@ -135,61 +133,32 @@ fi
     --auth-method client_secret_basic \
     --secret "$CLIENT_SECRET"
 
-# 3. The processes. (Later: the demo portal on 8001 and the mock IdPs, each with `start`.)
+# 3. The processes, each started with `start` and stopped by the one cleanup trap.
+if port_busy 127.0.0.1 8001; then
+    say "port 8001 (the demo portal) is already in use; stop what runs there first"
+    exit 1
+fi
 start broker "${BROKER[@]}" serve
-broker_pid=${pids[-1]}
-wait_until_up broker "$broker_pid" "http://$LOCAL_HOST:$PORT/healthz"
+wait_until_up broker "${pids[-1]}" "http://$LOCAL_HOST:$PORT/healthz"
+start portal env DEMO_PORTAL_CLIENT_SECRET="$CLIENT_SECRET" \
+    "$PY" -m mock_idps.demo_portal --issuer "$ISSUER" --client-id "$CLIENT_ID" \
+    --host 127.0.0.1 --port 8001 --public-url "$PORTAL"
+wait_until_up portal "${pids[-1]}" "$PORTAL/healthz"
 
 # 4. What to try.
-{ read -r AUTHORIZE_URL; read -r LOGOUT_URL; } < <("$PY" -c '
-import base64, hashlib, sys
-from urllib.parse import quote, urlencode
-issuer, client_id, redirect_uri, logout_uri, verifier = sys.argv[1:]
-challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=")
-params = {
-    "client_id": client_id,
-    "redirect_uri": redirect_uri,
-    "response_type": "code",
-    "scope": "openid profile email",
-    "state": "xyz",
-    "nonce": "abc",
-    "code_challenge": challenge.decode(),
-    "code_challenge_method": "S256",
-}
-print(issuer + "/authorize?" + urlencode(params, quote_via=quote))
-logout = {"client_id": client_id, "post_logout_redirect_uri": logout_uri, "state": "bye"}
-print(issuer + "/end_session?" + urlencode(logout, quote_via=quote))
-' "$ISSUER" "$CLIENT_ID" "$PORTAL/callback" "$PORTAL/" "$CODE_VERIFIER")
-
 cat <<EOF
 
   sote-broker demo is up (development mode: plain http, development login ON)
 
-  Discovery      $ISSUER/.well-known/openid-configuration
-  Signing keys   $ISSUER/jwks
-  Client         client_id     $CLIENT_ID
-                 client_secret $CLIENT_SECRET   (client_secret_basic)
-                 redirect_uri  $PORTAL/callback
+  Open the demo portal:   $PORTAL/
+  and choose "Kirjaudu palveluun". At the broker's development login, type any user name
+  (for example "tessa"); the portal then asks for its own one-time profile and shows the
+  claims it received. "Kirjaudu ulos" logs out at the broker too (RP-initiated logout), and
+  logging out elsewhere ends the portal session through back-channel logout.
 
-  Try a login in a browser (PKCE code_verifier: $CODE_VERIFIER):
-
-    $AUTHORIZE_URL
-
-  Type any user name at the development login. You are sent to $PORTAL/callback?code=...;
-  nothing listens there until the demo portal exists, so copy the code from the address bar
-  and redeem it within 60 s:
-
-    curl -s -u '$CLIENT_ID:$CLIENT_SECRET' \\
-      -d grant_type=authorization_code -d code=THE_CODE \\
-      --data-urlencode redirect_uri=$PORTAL/callback \\
-      -d code_verifier=$CODE_VERIFIER \\
-      $ISSUER/token
-
-    curl -s -H 'Authorization: Bearer THE_ACCESS_TOKEN' $ISSUER/userinfo
-
-  Log out (asks to confirm, as no id_token_hint is sent):
-
-    $LOGOUT_URL
+  Broker          $ISSUER/.well-known/openid-configuration
+  Signing keys    $ISSUER/jwks
+  Portal client   client_id $CLIENT_ID, client_secret $CLIENT_SECRET (client_secret_basic)
 
 EOF
 

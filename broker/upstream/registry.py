@@ -1,0 +1,216 @@
+"""Upstream IdPs and the choices that lead to them, loaded from `idp_configs/*.yaml`.
+
+`journey.yaml` holds the roles, routes and groups (the choice pages); every other file is one IdP.
+Adding an organisation means adding a file. Everything is validated at start-up into frozen typed
+objects; a bad file stops start-up with a ConfigError naming the file, the key and what was wanted.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from broker.errors import ConfigError
+
+JOURNEY_FILE = "journey.yaml"
+LOCALES = ("fi", "sv", "en")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Names(_Frozen):
+    """A display name in each of the service's languages."""
+
+    fi: str
+    sv: str
+    en: str
+
+    def get(self, locale: str) -> str:
+        return str(getattr(self, locale, self.fi))
+
+
+class SecretRef(_Frozen):
+    """Where a secret comes from: an environment variable, a file, or (development only) inline."""
+
+    env: str | None = None
+    file: Path | None = None
+    value: str | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> SecretRef:
+        if sum(x is not None for x in (self.env, self.file, self.value)) != 1:
+            raise ValueError("give exactly one of env, file or value")
+        return self
+
+    def resolve(self) -> str:
+        if self.value is not None:
+            return self.value
+        if self.env is not None:
+            found = os.environ.get(self.env)
+            if not found:
+                raise ConfigError(f"environment variable {self.env} is not set")
+            return found
+        if self.file is None:
+            raise ConfigError("secret reference without env, file or value")
+        try:
+            return self.file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"{self.file}: cannot read secret ({exc.strerror})") from exc
+
+
+class OIDCUpstream(_Frozen):
+    issuer: str
+    discovery_url: str | None = None
+    client_id: str
+    client_secret: SecretRef
+    token_endpoint_auth_method: Literal["client_secret_basic", "client_secret_post"] = (
+        "client_secret_basic"  # noqa: S105 - a method name
+    )
+    scopes: tuple[str, ...] = ("openid", "profile", "email")
+    use_userinfo: bool = True
+    timeout_seconds: float = Field(10.0, gt=0, le=60)
+    id_token_algs: tuple[str, ...] = ("RS256", "ES256")
+
+    @property
+    def metadata_url(self) -> str:
+        return self.discovery_url or self.issuer.rstrip("/") + "/.well-known/openid-configuration"
+
+
+class ClaimMapping(_Frozen):
+    """Upstream claim names for each normalised field; a field left out is not mapped."""
+
+    name: str | None = "name"
+    given_name: str | None = "given_name"
+    family_name: str | None = "family_name"
+    email: str | None = "email"
+    phone_number: str | None = "phone_number"
+    title: str | None = None
+    hetu: str | None = None
+    acr_values: Mapping[str, str] = Field(default_factory=dict)
+    """Upstream acr → the broker's acr (e.g. an organisation's MFA class → loa3)."""
+
+
+class IdP(_Frozen):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
+    names: Names
+    route: Literal["organisation", "personal"]
+    group: str | None = None
+    protocol: Literal["oidc"]
+    enabled: bool = True
+    email_domains: tuple[str, ...] = ()
+    oidc: OIDCUpstream
+    claims: ClaimMapping = ClaimMapping()
+    default_acr: str | None = None
+    """The acr to assume when the IdP sends none (an organisation's password login: loa2)."""
+
+
+class Choice(_Frozen):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
+    names: Names
+    descriptions: Names | None = None
+
+
+class Role(Choice):
+    routes: tuple[str, ...]
+
+
+class Route(Choice):
+    kind: Literal["organisation", "personal"]
+    groups: tuple[str, ...] = ()
+    idps: tuple[str, ...] = ()
+
+
+class JourneyConfig(_Frozen):
+    roles: tuple[Role, ...]
+    routes: tuple[Route, ...]
+    groups: tuple[Choice, ...] = ()
+
+
+class Registry:
+    """Read-only lookups over the loaded configuration."""
+
+    def __init__(self, journey: JourneyConfig, idps: Mapping[str, IdP]) -> None:
+        self.journey = journey
+        self._idps = dict(idps)
+        self._check_references()
+
+    def _check_references(self) -> None:
+        routes = {r.id for r in self.journey.routes}
+        groups = {g.id for g in self.journey.groups}
+        for role in self.journey.roles:
+            _refuse_unknown(f"role {role.id}: routes", role.routes, routes)
+        for route in self.journey.routes:
+            _refuse_unknown(f"route {route.id}: groups", route.groups, groups)
+            _refuse_unknown(f"route {route.id}: idps", route.idps, set(self._idps))
+        for idp in self._idps.values():
+            if idp.group is not None and idp.group not in groups:
+                raise ConfigError(f"{idp.id}.yaml: group: unknown group {idp.group!r}")
+
+    def idp(self, idp_id: str) -> IdP | None:
+        idp = self._idps.get(idp_id)
+        return idp if idp is not None and idp.enabled else None
+
+    def idps(self) -> list[IdP]:
+        return [i for i in self._idps.values() if i.enabled]
+
+    def role(self, role_id: str) -> Role | None:
+        return next((r for r in self.journey.roles if r.id == role_id), None)
+
+    def route(self, route_id: str) -> Route | None:
+        return next((r for r in self.journey.routes if r.id == route_id), None)
+
+    def group(self, group_id: str) -> Choice | None:
+        return next((g for g in self.journey.groups if g.id == group_id), None)
+
+    def idps_in_group(self, group_id: str) -> list[IdP]:
+        return sorted(
+            (i for i in self.idps() if i.group == group_id), key=lambda i: i.names.fi.casefold()
+        )
+
+    def idp_for_email(self, email: str) -> IdP | None:
+        domain = email.rpartition("@")[2].strip().lower()
+        return next((i for i in self.idps() if domain and domain in i.email_domains), None)
+
+
+def _refuse_unknown(where: str, named: tuple[str, ...], known: set[str]) -> None:
+    if missing := set(named) - known:
+        raise ConfigError(f"{JOURNEY_FILE}: {where}: unknown {sorted(missing)}")
+
+
+def load_registry(directory: Path, *, development: bool) -> Registry:
+    journey = _load(directory / JOURNEY_FILE, JourneyConfig)
+    idps: dict[str, IdP] = {}
+    for path in sorted(directory.glob("*.yaml")):
+        if path.name == JOURNEY_FILE:
+            continue
+        idp = _load(path, IdP)
+        if idp.id != path.stem:
+            raise ConfigError(f"{path}: id: expected {path.stem!r} (the file name), got {idp.id!r}")
+        if not development and idp.oidc.client_secret.value is not None:
+            raise ConfigError(f"{path}: oidc.client_secret: no inline values in production")
+        idps[idp.id] = idp
+    return Registry(journey, idps)
+
+
+def _load(path: Path, model: type[Any]) -> Any:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        lines = [f"{path}: invalid configuration"]
+        for err in exc.errors():
+            key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            lines.append(f"  {key}: {err['msg']}")
+        raise ConfigError("\n".join(lines)) from exc
