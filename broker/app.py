@@ -17,17 +17,20 @@ from broker.clock import Clock, SystemClock
 from broker.errors import ConfigError
 from broker.frontend.oidc.keys import KeyRing
 from broker.frontend.oidc.provider import OIDCProvider
-from broker.http import dev_login_routes, misc_routes, oidc_routes
+from broker.http import dev_login_routes, journey_routes, misc_routes, oidc_routes
 from broker.http.context import BrokerContext
 from broker.http.cookies import CookieSigner, load_or_create_keys
 from broker.http.errors import EXCEPTION_HANDLERS
 from broker.http.middleware import AccessLogMiddleware, SecurityHeadersMiddleware
 from broker.journey.flow import LoginJourney
+from broker.journey.steps import JourneyMap
 from broker.journey.transactions import LoginTransactions
+from broker.journey.upstreams import build_connectors
 from broker.settings import Settings
 from broker.store.base import Store
 from broker.store.sqlite import SQLiteStore
 from broker.ui import Renderer
+from broker.upstream.registry import Registry, empty_registry, load_registry
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +56,16 @@ def make_store(settings: Settings) -> Store:
     return SQLiteStore(settings.store.sqlite_path)
 
 
+def load_idps(settings: Settings) -> Registry:
+    if settings.idp_configs is None:
+        return empty_registry()
+    return load_registry(settings.idp_configs, development=settings.development)
+
+
 def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
     clock = clock or SystemClock()
     store = make_store(settings)
+    registry = load_idps(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -69,7 +79,16 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         ) as http:
             provider = OIDCProvider(settings, store, keys, clock, http)
             transactions = LoginTransactions(store, clock, settings.tokens.transaction_ttl)
-            journey = LoginJourney(provider, transactions, dev_login=settings.dev_login.enabled)
+            connectors = build_connectors(
+                registry, http, clock, clock_skew=settings.tokens.clock_skew
+            )
+            journey = LoginJourney(
+                provider,
+                transactions,
+                JourneyMap(registry),
+                connectors,
+                dev_login=settings.dev_login.enabled,
+            )
             app.state.broker = BrokerContext(settings, provider, journey, cookies, Renderer())
             tasks = [
                 asyncio.create_task(provider.backchannel.run(), name="backchannel-logout"),
@@ -86,7 +105,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
                 await asyncio.gather(*tasks, return_exceptions=True)
                 await store.close()
 
-    routes: list[BaseRoute] = [*oidc_routes.ROUTES, *misc_routes.ROUTES]
+    routes: list[BaseRoute] = [*oidc_routes.ROUTES, *journey_routes.ROUTES, *misc_routes.ROUTES]
     if settings.dev_login.enabled:
         routes += dev_login_routes.ROUTES
     return Starlette(

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from broker.app import create_app, make_store, open_keyring
+from broker.app import create_app, load_idps, make_store, open_keyring
 from broker.clock import SystemClock
 from broker.errors import BrokerError, ConfigError
 from broker.frontend.oidc import secrets
@@ -126,8 +126,12 @@ def _check_config(settings: Settings, args: argparse.Namespace) -> int:
             check_client(client, development=settings.development)
         keys = open_keyring(settings, SystemClock())
         active = [k.kid for k in keys.list() if k.state == "active"]
+        idps = load_idps(settings).idps()
+        for idp in idps:
+            idp.oidc.client_secret.resolve()
         print(f"ok: {settings.mode} mode, issuer {settings.issuer}")
         print(f"ok: {len(clients)} client(s), {len(active)} active signing key(s)")
+        print(f"ok: {len(idps)} upstream IdP(s): {', '.join(i.id for i in idps) or 'none'}")
         return 0
 
     return asyncio.run(check())

@@ -14,7 +14,7 @@ _TOKEN_SHAPES = re.compile(
     r"|((?:code|token|secret|assertion|password|id_token_hint|logout_token)=)[^&\s\"']+"
     r"|([A-Za-z0-9_-]{40,})"  # long random values (our codes and tokens are 43 characters)
 )
-_EXTRA_FIELDS = ("client_id", "error_id", "request_id", "delivery_id", "path", "status")
+_EXTRA_FIELDS = ("client_id", "idp", "error_id", "request_id", "delivery_id", "path", "status")
 
 
 def _scrub(text: str) -> str:

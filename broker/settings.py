@@ -81,6 +81,8 @@ class Settings(_Frozen):
         "http://ftn.ficora.fi/2017/loa3",
     )
     require_pkce: bool = True
+    idp_configs: Path | None = None
+    """The directory of upstream IdP files (idp_configs/); none means no login routes."""
     store: StoreSettings = StoreSettings()
     keys: KeySettings = KeySettings()
     tokens: TokenSettings = TokenSettings()
@@ -179,5 +181,6 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
             "keys": settings.keys.model_copy(
                 update={"directory": resolve(settings.keys.directory)}
             ),
+            "idp_configs": resolve(settings.idp_configs) if settings.idp_configs else None,
         }
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import json
 import re
+import shutil
+import socket
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -18,6 +20,7 @@ from joserfc.jwk import RSAKey
 from broker.app import create_app
 from broker.clock import FrozenClock
 from broker.frontend.oidc import secrets
+from broker.frontend.oidc.keys import KeyRing
 from broker.settings import Settings
 from broker.store.records import ClientRecord
 from broker.store.sqlite import SQLiteStore
@@ -79,18 +82,86 @@ class RunningBroker:
         return record
 
 
-def start_broker(tmp_path: Path, **overrides: Any) -> Iterator[RunningBroker]:
-    sock = bound_socket()
+@pytest.fixture(scope="session")
+def broker_keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Signing keys made once per test run (RSA generation is the slow part of a start)."""
+    directory = tmp_path_factory.mktemp("broker-keys") / "keys"
+    KeyRing(directory, FrozenClock(time.time() - 3600)).ensure(["RS256", "ES256"])
+    return directory
+
+
+def start_broker(
+    tmp_path: Path, keys: Path, sock: socket.socket | None = None, **overrides: Any
+) -> Iterator[RunningBroker]:
+    sock = sock or bound_socket()
     port = sock.getsockname()[1]
+    shutil.copytree(keys, tmp_path / "keys")
     settings = make_settings(tmp_path, port, **overrides)
     clock = FrozenClock(time.time())
     with serve(create_app(settings, clock=clock), sock) as url:
         yield RunningBroker(url, clock, settings)
 
 
+REPO_IDP_CONFIGS = Path(__file__).parents[1] / "idp_configs"
+MOCK_IDP_SECRET = "mock-idp-secret-for-development-only"
+
+
+def idp_configs_for(mock_url: str, target: Path) -> Path:
+    """The committed idp_configs/, pointed at a mock IdP on a test port with its secret inline."""
+    target.mkdir()
+    for path in REPO_IDP_CONFIGS.glob("*.yaml"):
+        text = path.read_text().replace("http://127.0.0.1:8002", mock_url)
+        text = re.sub(r"env: SOTE_BROKER_IDP_\w+_SECRET", f"value: {MOCK_IDP_SECRET}", text)
+        text = text.replace("oidc:\n", "oidc:\n  timeout_seconds: 2\n")  # an IdP "down" test waits
+        (target / path.name).write_text(text)
+    return target
+
+
+@dataclass
+class JourneyWorld:
+    """A broker with the real login journey (no development login) and the mock org IdP."""
+
+    broker: RunningBroker
+    idp_url: str
+
+    async def fault(self, org: str, fault: str, count: int = 1, **extra: Any) -> None:
+        async with httpx.AsyncClient() as http:
+            response = await http.post(
+                self.idp_url + "/_faults",
+                json={"org": org, "fault": fault, "count": count, **extra},
+            )
+            response.raise_for_status()
+
+
+@pytest.fixture(scope="session")
+def mock_idp_keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("mock-idp-keys")
+
+
 @pytest.fixture
-def broker(tmp_path: Path) -> Iterator[RunningBroker]:
-    yield from start_broker(tmp_path)
+def world(tmp_path: Path, broker_keys: Path, mock_idp_keys: Path) -> Iterator[JourneyWorld]:
+    from mock_idps.oidc_idp import create_app as create_mock_idp
+
+    broker_sock, idp_sock = bound_socket(), bound_socket()
+    broker_url = f"http://127.0.0.1:{broker_sock.getsockname()[1]}"
+    idp_base = f"http://127.0.0.1:{idp_sock.getsockname()[1]}"
+    mock = create_mock_idp(
+        idp_base,
+        extra_redirect_uris=[broker_url + "/upstream/oidc/callback"],
+        faults_enabled=True,
+        key_dir=mock_idp_keys,
+    )
+    configs = idp_configs_for(idp_base, tmp_path / "idp_configs")
+    with serve(mock, idp_sock) as idp_url:
+        for running in start_broker(
+            tmp_path, broker_keys, broker_sock, dev_login={"enabled": False}, idp_configs=configs
+        ):
+            yield JourneyWorld(running, idp_url)
+
+
+@pytest.fixture
+def broker(tmp_path: Path, broker_keys: Path) -> Iterator[RunningBroker]:
+    yield from start_broker(tmp_path, broker_keys)
 
 
 @pytest.fixture

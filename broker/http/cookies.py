@@ -22,6 +22,7 @@ from broker.errors import ConfigError
 SESSION = "session"
 TRANSACTION = "tx"
 LANGUAGE = "lang"
+REMEMBER = "remember"  # opt-in: the last organisation chosen on this device
 CSRF = "csrf"
 
 

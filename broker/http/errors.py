@@ -23,6 +23,7 @@ from broker.errors import (
     OAuthError,
     PageError,
     ServerError,
+    UpstreamError,
 )
 from broker.frontend.oidc.codes import redirect_with
 from broker.http.context import broker
@@ -70,6 +71,14 @@ async def on_page_error(request: Request, exc: PageError) -> Response:
         exc.detail,
         extra={"error_id": error_id, "path": request.url.path},
     )
+    if isinstance(exc, UpstreamError):  # the transaction lives on: offer the other routes
+        return _error_page(
+            request,
+            exc.message_id,
+            error_id,
+            exc.status_code,
+            back=("/login/role", "error.choose_again"),
+        )
     return _error_page(request, exc.message_id, error_id, exc.status_code)
 
 
@@ -89,7 +98,13 @@ async def on_unexpected(request: Request, exc: Exception) -> Response:
     return _error_page(request, "error.server", error_id, 500)
 
 
-def _error_page(request: Request, message_id: str, error_id: str, status: int) -> Response:
+def _error_page(
+    request: Request,
+    message_id: str,
+    error_id: str,
+    status: int,
+    back: tuple[str, str] | None = None,
+) -> Response:
     response = page(
         request,
         "error.html",
@@ -97,6 +112,8 @@ def _error_page(request: Request, message_id: str, error_id: str, status: int) -
         title_key=f"{message_id}.title",
         message_key=f"{message_id}.message",
         error_id=error_id,
+        back_url=back[0] if back else None,
+        back_key=back[1] if back else None,
     )
     response.headers.update(NO_STORE)
     return response

@@ -1,23 +1,38 @@
-"""The login journey, top to bottom, as far as it exists before the upstream routes do.
+"""The login journey, top to bottom.
 
-    /authorize ─ validate ─┬─ usable SSO session ───────────────▶ code to the portal
-                           ├─ prompt=none, no session ──────────▶ login_required to the portal
-                           └─ new transaction ─▶ login page ─▶ session ─▶ code to the portal
+    /authorize ─ validate ─┬─ usable SSO session ─────────────────────────▶ code to the portal
+                           ├─ prompt=none, no session ────────────────────▶ login_required
+                           ├─ idp_hint names an IdP ─────────────▶ upstream login
+                           └─ role ▶ route ▶ group ▶ organisation ▶ upstream login
+    upstream callback ─ checks ─ normalised identity ─ SSO session ───────▶ code to the portal
 
-The only login page so far is the development login (off unless the settings turn it on).
+The choice steps are in `steps.py`; protocols behind `upstreams.py`. While the development login
+is enabled (tests of the OpenID Provider), it replaces the choice steps and the upstream login.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from broker.errors import PageError
+from broker.claims.identity import Identity
+from broker.claims.mapping import normalise
+from broker.errors import PageError, TransactionError
 from broker.frontend.oidc.authorization import AuthorizationRequest
 from broker.frontend.oidc.provider import OIDCProvider
+from broker.journey.steps import STEP_PATHS, Choices, JourneyMap, Step
 from broker.journey.transactions import LoginTransactions
+from broker.journey.upstreams import Connector
 from broker.store.records import SessionRecord, TransactionRecord
+from broker.upstream.registry import IdP
+
+log = logging.getLogger(__name__)
+
+CALLBACK_PATH = "/upstream/oidc/callback"
 
 
 class LoginUnavailableError(PageError):
@@ -27,6 +42,12 @@ class LoginUnavailableError(PageError):
     message_id = "error.login_unavailable"
 
 
+class UnknownChoiceError(PageError):
+    """A choice that is not on offer (a tampered form or a stale page)."""
+
+    message_id = "error.choice"
+
+
 @dataclass(frozen=True)
 class Redirect:
     """Where the browser goes next, and which cookies the HTTP layer must set on the way."""
@@ -34,16 +55,27 @@ class Redirect:
     url: str
     tx_id: str | None = None
     session: SessionRecord | None = None
+    remember_idp: str | None = None
 
 
 class LoginJourney:
     def __init__(
-        self, provider: OIDCProvider, transactions: LoginTransactions, *, dev_login: bool
+        self,
+        provider: OIDCProvider,
+        transactions: LoginTransactions,
+        journey_map: JourneyMap,
+        connectors: Mapping[str, Connector],
+        *,
+        dev_login: bool,
     ) -> None:
         self._provider = provider
         self._transactions = transactions
+        self.map = journey_map
+        self._connectors = connectors
         self._dev_login = dev_login
+        self._callback = provider.settings.issuer + CALLBACK_PATH
 
+    # -- from the portal ------------------------------------------------------------------
     async def begin(
         self, params: Mapping[str, str], duplicates: frozenset[str], sid: str | None
     ) -> Redirect:
@@ -51,13 +83,95 @@ class LoginJourney:
         session = await self._provider.reusable_session(request, sid)
         if session is not None:
             return Redirect(await self._provider.complete(request, session))
-        if not self._dev_login:
-            raise LoginUnavailableError("no login route configured")
+        if self._dev_login:
+            tx = await self._transactions.create(request)
+            return Redirect("/dev-login", tx_id=tx.tx_id)
+        if not self.map.options(Step.ROLE, Choices(), "fi"):
+            raise LoginUnavailableError("no role has any enabled IdP")
         tx = await self._transactions.create(request)
-        return Redirect("/dev-login", tx_id=tx.tx_id)
+        hinted = self.map.registry.idp(request.idp_hint or "")
+        if hinted is not None:
+            return await self._start_upstream(tx, hinted)
+        return Redirect(STEP_PATHS[Step.ROLE], tx_id=tx.tx_id)
 
     async def current(self, tx_id: str | None) -> TransactionRecord:
         return await self._transactions.load(tx_id)
+
+    # -- the choice pages -----------------------------------------------------------------
+    def step_to_show(self, tx: TransactionRecord, wanted: Step) -> Step:
+        """The page asked for, unless an earlier answer is missing: then that earlier step."""
+        open_step = self.map.first_open_step(Choices.from_data(tx.data))
+        order = list(Step)
+        return wanted if order.index(wanted) <= order.index(open_step) else open_step
+
+    async def choose(self, tx: TransactionRecord, step: Step, choice: str) -> Redirect:
+        choices = Choices.from_data(tx.data)
+        if self.step_to_show(tx, step) is not step:
+            return Redirect(STEP_PATHS[self.step_to_show(tx, step)])
+        if step is Step.ORGANISATION:
+            idp = self.map.registry.idp(choice)
+            if idp is None or not self.map.allows_idp(choices, choice):
+                raise UnknownChoiceError(f"organisation {choice!r} not on offer")
+            return await self._start_upstream(tx, idp)
+        if choice not in {o.id for o in self.map.options(step, choices, "fi")}:
+            raise UnknownChoiceError(f"{step.value} {choice!r} not on offer")
+        updated = await self._transactions.update(tx, **_answer(step, choice))
+        route = self.map.registry.route(choice) if step is Step.ROUTE else None
+        if route is not None and not route.groups:
+            only = self.map.idps_for(route.id, None)
+            if len(only) == 1:  # a route with one IdP of its own (Suomi.fi) needs no more pages
+                return await self._start_upstream(updated, only[0])
+        return Redirect(STEP_PATHS[self.map.first_open_step(Choices.from_data(updated.data))])
+
+    async def remember_choice(self, tx: TransactionRecord) -> TransactionRecord:
+        """Opt-in: after a successful login the organisation is remembered on this device."""
+        return await self._transactions.update(tx, remember=True)
+
+    async def choose_by_email(self, tx: TransactionRecord, email: str) -> Redirect | None:
+        """The e-mail shortcut: None when no organisation has that domain (the page says so,
+        and nothing about whether anyone with that address exists)."""
+        idp = self.map.registry.idp_for_email(email)
+        if idp is None:
+            return None
+        return await self._start_upstream(tx, idp)
+
+    async def choose_remembered(self, tx: TransactionRecord, idp_id: str | None) -> Redirect:
+        idp = self.map.registry.idp(idp_id or "")
+        if idp is None:
+            return Redirect(STEP_PATHS[Step.ROLE])
+        return await self._start_upstream(tx, idp)
+
+    # -- the upstream IdP -----------------------------------------------------------------
+    async def _start_upstream(self, tx: TransactionRecord, idp: IdP) -> Redirect:
+        request = AuthorizationRequest.from_json(tx.request)
+        started = await self._connectors[idp.id].start(
+            redirect_uri=self._callback,
+            prompt=request.prompt,
+            max_age=request.max_age,
+            login_hint=request.login_hint,
+            acr_values=request.acr_values,
+            ui_locales=request.ui_locales,
+        )
+        await self._transactions.update(tx, idp=idp.id, upstream=started.saved)
+        log.info("upstream login started", extra={"idp": idp.id})
+        return Redirect(started.url, tx_id=tx.tx_id)
+
+    async def upstream_callback(self, tx: TransactionRecord, params: Mapping[str, str]) -> Redirect:
+        idp = self.map.registry.idp(tx.data.get("idp") or "")
+        saved = tx.data.get("upstream")
+        if idp is None or not isinstance(saved, dict):
+            raise TransactionError("callback for a transaction that started no upstream login")
+        raw = await self._connectors[idp.id].finish(params, saved)
+        identity = normalise(idp, raw)
+        log.info("upstream login completed", extra={"idp": idp.id})
+        redirect = await self.finish(
+            tx,
+            subject_for(identity),
+            identity.profile_claims(),
+            acr=identity.acr,
+            amr=identity.amr,
+        )
+        return Redirect(redirect.url, session=redirect.session, remember_idp=idp.id)
 
     async def finish(
         self,
@@ -68,7 +182,23 @@ class LoginJourney:
         acr: str | None,
         amr: tuple[str, ...],
     ) -> Redirect:
-        request: AuthorizationRequest = await self._transactions.finish(tx)
+        request = await self._transactions.finish(tx)
         session = await self._provider.sessions.start(sub, acr=acr, amr=amr, claims=claims)
         url = await self._provider.complete(request, session)
         return Redirect(url, session=session)
+
+
+def _answer(step: Step, choice: str) -> dict[str, Any]:
+    """An answer also clears the answers after it, so Back and a new choice stay consistent."""
+    if step is Step.ROLE:
+        return {"role": choice, "route": None, "group": None}
+    if step is Step.ROUTE:
+        return {"route": choice, "group": None}
+    return {"group": choice}
+
+
+def subject_for(identity: Identity) -> str:
+    """A stable, opaque subject per upstream identity (accounts and pairwise subjects replace
+    this when professional accounts arrive)."""
+    digest = hashlib.sha256(f"{identity.issuer}\x00{identity.subject}".encode()).digest()
+    return base64.b32encode(digest[:20]).decode("ascii").lower()

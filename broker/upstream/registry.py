@@ -179,6 +179,11 @@ class Registry:
         return next((i for i in self.idps() if domain and domain in i.email_domains), None)
 
 
+def empty_registry() -> Registry:
+    """No roles, no IdPs: a broker with only its development login (OpenID Provider tests)."""
+    return Registry(JourneyConfig(roles=(), routes=()), {})
+
+
 def _refuse_unknown(where: str, named: tuple[str, ...], known: set[str]) -> None:
     if missing := set(named) - known:
         raise ConfigError(f"{JOURNEY_FILE}: {where}: unknown {sorted(missing)}")

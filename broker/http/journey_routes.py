@@ -1,0 +1,137 @@
+"""The login journey's pages: role, route, group, organisation, the upstream callback."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from broker.errors import CSRFError, NotFoundError, TransactionError
+from broker.http.context import broker, locale_of
+from broker.http.cookies import REMEMBER, TRANSACTION
+from broker.http.errors import NO_STORE
+from broker.http.oidc_routes import redirect, single_values
+from broker.http.pages import page
+from broker.journey.steps import STEP_PATHS, Choices, Step
+from broker.store.records import TransactionRecord
+
+ONE_YEAR = 365 * 24 * 3600
+MAX_EMAIL = 254
+
+
+def _step(request: Request) -> Step:
+    try:
+        return Step(request.path_params["step"])
+    except ValueError as exc:
+        raise NotFoundError(request.url.path) from exc
+
+
+async def _transaction(request: Request) -> TransactionRecord:
+    ctx = broker(request)
+    return await ctx.journey.current(ctx.cookies.read(request.cookies, TRANSACTION))
+
+
+async def _checked_form(request: Request, tx: TransactionRecord) -> dict[str, str]:
+    """The posted form, once it is shown to belong to this browser's transaction."""
+    form, _ = single_values(await request.form())
+    if form.get("tx") != tx.tx_id:
+        raise TransactionError("form belongs to another login transaction")
+    if not broker(request).cookies.check_csrf(tx.tx_id, form.get("csrf_token")):
+        raise CSRFError("journey form without a valid CSRF token")
+    return form
+
+
+async def show_step(request: Request) -> Response:
+    tx = await _transaction(request)
+    wanted = _step(request)
+    step = broker(request).journey.step_to_show(tx, wanted)
+    if step is not wanted:
+        return RedirectResponse(STEP_PATHS[step], 303, headers=NO_STORE)
+    return render_step(request, tx, step)
+
+
+def render_step(
+    request: Request,
+    tx: TransactionRecord,
+    step: Step,
+    *,
+    status_code: int = 200,
+    email_error: bool = False,
+    email_value: str = "",
+) -> Response:
+    ctx = broker(request)
+    locale = locale_of(request, tx.request.get("ui_locales"))
+    options = ctx.journey.map.options(step, Choices.from_data(tx.data), locale)
+    remembered = None
+    if step is Step.ROLE:
+        idp = ctx.journey.map.registry.idp(ctx.cookies.read(request.cookies, REMEMBER) or "")
+        remembered = idp.names.get(locale) if idp else None
+    order = list(Step)
+    back = STEP_PATHS[order[order.index(step) - 1]] if step is not Step.ROLE else None
+    return page(
+        request,
+        "choice.html",
+        status_code=status_code,
+        ui_locales=tx.request.get("ui_locales"),
+        step=step.value,
+        options=options,
+        action=STEP_PATHS[step],
+        csrf_token=ctx.cookies.csrf_token(tx.tx_id),
+        tx=tx.tx_id,
+        back_url=back,
+        remembered=remembered,
+        email_shortcut=step is Step.GROUP and bool(ctx.journey.map.registry.idps()),
+        email_error=email_error,
+        email_value=email_value,
+    )
+
+
+async def choose_step(request: Request) -> Response:
+    ctx = broker(request)
+    tx = await _transaction(request)
+    form = await _checked_form(request, tx)
+    step = _step(request)
+    if step is Step.ORGANISATION and form.get("remember") == "yes":
+        tx = await ctx.journey.remember_choice(tx)
+    return redirect(request, await ctx.journey.choose(tx, step, form.get("choice", "")))
+
+
+async def choose_by_email(request: Request) -> Response:
+    ctx = broker(request)
+    tx = await _transaction(request)
+    form = await _checked_form(request, tx)
+    email = form.get("email", "").strip()[:MAX_EMAIL]
+    outcome = await ctx.journey.choose_by_email(tx, email) if "@" in email else None
+    if outcome is None:
+        return render_step(
+            request, tx, Step.GROUP, status_code=400, email_error=True, email_value=email
+        )
+    return redirect(request, outcome)
+
+
+async def choose_remembered(request: Request) -> Response:
+    ctx = broker(request)
+    tx = await _transaction(request)
+    await _checked_form(request, tx)
+    remembered = ctx.cookies.read(request.cookies, REMEMBER)
+    return redirect(request, await ctx.journey.choose_remembered(tx, remembered))
+
+
+async def upstream_callback(request: Request) -> Response:
+    ctx = broker(request)
+    tx = await _transaction(request)
+    params, _ = single_values(request.query_params)
+    outcome = await ctx.journey.upstream_callback(tx, params)
+    response = redirect(request, outcome)
+    if outcome.remember_idp and tx.data.get("remember"):
+        ctx.cookies.set(response, REMEMBER, outcome.remember_idp, ONE_YEAR)
+    return response
+
+
+ROUTES = [
+    Route("/login/email", choose_by_email, methods=["POST"]),
+    Route("/login/remembered", choose_remembered, methods=["POST"]),
+    Route("/login/{step}", show_step, methods=["GET"]),
+    Route("/login/{step}", choose_step, methods=["POST"]),
+    Route("/upstream/oidc/callback", upstream_callback, methods=["GET"]),
+]

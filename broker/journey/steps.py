@@ -1,0 +1,128 @@
+"""The login journey's steps as a small explicit state machine over the login transaction.
+
+    role ─▶ route ─┬─▶ group ─▶ organisation ─▶ upstream ─▶ callback ─▶ code to the portal
+                   └─▶ (route with its own IdPs) ──────────▶ upstream
+
+Each choice is checked against the choices before it, so a reload, the Back button or a double
+submit lands on a sensible step instead of an error: a step whose prerequisites are missing sends
+the browser to the first step that still needs an answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from broker.upstream.registry import Choice, IdP, Registry
+
+
+class Step(StrEnum):
+    ROLE = "role"
+    ROUTE = "route"
+    GROUP = "group"
+    ORGANISATION = "organisation"
+
+
+STEP_PATHS = {step: f"/login/{step.value}" for step in Step}
+
+
+@dataclass(frozen=True)
+class Option:
+    """One button on a choice page."""
+
+    id: str
+    name: str
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class Choices:
+    """What the person has chosen so far (kept in the transaction's data)."""
+
+    role: str | None = None
+    route: str | None = None
+    group: str | None = None
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> Choices:
+        return cls(data.get("role"), data.get("route"), data.get("group"))
+
+
+class JourneyMap:
+    """Which options each step offers, given the choices before it."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+
+    def first_open_step(self, choices: Choices) -> Step:
+        if not self._valid_role(choices.role):
+            return Step.ROLE
+        if not self._valid_route(choices):
+            return Step.ROUTE
+        route = self.registry.route(choices.route or "")
+        if route is not None and route.groups and not self._valid_group(choices):
+            return Step.GROUP
+        return Step.ORGANISATION
+
+    def options(self, step: Step, choices: Choices, locale: str) -> list[Option]:
+        if step is Step.ROLE:
+            return [
+                _option(r, locale) for r in self.registry.journey.roles if self._routes_of(r.id)
+            ]
+        if step is Step.ROUTE:
+            return [_option(r, locale) for r in self._routes_of(choices.role or "")]
+        if step is Step.GROUP:
+            return [_option(g, locale) for g in self._groups_of(choices.route or "")]
+        return [
+            Option(i.id, i.names.get(locale)) for i in self.idps_for(choices.route, choices.group)
+        ]
+
+    def idps_for(self, route_id: str | None, group_id: str | None) -> list[IdP]:
+        route = self.registry.route(route_id or "")
+        if route is None:
+            return []
+        if route.groups:
+            if group_id not in route.groups:
+                return []
+            return self.registry.idps_in_group(group_id or "")
+        return [i for i in (self.registry.idp(x) for x in route.idps) if i is not None]
+
+    def _routes_of(self, role_id: str) -> list[Choice]:
+        role = self.registry.role(role_id)
+        if role is None:
+            return []
+        routes = [self.registry.route(r) for r in role.routes]
+        return [r for r in routes if r is not None and self._route_has_idps(r.id)]
+
+    def _groups_of(self, route_id: str) -> list[Choice]:
+        route = self.registry.route(route_id)
+        if route is None:
+            return []
+        groups = [self.registry.group(g) for g in route.groups]
+        return [g for g in groups if g is not None and self.registry.idps_in_group(g.id)]
+
+    def _route_has_idps(self, route_id: str) -> bool:
+        route = self.registry.route(route_id)
+        if route is None:
+            return False
+        if route.groups:
+            return bool(self._groups_of(route_id))
+        return bool(self.idps_for(route_id, None))
+
+    def _valid_role(self, role_id: str | None) -> bool:
+        return role_id is not None and bool(self._routes_of(role_id))
+
+    def _valid_route(self, choices: Choices) -> bool:
+        return any(r.id == choices.route for r in self._routes_of(choices.role or ""))
+
+    def _valid_group(self, choices: Choices) -> bool:
+        return any(g.id == choices.group for g in self._groups_of(choices.route or ""))
+
+    def allows_idp(self, choices: Choices, idp_id: str) -> bool:
+        return any(i.id == idp_id for i in self.idps_for(choices.route, choices.group))
+
+
+def _option(choice: Choice, locale: str) -> Option:
+    description = choice.descriptions.get(locale) if choice.descriptions else None
+    return Option(choice.id, choice.names.get(locale), description)

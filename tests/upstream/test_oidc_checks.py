@@ -1,0 +1,428 @@
+"""OIDCConnector's checks for answers the mock organisation IdP never gives.
+
+A tiny OP in this module answers through httpx.MockTransport (in process), so that each test can
+break exactly one thing: a claim, the signing algorithm, the key id, userinfo, an HTTP status.
+The end-to-end behaviour against a real OP is in test_oidc_connector.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+import httpx
+import pytest
+from joserfc import jwt
+from joserfc.jwk import ECKey, OctKey, RSAKey
+
+from broker.clock import FrozenClock
+from broker.errors import (
+    UpstreamRequirementError,
+    UpstreamResponseError,
+    UpstreamUnavailableError,
+)
+from broker.upstream.oidc import OIDCConnector, UpstreamRedirect
+from broker.upstream.registry import IdP
+
+ISSUER = "https://op.example/org"
+CLIENT_ID = "sote-broker"
+SECRET = "s3cret with space:and%colon"
+CALLBACK = "https://broker.example/upstream/oidc/callback"
+
+
+class FakeOP:
+    """Discovery, JWKS, token and userinfo of one OP; tests change what it says."""
+
+    def __init__(self, clock: FrozenClock) -> None:
+        self.clock = clock
+        self.key = RSAKey.generate_key(2048, parameters={"kid": "k1", "alg": "RS256", "use": "sig"})
+        self.discovery: dict[str, Any] = {
+            "issuer": ISSUER,
+            "authorization_endpoint": f"{ISSUER}/authorize",
+            "token_endpoint": f"{ISSUER}/token",
+            "jwks_uri": f"{ISSUER}/jwks",
+            "userinfo_endpoint": f"{ISSUER}/userinfo",
+        }
+        self.nonce = ""
+        self.claims: dict[str, Any] = {}
+        self.header: dict[str, Any] = {}
+        self.sign_with: Any = None
+        self.token_response: httpx.Response | None = None
+        self.token_extra: dict[str, Any] = {}
+        self.userinfo: dict[str, Any] = {"sub": "person-1", "email": "p@example.fi"}
+        self.userinfo_status = 200
+        self.requests: list[httpx.Request] = []
+        self.access_token = "at-" + "x" * 40
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        path = request.url.path.removeprefix("/org")
+        if path == "/.well-known/openid-configuration":
+            return httpx.Response(200, json=self.discovery)
+        if path == "/jwks":
+            return httpx.Response(200, json={"keys": [self.key.as_dict(private=False)]})
+        if path == "/token":
+            return self.token_response or httpx.Response(200, json=self.tokens())
+        if path == "/userinfo":
+            return httpx.Response(self.userinfo_status, json=self.userinfo)
+        return httpx.Response(404)
+
+    def tokens(self) -> dict[str, Any]:
+        return {
+            "access_token": self.access_token,
+            "token_type": "Bearer",
+            "expires_in": 300,
+            "id_token": self.id_token(),
+            **self.token_extra,
+        }
+
+    def id_token(self) -> str:
+        now = int(self.clock.now())
+        digest = hashlib.sha256(self.access_token.encode()).digest()
+        claims = {
+            "iss": ISSUER,
+            "sub": "person-1",
+            "aud": CLIENT_ID,
+            "exp": now + 300,
+            "iat": now,
+            "auth_time": now - 5,
+            "nonce": self.nonce,
+            "acr": "urn:op:mfa",
+            "amr": ["pwd", "otp"],
+            "at_hash": base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode(),
+            "name": "Pia Potilas",
+        }
+        claims = {k: v for k, v in {**claims, **self.claims}.items() if v is not DROP}
+        header = {"alg": "RS256", "kid": "k1", **self.header}
+        key = self.sign_with or self.key
+        return jwt.encode(header, claims, key, algorithms=[header["alg"]])
+
+
+DROP = object()
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(time.time())
+
+
+@pytest.fixture
+def op(clock: FrozenClock) -> FakeOP:
+    return FakeOP(clock)
+
+
+@pytest.fixture
+async def http(op: FakeOP) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(transport=httpx.MockTransport(op.handle)) as client:
+        yield client
+
+
+def make_idp(**oidc: Any) -> IdP:
+    return IdP.model_validate(
+        {
+            "id": "org",
+            "names": {"fi": "Org", "sv": "Org", "en": "Org"},
+            "route": "organisation",
+            "protocol": "oidc",
+            "default_acr": "loa2",
+            "oidc": {
+                "issuer": ISSUER,
+                "client_id": CLIENT_ID,
+                "client_secret": {"value": SECRET},
+                **oidc,
+            },
+            "claims": {"acr_values": {"urn:op:mfa": "loa3"}},
+        }
+    )
+
+
+@pytest.fixture
+def connector(http: httpx.AsyncClient, clock: FrozenClock) -> OIDCConnector:
+    return OIDCConnector(make_idp(), http, clock, client_secret=SECRET)
+
+
+async def started(connector: OIDCConnector, op: FakeOP, **options: Any) -> UpstreamRedirect:
+    redirect = await connector.start(redirect_uri=CALLBACK, **options)
+    op.nonce = dict(parse_qsl(urlsplit(redirect.url).query))["nonce"]
+    return redirect
+
+
+def callback(redirect: UpstreamRedirect, **extra: str) -> dict[str, str]:
+    return {"code": "the-code", "state": redirect.saved["state"], **extra}
+
+
+async def login(connector: OIDCConnector, op: FakeOP, **options: Any) -> Any:
+    redirect = await started(connector, op, **options)
+    return await connector.finish(callback(redirect), redirect.saved)
+
+
+async def test_baseline_login(connector: OIDCConnector, op: FakeOP) -> None:
+    raw = await login(connector, op)
+    assert (raw.subject, raw.acr, raw.amr) == ("person-1", "loa3", ("pwd", "otp"))
+    assert raw.claims["email"] == "p@example.fi"
+
+
+async def test_token_request(connector: OIDCConnector, op: FakeOP) -> None:
+    redirect = await started(connector, op)
+    await connector.finish(callback(redirect), redirect.saved)
+    token_request = next(r for r in op.requests if r.url.path.endswith("/token"))
+    form = dict(parse_qsl(token_request.content.decode()))
+    assert form == {
+        "grant_type": "authorization_code",
+        "code": "the-code",
+        "redirect_uri": CALLBACK,
+        "code_verifier": redirect.saved["code_verifier"],
+    }
+    verifier_hash = hashlib.sha256(redirect.saved["code_verifier"].encode()).digest()
+    challenge = dict(parse_qsl(urlsplit(redirect.url).query))["code_challenge"]
+    assert challenge == base64.urlsafe_b64encode(verifier_hash).rstrip(b"=").decode()
+    scheme, _, encoded = token_request.headers["authorization"].partition(" ")
+    client_id, _, secret = base64.b64decode(encoded).decode().partition(":")
+    assert (scheme, unquote(client_id), unquote(secret)) == ("Basic", CLIENT_ID, SECRET)
+    assert ":" not in secret  # RFC 6749 §2.3.1: form-encoded before Basic
+    userinfo = next(r for r in op.requests if r.url.path.endswith("/userinfo"))
+    assert userinfo.headers["authorization"] == f"Bearer {op.access_token}"
+
+
+@pytest.mark.parametrize(
+    ("claims", "check"),
+    [
+        ({"iss": ISSUER + "/"}, "iss"),
+        ({"aud": "someone-else"}, "aud"),
+        ({"aud": ["someone-else", "another"]}, "aud"),
+        ({"aud": [CLIENT_ID, "another"]}, "azp"),
+        ({"aud": [CLIENT_ID, "another"], "azp": "another"}, "azp"),
+        ({"azp": "another"}, "azp"),
+        ({"exp": DROP}, "exp"),
+        ({"exp": "tomorrow"}, "exp"),
+        ({"iat": DROP}, "iat"),
+        ({"nonce": DROP}, "nonce"),
+        ({"nonce": "another"}, "nonce"),
+        ({"nonce": "nön-ascii"}, "nonce"),
+        ({"sub": DROP}, "sub"),
+        ({"sub": ""}, "sub"),
+        ({"auth_time": "yesterday"}, "auth_time"),
+        ({"acr": 3}, "acr"),
+        ({"amr": "pwd"}, "amr"),
+        ({"at_hash": "AAAAAAAAAAAAAAAAAAAAAA"}, "at_hash"),
+    ],
+)
+async def test_id_token_claim_checks(
+    connector: OIDCConnector, op: FakeOP, claims: dict[str, Any], check: str
+) -> None:
+    op.claims = claims
+    with pytest.raises(UpstreamResponseError, match=f"org: id_token {check}"):
+        await login(connector, op)
+
+
+async def test_expiry_and_issue_time_allow_the_clock_skew(
+    connector: OIDCConnector, op: FakeOP, clock: FrozenClock
+) -> None:
+    now = int(clock.now())
+    op.claims = {"exp": now - 30, "iat": now + 30, "nbf": now + 30}
+    await login(connector, op)
+    for claims, check in (
+        ({"exp": now - 61}, "exp"),
+        ({"iat": now + 61}, "iat"),
+        ({"nbf": now + 61}, "nbf"),
+    ):
+        op.claims = claims
+        with pytest.raises(UpstreamResponseError, match=check):
+            await login(connector, op)
+
+
+async def test_several_audiences_with_azp_are_accepted(
+    connector: OIDCConnector, op: FakeOP
+) -> None:
+    op.claims = {"aud": [CLIENT_ID, "another"], "azp": CLIENT_ID}
+    assert (await login(connector, op)).subject == "person-1"
+
+
+async def test_at_hash_is_optional(connector: OIDCConnector, op: FakeOP) -> None:
+    op.claims = {"at_hash": DROP}
+    assert (await login(connector, op)).subject == "person-1"
+
+
+async def test_unsigned_id_token_is_refused(connector: OIDCConnector, op: FakeOP) -> None:
+    redirect = await started(connector, op)
+    good = op.id_token()
+    _, payload, _ = good.split(".")
+    header = base64.urlsafe_b64encode(b'{"alg":"none","kid":"k1"}').rstrip(b"=").decode()
+    op.token_extra = {"id_token": f"{header}.{payload}."}
+    with pytest.raises(UpstreamResponseError, match="alg not allowed"):
+        await connector.finish(callback(redirect), redirect.saved)
+
+
+async def test_hmac_with_the_public_key_is_refused(connector: OIDCConnector, op: FakeOP) -> None:
+    """Algorithm confusion: HS256 keyed with the OP's public key material."""
+    public = json.dumps(op.key.as_dict(private=False)).encode()
+    op.header = {"alg": "HS256"}
+    op.sign_with = OctKey.import_key(public)
+    with pytest.raises(UpstreamResponseError, match="alg not allowed"):
+        await login(connector, op)
+
+
+async def test_algorithm_not_configured_is_refused(
+    http: httpx.AsyncClient, clock: FrozenClock, op: FakeOP
+) -> None:
+    connector = OIDCConnector(make_idp(id_token_algs=["ES256"]), http, clock, client_secret=SECRET)
+    with pytest.raises(UpstreamResponseError, match="alg not allowed"):
+        await login(connector, op)
+
+
+async def test_unknown_kid_refetches_the_jwks_once_then_fails(
+    connector: OIDCConnector, op: FakeOP
+) -> None:
+    await login(connector, op)
+    op.header = {"kid": "k2"}
+    op.sign_with = RSAKey.generate_key(2048, parameters={"kid": "k2"})
+    with pytest.raises(UpstreamResponseError, match="kid unknown"):
+        await login(connector, op)
+    assert sum(r.url.path.endswith("/jwks") for r in op.requests) == 2
+
+
+async def test_key_of_the_wrong_type_under_a_known_kid_is_refused(
+    connector: OIDCConnector, op: FakeOP
+) -> None:
+    op.header = {"alg": "ES256"}
+    op.sign_with = ECKey.generate_key("P-256", parameters={"kid": "k1"})
+    with pytest.raises(UpstreamResponseError, match="id_token kid unknown"):
+        await login(connector, op)
+
+
+@pytest.mark.parametrize(
+    ("response", "error", "detail"),
+    [
+        (httpx.Response(503, text="busy"), UpstreamUnavailableError, "HTTP 503"),
+        (httpx.Response(200, json=["not", "an", "object"]), UpstreamUnavailableError, "object"),
+        (httpx.Response(302, headers={"location": "/x"}), UpstreamUnavailableError, "HTTP 302"),
+        (
+            httpx.Response(400, json={"error": "invalid_grant"}),
+            UpstreamResponseError,
+            "invalid_grant",
+        ),
+        (
+            httpx.Response(401, json={"error": "invalid_client"}),
+            UpstreamResponseError,
+            "invalid_client",
+        ),
+        (httpx.Response(400, text="<html>"), UpstreamUnavailableError, "not JSON"),
+    ],
+)
+async def test_token_endpoint_answers(
+    connector: OIDCConnector,
+    op: FakeOP,
+    response: httpx.Response,
+    error: type[Exception],
+    detail: str,
+) -> None:
+    op.token_response = response
+    with pytest.raises(error, match=detail):
+        await login(connector, op)
+
+
+@pytest.mark.parametrize(
+    ("extra", "check"),
+    [({"token_type": "DPoP"}, "token_type"), ({"access_token": None}, "access_token")],
+)
+async def test_token_response_fields(
+    connector: OIDCConnector, op: FakeOP, extra: dict[str, Any], check: str
+) -> None:
+    op.token_extra = extra
+    with pytest.raises(UpstreamResponseError, match=check):
+        await login(connector, op)
+
+
+async def test_userinfo_of_another_person_is_refused(connector: OIDCConnector, op: FakeOP) -> None:
+    op.userinfo = {"sub": "person-2", "email": "other@example.fi"}
+    with pytest.raises(UpstreamResponseError, match="userinfo sub"):
+        await login(connector, op)
+
+
+async def test_userinfo_cannot_override_what_the_id_token_says(
+    connector: OIDCConnector, op: FakeOP
+) -> None:
+    op.userinfo = {
+        "sub": "person-1",
+        "name": "From Userinfo",
+        "acr": "urn:op:weak",
+        "iss": "https://evil.example",
+        "auth_time": 1,
+        "title": "Lääkäri",
+    }
+    raw = await login(connector, op)
+    assert raw.claims["name"] == "From Userinfo"
+    assert raw.claims["title"] == "Lääkäri"
+    assert raw.claims["acr"] == "urn:op:mfa" and raw.acr == "loa3"
+    assert raw.claims["auth_time"] != 1
+    assert "iss" not in raw.claims
+
+
+async def test_userinfo_down_is_unavailable(connector: OIDCConnector, op: FakeOP) -> None:
+    op.userinfo_status = 500
+    with pytest.raises(UpstreamUnavailableError, match="userinfo"):
+        await login(connector, op)
+
+
+async def test_discovery_without_an_endpoint_is_unavailable(
+    connector: OIDCConnector, op: FakeOP
+) -> None:
+    del op.discovery["token_endpoint"]
+    with pytest.raises(UpstreamUnavailableError, match="token_endpoint"):
+        await connector.start(redirect_uri=CALLBACK)
+
+
+async def test_callback_iss_is_optional_unless_advertised(
+    connector: OIDCConnector, op: FakeOP
+) -> None:
+    redirect = await started(connector, op)
+    with pytest.raises(UpstreamResponseError, match="callback iss"):
+        await connector.finish(callback(redirect, iss=ISSUER + "x"), redirect.saved)
+    raw = await connector.finish(callback(redirect, iss=ISSUER), redirect.saved)
+    assert raw.subject == "person-1"
+
+
+async def test_missing_acr_means_the_default_acr(connector: OIDCConnector, op: FakeOP) -> None:
+    op.claims = {"acr": DROP}
+    assert (await login(connector, op)).acr == "loa2"
+    with pytest.raises(UpstreamRequirementError, match="acr loa2"):
+        await login(connector, op, acr_values=["loa3"])
+
+
+async def test_fresh_login_needs_auth_time(connector: OIDCConnector, op: FakeOP) -> None:
+    op.claims = {"auth_time": DROP}
+    assert (await login(connector, op)).auth_time is None
+    with pytest.raises(UpstreamRequirementError, match="auth_time"):
+        await login(connector, op, prompt=["login"])
+    with pytest.raises(UpstreamRequirementError, match="auth_time"):
+        await login(connector, op, max_age=600)
+
+
+async def test_nothing_secret_or_personal_is_logged(
+    connector: OIDCConnector, op: FakeOP, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.DEBUG, logger="broker.upstream.oidc"):
+        redirect = await started(connector, op, login_hint="pia@example.fi")
+        raw = await connector.finish(callback(redirect), redirect.saved)
+        op.claims = {"nonce": "another"}
+        failed = await started(connector, op)
+        with pytest.raises(UpstreamResponseError) as caught:
+            await connector.finish(callback(failed), failed.saved)
+    logged = caplog.text + caught.value.detail
+    assert "org: login verified" in caplog.text
+    secrets = [
+        *(redirect.saved[k] for k in ("state", "nonce", "code_verifier")),
+        "the-code",
+        op.access_token,
+        "pia@example.fi",
+        raw.subject,
+        "Pia Potilas",
+        "eyJ",
+    ]
+    assert not [s for s in secrets if s in logged]

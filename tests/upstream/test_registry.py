@@ -1,0 +1,88 @@
+"""idp_configs/: the committed files load, and bad files stop start-up naming file and key."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from broker.errors import ConfigError
+from broker.upstream.registry import load_registry
+
+REPO_CONFIGS = Path(__file__).parents[2] / "idp_configs"
+SEED_ORGANISATIONS = {"hus", "pshva", "oys", "pirha", "tyks", "lshp", "soite", "pajjatha"}
+
+
+@pytest.fixture
+def configs(tmp_path: Path) -> Path:
+    target = tmp_path / "idp_configs"
+    shutil.copytree(REPO_CONFIGS, target)
+    return target
+
+
+def test_committed_configs_hold_the_seed_organisations_in_two_groups() -> None:
+    registry = load_registry(REPO_CONFIGS, development=False)
+    assert {i.id for i in registry.idps()} == SEED_ORGANISATIONS
+    groups = {i.group for i in registry.idps()}
+    assert groups == {"yliopistosairaanhoitopiirit", "hyvinvointialueet"}
+    professional = registry.role("professional")
+    assert professional is not None
+    assert professional.names.fi == "Olen ammattilainen"
+    for idp in registry.idps():
+        assert idp.names.fi and idp.names.sv and idp.names.en
+        assert idp.oidc.client_secret.env  # never inline in the committed files
+
+
+def test_email_domain_finds_the_organisation() -> None:
+    registry = load_registry(REPO_CONFIGS, development=True)
+    found = registry.idp_for_email("Maija.Meikalainen@HUS.fi")
+    assert found is not None and found.id == "hus"
+    assert registry.idp_for_email("someone@gmail.com") is None
+    assert registry.idp_for_email("not-an-address") is None
+
+
+def test_file_name_must_match_id(configs: Path) -> None:
+    (configs / "hus.yaml").rename(configs / "helsinki.yaml")
+    with pytest.raises(ConfigError, match=r"helsinki\.yaml: id"):
+        load_registry(configs, development=True)
+
+
+def test_bad_value_names_file_and_key(configs: Path) -> None:
+    text = (configs / "tyks.yaml").read_text().replace("protocol: oidc", "protocol: carrier-pigeon")
+    (configs / "tyks.yaml").write_text(text)
+    with pytest.raises(ConfigError) as refused:
+        load_registry(configs, development=True)
+    assert "tyks.yaml" in str(refused.value)
+    assert "protocol" in str(refused.value)
+
+
+def test_unknown_group_reference_is_refused(configs: Path) -> None:
+    text = (
+        (configs / "oys.yaml")
+        .read_text()
+        .replace("group: yliopistosairaanhoitopiirit", "group: nowhere")
+    )
+    (configs / "oys.yaml").write_text(text)
+    with pytest.raises(ConfigError, match="unknown group"):
+        load_registry(configs, development=True)
+
+
+def test_inline_secret_is_refused_in_production(configs: Path) -> None:
+    text = (
+        (configs / "hus.yaml")
+        .read_text()
+        .replace("env: SOTE_BROKER_IDP_HUS_SECRET", "value: inline-secret")
+    )
+    (configs / "hus.yaml").write_text(text)
+    assert load_registry(configs, development=True).idp("hus") is not None
+    with pytest.raises(ConfigError, match="inline"):
+        load_registry(configs, development=False)
+
+
+def test_missing_secret_environment_variable_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SOTE_BROKER_IDP_HUS_SECRET", raising=False)
+    idp = load_registry(REPO_CONFIGS, development=True).idp("hus")
+    assert idp is not None
+    with pytest.raises(ConfigError, match="SOTE_BROKER_IDP_HUS_SECRET"):
+        idp.oidc.client_secret.resolve()
