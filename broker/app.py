@@ -17,7 +17,7 @@ from broker.clock import Clock, SystemClock
 from broker.errors import ConfigError
 from broker.frontend.oidc.keys import KeyRing
 from broker.frontend.oidc.provider import OIDCProvider
-from broker.http import dev_login_routes, journey_routes, misc_routes, oidc_routes
+from broker.http import journey_routes, misc_routes, oidc_routes
 from broker.http.context import BrokerContext
 from broker.http.cookies import CookieSigner, load_or_create_keys
 from broker.http.errors import EXCEPTION_HANDLERS
@@ -82,20 +82,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
             connectors = build_connectors(
                 registry, http, clock, clock_skew=settings.tokens.clock_skew
             )
-            journey = LoginJourney(
-                provider,
-                transactions,
-                JourneyMap(registry),
-                connectors,
-                dev_login=settings.dev_login.enabled,
-            )
+            journey = LoginJourney(provider, transactions, JourneyMap(registry), connectors)
             app.state.broker = BrokerContext(settings, provider, journey, cookies, Renderer())
             tasks = [
                 asyncio.create_task(provider.backchannel.run(), name="backchannel-logout"),
                 asyncio.create_task(_housekeeping(store, keys, clock), name="housekeeping"),
             ]
-            if settings.dev_login.enabled:
-                log.warning("DEVELOPMENT LOGIN IS ON: anyone can log in as anyone")
             log.info("sote-broker %s ready at %s", __version__, settings.issuer)
             try:
                 yield
@@ -106,8 +98,6 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
                 await store.close()
 
     routes: list[BaseRoute] = [*oidc_routes.ROUTES, *journey_routes.ROUTES, *misc_routes.ROUTES]
-    if settings.dev_login.enabled:
-        routes += dev_login_routes.ROUTES
     return Starlette(
         routes=routes,
         middleware=[

@@ -58,12 +58,6 @@ class BackchannelSettings(_Frozen):
     poll_seconds: float = Field(5.0, gt=0)
 
 
-class DevLoginSettings(_Frozen):
-    """The development-only login used until the login journey exists. Off unless enabled."""
-
-    enabled: bool = False
-
-
 class LoggingSettings(_Frozen):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     json_format: bool = False
@@ -87,7 +81,6 @@ class Settings(_Frozen):
     keys: KeySettings = KeySettings()
     tokens: TokenSettings = TokenSettings()
     backchannel: BackchannelSettings = BackchannelSettings()
-    dev_login: DevLoginSettings = DevLoginSettings()
     logging: LoggingSettings = LoggingSettings()
 
     @model_validator(mode="after")
@@ -98,8 +91,6 @@ class Settings(_Frozen):
         if self.mode == "production":
             if parts.scheme != "https":
                 raise ValueError("production mode requires an https issuer")
-            if self.dev_login.enabled:
-                raise ValueError("dev_login cannot be enabled in production mode")
         elif parts.scheme not in ("http", "https"):
             raise ValueError("issuer must be http(s)")
         return self

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# `make demo`: the broker on http://127.0.0.1:8000 (config/development.yaml, data in var/) with the
-# development login, and the demo portal on http://127.0.0.1:8001. Ctrl-C stops everything.
+# `make demo`: the broker on http://127.0.0.1:8000 (config/development.yaml, data in var/), the
+# demo portal on http://127.0.0.1:8001 and the mock organisation IdP (all eight organisations of
+# idp_configs/) on http://127.0.0.1:8002. Ctrl-C stops everything.
 #
 #   DEMO_NO_WAIT=1   start, wait for /healthz, print the instructions, stop and exit (a smoke test)
 #   DEMO_CONFIG=...  another settings file (default config/development.yaml)
 #   SOTE_BROKER__PORT=8010 SOTE_BROKER__ISSUER=http://127.0.0.1:8010   settings overrides; the
 #                    printed URLs follow the broker's effective settings
 #
-# Every process is started with `start NAME COMMAND...` and stopped by the one cleanup trap: the
-# broker and the demo portal (mock_idps/demo_portal) on 8001; the mock IdPs are added the same way.
+# Every process is started with `start NAME COMMAND...` and stopped by the one cleanup trap.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -21,6 +21,12 @@ STARTUP_SECONDS=${DEMO_STARTUP_SECONDS:-20}
 STOP_SECONDS=10
 
 PORTAL=http://127.0.0.1:8001
+MOCK_IDP=http://127.0.0.1:8002
+# The mock IdP's client secret for the broker (mock_idps/test_users.yaml); not a secret anywhere.
+MOCK_IDP_SECRET=mock-idp-secret-for-development-only
+for org in HUS PSHVA OYS PIRHA TYKS LSHP SOITE PAJJATHA; do
+    export "SOTE_BROKER_IDP_${org}_SECRET=$MOCK_IDP_SECRET"
+done
 CLIENT_ID=demo-portal
 # A fixed, clearly named secret, so the instructions below stay valid between runs.
 CLIENT_SECRET=demo-portal-secret-for-development-only-0001
@@ -134,10 +140,15 @@ fi
     --secret "$CLIENT_SECRET"
 
 # 3. The processes, each started with `start` and stopped by the one cleanup trap.
-if port_busy 127.0.0.1 8001; then
-    say "port 8001 (the demo portal) is already in use; stop what runs there first"
-    exit 1
-fi
+for busy in 8001 8002; do
+    if port_busy 127.0.0.1 "$busy"; then
+        say "port $busy (demo portal 8001, mock IdP 8002) is already in use; stop what runs there"
+        exit 1
+    fi
+done
+start mock-idp "$PY" -m mock_idps.oidc_idp --host 127.0.0.1 --port 8002 \
+    --redirect-uri "$ISSUER/upstream/oidc/callback" --key-dir var/mock-idp-keys
+wait_until_up mock-idp "${pids[-1]}" "$MOCK_IDP/hus/.well-known/openid-configuration"
 start broker "${BROKER[@]}" serve
 wait_until_up broker "${pids[-1]}" "http://$LOCAL_HOST:$PORT/healthz"
 start portal env DEMO_PORTAL_CLIENT_SECRET="$CLIENT_SECRET" \
@@ -148,17 +159,20 @@ wait_until_up portal "${pids[-1]}" "$PORTAL/healthz"
 # 4. What to try.
 cat <<EOF
 
-  sote-broker demo is up (development mode: plain http, development login ON)
+  sote-broker demo is up (development mode: plain http, mock IdPs)
 
   Open the demo portal:   $PORTAL/
-  and choose "Kirjaudu palveluun". At the broker's development login, type any user name
-  (for example "tessa"); the portal then asks for its own one-time profile and shows the
-  claims it received. "Kirjaudu ulos" logs out at the broker too (RP-initiated logout), and
-  logging out elsewhere ends the portal session through back-channel logout.
+  and choose "Kirjaudu palveluun". At the broker choose "Olen ammattilainen",
+  "Organisaatiotunnistautuminen", a group and an organisation, and log in at the mock IdP, e.g.
+  at HUS as maija.meikalainen / testi1234 (every organisation's test users are listed on its
+  login page and in mock_idps/test_users.yaml). The portal then asks for its own one-time
+  profile and shows the claims it received. "Kirjaudu ulos" logs out at the broker too
+  (RP-initiated logout); logging out elsewhere ends the portal session (back-channel logout).
 
   Broker          $ISSUER/.well-known/openid-configuration
   Signing keys    $ISSUER/jwks
   Portal client   client_id $CLIENT_ID, client_secret $CLIENT_SECRET (client_secret_basic)
+  Mock IdP        $MOCK_IDP/hus/.well-known/openid-configuration (and /pshva, /oys, …)
 
 EOF
 

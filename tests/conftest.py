@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -37,7 +38,6 @@ def make_settings(tmp_path: Path, port: int, **overrides: Any) -> Settings:
         "secret_file": tmp_path / "secret",
         "store": {"sqlite_path": tmp_path / "broker.db"},
         "keys": {"directory": tmp_path / "keys", "publish_lead_seconds": 0},
-        "dev_login": {"enabled": True},
         "backchannel": {"retry_base_seconds": 1, "poll_seconds": 0.05, "timeout_seconds": 2},
     }
     for key, value in overrides.items():
@@ -53,6 +53,7 @@ class RunningBroker:
     url: str
     clock: FrozenClock
     settings: Settings
+    idp_url: str = ""
     secrets: dict[str, str] = field(default_factory=dict)
 
     async def add_client(self, client_id: str = "portal", **fields: Any) -> ClientRecord:
@@ -119,7 +120,7 @@ def idp_configs_for(mock_url: str, target: Path) -> Path:
 
 @dataclass
 class JourneyWorld:
-    """A broker with the real login journey (no development login) and the mock org IdP."""
+    """A broker with its login journey and the mock organisation IdP it logs people in with."""
 
     broker: RunningBroker
     idp_url: str
@@ -153,15 +154,14 @@ def world(tmp_path: Path, broker_keys: Path, mock_idp_keys: Path) -> Iterator[Jo
     )
     configs = idp_configs_for(idp_base, tmp_path / "idp_configs")
     with serve(mock, idp_sock) as idp_url:
-        for running in start_broker(
-            tmp_path, broker_keys, broker_sock, dev_login={"enabled": False}, idp_configs=configs
-        ):
+        for running in start_broker(tmp_path, broker_keys, broker_sock, idp_configs=configs):
+            running.idp_url = idp_url
             yield JourneyWorld(running, idp_url)
 
 
 @pytest.fixture
-def broker(tmp_path: Path, broker_keys: Path) -> Iterator[RunningBroker]:
-    yield from start_broker(tmp_path, broker_keys)
+def broker(world: JourneyWorld) -> RunningBroker:
+    return world.broker
 
 
 @pytest.fixture
@@ -175,20 +175,83 @@ def hidden_inputs(html: str) -> dict[str, str]:
     return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', html))
 
 
-async def dev_login(
-    browser: httpx.AsyncClient, broker_url: str, authorize_url: str, username: str = "tessa"
+HUS_USER = ("maija.meikalainen", "testi1234")
+HUS_USER_NAME = "Maija Meikäläinen"
+
+
+async def choose(browser: httpx.AsyncClient, base: str, path: str, choice: str) -> httpx.Response:
+    """One journey step: GET its page, POST its form with `choice`."""
+    page = await browser.get(base + path)
+    assert page.status_code == 200, page.text
+    return await browser.post(base + path, data={**hidden_inputs(page.text), "choice": choice})
+
+
+async def upstream_login(
+    browser: httpx.AsyncClient, idp_authorize_url: str, user: tuple[str, str] = HUS_USER
 ) -> httpx.Response:
-    """Walk from the portal's authorization URL through the development login; returns the
-    response that redirects back to the portal."""
-    response = await browser.get(authorize_url)
-    assert response.status_code == 303, response.text
-    if not response.headers["location"].startswith("/dev-login"):
-        return response
-    page = await browser.get(broker_url + "/dev-login")
-    assert page.status_code == 200
-    form = hidden_inputs(page.text)
-    form.update(username=username, name="Tessa Testilä", email="tessa@example.fi")
-    return await browser.post(broker_url + "/dev-login", data=form)
+    """At the mock IdP: its login form (unless its own session answers), then back to the
+    broker's callback."""
+    form_page = await browser.get(idp_authorize_url)
+    if form_page.status_code in (302, 303):
+        return await browser.get(form_page.headers["location"])
+    assert form_page.status_code == 200, form_page.text
+    action = form_page.text.split('<form method="post" action="')[1].split('"')[0]
+    if not action.startswith("http"):
+        parts = urlsplit(idp_authorize_url)
+        action = f"{parts.scheme}://{parts.netloc}{action}"
+    posted = await browser.post(
+        action, data={**hidden_inputs(form_page.text), "username": user[0], "password": user[1]}
+    )
+    assert posted.status_code in (302, 303), posted.text
+    return await browser.get(posted.headers["location"])
+
+
+async def choose_organisation(
+    browser: httpx.AsyncClient,
+    broker: RunningBroker,
+    group: str = "yliopistosairaanhoitopiirit",
+    org: str = "hus",
+) -> str:
+    """From the role page through the choice pages; returns the IdP's authorization URL."""
+    for path, choice in (
+        ("/login/role", "professional"),
+        ("/login/route", "organisation"),
+        ("/login/group", group),
+    ):
+        assert (await choose(browser, broker.url, path, choice)).status_code == 303
+    to_idp = await choose(browser, broker.url, "/login/organisation", org)
+    assert to_idp.status_code == 303, to_idp.text
+    location = str(to_idp.headers["location"])
+    assert location.startswith(f"{broker.idp_url}/{org}/authorize?")
+    return location
+
+
+async def walk_to_idp(
+    browser: httpx.AsyncClient,
+    broker: RunningBroker,
+    authorize_url: str,
+    group: str = "yliopistosairaanhoitopiirit",
+    org: str = "hus",
+) -> str:
+    first = await browser.get(authorize_url)
+    assert first.status_code == 303, first.text
+    assert first.headers["location"] == "/login/role"
+    return await choose_organisation(browser, broker, group, org)
+
+
+async def log_in(
+    browser: httpx.AsyncClient,
+    broker: RunningBroker,
+    authorize_url: str,
+    user: tuple[str, str] = HUS_USER,
+) -> httpx.Response:
+    """The whole login from the portal's authorization URL: returns the broker's response that
+    redirects back to the portal (at once when an SSO session answers)."""
+    first = await browser.get(authorize_url)
+    assert first.status_code == 303, first.text
+    if first.headers["location"] != "/login/role":
+        return first
+    return await upstream_login(browser, await choose_organisation(browser, broker), user)
 
 
 def _b64decode(part: str) -> Any:

@@ -22,12 +22,12 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
         path,
         {
             "SOTE_BROKER__TOKENS__CODE_TTL": "30",
-            "SOTE_BROKER__DEV_LOGIN__ENABLED": "true",
+            "SOTE_BROKER__KEYS__ALGORITHMS": "[ES256]",
             "UNRELATED": "x",
         },
     )
     assert settings.tokens.code_ttl == 30
-    assert settings.dev_login.enabled is True
+    assert settings.keys.algorithms == ("ES256",)
 
 
 def test_config_path_from_environment_and_relative_paths(tmp_path: Path) -> None:
@@ -44,7 +44,6 @@ def test_production_is_the_default_mode(tmp_path: Path) -> None:
         load_settings(write(tmp_path, "issuer: http://127.0.0.1:8000\n"), {})
     settings = load_settings(write(tmp_path, "issuer: https://tunnistus.example.fi\n"), {})
     assert settings.mode == "production"
-    assert settings.dev_login.enabled is False
     assert settings.secure_cookies
 
 

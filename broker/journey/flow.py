@@ -6,8 +6,7 @@
                            └─ role ▶ route ▶ group ▶ organisation ▶ upstream login
     upstream callback ─ checks ─ normalised identity ─ SSO session ───────▶ code to the portal
 
-The choice steps are in `steps.py`; protocols behind `upstreams.py`. While the development login
-is enabled (tests of the OpenID Provider), it replaces the choice steps and the upstream login.
+The choice steps are in `steps.py`; the protocols behind `upstreams.py`.
 """
 
 from __future__ import annotations
@@ -65,14 +64,11 @@ class LoginJourney:
         transactions: LoginTransactions,
         journey_map: JourneyMap,
         connectors: Mapping[str, Connector],
-        *,
-        dev_login: bool,
     ) -> None:
         self._provider = provider
         self._transactions = transactions
         self.map = journey_map
         self._connectors = connectors
-        self._dev_login = dev_login
         self._callback = provider.settings.issuer + CALLBACK_PATH
 
     # -- from the portal ------------------------------------------------------------------
@@ -83,9 +79,6 @@ class LoginJourney:
         session = await self._provider.reusable_session(request, sid)
         if session is not None:
             return Redirect(await self._provider.complete(request, session))
-        if self._dev_login:
-            tx = await self._transactions.create(request)
-            return Redirect("/dev-login", tx_id=tx.tx_id)
         if not self.map.options(Step.ROLE, Choices(), "fi"):
             raise LoginUnavailableError("no role has any enabled IdP")
         tx = await self._transactions.create(request)

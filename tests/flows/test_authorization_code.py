@@ -1,4 +1,4 @@
-"""The authorization code flow end to end: portal (authlib) → broker → dev login → portal."""
+"""The authorization code flow end to end: portal (authlib) → broker → mock IdP → portal."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from authlib.integrations.base_client.errors import OAuthError as ClientOAuthErr
 from authlib.integrations.starlette_client import StarletteOAuth2App
 from joserfc.errors import BadSignatureError
 
-from tests.conftest import RunningBroker, dev_login, jwt_parts, tamper
+from tests.conftest import HUS_USER_NAME, RunningBroker, jwt_parts, log_in, tamper
 from tests.portal_client import Authorization, callback_params, portal_client, redeem, start
 
 
@@ -17,7 +17,7 @@ async def login(
 ) -> tuple[StarletteOAuth2App, Authorization, dict[str, str]]:
     client = portal_client(broker)
     auth = await start(client, **params)
-    response = await dev_login(browser, broker.url, auth.url)
+    response = await log_in(browser, broker, auth.url)
     assert response.status_code == 303
     return client, auth, callback_params(response.headers["location"])
 
@@ -28,7 +28,7 @@ async def test_happy_path_issues_tokens_that_the_portal_library_accepts(
     await broker.add_client()
     client = portal_client(broker)
     auth = await start(client, acr_values="http://ftn.ficora.fi/2017/loa3")
-    response = await dev_login(browser, broker.url, auth.url)
+    response = await log_in(browser, broker, auth.url)
     params = callback_params(response.headers["location"])
     assert params["state"] == auth.state
     assert params["iss"] == broker.url  # RFC 9207
@@ -39,15 +39,15 @@ async def test_happy_path_issues_tokens_that_the_portal_library_accepts(
     claims = await client.parse_id_token(token, nonce=auth.nonce)
     assert claims["iss"] == broker.url
     assert claims["aud"] == "portal"
-    assert claims["sub"] == "dev:tessa"
+    assert len(claims["sub"]) == 32
     assert claims["acr"] == "http://ftn.ficora.fi/2017/loa3"
-    assert claims["amr"] == ["dev"]
+    assert claims["amr"] == ["pwd"]
     assert claims["sid"] and claims["at_hash"] and claims["auth_time"]
 
     userinfo = await client.userinfo(token=token)
-    assert userinfo["sub"] == "dev:tessa"
-    assert userinfo["name"] == "Tessa Testilä"
-    assert userinfo["email"] == "tessa@example.fi"
+    assert userinfo["sub"] == claims["sub"]
+    assert userinfo["name"] == HUS_USER_NAME
+    assert userinfo["email"].endswith("@example.hus.fi")
 
 
 async def test_token_response_is_not_cached(
@@ -78,7 +78,7 @@ async def test_es256_client_gets_es256_id_tokens(
     token = await redeem(client, auth, params["code"])
     assert jwt_parts(token["id_token"])[0]["alg"] == "ES256"
     claims = await client.parse_id_token(token, nonce=auth.nonce)
-    assert claims["sub"] == "dev:tessa"
+    assert claims["aud"] == "portal"
 
 
 async def test_tampered_id_token_is_rejected_by_the_portal_library(
@@ -204,7 +204,7 @@ async def test_public_client_with_pkce_and_no_secret(
     await broker.add_client("spa", token_endpoint_auth_method="none")
     client = portal_client(broker, "spa", token_endpoint_auth_method="none")
     auth = await start(client)
-    response = await dev_login(browser, broker.url, auth.url)
+    response = await log_in(browser, broker, auth.url)
     params = callback_params(response.headers["location"])
     token = await redeem(client, auth, params["code"])
     claims = await client.parse_id_token(token, nonce=auth.nonce)

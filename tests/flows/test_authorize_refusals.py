@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from tests.conftest import RunningBroker, dev_login
+from tests.conftest import HUS_USER, RunningBroker, hidden_inputs, log_in, walk_to_idp
 from tests.portal_client import REDIRECT_URI, callback_params
 
 CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"  # RFC 7636 appendix B
@@ -124,20 +124,20 @@ async def test_sso_session_prompt_and_max_age(
     broker: RunningBroker, browser: httpx.AsyncClient
 ) -> None:
     await broker.add_client()
-    first = await dev_login(browser, broker.url, authorize_url(broker))
+    first = await log_in(browser, broker, authorize_url(broker))
     assert "code" in callback_params(first.headers["location"])
 
     silent = await browser.get(authorize_url(broker, prompt="none"))
     assert "code" in callback_params(silent.headers["location"])
 
     again = await browser.get(authorize_url(broker, prompt="login"))
-    assert again.headers["location"] == "/dev-login"
+    assert again.headers["location"] == "/login/role"
 
     broker.clock.advance(120)
     fresh_enough = await browser.get(authorize_url(broker, max_age="600"))
     assert "code" in callback_params(fresh_enough.headers["location"])
     too_old = await browser.get(authorize_url(broker, max_age="60"))
-    assert too_old.headers["location"] == "/dev-login"
+    assert too_old.headers["location"] == "/login/role"
     too_old_silent = await browser.get(authorize_url(broker, max_age="60", prompt="none"))
     assert callback_params(too_old_silent.headers["location"])["error"] == "login_required"
 
@@ -147,57 +147,31 @@ async def test_higher_assurance_than_the_session_has_needs_a_new_login(
 ) -> None:
     await broker.add_client()
     loa2, loa3 = "http://ftn.ficora.fi/2017/loa2", "http://ftn.ficora.fi/2017/loa3"
-    await dev_login(browser, broker.url, authorize_url(broker, acr_values=loa2))
+    await log_in(browser, broker, authorize_url(broker, acr_values=loa2))
     response = await browser.get(authorize_url(broker, acr_values=loa3))
-    assert response.headers["location"] == "/dev-login"
+    assert response.headers["location"] == "/login/role"
 
 
-async def test_dev_login_refuses_a_post_without_csrf_token(
+async def test_a_reloaded_upstream_callback_completes_the_login_once(
     broker: RunningBroker, browser: httpx.AsyncClient
 ) -> None:
     await broker.add_client()
-    await browser.get(authorize_url(broker))
-    page = await browser.get(broker.url + "/dev-login")
-    tx = page.text.split('name="tx" value="')[1].split('"')[0]
-    response = await browser.post(broker.url + "/dev-login", data={"tx": tx, "username": "x"})
-    assert response.status_code == 403
-    forged = await browser.post(
-        broker.url + "/dev-login", data={"tx": tx, "username": "x", "csrf_token": "forged"}
+    to_idp = await walk_to_idp(browser, broker, authorize_url(broker))
+    form_page = await browser.get(to_idp)
+    action = form_page.text.split('<form method="post" action="')[1].split('"')[0]
+    posted = await browser.post(
+        broker.idp_url + action if action.startswith("/") else action,
+        data={**hidden_inputs(form_page.text), "username": HUS_USER[0], "password": HUS_USER[1]},
     )
-    assert forged.status_code == 403
-    assert "location" not in forged.headers
-
-
-async def test_dev_login_double_submit_completes_once(
-    broker: RunningBroker, browser: httpx.AsyncClient
-) -> None:
-    await broker.add_client()
-    await browser.get(authorize_url(broker))
-    page = await browser.get(broker.url + "/dev-login")
-    form = dict(
-        tx=page.text.split('name="tx" value="')[1].split('"')[0],
-        csrf_token=page.text.split('name="csrf_token" value="')[1].split('"')[0],
-        username="tessa",
-    )
+    callback = posted.headers["location"]
     cookies = dict(browser.cookies)
-    first = await browser.post(broker.url + "/dev-login", data=form)
-    assert first.status_code == 303
+    first = await browser.get(callback)
+    assert "code" in callback_params(first.headers["location"])
     browser.cookies.clear()
-    browser.cookies.update(cookies)
-    second = await browser.post(broker.url + "/dev-login", data=form)
+    browser.cookies.update(cookies)  # the tab still had the transaction cookie
+    second = await browser.get(callback)
     assert second.status_code == 400
     assert "location" not in second.headers
-
-
-async def test_expired_transaction_gives_a_page(
-    broker: RunningBroker, browser: httpx.AsyncClient
-) -> None:
-    await broker.add_client()
-    await browser.get(authorize_url(broker))
-    broker.clock.advance(broker.settings.tokens.transaction_ttl + 1)
-    response = await browser.get(broker.url + "/dev-login")
-    assert response.status_code == 400
-    assert "Virhetunnus" in response.text
 
 
 async def test_security_headers_on_pages(broker: RunningBroker, browser: httpx.AsyncClient) -> None:
@@ -225,5 +199,5 @@ async def test_language_switch_refuses_open_redirects(
     for target in ("https://evil.example/", "//evil.example/", "/\\evil.example"):
         response = await browser.get(broker.url + "/lang", params={"to": "sv", "next": target})
         assert response.headers["location"] == "/"
-    ok = await browser.get(broker.url + "/lang", params={"to": "sv", "next": "/dev-login"})
-    assert ok.headers["location"] == "/dev-login"
+    ok = await browser.get(broker.url + "/lang", params={"to": "sv", "next": "/login/role"})
+    assert ok.headers["location"] == "/login/role"

@@ -12,7 +12,7 @@ from authlib.oauth2.rfc7523 import PrivateKeyJWT
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
-from tests.conftest import RunningBroker, dev_login, rsa_client_key
+from tests.conftest import RunningBroker, log_in, rsa_client_key
 from tests.portal_client import REDIRECT_URI, callback_params, portal_client, redeem, start
 
 
@@ -21,7 +21,7 @@ async def code_for(
 ) -> tuple[str, str]:
     client = portal_client(broker, client_id, token_endpoint_auth_method="none")
     auth = await start(client)
-    response = await dev_login(browser, broker.url, auth.url)
+    response = await log_in(browser, broker, auth.url)
     return callback_params(response.headers["location"])["code"], auth.code_verifier
 
 
@@ -112,7 +112,7 @@ async def test_private_key_jwt_through_authlib(
     client.client_secret = key.as_dict(private=True)
     client.client_auth_methods = [PrivateKeyJWT(broker.url + "/token")]
     auth = await start(client)
-    response = await dev_login(browser, broker.url, auth.url)
+    response = await log_in(browser, broker, auth.url)
     token = await redeem(client, auth, callback_params(response.headers["location"])["code"])
     claims = await client.parse_id_token(token, nonce=auth.nonce)
     assert claims["aud"] == "portal"
@@ -260,7 +260,7 @@ async def test_authlib_reports_wrong_secret(
     client = portal_client(broker)
     client.client_secret = "not-the-secret-but-long-enough-to-look-real"
     auth = await start(client)
-    response = await dev_login(browser, broker.url, auth.url)
+    response = await log_in(browser, broker, auth.url)
     with pytest.raises(ClientOAuthError) as refused:
         await redeem(client, auth, callback_params(response.headers["location"])["code"])
     assert refused.value.error == "invalid_client"

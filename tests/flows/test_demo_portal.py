@@ -1,8 +1,8 @@
 """The demo portal (authlib + joserfc, no broker code) against a real broker, hop by hop.
 
-One cookie-keeping client plays the browser across both servers and follows no redirect by
-itself, so every hop (portal /login -> broker /authorize -> /dev-login -> portal /callback ->
-/profile -> /me, and the logouts) is checked.
+One cookie-keeping client plays the browser across the servers and follows no redirect by
+itself, so every hop (portal /login -> broker /authorize -> journey -> mock IdP -> portal
+/callback -> /profile -> /me, and the logouts) is checked.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from joserfc.jwk import RSAKey
 
 from broker.frontend.oidc.keys import KeyRing
 from mock_idps.demo_portal import create_app
-from tests.conftest import RunningBroker, dev_login, hidden_inputs, tamper
+from tests.conftest import HUS_USER_NAME, RunningBroker, hidden_inputs, tamper
+from tests.conftest import log_in as broker_log_in
 from tests.servers import bound_socket, serve
 
 CLIENT_ID = "demo-portal"
@@ -61,12 +62,12 @@ def query(url: str) -> dict[str, str]:
 async def log_in(
     browser: httpx.AsyncClient, broker: RunningBroker, portal: RunningPortal
 ) -> httpx.Response:
-    """Portal /login -> broker -> dev login -> portal /callback; returns the callback's answer."""
+    """Portal /login -> broker -> mock IdP -> portal /callback; returns the callback's answer."""
     start = await browser.get(portal.url + "/login")
     assert start.status_code in (302, 303), start.text
     authorize_url = start.headers["location"]
     assert authorize_url.startswith(broker.url + "/authorize?")
-    back = await dev_login(browser, broker.url, authorize_url)
+    back = await broker_log_in(browser, broker, authorize_url)
     assert back.status_code == 303, back.text
     callback = back.headers["location"]
     assert callback.startswith(portal.url + "/callback?")
@@ -95,7 +96,7 @@ async def logged_in_portal(
     if (await log_in(browser, broker, portal)).headers["location"] == "/profile":
         await fill_profile(browser, portal)
     page = await browser.get(portal.url + "/me")
-    assert page.status_code == 200 and "dev:tessa" in page.text
+    assert page.status_code == 200 and HUS_USER_NAME in page.text
     return page
 
 
@@ -125,7 +126,7 @@ async def test_first_login_asks_for_the_profile_and_shows_the_claims(
     assert params["code_challenge_method"] == "S256" and params["nonce"] and params["state"]
     assert params["ui_locales"] == "fi"
     assert params["redirect_uri"] == portal.url + "/callback"
-    back = await dev_login(browser, broker.url, start.headers["location"])
+    back = await broker_log_in(browser, broker, start.headers["location"])
     answer = await browser.get(back.headers["location"])
     assert answer.status_code == 303 and answer.headers["location"] == "/profile"
 
@@ -146,12 +147,12 @@ async def test_first_login_asks_for_the_profile_and_shows_the_claims(
 
     me = await browser.get(portal.url + "/me")
     assert me.status_code == 200
-    assert "<code>dev:tessa</code>" in me.text and "Tessa Testilä" in me.text
+    assert len(claim_in(me.text, "sub")) == 32 and HUS_USER_NAME in me.text
     assert "Psykologi" in me.text and "Pirkanmaan hyvinvointialue" in me.text
     assert claim_in(me.text, "iss") == broker.url
     assert claim_in(me.text, "aud") == CLIENT_ID
     assert claim_in(me.text, "sid") and claim_in(me.text, "at_hash")
-    assert claim_in(me.text, "email") == "tessa@example.fi"
+    assert claim_in(me.text, "email").endswith("@example.hus.fi")
     assert "eyJ" not in me.text  # no raw token on the page
     assert "demo_portal_session" in browser.cookies
 
@@ -162,7 +163,7 @@ async def test_rp_initiated_logout_returns_logged_out_and_the_profile_is_remembe
     me = await logged_in_portal(browser, broker, portal)
     refused = await browser.post(portal.url + "/logout", data={"csrf_token": "forged"})
     assert refused.status_code == 400
-    assert "dev:tessa" in (await browser.get(portal.url + "/me")).text
+    assert HUS_USER_NAME in (await browser.get(portal.url + "/me")).text
 
     out = await browser.post(portal.url + "/logout", data=hidden_inputs(me.text))
     assert out.status_code == 303
@@ -182,7 +183,7 @@ async def test_rp_initiated_logout_returns_logged_out_and_the_profile_is_remembe
     replayed = await browser.get(returned)
     assert "Olet kirjautunut ulos." not in replayed.text  # the state is used up
 
-    again = await log_in(browser, broker, portal)  # through the dev login: broker session ended
+    again = await log_in(browser, broker, portal)  # through the journey: broker session ended
     assert again.headers["location"] == "/me"  # the profile is remembered
     assert "Psykologi" in (await browser.get(portal.url + "/me")).text
 
@@ -213,7 +214,7 @@ def broker_signed(broker: RunningBroker, typ: str = "logout+jwt", **claims: Any)
         "iat": now,
         "exp": now + 120,
         "jti": uuid.uuid4().hex,
-        "sub": "dev:tessa",
+        "sub": "someone",
         "events": {EVENT: {}},
     }
     body.update(claims)
@@ -241,9 +242,9 @@ async def test_forged_logout_tokens_are_refused_and_end_nothing(
     broker: RunningBroker, portal: RunningPortal, browser: httpx.AsyncClient
 ) -> None:
     me = await logged_in_portal(browser, broker, portal)
-    sid = claim_in(me.text, "sid")
+    sid, sub = claim_in(me.text, "sid"), claim_in(me.text, "sub")
     kid = (await browser.get(broker.url + "/jwks")).json()["keys"][0]["kid"]
-    valid = broker_signed(broker, sid=sid)
+    valid = broker_signed(broker, sid=sid, sub=sub)
     forgeries = {
         "another key, the broker's kid": foreign_signed(broker.url, kid, sid),
         "another key, unknown kid": foreign_signed(broker.url, "no-such-kid", sid),
@@ -272,7 +273,7 @@ async def test_forged_logout_tokens_are_refused_and_end_nothing(
         assert empty.status_code == 400
     as_json = await browser.post(portal.url + "/backchannel-logout", json={"logout_token": valid})
     assert as_json.status_code == 400
-    assert "dev:tessa" in (await browser.get(portal.url + "/me")).text  # still logged in
+    assert HUS_USER_NAME in (await browser.get(portal.url + "/me")).text  # still logged in
 
     accepted = await browser.post(portal.url + "/backchannel-logout", data={"logout_token": valid})
     assert accepted.status_code == 200
@@ -285,16 +286,17 @@ async def test_forged_logout_tokens_are_refused_and_end_nothing(
 async def test_logout_token_with_only_sub_ends_all_of_that_persons_sessions(
     broker: RunningBroker, portal: RunningPortal, browser: httpx.AsyncClient
 ) -> None:
-    await logged_in_portal(browser, broker, portal)
+    me = await logged_in_portal(browser, broker, portal)
+    sub = claim_in(me.text, "sub")
     async with httpx.AsyncClient(follow_redirects=False, timeout=10) as other_browser:
         await logged_in_portal(other_browser, broker, portal)
-        someone_else = broker_signed(broker, sub="dev:someone-else")
+        someone_else = broker_signed(broker, sub="someone-else")
         ok = await browser.post(
             portal.url + "/backchannel-logout", data={"logout_token": someone_else}
         )
         assert ok.status_code == 200
-        assert "dev:tessa" in (await other_browser.get(portal.url + "/me")).text
-        token = broker_signed(broker)
+        assert HUS_USER_NAME in (await other_browser.get(portal.url + "/me")).text
+        token = broker_signed(broker, sub=sub)
         ok = await browser.post(portal.url + "/backchannel-logout", data={"logout_token": token})
         assert ok.status_code == 200
         assert LOGGED_OUT in (await other_browser.get(portal.url + "/me")).text
@@ -336,7 +338,7 @@ async def test_callback_refuses_a_mixed_up_issuer(
     broker: RunningBroker, portal: RunningPortal, browser: httpx.AsyncClient
 ) -> None:
     start = await browser.get(portal.url + "/login")
-    back = await dev_login(browser, broker.url, start.headers["location"])
+    back = await broker_log_in(browser, broker, start.headers["location"])
     params = query(back.headers["location"])
     params["iss"] = "https://evil.example"
     mixed = await browser.get(portal.url + "/callback", params=params)
@@ -353,8 +355,8 @@ async def test_language_switch_reaches_the_broker(
     start = await browser.get(portal.url + "/login")
     assert query(start.headers["location"])["ui_locales"] == "sv"
     await browser.get(start.headers["location"])
-    dev_page = await browser.get(broker.url + "/dev-login")
-    assert 'lang="sv"' in dev_page.text
+    role_page = await browser.get(broker.url + "/login/role")
+    assert 'lang="sv"' in role_page.text
     english = await browser.get(portal.url + "/?lang=en")
     assert "Log in to the service" in english.text
 

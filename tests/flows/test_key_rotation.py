@@ -7,14 +7,14 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from broker.frontend.oidc.keys import KeyRing
-from tests.conftest import RunningBroker, dev_login, jwt_parts
+from tests.conftest import RunningBroker, jwt_parts, log_in
 from tests.portal_client import callback_params, portal_client, redeem, start
 
 
 async def id_token_kid(broker: RunningBroker, browser: httpx.AsyncClient) -> str:
     client = portal_client(broker)
     auth = await start(client)
-    response = await dev_login(browser, broker.url, auth.url)
+    response = await log_in(browser, broker, auth.url)
     token = await redeem(client, auth, callback_params(response.headers["location"])["code"])
     # the portal can verify the signature with what /jwks publishes (claims are checked elsewhere:
     # authlib checks them against the real time, and this test moves the broker's clock)

@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -24,7 +25,7 @@ import yaml
 from joserfc import jwt
 
 from broker.cli import main
-from tests.conftest import hidden_inputs, rsa_client_key
+from tests.conftest import HUS_USER, hidden_inputs, idp_configs_for, rsa_client_key
 from tests.flows.test_logout import LogoutReceiver
 from tests.portal_client import REDIRECT_URI, callback_params
 from tests.servers import bound_socket, serve
@@ -51,8 +52,18 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def config(tmp_path: Path) -> Path:
+def config(tmp_path: Path, mock_idp_keys: Path) -> Iterator[Path]:
+    """Settings for a broker process, and the mock organisation IdP it logs people in with."""
+    from mock_idps.oidc_idp import create_app as create_mock_idp
+
     port = free_port()
+    idp_sock = bound_socket()
+    idp_base = f"http://127.0.0.1:{idp_sock.getsockname()[1]}"
+    mock = create_mock_idp(
+        idp_base,
+        extra_redirect_uris=[f"http://127.0.0.1:{port}/upstream/oidc/callback"],
+        key_dir=mock_idp_keys,
+    )
     path = tmp_path / "broker.yaml"
     path.write_text(
         yaml.safe_dump(
@@ -63,13 +74,14 @@ def config(tmp_path: Path) -> Path:
                 "secret_file": "secret",
                 "store": {"sqlite_path": "broker.db"},
                 "keys": {"directory": "keys", "publish_lead_seconds": 0},
-                "dev_login": {"enabled": True},
+                "idp_configs": str(idp_configs_for(idp_base, tmp_path / "idp_configs")),
                 "logging": {"level": "DEBUG"},
                 "backchannel": {"poll_seconds": 0.1},
             }
         )
     )
-    return path
+    with serve(mock, idp_sock):
+        yield path
 
 
 @pytest.fixture
@@ -178,8 +190,8 @@ def test_bad_settings_stop_start_up_naming_file_and_key(tmp_path: Path) -> None:
     [
         ("mode: production\nissuer: http://broker.example\n", "https issuer"),
         (
-            "mode: production\nissuer: https://broker.example\ndev_login:\n  enabled: true\n",
-            "dev_login",
+            "mode: production\nissuer: https://broker.example\nidp_configs: /nonexistent\n",
+            "/nonexistent",
         ),
         ("issuer: [1, 2\n", "not valid YAML"),
         ("mode: development\nissuer: http://127.0.0.1:1\nunknown_key: 1\n", "unknown_key"),
@@ -259,15 +271,11 @@ def run_everything(
         "nonce": "nonce-secret-value-1234567890",
         "code_challenge": CHALLENGE,
         "code_challenge_method": "S256",
-        "login_hint": "tessa@example.fi",
+        "login_hint": "maija.meikalainen@hus.fi",
     }
-    seen += [authorize["state"], authorize["nonce"], VERIFIER]
+    seen += [authorize["state"], authorize["nonce"], VERIFIER, HUS_USER[1]]
     browser.get("/authorize", params=authorize)
-    page = browser.get("/dev-login")
-    form = hidden_inputs(page.text)
-    seen += list(form.values())
-    form.update(username="tessa", email="tessa@example.fi")
-    done = browser.post("/dev-login", data=form)
+    done = journey_login(browser, seen)
     seen += list(browser.cookies.values())
     code = callback_params(done.headers["location"])["code"]
     seen.append(code)
@@ -283,9 +291,7 @@ def run_everything(
     browser.post("/token", data=token_form, auth=("portal", "wrong-" + secret))
 
     browser.get("/authorize", params={**authorize, "prompt": "login"})
-    page = browser.get("/dev-login")
-    form = hidden_inputs(page.text) | {"username": "tessa"}
-    code = callback_params(browser.post("/dev-login", data=form).headers["location"])["code"]
+    code = callback_params(journey_login(browser, seen).headers["location"])["code"]
     tokens = browser.post(
         "/token", data={**token_form, "code": code}, auth=("portal", secret)
     ).json()
@@ -332,3 +338,27 @@ def run_everything(
     browser.get("/authorize", params={**authorize, "redirect_uri": "https://evil.example/"})
     browser.get("/end_session", params={"id_token_hint": "eyJ" + tokens["id_token"][3:-2]})
     browser.get("/end_session", params={"id_token_hint": signed_tokens["id_token"]})
+
+
+def journey_login(browser: httpx.Client, seen: list[str]) -> httpx.Response:
+    """Role, route, group and organisation pages, the mock IdP's form, the callback; every
+    hidden value and the upstream code and state go into `seen`."""
+    for path, choice in (
+        ("/login/role", "professional"),
+        ("/login/route", "organisation"),
+        ("/login/group", "yliopistosairaanhoitopiirit"),
+        ("/login/organisation", "hus"),
+    ):
+        form = hidden_inputs(browser.get(path).text)
+        seen.extend(form.values())
+        answer = browser.post(path, data={**form, "choice": choice})
+    idp_page = browser.get(answer.headers["location"])
+    form = hidden_inputs(idp_page.text)
+    seen.extend(form.values())
+    action = idp_page.text.split('<form method="post" action="')[1].split('"')[0]
+    if action.startswith("/"):
+        action = str(idp_page.url.copy_with(path=action, query=None))
+    posted = browser.post(action, data={**form, "username": HUS_USER[0], "password": HUS_USER[1]})
+    callback = posted.headers["location"]
+    seen.extend(v[0] for v in parse_qs(urlsplit(callback).query).values())
+    return browser.get(callback)

@@ -4,6 +4,7 @@ from html.parser import HTMLParser
 
 import pytest
 
+from broker.journey.steps import Option
 from broker.ui import LOCALES, Renderer
 
 SERVICE = {
@@ -89,31 +90,31 @@ def test_error_page_without_back_url(renderer: Renderer) -> None:
 
 
 @pytest.mark.parametrize("locale", LOCALES)
-def test_dev_login_page(renderer: Renderer, locale: str) -> None:
+@pytest.mark.parametrize("step", ["role", "route", "group", "organisation"])
+def test_journey_choice_page(renderer: Renderer, locale: str, step: str) -> None:
     html = renderer.render(
-        "dev_login.html",
+        "choice.html",
         locale,
-        action="/dev/login",
+        step=step,
+        options=[Option("a", "<Option A>", "Description"), Option("b", "Option B")],
+        action=f"/login/{step}",
         csrf_token="csrf-123",
         tx="tx-456",
+        back_url="/login/role",
+        remembered="HUS" if step == "role" else None,
+        email_shortcut=step == "group",
+        email_error=False,
+        email_value="",
         lang_links=_links(renderer),
     )
     page = _assert_accessible(html, locale)
-    warning = {
-        "fi": "vain kehitykseen ja testaukseen",
-        "sv": "endast avsedd för utveckling och testning",
-        "en": "for development and testing only",
-    }
-    assert warning[locale] in html
-    assert 'class="notice notice--warning"' in html
-    assert {"method": "post", "action": "/dev/login"} in page.all("form")
-    inputs = {attrs["name"]: attrs for attrs in page.all("input")}
-    assert inputs["csrf_token"] == {"type": "hidden", "name": "csrf_token", "value": "csrf-123"}
-    assert inputs["tx"] == {"type": "hidden", "name": "tx", "value": "tx-456"}
-    assert "required" in inputs["username"]
-    assert "required" not in inputs["name"]
-    assert inputs["email"]["type"] == "email"
-    assert [attrs.get("type") for attrs in page.all("button")] == ["submit"]
+    assert "&lt;Option A&gt;" in html
+    buttons = [attrs for attrs in page.all("button") if attrs.get("name") == "choice"]
+    assert [b["value"] for b in buttons] == ["a", "b"]
+    assert {"method": "post", "action": f"/login/{step}"} in page.all("form")
+    assert ('id="remember"' in html) == (step == "organisation")
+    assert ('action="/login/email"' in html) == (step == "group")
+    assert ('action="/login/remembered"' in html) == (step == "role")
 
 
 @pytest.mark.parametrize("locale", LOCALES)
