@@ -15,7 +15,6 @@ token, code, state, nonce or anything about the person.
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import hmac
 import logging
@@ -23,7 +22,7 @@ import re
 import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Generic, TypeGuard, TypeVar
+from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -46,6 +45,12 @@ from broker.errors import (
     UpstreamResponseError,
     UpstreamUnavailableError,
 )
+from broker.upstream.oidc_checks import (
+    at_hash_problem,
+    b64,
+    id_token_problem,
+    requirement_problem,
+)
 from broker.upstream.registry import IdP
 
 log = logging.getLogger(__name__)
@@ -59,7 +64,6 @@ PROTOCOL_CLAIMS = TOKEN_CLAIMS | {"sub", "acr", "amr", "auth_time", "sid"}
 """Claims only the (signed) ID token may set; userinfo cannot override them."""
 _ERROR_CODE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _ENDPOINTS = ("authorization_endpoint", "token_endpoint", "jwks_uri", "userinfo_endpoint")
-_SHA_BY_SIZE = {"256": "sha256", "384": "sha384", "512": "sha512"}
 _T = TypeVar("_T")
 
 
@@ -216,7 +220,7 @@ class OIDCConnector:
             "scope": " ".join(scopes),
             "state": saved.state,
             "nonce": saved.nonce,
-            "code_challenge": _b64(hashlib.sha256(saved.code_verifier.encode()).digest()),
+            "code_challenge": b64(hashlib.sha256(saved.code_verifier.encode()).digest()),
             "code_challenge_method": "S256",
             **{key: value for key, value in optional.items() if value},
         }
@@ -238,19 +242,19 @@ class OIDCConnector:
         tokens = await self._redeem(metadata, code, expected)
         header, claims = await self._verified_id_token(tokens.id_token)
         now = self._clock.now()
-        problem = _id_token_problem(
+        problem = id_token_problem(
             claims,
             issuer=self._oidc.issuer,
             client_id=self._oidc.client_id,
             nonce=expected.nonce,
             now=now,
             skew=self._skew,
-        ) or _at_hash_problem(claims, header.get("alg"), tokens.access_token)
+        ) or at_hash_problem(claims, header.get("alg"), tokens.access_token)
         if problem:
             raise UpstreamResponseError(f"{self._idp.id}: id_token {problem}")
         acr = self._mapped_acr(claims.get("acr"))
         auth_time = claims.get("auth_time")
-        if unmet := _requirement_problem(expected, auth_time, acr, now=now, skew=self._skew):
+        if unmet := requirement_problem(expected, auth_time, acr, now=now, skew=self._skew):
             raise UpstreamRequirementError(f"{self._idp.id}: {unmet}")
         profile = await self._profile(metadata, claims, tokens.access_token)
         log.info("idp %s: login verified (acr %s)", self._idp.id, acr)
@@ -401,75 +405,6 @@ class OIDCConnector:
             code = _error_code(body.get("error"))
             raise UpstreamResponseError(f"{idp}: {what}: HTTP {status}, error={code}")
         return body
-
-
-def _id_token_problem(
-    claims: Mapping[str, Any], *, issuer: str, client_id: str, nonce: str, now: float, skew: int
-) -> str | None:
-    """The first check of OpenID Connect Core §3.1.3.7 that the claims fail, or None."""
-    aud = claims.get("aud")
-    audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
-    exp, iat, nbf = claims.get("exp"), claims.get("iat"), claims.get("nbf")
-    got_nonce, sub, amr = claims.get("nonce"), claims.get("sub"), claims.get("amr", [])
-    checks = (
-        (claims.get("iss") == issuer, "iss is not the issuer"),
-        (client_id in audiences, "aud does not contain the client_id"),
-        (
-            ("azp" not in claims and len(audiences) == 1) or claims.get("azp") == client_id,
-            "azp is not the client_id",
-        ),
-        (_is_number(exp) and now < exp + skew, "exp missing or passed"),
-        (_is_number(iat) and iat <= now + skew, "iat missing or in the future"),
-        (nbf is None or (_is_number(nbf) and nbf <= now + skew), "nbf in the future"),
-        (
-            isinstance(got_nonce, str) and hmac.compare_digest(got_nonce.encode(), nonce.encode()),
-            "nonce missing or not this login's",
-        ),
-        (isinstance(sub, str) and bool(sub), "sub missing"),
-        ("auth_time" not in claims or _is_number(claims["auth_time"]), "auth_time not a number"),
-        (isinstance(claims.get("acr", ""), str), "acr not a string"),
-        (isinstance(amr, list) and all(isinstance(a, str) for a in amr), "amr not strings"),
-    )
-    return next((name for ok, name in checks if not ok), None)
-
-
-def _at_hash_problem(claims: Mapping[str, Any], alg: Any, access_token: str) -> str | None:
-    """OpenID Connect Core §3.1.3.8: `at_hash`, when present, is the left half of the token hash."""
-    at_hash = claims.get("at_hash")
-    if at_hash is None:
-        return None
-    hash_name = "sha512" if alg == "EdDSA" else _SHA_BY_SIZE.get(str(alg)[-3:])
-    if hash_name is None:
-        return "at_hash with an unknown alg"
-    digest = hashlib.new(hash_name, access_token.encode("ascii", "replace")).digest()
-    expected = _b64(digest[: len(digest) // 2])
-    if not isinstance(at_hash, str) or not hmac.compare_digest(at_hash.encode(), expected.encode()):
-        return "at_hash does not match the access token"
-    return None
-
-
-def _requirement_problem(
-    saved: _Saved, auth_time: Any, acr: str | None, *, now: float, skew: int
-) -> str | None:
-    """What the portal asked (prompt=login, max_age, acr_values) and this login did not give."""
-    if saved.max_age is not None or "login" in saved.prompt:
-        if not _is_number(auth_time):
-            return "no auth_time, though prompt=login or max_age was asked"
-        if "login" in saved.prompt and auth_time < saved.started_at - skew:
-            return "prompt=login, but the IdP did not authenticate the person again"
-        if saved.max_age is not None and now - auth_time > saved.max_age + skew:
-            return "authentication older than max_age"
-    if saved.acr_values and acr not in saved.acr_values:
-        return f"acr {acr} is not among the requested acr_values"
-    return None
-
-
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
-def _is_number(value: Any) -> TypeGuard[float]:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _error_code(value: Any) -> str:
