@@ -9,6 +9,8 @@
     │   ├── CSRFError               a form without a valid CSRF token
     │   ├── LogoutRequestError      /end_session: bad id_token_hint or post_logout_redirect_uri
     │   ├── NotFoundError           no such page
+    │   ├── LoginUnavailableError   no login route is configured
+    │   ├── UnknownChoiceError      a journey choice that is not on offer (tampered or stale page)
     │   └── UpstreamError           the upstream IdP failed us; the person may pick another route
     │       ├── UpstreamUnavailableError   down, timed out, or answered garbage
     │       ├── UpstreamResponseError      an answer failing a check (signature, iss, aud, nonce…)
@@ -85,6 +87,19 @@ class LogoutRequestError(PageError):
 class NotFoundError(PageError):
     status_code = 404
     message_id = "error.not_found"
+
+
+class LoginUnavailableError(PageError):
+    """No login route is configured for this broker."""
+
+    status_code = 503
+    message_id = "error.login_unavailable"
+
+
+class UnknownChoiceError(PageError):
+    """A choice that is not on offer (a tampered form or a stale page)."""
+
+    message_id = "error.choice"
 
 
 class UpstreamError(PageError):

@@ -20,7 +20,7 @@ from typing import Any
 
 from broker.claims.identity import Identity
 from broker.claims.mapping import normalise
-from broker.errors import PageError, TransactionError
+from broker.errors import LoginUnavailableError, TransactionError, UnknownChoiceError
 from broker.frontend.oidc.authorization import AuthorizationRequest
 from broker.frontend.oidc.provider import OIDCProvider
 from broker.journey.steps import STEP_PATHS, Choices, JourneyMap, Step
@@ -32,19 +32,6 @@ from broker.upstream.registry import IdP
 log = logging.getLogger(__name__)
 
 CALLBACK_PATH = "/upstream/oidc/callback"
-
-
-class LoginUnavailableError(PageError):
-    """No login route is configured for this broker."""
-
-    status_code = 503
-    message_id = "error.login_unavailable"
-
-
-class UnknownChoiceError(PageError):
-    """A choice that is not on offer (a tampered form or a stale page)."""
-
-    message_id = "error.choice"
 
 
 @dataclass(frozen=True)
@@ -99,8 +86,8 @@ class LoginJourney:
 
     async def choose(self, tx: TransactionRecord, step: Step, choice: str) -> Redirect:
         choices = Choices.from_data(tx.data)
-        if self.step_to_show(tx, step) is not step:
-            return Redirect(STEP_PATHS[self.step_to_show(tx, step)])
+        if (shown := self.step_to_show(tx, step)) is not step:
+            return Redirect(STEP_PATHS[shown])
         if step is Step.ORGANISATION:
             idp = self.map.registry.idp(choice)
             if idp is None or not self.map.allows_idp(choices, choice):
