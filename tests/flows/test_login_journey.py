@@ -9,63 +9,14 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from tests.conftest import JourneyWorld, hidden_inputs
+from tests.conftest import (
+    JourneyWorld,
+    choose,
+    hidden_inputs,
+    upstream_login,
+    walk_to_idp,
+)
 from tests.portal_client import Authorization, callback_params, portal_client, redeem, start
-
-HUS_USER = ("maija.meikalainen", "testi1234")
-
-
-async def choose(browser: httpx.AsyncClient, base: str, path: str, choice: str) -> httpx.Response:
-    page = await browser.get(base + path)
-    assert page.status_code == 200, page.text
-    return await browser.post(base + path, data={**hidden_inputs(page.text), "choice": choice})
-
-
-async def upstream_login(
-    browser: httpx.AsyncClient, idp_authorize_url: str, user: tuple[str, str] = HUS_USER
-) -> httpx.Response:
-    """At the mock IdP: its login form, then back to the broker's callback."""
-    form_page = await browser.get(idp_authorize_url)
-    assert form_page.status_code == 200, form_page.text
-    action = form_page.text.split('<form method="post" action="')[1].split('"')[0]
-    target = action if action.startswith("http") else _origin(idp_authorize_url) + action
-    posted = await browser.post(
-        target,
-        data={**hidden_inputs(form_page.text), "username": user[0], "password": user[1]},
-    )
-    assert posted.status_code in (302, 303), posted.text
-    return await browser.get(posted.headers["location"])
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
-
-
-async def walk_to_idp(
-    browser: httpx.AsyncClient,
-    world: JourneyWorld,
-    auth: Authorization,
-    group: str = "yliopistosairaanhoitopiirit",
-    org: str = "hus",
-) -> str:
-    base = world.broker.url
-    first = await browser.get(auth.url)
-    assert first.headers["location"] == "/login/role"
-    assert (await choose(browser, base, "/login/role", "professional")).headers[
-        "location"
-    ] == "/login/route"
-    assert (await choose(browser, base, "/login/route", "organisation")).headers[
-        "location"
-    ] == "/login/group"
-    assert (await choose(browser, base, "/login/group", group)).headers[
-        "location"
-    ] == "/login/organisation"
-    to_idp = await choose(browser, base, "/login/organisation", org)
-    assert to_idp.status_code == 303
-    location = to_idp.headers["location"]
-    assert location.startswith(f"{world.idp_url}/{org}/authorize?")
-    return location
 
 
 async def full_login(
@@ -74,7 +25,7 @@ async def full_login(
     await world.broker.add_client()
     client = portal_client(world.broker)
     auth = await start(client, **params)
-    back = await upstream_login(browser, await walk_to_idp(browser, world, auth))
+    back = await upstream_login(browser, await walk_to_idp(browser, world.broker, auth.url))
     assert back.status_code == 303, back.text
     return client, auth, callback_params(back.headers["location"])
 
@@ -101,7 +52,7 @@ async def test_subject_is_stable_and_opaque(
     first = await client.parse_id_token(await redeem(client, auth, params["code"]), auth.nonce)
     browser.cookies.clear()
     auth2 = await start(client, prompt="login")
-    back = await upstream_login(browser, await walk_to_idp(browser, world, auth2))
+    back = await upstream_login(browser, await walk_to_idp(browser, world.broker, auth2.url))
     code = callback_params(back.headers["location"])["code"]
     second = await client.parse_id_token(await redeem(client, auth2, code), auth2.nonce)
     assert first["sub"] == second["sub"]
@@ -137,7 +88,7 @@ async def test_the_upstream_gets_prompt_max_age_login_hint_and_acr(
         acr_values="http://ftn.ficora.fi/2017/loa3",
         ui_locales="sv",
     )
-    location = await walk_to_idp(browser, world, auth)
+    location = await walk_to_idp(browser, world.broker, auth.url)
     sent = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
     assert sent["prompt"] == "login"
     assert sent["max_age"] == "300"
@@ -153,7 +104,7 @@ async def test_wellbeing_area_group_lists_its_organisations(
 ) -> None:
     await world.broker.add_client()
     auth = await start(portal_client(world.broker))
-    location = await walk_to_idp(browser, world, auth, "hyvinvointialueet", "soite")
+    location = await walk_to_idp(browser, world.broker, auth.url, "hyvinvointialueet", "soite")
     assert location.startswith(world.idp_url + "/soite/")
 
 
@@ -306,7 +257,7 @@ async def test_bad_upstream_answers_are_refused_with_a_page_and_no_code(
 ) -> None:
     await world.broker.add_client()
     auth = await start(portal_client(world.broker))
-    location = await walk_to_idp(browser, world, auth)
+    location = await walk_to_idp(browser, world.broker, auth.url)
     await world.fault("hus", fault)
     back = await upstream_login(browser, location)
     assert back.status_code == status, back.text
@@ -320,7 +271,7 @@ async def test_state_mismatch_at_the_callback_is_refused(
 ) -> None:
     await world.broker.add_client()
     auth = await start(portal_client(world.broker))
-    await walk_to_idp(browser, world, auth)
+    await walk_to_idp(browser, world.broker, auth.url)
     forged = await browser.get(
         world.broker.url + "/upstream/oidc/callback", params={"code": "x", "state": "forged"}
     )
@@ -343,7 +294,7 @@ async def test_idp_down_gives_a_page_that_offers_other_routes(
 ) -> None:
     await world.broker.add_client()
     auth = await start(portal_client(world.broker))
-    location = await walk_to_idp(browser, world, auth)
+    location = await walk_to_idp(browser, world.broker, auth.url)
     await world.fault("hus", "slow_token", seconds=4)
     # the IdP's token endpoint hangs longer than the broker waits
     back = await upstream_login(browser, location)
@@ -356,7 +307,7 @@ async def test_cancel_at_the_idp_comes_back_as_a_page(
 ) -> None:
     await world.broker.add_client()
     auth = await start(portal_client(world.broker))
-    location = await walk_to_idp(browser, world, auth)
+    location = await walk_to_idp(browser, world.broker, auth.url)
     state = parse_qs(urlsplit(location).query)["state"][0]
     denied = await browser.get(
         world.broker.url + "/upstream/oidc/callback",
@@ -364,3 +315,26 @@ async def test_cancel_at_the_idp_comes_back_as_a_page(
     )
     assert denied.status_code == 400
     assert 'href="/login/role"' in denied.text
+
+
+async def test_a_login_continues_on_another_broker_process(
+    world: JourneyWorld, browser: httpx.AsyncClient
+) -> None:
+    """Two processes behind one issuer, sharing the store, keys and cookie secret: each step may
+    land on either (as behind a load balancer), and the login still completes."""
+    from broker.app import create_app
+    from tests.servers import bound_socket, serve
+
+    first = world.broker
+    await first.add_client()
+    client = portal_client(first)
+    auth = await start(client)
+    with serve(create_app(first.settings, clock=first.clock), bound_socket()) as other:
+        await browser.get(auth.url)  # the transaction starts on the first process
+        assert (await choose(browser, other, "/login/role", "professional")).status_code == 303
+        assert (await choose(browser, first.url, "/login/route", "organisation")).status_code == 303
+        await choose(browser, other, "/login/group", "yliopistosairaanhoitopiirit")
+        to_idp = await choose(browser, other, "/login/organisation", "hus")
+        back = await upstream_login(browser, to_idp.headers["location"])
+    token = await redeem(client, auth, callback_params(back.headers["location"])["code"])
+    assert (await client.parse_id_token(token, nonce=auth.nonce))["iss"] == first.url
