@@ -1,7 +1,7 @@
 """Typed settings: one YAML file plus environment overrides, validated once at start-up.
 
 Environment variables `SOTE_BROKER__<SECTION>__<KEY>` override the file (values are read as YAML
-scalars, so `SOTE_BROKER__DEV_LOGIN__ENABLED=true` is a bool). A bad file stops start-up with a
+scalars, so `SOTE_BROKER__REQUIRE_PKCE=false` is a bool). A bad file stops start-up with a
 ConfigError that names the file, the key and what was expected.
 """
 

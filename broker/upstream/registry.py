@@ -180,7 +180,8 @@ class Registry:
 
 
 def empty_registry() -> Registry:
-    """No roles, no IdPs: a broker with only its development login (OpenID Provider tests)."""
+    """No roles, no IdPs: a broker without `idp_configs`, which can log nobody in (its OpenID
+    Provider endpoints still answer, and /authorize says no login route is available)."""
     return Registry(JourneyConfig(roles=(), routes=()), {})
 
 
@@ -200,8 +201,17 @@ def load_registry(directory: Path, *, development: bool) -> Registry:
             raise ConfigError(f"{path}: id: expected {path.stem!r} (the file name), got {idp.id!r}")
         if not development and idp.oidc.client_secret.value is not None:
             raise ConfigError(f"{path}: oidc.client_secret: no inline values in production")
-        idps[idp.id] = idp
+        idps[idp.id] = _relative_to(idp, directory)
     return Registry(journey, idps)
+
+
+def _relative_to(idp: IdP, directory: Path) -> IdP:
+    """A relative secret file is next to the IdP files, not in the working directory."""
+    secret = idp.oidc.client_secret
+    if secret.file is None or secret.file.is_absolute():
+        return idp
+    moved = secret.model_copy(update={"file": directory / secret.file})
+    return idp.model_copy(update={"oidc": idp.oidc.model_copy(update={"client_secret": moved})})
 
 
 def _load(path: Path, model: type[Any]) -> Any:

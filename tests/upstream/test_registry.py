@@ -86,3 +86,14 @@ def test_missing_secret_environment_variable_is_named(monkeypatch: pytest.Monkey
     assert idp is not None
     with pytest.raises(ConfigError, match="SOTE_BROKER_IDP_HUS_SECRET"):
         idp.oidc.client_secret.resolve()
+
+
+def test_relative_secret_file_is_read_next_to_the_idp_files(configs: Path) -> None:
+    (configs / "hus.secret").write_text("from-a-file\n")
+    text = (configs / "hus.yaml").read_text().replace(
+        "env: SOTE_BROKER_IDP_HUS_SECRET", "file: hus.secret"
+    )
+    (configs / "hus.yaml").write_text(text)
+    idp = load_registry(configs, development=False).idp("hus")
+    assert idp is not None
+    assert idp.oidc.client_secret.resolve() == "from-a-file"
