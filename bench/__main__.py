@@ -88,5 +88,8 @@ if __name__ == "__main__":
     try:
         sys.exit(main())
     except KeyboardInterrupt as exc:
-        print(f"interrupted ({exc or 'Ctrl-C'}); the benchmark server was stopped", file=sys.stderr)
+        print(
+            f"interrupted ({exc or 'Ctrl-C'}); the benchmark's server and mock IdP were stopped",
+            file=sys.stderr,
+        )
         sys.exit(130)

@@ -4,13 +4,16 @@ What is timed is the full `/token` authorization_code grant as a portal does it:
 authentication, code consumption, PKCE check, access + refresh token rows written to SQLite, and
 the ID token signed (RS256 or ES256 per client), serialised and sent back.
 
-Setup (not timed): a temporary data directory and settings YAML (development mode, dev login on,
-issuer on a free loopback port, keys.publish_lead_seconds 0, tokens.code_ttl 600 so that minted
-codes outlive the run, logging WARNING), two confidential clients registered through the CLI (one
-per ID-token alg), and `python -m broker --config X serve` started as a subprocess.
+Setup (not timed): a temporary data directory and settings YAML (development mode, issuer on a
+free loopback port, keys.publish_lead_seconds 0, tokens.code_ttl 600 so that minted codes outlive
+the run, logging WARNING, idp_configs: a copy of the repository's idp_configs/ pointed at the mock
+IdP with its secret inline), two confidential clients registered through the CLI (one per ID-token
+alg), the mock organisation OIDC IdP (`python -m mock_idps.oidc_idp`) and
+`python -m broker --config X serve` started as subprocesses.
 
-Each run, per alg: phase 1 (not timed) mints `codes` codes: one development login per client
-(GET /authorize -> GET /dev-login -> POST /dev-login), then its SSO session cookie makes every
+Each run, per alg: phase 1 (not timed) mints `codes` codes: one real login per client through the
+login journey (GET /authorize -> role, route, group and organisation pages -> the mock IdP's HUS
+login form -> the broker's /upstream/oidc/callback), then its SSO session cookie makes every
 further GET /authorize (PKCE S256, state, nonce) answer straight away with a code in `Location`.
 Phase 2 (timed) redeems them all with `concurrency` requests in flight from one asyncio httpx
 client in this process. A redemption counts only if it is 200 with an id_token whose header names
@@ -25,8 +28,9 @@ With --pin (default when the machine has >= 2 CPUs and `taskset` exists), the se
 CPU time is read for both sides (the server from /proc/<pid>/stat, all threads; this process from
 time.process_time), so each run also reports server CPU ms per redemption (the least noisy figure
 here), how busy the server was, and how much CPU other processes on the machine used meanwhile
-(/proc/stat minus both sides). A server well under 100 % busy was held back by the load generator
-or by other processes competing for the cores, not by its own work.
+(/proc/stat minus both sides; the mock IdP, idle by then, is among them). A server well under
+100 % busy was held back by the load generator or by other processes competing for the cores, not
+by its own work.
 
     .venv/bin/python -m bench.code_redemption [--runs 5] [--codes 1000] [--concurrency 8]
         [--no-pin]
@@ -39,6 +43,7 @@ import asyncio
 import base64
 import contextlib
 import hashlib
+import html
 import json
 import os
 import re
@@ -69,6 +74,19 @@ SERVER_CPU = 0
 CLIENT_CPU = 1
 MAX_ERROR_SAMPLES = 5
 WARMUP_CODES = 100
+REPO = Path(__file__).resolve().parent.parent
+REPO_IDP_CONFIGS = REPO / "idp_configs"
+MOCK_IDP_DEFAULT_URL = "http://127.0.0.1:8002"  # what the committed idp_configs/ point at
+MOCK_IDP_SECRET = "mock-idp-secret-for-development-only"  # its default client `sote-broker`
+# The first login's choices (idp_configs/journey.yaml) and user (mock_idps/test_users.yaml).
+JOURNEY = (
+    ("/login/role", "professional"),
+    ("/login/route", "organisation"),
+    ("/login/group", "yliopistosairaanhoitopiirit"),
+    ("/login/organisation", "hus"),
+)
+UPSTREAM_ORG = "hus"
+UPSTREAM_USER = ("maija.meikalainen", "testi1234")
 
 
 @dataclass(frozen=True)
@@ -120,16 +138,27 @@ def machine_cpu() -> float:
     return (user + nice + system + irq + softirq + steal) / _TICK
 
 
-def free_port() -> int:
+def free_port(*taken: int) -> int:
     while True:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
             s.bind(("127.0.0.1", 0))
             port = int(s.getsockname()[1])
-        if port != 8000:
+        if port not in (8000, 8002, *taken):
             return port
 
 
-def write_settings(directory: Path, port: int) -> Path:
+def write_idp_configs(target: Path, mock_url: str) -> Path:
+    """The committed idp_configs/, pointed at the mock IdP on its port with its secret inline
+    (as `idp_configs_for` in tests/conftest.py does)."""
+    target.mkdir()
+    for path in sorted(REPO_IDP_CONFIGS.glob("*.yaml")):
+        text = path.read_text().replace(MOCK_IDP_DEFAULT_URL, mock_url)
+        text = re.sub(r"env: SOTE_BROKER_IDP_\w+_SECRET", f"value: {MOCK_IDP_SECRET}", text)
+        (target / path.name).write_text(text)
+    return target
+
+
+def write_settings(directory: Path, port: int, idp_configs: Path) -> Path:
     path = directory / "settings.yaml"
     path.write_text(
         "\n".join(
@@ -146,8 +175,7 @@ def write_settings(directory: Path, port: int) -> Path:
                 "  publish_lead_seconds: 0",
                 "tokens:",
                 "  code_ttl: 600",
-                "dev_login:",
-                "  enabled: true",
+                f"idp_configs: {json.dumps(str(idp_configs))}",
                 "logging:",
                 "  level: WARNING",
                 "",
@@ -197,11 +225,43 @@ def running_server(config: Path, log_path: Path, port: int, pin: bool) -> Iterat
     if pin:
         cmd = ["taskset", "-c", str(SERVER_CPU), *cmd]
     base = f"http://127.0.0.1:{port}"
+    with _running("server", cmd, log_path, base + "/healthz") as pid:
+        yield Server(base, pid)  # taskset execs the server: same pid
+
+
+@contextlib.contextmanager
+def running_mock_idp(log_path: Path, port: int, broker_port: int) -> Iterator[str]:
+    """The mock organisation OIDC IdP (all organisations, issuers `<base>/<org>`), accepting the
+    broker's callback on `broker_port` for its default client; yields its base URL. It serves
+    only the first login of each client, so it is left unpinned and idle while timing."""
+    base = f"http://127.0.0.1:{port}"
+    cmd = [
+        sys.executable,
+        "-m",
+        "mock_idps.oidc_idp",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--redirect-uri",
+        f"http://127.0.0.1:{broker_port}/upstream/oidc/callback",
+        "--log-level",
+        "WARNING",
+    ]
+    health = f"{base}/{UPSTREAM_ORG}/.well-known/openid-configuration"
+    with _running("mock IdP", cmd, log_path, health):
+        yield base
+
+
+@contextlib.contextmanager
+def _running(name: str, cmd: list[str], log_path: Path, health_url: str) -> Iterator[int]:
+    """A subprocess logging to `log_path`, awaited on `health_url`, stopped on the way out
+    (normally, on an exception, and on the KeyboardInterrupt that SIGINT/SIGTERM raise)."""
     with log_path.open("wb") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)  # noqa: S603
         try:
-            _wait_healthy(proc, base, log_path)
-            yield Server(base, proc.pid)  # taskset execs the server: same pid
+            _wait_healthy(name, proc, health_url, log_path)
+            yield proc.pid
         finally:
             if proc.poll() is None:
                 proc.terminate()
@@ -212,25 +272,27 @@ def running_server(config: Path, log_path: Path, port: int, pin: bool) -> Iterat
                     proc.wait(timeout=10)
 
 
-def _wait_healthy(proc: subprocess.Popen[bytes], base: str, log_path: Path) -> None:
+def _wait_healthy(
+    name: str, proc: subprocess.Popen[bytes], health_url: str, log_path: Path
+) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}:\n{_tail(log_path)}")
+            raise RuntimeError(f"{name} exited with {proc.returncode}:\n{_tail(log_path)}")
         try:
-            if httpx.get(base + "/healthz", timeout=1.0).status_code == 200:
+            if httpx.get(health_url, timeout=1.0).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
-    raise RuntimeError(f"server not healthy after 30 s:\n{_tail(log_path)}")
+    raise RuntimeError(f"{name} not healthy after 30 s:\n{_tail(log_path)}")
 
 
 def _tail(path: Path, lines: int = 40) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
-        return "(no server log)"
+        return f"(no log at {path.name})"
 
 
 def server_log_problems(path: Path) -> list[str]:
@@ -281,20 +343,52 @@ def _code_from(response: httpx.Response, params: dict[str, str], issuer: str) ->
     return code
 
 
-_HIDDEN = re.compile(r'<input type="hidden" name="(csrf_token|tx)" value="([^"]*)"')
+_HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)"')
+_FORM_ACTION = re.compile(r'<form method="post" action="([^"]*)"')
 
 
-async def dev_login(http: httpx.AsyncClient, client: Client, issuer: str) -> Code:
-    """The first login of a browser: afterwards `http` holds the SSO session cookie."""
+def _hidden(page: httpx.Response, what: str, expected: set[str]) -> dict[str, str]:
+    hidden = {name: html.unescape(value) for name, value in _HIDDEN.findall(page.text)}
+    if page.status_code != 200 or set(hidden) != expected:
+        raise RuntimeError(
+            f"GET {what}: {page.status_code}, hidden fields {sorted(hidden)} "
+            f"(expected {sorted(expected)}) body={page.text[:300]!r}"
+        )
+    return hidden
+
+
+def _redirect(response: httpx.Response, what: str, starts_with: str) -> str:
+    location: str = response.headers.get("location", "")
+    if response.status_code not in (302, 303) or not location.startswith(starts_with):
+        raise RuntimeError(
+            f"{what}: expected a redirect to {starts_with}..., got {response.status_code} "
+            f"Location={location!r} body={response.text[:300]!r}"
+        )
+    return location
+
+
+async def first_login(http: httpx.AsyncClient, client: Client, issuer: str, idp_url: str) -> Code:
+    """The first login of a browser, through the real login journey and the mock IdP:
+    afterwards `http` holds the broker's SSO session cookie."""
     params, verifier, nonce = _authorize_params(client)
-    first = await http.get("/authorize", params=params)
-    if first.status_code != 303 or first.headers.get("location") != "/dev-login":
-        raise RuntimeError(f"/authorize: expected 303 to /dev-login, got {first.status_code}")
-    page = await http.get("/dev-login")
-    hidden = dict(_HIDDEN.findall(page.text))
-    if page.status_code != 200 or set(hidden) != {"csrf_token", "tx"}:
-        raise RuntimeError(f"GET /dev-login: {page.status_code}, hidden fields {sorted(hidden)}")
-    done = await http.post("/dev-login", data={**hidden, "username": "bench-user"})
+    response = await http.get("/authorize", params=params)
+    _redirect(response, "GET /authorize", JOURNEY[0][0])
+    for i, (path, choice) in enumerate(JOURNEY):
+        hidden = _hidden(await http.get(path), path, {"csrf_token", "tx"})
+        response = await http.post(path, data={**hidden, "choice": choice})
+        last = i == len(JOURNEY) - 1
+        upstream = f"{idp_url}/{UPSTREAM_ORG}/authorize?"
+        location = _redirect(response, f"POST {path}", upstream if last else JOURNEY[i + 1][0])
+    page = await http.get(location)
+    hidden = _hidden(page, "the mock IdP's login form", {"request", "csrf_token"})
+    action = _FORM_ACTION.search(page.text)
+    if action is None:
+        raise RuntimeError(f"no login form at the mock IdP: {page.text[:300]!r}")
+    target = str(page.url.join(html.unescape(action.group(1))))
+    username, password = UPSTREAM_USER
+    response = await http.post(target, data={**hidden, "username": username, "password": password})
+    callback = _redirect(response, "POST the mock IdP's login form", issuer + "/upstream/oidc/")
+    done = await http.get(callback)
     return Code(_code_from(done, params, issuer), verifier, nonce)
 
 
@@ -448,7 +542,13 @@ async def sanity_check(
 
 
 async def _drive(
-    server: Server, clients: list[Client], keys: KeyRing, runs: int, count: int, concurrency: int
+    server: Server,
+    idp_url: str,
+    clients: list[Client],
+    keys: KeyRing,
+    runs: int,
+    count: int,
+    concurrency: int,
 ) -> dict[str, Any]:
     base = server.base
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
@@ -462,7 +562,7 @@ async def _drive(
             sessions[client.alg] = await stack.enter_async_context(
                 httpx.AsyncClient(base_url=base, limits=limits, timeout=60.0)
             )
-            await dev_login(sessions[client.alg], client, base)
+            await first_login(sessions[client.alg], client, base, idp_url)
             per_alg[client.alg]["sanity"] = await sanity_check(
                 sessions[client.alg], tokens, client, base, keys
             )
@@ -540,19 +640,29 @@ def _run(
     with tempfile.TemporaryDirectory(prefix="sote-bench-") as tmp:
         directory = Path(tmp)
         port = free_port()
-        config = write_settings(directory, port)
+        idp_port = free_port(port)
+        idp_configs = write_idp_configs(directory / "idp_configs", f"http://127.0.0.1:{idp_port}")
+        config = write_settings(directory, port, idp_configs)
         clients = [register_client(config, alg) for alg in ALGS]
         log_path = directory / "server.log"
+        idp_log_path = directory / "mock-idp.log"
         try:
-            with running_server(config, log_path, port, pin) as server:
+            with (
+                running_mock_idp(idp_log_path, idp_port, port) as idp_url,
+                running_server(config, log_path, port, pin) as server,
+            ):
                 if pin:
                     os.sched_setaffinity(0, {CLIENT_CPU})
                 keys = KeyRing(directory / "keys", SystemClock())
                 keys.load()
-                per_alg = asyncio.run(_drive(server, clients, keys, runs, count, concurrency))
+                per_alg = asyncio.run(
+                    _drive(server, idp_url, clients, keys, runs, count, concurrency)
+                )
         finally:
             os.sched_setaffinity(0, affinity)
-        problems = server_log_problems(log_path)
+        problems = server_log_problems(log_path) + [
+            "mock IdP: " + line for line in server_log_problems(idp_log_path)
+        ]
     return {
         "benchmark": "code_redemption",
         "runs": runs,
