@@ -45,7 +45,11 @@ class SQLiteStore(Store):
     def __init__(self, path: Path) -> None:
         self._path = path
         self._db: aiosqlite.Connection | None = None
-        self._write_lock = asyncio.Lock()
+        # One connection serves every coroutine, so a statement run while another coroutine's
+        # transaction is open would join it: it would read that transaction's (possibly stale)
+        # snapshot, and a write would commit or roll back with it. Every statement and every
+        # transaction therefore takes this lock.
+        self._lock = asyncio.Lock()
 
     @property
     def db(self) -> aiosqlite.Connection:
@@ -64,7 +68,7 @@ class SQLiteStore(Store):
                 "foreign_keys=ON",
                 "busy_timeout=5000",
             ):
-                await self._db.execute(f"PRAGMA {pragma}")
+                await self._db.execute_fetchall(f"PRAGMA {pragma}")
             await self._migrate()
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open SQLite store at {self._path}: {exc}") from exc
@@ -94,8 +98,9 @@ class SQLiteStore(Store):
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """One write transaction at a time on this connection; IMMEDIATE locks out other writers."""
-        async with self._write_lock:
+        """A write transaction; IMMEDIATE takes SQLite's write lock at once, so other processes
+        wait for it instead of failing at the first write."""
+        async with self._lock:
             await self.db.execute("BEGIN IMMEDIATE")
             try:
                 yield self.db
@@ -111,16 +116,18 @@ class SQLiteStore(Store):
         return rows[0] if rows else None
 
     async def _all(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
-        try:
-            return list(await self.db.execute_fetchall(sql, tuple(params)))
-        except sqlite3.Error as exc:
-            raise StoreError(str(exc)) from exc
+        async with self._lock:
+            try:
+                return list(await self.db.execute_fetchall(sql, tuple(params)))
+            except sqlite3.Error as exc:
+                raise StoreError(str(exc)) from exc
 
     async def _run(self, sql: str, params: Iterable[Any] = ()) -> int:
-        try:
-            cursor = await self.db.execute(sql, tuple(params))
-        except sqlite3.Error as exc:
-            raise StoreError(str(exc)) from exc
+        async with self._lock:
+            try:
+                cursor = await self.db.execute(sql, tuple(params))
+            except sqlite3.Error as exc:
+                raise StoreError(str(exc)) from exc
         return cursor.rowcount
 
     # clients

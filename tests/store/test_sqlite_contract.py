@@ -184,3 +184,33 @@ async def test_purge_removes_expired_grants_with_their_codes_and_tokens(store: S
     assert await store.get_grant("g1") is None
     assert await store.get_token("r1") is None
     assert await store.consume_code("c1", NOW) is None
+
+
+async def test_a_write_is_committed_when_it_returns_even_beside_an_open_transaction(
+    tmp_path: Path,
+) -> None:
+    """One connection serves every coroutine: a statement must not slip into another coroutine's
+    open transaction (its write would be invisible to other processes until that commits)."""
+    mine, other = SQLiteStore(tmp_path / "s.db"), SQLiteStore(tmp_path / "s.db")
+    await mine.open()
+    await other.open()
+    tx = TransactionRecord("t1", "portal", {}, NOW, NOW + 60, {"step": "role"})
+    try:
+        release = asyncio.Event()
+
+        async def long_transaction() -> None:
+            async with mine._transaction() as db:  # e.g. the back-channel worker's claim
+                await db.execute("SELECT COUNT(*) FROM logout_outbox")
+                await release.wait()
+
+        holder = asyncio.create_task(long_transaction())
+        await asyncio.sleep(0.05)
+        write = asyncio.create_task(mine.put_transaction(tx))
+        await asyncio.sleep(0.05)
+        assert not write.done()  # it waits for the transaction instead of joining it
+        release.set()
+        await asyncio.gather(holder, write)
+        assert await other.get_transaction("t1") == tx
+    finally:
+        await mine.close()
+        await other.close()
