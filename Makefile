@@ -3,7 +3,7 @@
 #   make install                       uv (from PyPI if missing), then .venv from uv.lock
 #   make lint                          ruff check + mypy --strict broker/
 #   make test [PYTEST_ARGS="-k foo"]   lint, then pytest
-#   make demo                          the broker with a demo portal client and the dev login
+#   make demo                          broker, mock organisation IdP and demo portal on 8000-8002
 #   make bench                         benchmarks (bench/README.md); figures, not pass/fail
 #   make clean                         remove .venv, var/ and caches
 
@@ -14,9 +14,9 @@ MAKEFLAGS += --no-builtin-rules
 
 PYTHON ?= python3
 UV ?= scripts/uv.sh
-# Debian packages the project needs (installed only if missing, only as root); later issues add
-# xmlsec1, postgresql and chromium here.
-APT_PACKAGES ?=
+# Debian packages the project needs (installed only if missing, only as root): chromium for the
+# browser tests (tests/browser, Playwright drives /usr/bin/chromium; it never downloads one).
+APT_PACKAGES ?= chromium
 PYTEST_ARGS ?=
 
 export PYTHON
