@@ -60,3 +60,14 @@ async def redeem(
     params = {"code": code, "code_verifier": auth.code_verifier, **extra}
     token: dict[str, Any] = await client.fetch_access_token(redirect_uri=REDIRECT_URI, **params)
     return token
+
+
+def code_form(code: str, verifier: str, **extra: str) -> dict[str, str]:
+    """A token request for a code, written by hand (for the refusals a library would not send)."""
+    return {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": REDIRECT_URI,
+        "code_verifier": verifier,
+        **extra,
+    }

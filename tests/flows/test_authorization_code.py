@@ -9,7 +9,14 @@ from authlib.integrations.starlette_client import StarletteOAuth2App
 from joserfc.errors import BadSignatureError
 
 from tests.conftest import HUS_USER_NAME, RunningBroker, jwt_parts, log_in, tamper
-from tests.portal_client import Authorization, callback_params, portal_client, redeem, start
+from tests.portal_client import (
+    Authorization,
+    callback_params,
+    code_form,
+    portal_client,
+    redeem,
+    start,
+)
 
 
 async def login(
@@ -57,12 +64,7 @@ async def test_token_response_is_not_cached(
     _, auth, params = await login(broker, browser)
     response = await browser.post(
         broker.url + "/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": params["code"],
-            "redirect_uri": "http://127.0.0.1:9/callback",
-            "code_verifier": auth.code_verifier,
-        },
+        data=code_form(params["code"], auth.code_verifier),
         auth=("portal", broker.secrets["portal"]),
     )
     assert response.status_code == 200
@@ -168,12 +170,7 @@ async def test_redirect_uri_at_token_endpoint_must_match(
     _, auth, params = await login(broker, browser)
     response = await browser.post(
         broker.url + "/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": params["code"],
-            "redirect_uri": "http://127.0.0.1:9/b",
-            "code_verifier": auth.code_verifier,
-        },
+        data=code_form(params["code"], auth.code_verifier, redirect_uri="http://127.0.0.1:9/b"),
         auth=("portal", broker.secrets["portal"]),
     )
     assert response.json()["error"] == "invalid_grant"
@@ -187,12 +184,7 @@ async def test_code_issued_to_one_client_cannot_be_redeemed_by_another(
     _, auth, params = await login(broker, browser)
     response = await browser.post(
         broker.url + "/token",
-        data={
-            "grant_type": "authorization_code",
-            "code": params["code"],
-            "redirect_uri": "http://127.0.0.1:9/callback",
-            "code_verifier": auth.code_verifier,
-        },
+        data=code_form(params["code"], auth.code_verifier),
         auth=("other", broker.secrets["other"]),
     )
     assert response.json()["error"] == "invalid_grant"
@@ -231,12 +223,7 @@ async def test_racing_redemptions_of_one_code_issue_tokens_once(
 
     await broker.add_client()
     _, auth, params = await login(broker, browser)
-    form = {
-        "grant_type": "authorization_code",
-        "code": params["code"],
-        "redirect_uri": "http://127.0.0.1:9/callback",
-        "code_verifier": auth.code_verifier,
-    }
+    form = code_form(params["code"], auth.code_verifier)
     responses = await asyncio.gather(
         *(
             browser.post(

@@ -13,7 +13,13 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 
 from tests.conftest import RunningBroker, log_in, rsa_client_key
-from tests.portal_client import REDIRECT_URI, callback_params, portal_client, redeem, start
+from tests.portal_client import (
+    callback_params,
+    code_form,
+    portal_client,
+    redeem,
+    start,
+)
 
 
 async def code_for(
@@ -23,16 +29,6 @@ async def code_for(
     auth = await start(client)
     response = await log_in(browser, broker, auth.url)
     return callback_params(response.headers["location"])["code"], auth.code_verifier
-
-
-def code_form(code: str, verifier: str, **extra: str) -> dict[str, str]:
-    return {
-        "grant_type": "authorization_code",
-        "code": code,
-        "redirect_uri": REDIRECT_URI,
-        "code_verifier": verifier,
-        **extra,
-    }
 
 
 async def test_wrong_client_secret_is_refused_with_401_and_challenge(
