@@ -16,7 +16,7 @@ PYTHON ?= python3
 UV ?= scripts/uv.sh
 # Debian packages the project needs (installed only if missing, only as root): chromium for the
 # browser tests (tests/browser, Playwright drives /usr/bin/chromium; it never downloads one).
-APT_PACKAGES ?= chromium
+APT_PACKAGES ?= chromium xmlsec1
 PYTEST_ARGS ?=
 
 export PYTHON

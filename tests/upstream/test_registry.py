@@ -90,8 +90,10 @@ def test_missing_secret_environment_variable_is_named(monkeypatch: pytest.Monkey
 
 def test_relative_secret_file_is_read_next_to_the_idp_files(configs: Path) -> None:
     (configs / "hus.secret").write_text("from-a-file\n")
-    text = (configs / "hus.yaml").read_text().replace(
-        "env: SOTE_BROKER_IDP_HUS_SECRET", "file: hus.secret"
+    text = (
+        (configs / "hus.yaml")
+        .read_text()
+        .replace("env: SOTE_BROKER_IDP_HUS_SECRET", "file: hus.secret")
     )
     (configs / "hus.yaml").write_text(text)
     idp = load_registry(configs, development=False).idp("hus")

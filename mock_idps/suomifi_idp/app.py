@@ -1,0 +1,87 @@
+"""`create_app`: the MOCK Suomi.fi e-Identification IdP as one Starlette app.
+
+GET       /metadata               the IdP's metadata, signed (RSA-SHA256)
+GET|POST  /sso                    AuthnRequest (HTTP-Redirect or HTTP-POST) -> picker
+GET|POST  /login                  the picker (GET: another language; POST: identify)
+GET|POST  /slo                    ends the mock's session
+GET|POST|DELETE /_faults          only with faults_enabled=True
+POST      /_reload-sp-metadata    only with faults_enabled=True
+GET       /healthz
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from mock_idps.suomifi_idp import routes, test_routes
+from mock_idps.suomifi_idp.entity import build_server, fetch_metadata
+from mock_idps.suomifi_idp.faults import FaultBoard
+from mock_idps.suomifi_idp.keys import KeyStore
+from mock_idps.suomifi_idp.pages import Pages
+from mock_idps.suomifi_idp.persons import load_persons
+from mock_idps.suomifi_idp.provider import MockSuomifiIdP
+from mock_idps.suomifi_idp.sessions import Signer
+
+
+def create_app(
+    base_url: str,
+    sp_metadata: Sequence[str | Path] = (),
+    persons_file: Path | None = None,
+    key_dir: Path | None = None,
+    encrypt_assertions: bool = True,
+    clock: Callable[[], float] = time.time,
+    *,
+    faults_enabled: bool = False,
+    session_secret: str | None = None,
+) -> Starlette:
+    """Build the mock; `base_url` is its public URL (entity id `base_url + "/idp"`).
+
+    `sp_metadata` are files or http(s) URLs, fetched now (blocking). The key pair comes from
+    `key_dir` (created there when missing) or is new for each app. `faults_enabled` routes the
+    test endpoints `/_faults` and `/_reload-sp-metadata`.
+    """
+    base_url = base_url.rstrip("/")
+    keys = KeyStore(key_dir)
+    idp = MockSuomifiIdP(
+        base_url=base_url,
+        server=build_server(base_url, keys.signing, fetch_metadata(sp_metadata)),
+        keys=keys,
+        persons=load_persons(persons_file),
+        sp_metadata_sources=tuple(sp_metadata),
+        encrypt_assertions=encrypt_assertions,
+        faults=FaultBoard() if faults_enabled else None,
+        signer=Signer(session_secret or secrets.token_urlsafe(32)),
+        pages=Pages(),
+        clock=clock,
+    )
+    app = Starlette(routes=_routes(faults_enabled))
+    app.state.idp = idp
+    return app
+
+
+def _routes(faults_enabled: bool) -> list[Route]:
+    routes_ = [
+        Route("/healthz", _healthz, methods=["GET"]),
+        Route("/metadata", routes.metadata, methods=["GET"]),
+        Route("/sso", routes.sso, methods=["GET", "POST"]),
+        Route("/login", routes.login, methods=["GET", "POST"]),
+        Route("/slo", routes.slo, methods=["GET", "POST"]),
+    ]
+    if faults_enabled:
+        routes_ += [
+            Route("/_faults", test_routes.faults, methods=["GET", "POST", "DELETE"]),
+            Route("/_reload-sp-metadata", test_routes.reload_sp_metadata, methods=["POST"]),
+        ]
+    return routes_
+
+
+async def _healthz(_request: Request) -> Response:
+    return PlainTextResponse("ok")

@@ -1,0 +1,78 @@
+"""Test faults: armed over `POST /_faults`, each spoils the next N successful Responses one way.
+
+Only with `create_app(..., faults_enabled=True)` or `--enable-faults`. An error Response (a refused
+LoA) does not use up a fault. XML signature wrapping is not here: the broker's tests build such
+attacks themselves from an honest Response.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from dataclasses import dataclass
+from typing import Any
+
+_MAX_COUNT = 1000
+
+
+class Fault(enum.Enum):
+    UNSIGNED = "unsigned"  # neither Response nor Assertion signed
+    WRONG_AUDIENCE = "wrong_audience"  # Audience is another SP
+    WRONG_DESTINATION = "wrong_destination"  # Destination and Recipient are another URL
+    EXPIRED = "expired"  # NotOnOrAfter an hour in the past
+    NOT_YET_VALID = "not_yet_valid"  # NotBefore an hour in the future
+    WRONG_IN_RESPONSE_TO = "wrong_in_response_to"  # answers a request nobody sent
+    WRONG_ISSUER = "wrong_issuer"  # Issuer another entity, signed with our key
+    SIGNED_BY_OTHER_KEY = "signed_by_other_key"  # signed by a key in no metadata
+    UNENCRYPTED = "unencrypted"  # the Assertion in clear, though encryption is on
+
+
+@dataclass
+class ArmedFault:
+    fault: Fault
+    remaining: int
+
+
+class FaultBoard:
+    """The one armed fault (arming replaces it); the mock is a single process."""
+
+    def __init__(self) -> None:
+        self._armed: ArmedFault | None = None
+
+    def arm(self, armed: ArmedFault) -> None:
+        self._armed = armed
+
+    def clear(self) -> None:
+        self._armed = None
+
+    def take(self) -> Fault | None:
+        armed = self._armed
+        if armed is None:
+            return None
+        armed.remaining -= 1
+        if armed.remaining <= 0:
+            self._armed = None
+        return armed.fault
+
+    def describe(self) -> dict[str, Any]:
+        armed = self._armed
+        return {} if armed is None else {"fault": armed.fault.value, "remaining": armed.remaining}
+
+
+class FaultRequestError(ValueError):
+    """The POST /_faults body is not an armable fault."""
+
+
+def parse_fault_request(body: bytes) -> ArmedFault:
+    try:
+        data = json.loads(body)
+    except ValueError as exc:
+        raise FaultRequestError("body must be JSON") from exc
+    if not isinstance(data, dict):
+        raise FaultRequestError("body must be a JSON object")
+    name, count = data.get("fault"), data.get("count", 1)
+    if name not in {f.value for f in Fault}:
+        raise FaultRequestError(f"fault must be one of {[f.value for f in Fault]}")
+    if type(count) is not int or not 1 <= count <= _MAX_COUNT:
+        raise FaultRequestError(f"count must be an integer 1..{_MAX_COUNT}")
+    return ArmedFault(Fault(name), count)

@@ -1,0 +1,59 @@
+"""What every endpoint shares: the pysaml2 Server, keys, persons, faults, signer, pages, clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import cast
+
+from saml2.server import Server
+from starlette.requests import Request
+
+from mock_idps.suomifi_idp.entity import build_server, fetch_metadata
+from mock_idps.suomifi_idp.faults import FaultBoard
+from mock_idps.suomifi_idp.keys import KeyStore
+from mock_idps.suomifi_idp.pages import Pages
+from mock_idps.suomifi_idp.persons import Person
+from mock_idps.suomifi_idp.responses import Signing
+from mock_idps.suomifi_idp.sessions import Signer
+
+
+@dataclass
+class MockSuomifiIdP:
+    base_url: str
+    server: Server
+    keys: KeyStore
+    persons: dict[str, Person]
+    sp_metadata_sources: Sequence[str | Path]
+    encrypt_assertions: bool
+    faults: FaultBoard | None  # None: test endpoints are off
+    signer: Signer
+    pages: Pages
+    clock: Callable[[], float]
+
+    @property
+    def entity_id(self) -> str:
+        return f"{self.base_url}/idp"
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.base_url.startswith("https://")
+
+    def endpoint(self, name: str) -> str:
+        return f"{self.base_url}/{name}"
+
+    def now(self) -> int:
+        return int(self.clock())
+
+    def signing(self) -> Signing:
+        return Signing(self.server, self.keys.signing, self.keys.impostor)
+
+    def reload_sp_metadata(self) -> None:
+        """Fetch the SP metadata again and rebuild the Server (blocking)."""
+        metadata = fetch_metadata(self.sp_metadata_sources)
+        self.server = build_server(self.base_url, self.keys.signing, metadata)
+
+
+def idp_of(request: Request) -> MockSuomifiIdP:
+    return cast(MockSuomifiIdP, request.app.state.idp)

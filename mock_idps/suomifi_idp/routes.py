@@ -1,0 +1,185 @@
+"""What a browser sees: /sso, the picker (/login), the POST back to the SP, /slo, /metadata.
+
+An AuthnRequest that is unsigned, wrongly signed, from an unknown SP or for an ACS URL outside the
+SP's metadata gets an error page and never a Response. Once the request is valid, every answer
+goes to the SP: a Response with an Assertion, or an error status (NoAuthnContext) when the chosen
+method does not reach the requested level of assurance.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import secrets
+from urllib.parse import urlencode
+
+from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import Response
+
+from mock_idps.suomifi_idp.authn_requests import (
+    AuthnRequestError,
+    PendingRequest,
+    validate_authn_request,
+)
+from mock_idps.suomifi_idp.entity import signed_idp_metadata
+from mock_idps.suomifi_idp.faults import Fault
+from mock_idps.suomifi_idp.methods import Method, satisfies
+from mock_idps.suomifi_idp.provider import MockSuomifiIdP, idp_of
+from mock_idps.suomifi_idp.responses import (
+    EncryptionCertificateError,
+    Login,
+    error_response,
+    success_response,
+)
+from mock_idps.suomifi_idp.sessions import (
+    IdPSession,
+    csrf_ok,
+    end_session,
+    issue_csrf_token,
+    read_session,
+    seal,
+    set_csrf_cookie,
+    start_session,
+    unseal,
+)
+from mock_idps.suomifi_idp.texts import LANGUAGE_NAMES, LOCALES, TEXTS
+
+log = logging.getLogger("mock_idps.suomifi_idp")
+
+
+async def metadata(request: Request) -> Response:
+    xml = await run_in_threadpool(signed_idp_metadata, idp_of(request).server)
+    return Response(xml, media_type="application/samlmetadata+xml")
+
+
+async def sso(request: Request) -> Response:
+    idp = idp_of(request)
+    params = await _parameters(request)
+    binding = BINDING_HTTP_POST if request.method == "POST" else BINDING_HTTP_REDIRECT
+    try:
+        pending = await run_in_threadpool(
+            validate_authn_request,
+            idp.server,
+            params.get("SAMLRequest", ""),
+            binding,
+            params.get("RelayState"),
+            params.get("SigAlg"),
+            params.get("Signature"),
+        )
+    except AuthnRequestError as exc:
+        log.info("AuthnRequest refused: %s", exc)
+        return idp.pages.error("fi", str(exc))
+    session = read_session(request, idp.signer, idp.now())
+    if session is not None and not pending.force_authn and session.hetu in idp.persons:
+        return await _answer(request, idp, pending, session, "fi")
+    return _picker(request, idp, pending, "fi")
+
+
+async def login(request: Request) -> Response:
+    """GET: the picker in another language; POST: the person picked a method and a person."""
+    idp = idp_of(request)
+    form = await _parameters(request)
+    lang = form.get("lang", "fi")
+    locale = lang if lang in LOCALES else "fi"
+    data = unseal(idp.signer, form.get("request"), idp.now())
+    if data is None:
+        return idp.pages.error(locale, TEXTS[locale]["form_expired"])
+    pending = PendingRequest.from_dict(data)
+    if request.method == "GET":
+        return _picker(request, idp, pending, locale)
+    if not csrf_ok(request, idp.signer, form.get("csrf_token")):
+        return idp.pages.error(locale, TEXTS[locale]["form_expired"])
+    method = next((m for m in Method if m.value == form.get("method")), None)
+    person = idp.persons.get(form.get("hetu", ""))
+    if method is None or person is None:
+        return _picker(request, idp, pending, locale, error=TEXTS[locale]["choose_both"])
+    session = IdPSession(person.hetu, method.value, idp.now(), "_" + secrets.token_hex(16))
+    response = await _answer(request, idp, pending, session, locale)
+    start_session(response, idp.signer, session, idp.secure_cookies)
+    return response
+
+
+async def slo(request: Request) -> Response:
+    """Ends the mock's session. (No LogoutResponse is sent back yet.)"""
+    idp = idp_of(request)
+    response = idp.pages.message("fi", TEXTS["fi"]["logged_out"])
+    end_session(response, idp.secure_cookies)
+    return response
+
+
+async def _answer(
+    request: Request, idp: MockSuomifiIdP, pending: PendingRequest, session: IdPSession, locale: str
+) -> Response:
+    method = Method(session.method)
+    login_ = Login(idp.persons[session.hetu], method, session.auth_time, session.session_index)
+    now = idp.clock()
+    if not satisfies(method.info.loa, pending.requested_loas, pending.comparison):
+        log.info("NoAuthnContext: sp=%s method=%s", pending.sp_entity_id, method.value)
+        message = f"{method.value} gives {method.info.loa}"
+        xml = await run_in_threadpool(
+            error_response, idp.signing(), idp.entity_id, pending, now, message
+        )
+    else:
+        fault = idp.faults.take() if idp.faults is not None else None
+        try:
+            xml = await run_in_threadpool(_success, idp, pending, login_, now, fault)
+        except EncryptionCertificateError as exc:
+            return idp.pages.error(locale, str(exc))
+        log.info("Response: sp=%s method=%s fault=%s", pending.sp_entity_id, method.value, fault)
+    encoded = base64.b64encode(xml.encode("utf-8")).decode("ascii")
+    return idp.pages.post_to_sp(locale, pending.acs_url, encoded, pending.relay_state)
+
+
+def _success(
+    idp: MockSuomifiIdP, pending: PendingRequest, login_: Login, now: float, fault: Fault | None
+) -> str:
+    return success_response(
+        idp.signing(),
+        idp.entity_id,
+        pending,
+        login_,
+        now,
+        encrypt=idp.encrypt_assertions,
+        fault=fault,
+    )
+
+
+def _picker(
+    request: Request,
+    idp: MockSuomifiIdP,
+    pending: PendingRequest,
+    locale: str,
+    error: str | None = None,
+) -> Response:
+    sealed = seal(idp.signer, pending.as_dict(), idp.now())
+    token, new_binding = issue_csrf_token(request, idp.signer)
+    languages = [
+        (code, name, f"{idp.endpoint('login')}?{urlencode({'request': sealed, 'lang': code})}")
+        for code, name in LANGUAGE_NAMES.items()
+        if code != locale
+    ]
+    response = idp.pages.picker(
+        locale,
+        action=f"{idp.endpoint('login')}?{urlencode({'lang': locale})}",
+        sp_entity_id=pending.sp_entity_id,
+        sealed=sealed,
+        csrf_token=token,
+        persons=list(idp.persons.values()),
+        languages=languages,
+        error=error,
+    )
+    if new_binding is not None:
+        set_csrf_cookie(response, new_binding, idp.secure_cookies)
+    return response
+
+
+async def _parameters(request: Request) -> dict[str, str]:
+    """Query parameters, and for POST the form fields on top."""
+    params = {k: v for k, v in request.query_params.items()}
+    if request.method == "POST":
+        form: FormData = await request.form()
+        params |= {k: v for k, v in form.items() if isinstance(v, str)}
+    return params
