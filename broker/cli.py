@@ -128,7 +128,8 @@ def _check_config(settings: Settings, args: argparse.Namespace) -> int:
         active = [k.kid for k in keys.list() if k.state == "active"]
         idps = load_idps(settings).idps()
         for idp in idps:
-            idp.oidc.client_secret.resolve()
+            if idp.oidc is not None:
+                idp.oidc.client_secret.resolve()
         print(f"ok: {settings.mode} mode, issuer {settings.issuer}")
         print(f"ok: {len(clients)} client(s), {len(active)} active signing key(s)")
         print(f"ok: {len(idps)} upstream IdP(s): {', '.join(i.id for i in idps) or 'none'}")

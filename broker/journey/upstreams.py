@@ -33,10 +33,16 @@ class Connector(Protocol):
 def build_connectors(
     registry: Registry, http: httpx.AsyncClient, clock: Clock, *, clock_skew: int
 ) -> dict[str, Connector]:
-    """Resolve every enabled IdP's secret now, so a missing one stops start-up, not a login."""
-    return {
-        idp.id: OIDCConnector(
-            idp, http, clock, client_secret=idp.oidc.client_secret.resolve(), clock_skew=clock_skew
-        )
-        for idp in registry.idps()
-    }
+    """Resolve every enabled OIDC IdP's secret now, so a missing one stops start-up, not a
+    login."""
+    connectors: dict[str, Connector] = {}
+    for idp in registry.idps():
+        if idp.oidc is not None:
+            connectors[idp.id] = OIDCConnector(
+                idp,
+                http,
+                clock,
+                client_secret=idp.oidc.client_secret.resolve(),
+                clock_skew=clock_skew,
+            )
+    return connectors

@@ -162,15 +162,16 @@ class OIDCConnector:
         clock_skew: int = 60,
         metadata_ttl: float = 3600,
     ) -> None:
-        if unsafe := [a for a in idp.oidc.id_token_algs if a == "none" or a.startswith("HS")]:
+        oidc = idp.oidc_settings
+        if unsafe := [a for a in oidc.id_token_algs if a == "none" or a.startswith("HS")]:
             raise ConfigError(f"{idp.id}.yaml: oidc.id_token_algs: {unsafe[0]} is not allowed")
         self._idp = idp
-        self._oidc = idp.oidc
+        self._oidc = oidc
         self._http = http
         self._clock = clock
         self._secret = client_secret
         self._skew = clock_skew
-        self._timeout = httpx.Timeout(idp.oidc.timeout_seconds)
+        self._timeout = httpx.Timeout(oidc.timeout_seconds)
         self._metadata: _Cache[_Metadata] = _Cache(clock, metadata_ttl)
         self._jwks: _Cache[KeySet] = _Cache(clock, metadata_ttl)
 

@@ -83,6 +83,27 @@ class OIDCUpstream(_Frozen):
         return self.discovery_url or self.issuer.rstrip("/") + "/.well-known/openid-configuration"
 
 
+class SAMLUpstream(_Frozen):
+    """A SAML 2.0 IdP (Suomi.fi e-Identification, or an organisation's SAML IdP)."""
+
+    metadata_url: str | None = None
+    metadata_file: Path | None = None
+    entity_id: str | None = None
+    """The IdP's entity id, checked against its metadata."""
+    want_response_signed: bool = False
+    want_assertions_signed: bool = True
+    allow_unsolicited: bool = False
+    requested_attributes: tuple[str, ...] = ()
+    """Attribute names (OID URIs) the SP metadata asks for; Suomi.fi releases only these."""
+    metadata_refresh_seconds: float = Field(3600, gt=0)
+
+    @model_validator(mode="after")
+    def _one_metadata_source(self) -> SAMLUpstream:
+        if (self.metadata_url is None) == (self.metadata_file is None):
+            raise ValueError("give exactly one of metadata_url or metadata_file")
+        return self
+
+
 class ClaimMapping(_Frozen):
     """Upstream claim names for each normalised field; a field left out is not mapped."""
 
@@ -102,13 +123,37 @@ class IdP(_Frozen):
     names: Names
     route: Literal["organisation", "personal"]
     group: str | None = None
-    protocol: Literal["oidc"]
+    protocol: Literal["oidc", "saml"]
     enabled: bool = True
     email_domains: tuple[str, ...] = ()
-    oidc: OIDCUpstream
+    oidc: OIDCUpstream | None = None
+    saml: SAMLUpstream | None = None
     claims: ClaimMapping = ClaimMapping()
     default_acr: str | None = None
     """The acr to assume when the IdP sends none (an organisation's password login: loa2)."""
+    subject: str | None = None
+    """The claim that identifies the person when the protocol's subject is transient (Suomi.fi's
+    NameID is): e.g. the national identity code attribute. None: the protocol's subject."""
+
+    @model_validator(mode="after")
+    def _protocol_section(self) -> IdP:
+        if self.protocol == "oidc" and (self.oidc is None or self.saml is not None):
+            raise ValueError("protocol oidc needs an oidc section and no saml section")
+        if self.protocol == "saml" and (self.saml is None or self.oidc is not None):
+            raise ValueError("protocol saml needs a saml section and no oidc section")
+        return self
+
+    @property
+    def oidc_settings(self) -> OIDCUpstream:
+        if self.oidc is None:
+            raise ConfigError(f"{self.id}: not an OIDC IdP")
+        return self.oidc
+
+    @property
+    def saml_settings(self) -> SAMLUpstream:
+        if self.saml is None:
+            raise ConfigError(f"{self.id}: not a SAML IdP")
+        return self.saml
 
 
 class Choice(_Frozen):
@@ -199,14 +244,23 @@ def load_registry(directory: Path, *, development: bool) -> Registry:
         idp = _load(path, IdP)
         if idp.id != path.stem:
             raise ConfigError(f"{path}: id: expected {path.stem!r} (the file name), got {idp.id!r}")
-        if not development and idp.oidc.client_secret.value is not None:
+        if not development and idp.oidc and idp.oidc.client_secret.value is not None:
             raise ConfigError(f"{path}: oidc.client_secret: no inline values in production")
         idps[idp.id] = _relative_to(idp, directory)
     return Registry(journey, idps)
 
 
 def _relative_to(idp: IdP, directory: Path) -> IdP:
-    """A relative secret file is next to the IdP files, not in the working directory."""
+    """A relative secret or metadata file is next to the IdP files, not in the working
+    directory."""
+    if idp.saml is not None:
+        metadata = idp.saml.metadata_file
+        if metadata is None or metadata.is_absolute():
+            return idp
+        moved_saml = idp.saml.model_copy(update={"metadata_file": directory / metadata})
+        return idp.model_copy(update={"saml": moved_saml})
+    if idp.oidc is None:
+        return idp
     secret = idp.oidc.client_secret
     if secret.file is None or secret.file.is_absolute():
         return idp

@@ -99,3 +99,21 @@ def test_relative_secret_file_is_read_next_to_the_idp_files(configs: Path) -> No
     idp = load_registry(configs, development=False).idp("hus")
     assert idp is not None
     assert idp.oidc.client_secret.resolve() == "from-a-file"
+
+
+def test_saml_idp_config_needs_its_own_section(configs: Path) -> None:
+    (configs / "suomifi.yaml").write_text(
+        "id: suomifi\nroute: personal\nprotocol: saml\n"
+        "names: {fi: Suomi.fi, sv: Suomi.fi, en: Suomi.fi}\n"
+        "saml:\n  metadata_file: suomifi-metadata.xml\n"
+    )
+    registry = load_registry(configs, development=True)
+    idp = registry.idp("suomifi")
+    assert idp is not None and idp.saml is not None
+    assert idp.saml.metadata_file == configs / "suomifi-metadata.xml"  # next to the IdP files
+    (configs / "suomifi.yaml").write_text(
+        "id: suomifi\nroute: personal\nprotocol: saml\n"
+        "names: {fi: Suomi.fi, sv: Suomi.fi, en: Suomi.fi}\n"
+    )
+    with pytest.raises(ConfigError, match="saml section"):
+        load_registry(configs, development=True)
