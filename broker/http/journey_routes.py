@@ -12,6 +12,7 @@ from broker.http.cookies import REMEMBER, TRANSACTION
 from broker.http.errors import NO_STORE
 from broker.http.oidc_routes import redirect, single_values
 from broker.http.pages import page
+from broker.journey.flow import Redirect
 from broker.journey.steps import STEP_PATHS, Choices, Step
 from broker.store.records import TransactionRecord
 
@@ -121,11 +122,31 @@ async def upstream_callback(request: Request) -> Response:
     ctx = broker(request)
     tx = await _transaction(request)
     params, _ = single_values(request.query_params)
-    outcome = await ctx.journey.upstream_callback(tx, params)
+    return _logged_in(request, tx, await ctx.journey.upstream_callback(tx, params))
+
+
+def _logged_in(request: Request, tx: TransactionRecord, outcome: Redirect) -> Response:
+    """Back to the portal; the organisation is remembered if the person asked for it."""
+    ctx = broker(request)
     response = redirect(request, outcome)
     if outcome.remember_idp and tx.data.get("remember"):
         ctx.cookies.set(response, REMEMBER, outcome.remember_idp, ONE_YEAR)
     return response
+
+
+async def saml_acs(request: Request) -> Response:
+    """Cross-site POST from the IdP: no cookie is expected here (see LoginJourney)."""
+    form, _ = single_values(await request.form())
+    relay = form.get("RelayState", "")
+    if not relay or "SAMLResponse" not in form:
+        raise TransactionError("SAML POST without SAMLResponse or RelayState")
+    outcome = await broker(request).journey.hold_saml_response(relay, form)
+    return RedirectResponse(outcome.url, 303, headers=NO_STORE)
+
+
+async def saml_continue(request: Request) -> Response:
+    tx = await _transaction(request)
+    return _logged_in(request, tx, await broker(request).journey.saml_continue(tx))
 
 
 ROUTES = [
@@ -134,4 +155,6 @@ ROUTES = [
     Route("/login/{step}", show_step, methods=["GET"]),
     Route("/login/{step}", choose_step, methods=["POST"]),
     Route("/upstream/oidc/callback", upstream_callback, methods=["GET"]),
+    Route("/upstream/saml/acs", saml_acs, methods=["POST"]),
+    Route("/upstream/saml/continue", saml_continue, methods=["GET"]),
 ]

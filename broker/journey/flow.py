@@ -32,6 +32,8 @@ from broker.upstream.registry import IdP
 log = logging.getLogger(__name__)
 
 CALLBACK_PATH = "/upstream/oidc/callback"
+ACS_PATH = "/upstream/saml/acs"
+SAML_CONTINUE_PATH = "/upstream/saml/continue"
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,10 @@ class LoginJourney:
         self._transactions = transactions
         self.map = journey_map
         self._connectors = connectors
-        self._callback = provider.settings.issuer + CALLBACK_PATH
+        self._return_urls = {
+            "oidc": provider.settings.issuer + CALLBACK_PATH,
+            "saml": provider.settings.issuer + ACS_PATH,
+        }
 
     # -- from the portal ------------------------------------------------------------------
     async def begin(
@@ -125,16 +130,36 @@ class LoginJourney:
     async def _start_upstream(self, tx: TransactionRecord, idp: IdP) -> Redirect:
         request = AuthorizationRequest.from_json(tx.request)
         started = await self._connectors[idp.id].start(
-            redirect_uri=self._callback,
+            redirect_uri=self._return_urls[idp.protocol],
             prompt=request.prompt,
             max_age=request.max_age,
             login_hint=request.login_hint,
             acr_values=request.acr_values,
             ui_locales=request.ui_locales,
+            relay_state=tx.tx_id,
         )
         await self._transactions.update(tx, idp=idp.id, upstream=started.saved)
         log.info("upstream login started", extra={"idp": idp.id})
         return Redirect(started.url, tx_id=tx.tx_id)
+
+    async def hold_saml_response(self, relay_state: str, params: Mapping[str, str]) -> Redirect:
+        """The ACS gets a cross-site POST, which carries no SameSite=Lax cookie. Keep the response
+        in the transaction its RelayState names and send the browser on with a same-site
+        redirect, where the transaction cookie is sent: the response is used only if that cookie
+        names the same transaction, so it cannot be replayed into another browser's login."""
+        tx = await self._transactions.load(relay_state)
+        if tx.data.get("upstream") is None:
+            raise TransactionError("SAML response for a transaction that started no login")
+        response = {k: v for k, v in params.items() if k in ("SAMLResponse", "RelayState")}
+        await self._transactions.update(tx, saml_response=response)
+        return Redirect(SAML_CONTINUE_PATH)
+
+    async def saml_continue(self, tx: TransactionRecord) -> Redirect:
+        held = tx.data.get("saml_response")
+        if not isinstance(held, dict):
+            raise TransactionError("no SAML response waits for this browser's login")
+        tx = await self._transactions.update(tx, saml_response=None)
+        return await self.upstream_callback(tx, held)
 
     async def upstream_callback(self, tx: TransactionRecord, params: Mapping[str, str]) -> Redirect:
         idp = self.map.registry.idp(tx.data.get("idp") or "")

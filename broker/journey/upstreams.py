@@ -25,6 +25,7 @@ class Connector(Protocol):
         login_hint: str | None = None,
         acr_values: Sequence[str] = (),
         ui_locales: str | None = None,
+        relay_state: str | None = None,
     ) -> Any: ...
 
     async def finish(self, params: Mapping[str, str], saved: Mapping[str, Any]) -> RawIdentity: ...

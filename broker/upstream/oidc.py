@@ -185,7 +185,9 @@ class OIDCConnector:
         login_hint: str | None = None,
         acr_values: Sequence[str] = (),
         ui_locales: str | None = None,
+        relay_state: str | None = None,
     ) -> UpstreamRedirect:
+        """`relay_state` is SAML's; OIDC's own `state` (made here) does its job."""
         metadata = await self._metadata.get(self._fetch_metadata)
         saved = _Saved(
             idp=self._idp.id,
