@@ -38,6 +38,17 @@ class KeySettings(_Frozen):
     """A rotated key is published this long before it signs, so portals' JWKS caches see it."""
 
 
+class SAMLServiceProviderSettings(_Frozen):
+    """The broker as a SAML service provider towards SAML IdPs (Suomi.fi)."""
+
+    entity_id: str | None = None
+    """Default: the issuer + /saml/metadata (where the signed SP metadata is served)."""
+    key_directory: Path = Path("var/saml-keys")
+    organisation_name: str = "sote-broker"
+    organisation_url: str | None = None
+    contact_email: str | None = None
+
+
 class TokenSettings(_Frozen):
     code_ttl: int = Field(60, ge=5, le=600)
     access_token_ttl: int = Field(600, ge=30, le=86400)
@@ -78,6 +89,7 @@ class Settings(_Frozen):
     idp_configs: Path | None = None
     """The directory of upstream IdP files (idp_configs/); none means no login routes."""
     store: StoreSettings = StoreSettings()
+    saml_sp: SAMLServiceProviderSettings = SAMLServiceProviderSettings()
     keys: KeySettings = KeySettings()
     tokens: TokenSettings = TokenSettings()
     backchannel: BackchannelSettings = BackchannelSettings()
@@ -98,6 +110,10 @@ class Settings(_Frozen):
     @property
     def secure_cookies(self) -> bool:
         return self.issuer.startswith("https://")
+
+    @property
+    def saml_entity_id(self) -> str:
+        return self.saml_sp.entity_id or self.issuer + "/saml/metadata"
 
     @property
     def development(self) -> bool:
@@ -173,5 +189,8 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
                 update={"directory": resolve(settings.keys.directory)}
             ),
             "idp_configs": resolve(settings.idp_configs) if settings.idp_configs else None,
+            "saml_sp": settings.saml_sp.model_copy(
+                update={"key_directory": resolve(settings.saml_sp.key_directory)}
+            ),
         }
     )

@@ -38,6 +38,7 @@ def make_settings(tmp_path: Path, port: int, **overrides: Any) -> Settings:
         "secret_file": tmp_path / "secret",
         "store": {"sqlite_path": tmp_path / "broker.db"},
         "keys": {"directory": tmp_path / "keys", "publish_lead_seconds": 0},
+        "saml_sp": {"key_directory": tmp_path / "saml-keys"},
         "backchannel": {"retry_base_seconds": 1, "poll_seconds": 0.05, "timeout_seconds": 2},
     }
     for key, value in overrides.items():
