@@ -1,0 +1,461 @@
+"""The broker as a SAML 2.0 service provider towards one IdP (Suomi.fi e-Identification, or an
+organisation's SAML IdP), built on pysaml2's `Saml2Client` and xmlsec1.
+
+    start()  ─ IdP metadata (cached) ─ AuthnRequest: signed RSA-SHA256 over HTTP-Redirect,
+               ForceAuthn, RequestedAuthnContext (exact), NameIDPolicy transient ─▶ redirect URL
+    finish() ─ SAMLResponse (HTTP-POST) ─ envelope: one assertion, encrypted ─ pysaml2 in a thread:
+               signature by the metadata's key, decryption, Destination, InResponseTo, audience,
+               time window, status ─ Issuer, Recipient ─ replay ─ prompt/max_age/acr ─▶ RawIdentity
+
+RequestedAuthnContext uses Comparison `exact` with every class the portal's `acr_values` name (in
+the IdP's words, by the claim mapping's `acr_values`): the IdP then answers with one of them, which
+is also what `finish` demands. A portal that accepts "loa2 or better" asks for both loa2 and loa3.
+
+Every pysaml2 exception becomes an UpstreamResponseError naming only the exception class, except
+SAML error statuses: NoAuthnContext is an UpstreamRequirementError; AuthnFailed, RequestDenied and
+other Responder statuses are UpstreamDeniedError. Details go to the log through the error tree;
+nothing here logs the response, an assertion, a NameID or an attribute value.
+
+pysaml2 checks its time windows against the system clock (`accepted_time_diff` = clock_skew); the
+injected clock drives metadata refresh and the portal's requirements (max_age, ForceAuthn).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import calendar
+import logging
+import secrets
+import warnings
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Final
+
+import httpx
+
+from broker.claims.identity import RawIdentity
+from broker.clock import Clock
+from broker.errors import (
+    TransactionError,
+    UpstreamDeniedError,
+    UpstreamError,
+    UpstreamRequirementError,
+    UpstreamResponseError,
+)
+from broker.upstream.oidc_checks import requirement_problem
+from broker.upstream.registry import IdP
+from broker.upstream.saml_sp import (
+    DIGEST_ALG,
+    SIGN_ALG,
+    IdPClient,
+    MetadataCache,
+    ServiceProvider,
+)
+
+with warnings.catch_warnings():  # see saml_sp: pysaml2's import-time CryptographyDeprecationWarning
+    warnings.filterwarnings("ignore", "CFB has been moved")
+    from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, samlp
+    from saml2.response import (
+        StatusAuthnFailed,
+        StatusError,
+        StatusNoAuthnContext,
+        StatusRequestDenied,
+    )
+    from saml2.saml import SCM_BEARER, AuthnContextClassRef
+    from saml2.time_util import str_to_time
+
+__all__ = ["RememberAssertion", "SAMLConnector", "UpstreamRedirect"]
+
+log = logging.getLogger(__name__)
+
+RememberAssertion = Callable[[str, str, float], Awaitable[bool]]
+"""(issuer, assertion id, expires_at) -> False if already seen: the store's `remember_jti`."""
+
+MAX_RESPONSE_CHARS: Final = 512 * 1024
+"""A SAMLResponse larger than this is refused before it is decoded."""
+MAX_RELAY_STATE_BYTES: Final = 80  # SAML 2.0 Bindings §3.4.3 and §3.5.3
+FORWARDED_PROMPTS: Final = ("login",)
+_DENIED_STATUSES: Final = (StatusAuthnFailed, StatusRequestDenied)
+
+
+@dataclass(frozen=True)
+class UpstreamRedirect:
+    url: str  # where to send the browser
+    saved: dict[str, Any]  # JSON-friendly; the journey stores it in the login transaction
+
+
+@dataclass(frozen=True)
+class _Saved:
+    """What `start` saved in the login transaction, read back in `finish`."""
+
+    idp: str
+    request_id: str
+    relay_state: str | None
+    prompt: tuple[str, ...]
+    max_age: int | None
+    acr_values: tuple[str, ...]
+    force_authn: bool
+    started_at: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "prompt": list(self.prompt), "acr_values": list(self.acr_values)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], idp_id: str) -> _Saved:
+        try:
+            if not isinstance(data["idp"], str) or not isinstance(data["request_id"], str):
+                raise TypeError("saved text missing")
+            relay = data["relay_state"]
+            saved = cls(
+                idp=data["idp"],
+                request_id=data["request_id"],
+                relay_state=None if relay is None else str(relay),
+                prompt=tuple(str(p) for p in data["prompt"]),
+                max_age=None if data["max_age"] is None else int(data["max_age"]),
+                acr_values=tuple(str(a) for a in data["acr_values"]),
+                force_authn=bool(data["force_authn"]),
+                started_at=float(data["started_at"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise TransactionError(f"{idp_id}: saved upstream login state is malformed") from exc
+        if saved.idp != idp_id:
+            raise TransactionError(f"{idp_id}: saved upstream login state is for {saved.idp}")
+        return saved
+
+
+@dataclass(frozen=True)
+class _Verified:
+    """What a verified assertion said, as plain data (pysaml2's objects stay in the thread)."""
+
+    issuer: str
+    assertion_id: str
+    expires_at: float
+    name_id: str | None
+    attributes: dict[str, Any]
+    class_ref: str | None
+    authorities: tuple[str, ...]
+    authn_instant: float | None
+
+
+class SAMLConnector:
+    """One SAML IdP. `remember_assertion` is the replay cache (the store's `remember_jti`);
+    `require_encrypted_assertions=False` accepts an assertion in clear (an organisation IdP that
+    cannot encrypt: its signature is still required; Suomi.fi always encrypts)."""
+
+    def __init__(
+        self,
+        idp: IdP,
+        sp: ServiceProvider,
+        clock: Clock,
+        *,
+        acs_url: str,
+        remember_assertion: RememberAssertion,
+        clock_skew: int = 60,
+        http: httpx.AsyncClient | None = None,
+        require_encrypted_assertions: bool = True,
+    ) -> None:
+        self._idp = idp
+        self._saml = idp.saml_settings
+        self._acs_url = acs_url
+        self._clock = clock
+        self._skew = clock_skew
+        self._remember = remember_assertion
+        self._require_encryption = require_encrypted_assertions
+        self._metadata = MetadataCache(
+            idp, sp, clock, acs_url=acs_url, clock_skew=clock_skew, http=http
+        )
+        _quiet_pysaml2()
+
+    async def load_metadata(self) -> None:
+        """Fetch the IdP metadata now (start-up), rather than at the first login."""
+        await self._metadata.get()
+
+    # -- the AuthnRequest ------------------------------------------------------------------
+    async def start(
+        self,
+        *,
+        redirect_uri: str,
+        prompt: Sequence[str] = (),
+        max_age: int | None = None,
+        login_hint: str | None = None,
+        acr_values: Sequence[str] = (),
+        ui_locales: str | None = None,
+        relay_state: str | None = None,
+    ) -> UpstreamRedirect:
+        """`redirect_uri` is the ACS URL (the same as the constructor's `acs_url`); `relay_state`
+        (at most 80 bytes) comes back with the Response. SAML has no login_hint or ui_locales."""
+        if redirect_uri != self._acs_url:
+            raise ValueError(f"{self._idp.id}: redirect_uri is not this connector's ACS URL")
+        if relay_state is not None and len(relay_state.encode()) > MAX_RELAY_STATE_BYTES:
+            raise ValueError(f"RelayState longer than {MAX_RELAY_STATE_BYTES} bytes")
+        idp = await self._metadata.get()
+        prompts = tuple(p for p in prompt if p in FORWARDED_PROMPTS)
+        saved = _Saved(
+            idp=self._idp.id,
+            request_id="_" + secrets.token_hex(20),  # 160 bits; an NCName
+            relay_state=relay_state,
+            prompt=prompts,
+            max_age=max_age,
+            acr_values=tuple(acr_values),
+            force_authn="login" in prompts or max_age is not None,
+            started_at=self._clock.now(),
+        )
+        url = await asyncio.to_thread(self._authn_request_url, idp, saved)
+        log.info("idp %s: AuthnRequest ready", self._idp.id)
+        return UpstreamRedirect(url, saved.as_dict())
+
+    def _authn_request_url(self, idp: IdPClient, saved: _Saved) -> str:
+        kwargs: dict[str, Any] = {}
+        if classes := self._upstream_classes(saved.acr_values):
+            refs = [AuthnContextClassRef(text=c) for c in classes]
+            kwargs["requested_authn_context"] = samlp.RequestedAuthnContext(
+                authn_context_class_ref=refs, comparison="exact"
+            )
+        if saved.force_authn:
+            kwargs["force_authn"] = "true"
+        _, info = idp.client.prepare_for_authenticate(
+            entityid=idp.entity_id,
+            relay_state=saved.relay_state or "",
+            binding=BINDING_HTTP_REDIRECT,
+            sign=True,
+            sigalg=SIGN_ALG,
+            digest_alg=DIGEST_ALG,
+            message_id=saved.request_id,
+            assertion_consumer_service_url=self._acs_url,
+            **kwargs,
+        )
+        return str(dict(info["headers"])["Location"])
+
+    def _upstream_classes(self, wanted: Sequence[str]) -> list[str]:
+        """The broker's acr values in the IdP's words, where the claim mapping has them."""
+        mapping = self._idp.claims.acr_values
+        found: list[str] = []
+        for acr in wanted:
+            theirs = [upstream for upstream, ours in mapping.items() if ours == acr] or [acr]
+            found.extend(value for value in theirs if value not in found)
+        return found
+
+    # -- the Response ----------------------------------------------------------------------
+    async def finish(self, params: Mapping[str, str], saved: Mapping[str, Any]) -> RawIdentity:
+        """`params`: the ACS form (SAMLResponse, RelayState). `saved`: what `start` returned."""
+        expected = _Saved.from_dict(saved, self._idp.id)
+        saml_response = self._check_form(params, expected)
+        idp = await self._metadata.get()
+        verified = await asyncio.to_thread(self._verify, idp, saml_response, expected)
+        if not await self._remember(verified.issuer, verified.assertion_id, verified.expires_at):
+            raise UpstreamResponseError(f"{self._idp.id}: assertion replayed")
+        acr = self._mapped_acr(verified.class_ref)
+        self._check_requirements(expected, verified.authn_instant, acr)
+        subject = self._subject(verified)
+        log.info("idp %s: login verified (acr %s)", self._idp.id, acr)
+        return RawIdentity(
+            idp_id=self._idp.id,
+            issuer=verified.issuer,
+            subject=subject,
+            claims=verified.attributes,
+            acr=acr,
+            amr=verified.authorities,
+            auth_time=verified.authn_instant,
+        )
+
+    def _check_form(self, params: Mapping[str, str], expected: _Saved) -> str:
+        idp = self._idp.id
+        saml_response = params.get("SAMLResponse")
+        if not saml_response:
+            raise UpstreamResponseError(f"{idp}: ACS form without SAMLResponse")
+        if len(saml_response) > MAX_RESPONSE_CHARS:
+            raise UpstreamResponseError(f"{idp}: SAMLResponse too large")
+        relay_state = params.get("RelayState")
+        if expected.relay_state is not None and relay_state != expected.relay_state:
+            raise UpstreamResponseError(f"{idp}: RelayState is not this login's")
+        return saml_response
+
+    def _verify(self, idp: IdPClient, saml_response: str, expected: _Saved) -> _Verified:
+        """Blocking (xmlsec1 subprocesses): run in a thread."""
+        envelope = self._envelope(saml_response)
+        outstanding = {expected.request_id: self._acs_url}
+        try:
+            response = idp.client.parse_authn_request_response(
+                saml_response, BINDING_HTTP_POST, outstanding=outstanding
+            )
+        except StatusError as exc:
+            raise self._status_error(exc, envelope) from exc
+        except Exception as exc:  # pysaml2's exceptions share no base class
+            raise UpstreamResponseError(f"{self._idp.id}: {type(exc).__name__}") from exc
+        if response is None or response.assertion is None:  # e.g. a wrong Destination
+            raise UpstreamResponseError(f"{self._idp.id}: response refused (no assertion)")
+        if problem := self._response_problem(response, idp.entity_id, expected):
+            raise UpstreamResponseError(f"{self._idp.id}: {problem}")
+        return self._verified(response.assertion, idp.entity_id, response.name_id)
+
+    def _envelope(self, saml_response: str) -> Any:
+        """The Response as sent, before pysaml2 decrypts it: exactly one assertion, encrypted
+        unless the connector allows otherwise."""
+        idp = self._idp.id
+        try:
+            xml = base64.b64decode(saml_response)
+        except (binascii.Error, ValueError) as exc:
+            raise UpstreamResponseError(f"{idp}: SAMLResponse is not base64") from exc
+        try:
+            envelope = samlp.response_from_string(xml)
+        except Exception as exc:  # defusedxml and pysaml2 raise several kinds
+            raise UpstreamResponseError(f"{idp}: SAMLResponse: {type(exc).__name__}") from exc
+        if envelope is None:
+            raise UpstreamResponseError(f"{idp}: SAMLResponse is not a samlp:Response")
+        plain, encrypted = len(envelope.assertion), len(envelope.encrypted_assertion)
+        if _status_code(envelope) == samlp.STATUS_SUCCESS:
+            if plain + encrypted != 1:
+                raise UpstreamResponseError(f"{idp}: {plain + encrypted} assertions, wanted one")
+            if plain and self._require_encryption:
+                raise UpstreamResponseError(f"{idp}: assertion not encrypted")
+        return envelope
+
+    def _status_error(self, exc: StatusError, envelope: Any) -> UpstreamError:
+        idp = self._idp.id
+        code = _status_code(envelope)
+        detail = f"{idp}: IdP answered {type(exc).__name__} ({code.rpartition(':')[2]})"
+        if isinstance(exc, StatusNoAuthnContext):
+            return UpstreamRequirementError(detail)
+        if isinstance(exc, _DENIED_STATUSES) or code == samlp.STATUS_RESPONDER:
+            return UpstreamDeniedError(detail)
+        return UpstreamResponseError(detail)
+
+    def _response_problem(self, response: Any, entity_id: str, expected: _Saved) -> str | None:
+        """What pysaml2 leaves unchecked: Destination required, InResponseTo bound to this login
+        (pysaml2 only asks that it is outstanding, or not at all when unsolicited is allowed),
+        the Issuers, and the bearer Recipient."""
+        message, assertion = response.response, response.assertion
+        in_response_to = message.in_response_to
+        if message.destination != self._acs_url:
+            return "Destination is not the ACS URL"
+        if in_response_to is None and not self._saml.allow_unsolicited:
+            return "unsolicited response"
+        if in_response_to is not None and in_response_to != expected.request_id:
+            return "InResponseTo is not this login's AuthnRequest"
+        if message.issuer is not None and _text(message.issuer) != entity_id:
+            return "Response Issuer is not the IdP"
+        if _text(assertion.issuer) != entity_id:
+            return "Assertion Issuer is not the IdP"
+        if len(response.assertions) != 1 or len(assertion.authn_statement) != 1:
+            return "not exactly one assertion with one AuthnStatement"
+        if not any(self._bearer_ok(c, expected) for c in assertion.subject.subject_confirmation):
+            return "no bearer SubjectConfirmation for this ACS and AuthnRequest"
+        return None
+
+    def _bearer_ok(self, confirmation: Any, expected: _Saved) -> bool:
+        data = confirmation.subject_confirmation_data
+        return bool(
+            confirmation.method == SCM_BEARER
+            and data is not None
+            and data.recipient == self._acs_url
+            and data.not_on_or_after
+            and data.in_response_to in (None, expected.request_id)
+        )
+
+    def _verified(self, assertion: Any, entity_id: str, name_id: Any) -> _Verified:
+        statement = assertion.authn_statement[0]
+        context = statement.authn_context
+        class_ref = _text(context.authn_context_class_ref) if context is not None else None
+        authorities = tuple(
+            a.text.strip() for a in getattr(context, "authenticating_authority", []) if a.text
+        )
+        if not assertion.id:
+            raise UpstreamResponseError(f"{self._idp.id}: assertion without ID")
+        return _Verified(
+            issuer=entity_id,
+            assertion_id=str(assertion.id),
+            expires_at=self._expires_at(assertion),
+            name_id=_text(name_id),
+            attributes=_attributes(assertion),
+            class_ref=class_ref,
+            authorities=authorities,
+            authn_instant=self._epoch(statement.authn_instant),
+        )
+
+    def _expires_at(self, assertion: Any) -> float:
+        """Until when a replay must be recognised: the latest NotOnOrAfter pysaml2 accepts."""
+        times = [
+            c.subject_confirmation_data.not_on_or_after
+            for c in assertion.subject.subject_confirmation
+            if c.subject_confirmation_data is not None
+        ]
+        if assertion.conditions is not None:
+            times.append(assertion.conditions.not_on_or_after)
+        epochs = [epoch for t in times if t and (epoch := self._epoch(t)) is not None]
+        if not epochs:  # not reached: a bearer confirmation with NotOnOrAfter was required
+            raise UpstreamResponseError(f"{self._idp.id}: assertion without NotOnOrAfter")
+        return max(epochs) + self._skew
+
+    def _epoch(self, text: str | None) -> float | None:
+        if not text:
+            return None
+        try:
+            return float(calendar.timegm(str_to_time(text)))
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise UpstreamResponseError(f"{self._idp.id}: malformed SAML time") from exc
+
+    # -- after the checks ------------------------------------------------------------------
+    def _mapped_acr(self, class_ref: str | None) -> str | None:
+        if class_ref:
+            return self._idp.claims.acr_values.get(class_ref, class_ref)
+        return self._idp.default_acr
+
+    def _check_requirements(
+        self, expected: _Saved, auth_time: float | None, acr: str | None
+    ) -> None:
+        idp = self._idp.id
+        if expected.force_authn and (
+            auth_time is None or auth_time < expected.started_at - self._skew
+        ):
+            raise UpstreamRequirementError(
+                f"{idp}: ForceAuthn, but the IdP did not authenticate again"
+            )
+        now = self._clock.now()
+        if unmet := requirement_problem(expected, auth_time, acr, now=now, skew=self._skew):
+            raise UpstreamRequirementError(f"{idp}: {unmet}")
+
+    def _subject(self, verified: _Verified) -> str:
+        """The configured subject attribute (Suomi.fi: the national identity code, since its
+        NameID is transient), else the NameID."""
+        name = self._idp.subject
+        value = verified.attributes.get(name) if name else None
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+        if name:
+            log.warning("idp %s: subject attribute missing; the NameID stands in", self._idp.id)
+        if not verified.name_id:
+            raise UpstreamResponseError(f"{self._idp.id}: no NameID and no subject attribute")
+        return verified.name_id
+
+
+def _attributes(assertion: Any) -> dict[str, Any]:
+    """Attribute Name as sent (an OID URI for Suomi.fi, not pysaml2's friendly name) → the first
+    non-empty value."""
+    found: dict[str, Any] = {}
+    for statement in assertion.attribute_statement:
+        for attribute in statement.attribute:
+            values = [v.text for v in attribute.attribute_value if v.text is not None]
+            if attribute.name and values and attribute.name not in found:
+                found[attribute.name] = values[0]
+    return found
+
+
+def _status_code(envelope: Any) -> str:
+    status = envelope.status
+    code = status.status_code if status is not None else None
+    return str(code.value) if code is not None and code.value else samlp.STATUS_SUCCESS
+
+
+def _text(element: Any) -> str | None:
+    text = getattr(element, "text", None)
+    return text.strip() if isinstance(text, str) and text.strip() else None
+
+
+def _quiet_pysaml2() -> None:
+    """pysaml2 logs whole responses, NameIDs and attribute values at DEBUG and INFO: keep its
+    logger at WARNING unless the operator configured it on purpose."""
+    saml2_log = logging.getLogger("saml2")
+    if saml2_log.level == logging.NOTSET:
+        saml2_log.setLevel(logging.WARNING)
