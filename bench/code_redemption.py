@@ -168,6 +168,7 @@ def write_settings(directory: Path, port: int, idp_configs: Path) -> Path:
                 "host: 127.0.0.1",
                 f"port: {port}",
                 "secret_file: cookie-secret",
+                "subject_key_file: subject-key",
                 "store:",
                 "  sqlite_path: broker.db",
                 "keys:",

@@ -19,13 +19,15 @@ from broker.frontend.oidc.keys import KeyRing
 from broker.frontend.oidc.provider import OIDCProvider
 from broker.http import journey_routes, misc_routes, oidc_routes
 from broker.http.context import BrokerContext
-from broker.http.cookies import CookieSigner, load_or_create_keys
+from broker.http.cookies import CookieSigner
 from broker.http.errors import EXCEPTION_HANDLERS
 from broker.http.middleware import AccessLogMiddleware, SecurityHeadersMiddleware
 from broker.journey.flow import LoginJourney
+from broker.journey.saml_service import start_saml_service
 from broker.journey.steps import JourneyMap
 from broker.journey.transactions import LoginTransactions
 from broker.journey.upstreams import build_connectors
+from broker.secret_files import load_or_create_keys
 from broker.settings import Settings
 from broker.store.base import Store
 from broker.store.sqlite import SQLiteStore
@@ -79,11 +81,21 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         ) as http:
             provider = OIDCProvider(settings, store, keys, clock, http)
             transactions = LoginTransactions(store, clock, settings.tokens.transaction_ttl)
+            saml = await start_saml_service(settings, registry, store)
             connectors = build_connectors(
-                registry, http, clock, clock_skew=settings.tokens.clock_skew
+                registry,
+                http,
+                clock,
+                clock_skew=settings.tokens.clock_skew,
+                saml=saml.context if saml else None,
             )
-            journey = LoginJourney(provider, transactions, JourneyMap(registry), connectors)
-            app.state.broker = BrokerContext(settings, provider, journey, cookies, Renderer())
+            subject_key = load_or_create_keys(settings.subject_key_file)[0]
+            journey = LoginJourney(
+                provider, transactions, JourneyMap(registry), connectors, subject_key=subject_key
+            )
+            app.state.broker = BrokerContext(
+                settings, provider, journey, cookies, Renderer(), saml.metadata if saml else None
+            )
             tasks = [
                 asyncio.create_task(provider.backchannel.run(), name="backchannel-logout"),
                 asyncio.create_task(_housekeeping(store, keys, clock), name="housekeeping"),

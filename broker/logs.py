@@ -72,5 +72,6 @@ def configure(level: str, *, json_format: bool) -> None:
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").disabled = True
     # Libraries that log request details or SQL parameters at DEBUG stay quiet whatever the level.
-    for name in ("aiosqlite", "httpx", "httpcore", "asyncio", "multipart"):
+    # pysaml2 logs whole responses, NameIDs and attribute values (the identity code) at INFO.
+    for name in ("aiosqlite", "httpx", "httpcore", "asyncio", "multipart", "saml2"):
         logging.getLogger(name).setLevel(logging.WARNING)

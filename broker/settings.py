@@ -79,6 +79,9 @@ class Settings(_Frozen):
     issuer: str
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
+    subject_key_file: Path = Path("var/subject-key")
+    """The key of the keyed hash that turns an upstream identity into the portal's `sub`. Never
+    rotate it: every `sub` would change. Generated (0600) if missing; back it up."""
     secret_file: Path = Path("var/cookie-secret")
     """Cookie and CSRF signing keys, one per line, newest signs; created (0600) if missing."""
     acr_values_supported: tuple[str, ...] = (
@@ -182,6 +185,7 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
     return settings.model_copy(
         update={
             "secret_file": resolve(settings.secret_file),
+            "subject_key_file": resolve(settings.subject_key_file),
             "store": settings.store.model_copy(
                 update={"sqlite_path": resolve(settings.store.sqlite_path)}
             ),

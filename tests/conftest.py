@@ -36,6 +36,7 @@ def make_settings(tmp_path: Path, port: int, **overrides: Any) -> Settings:
         "issuer": f"http://127.0.0.1:{port}",
         "port": port,
         "secret_file": tmp_path / "secret",
+        "subject_key_file": tmp_path / "subject-key",
         "store": {"sqlite_path": tmp_path / "broker.db"},
         "keys": {"directory": tmp_path / "keys", "publish_lead_seconds": 0},
         "saml_sp": {"key_directory": tmp_path / "saml-keys"},

@@ -21,6 +21,7 @@ class BrokerContext:
     journey: LoginJourney
     cookies: CookieSigner
     renderer: Renderer
+    saml_metadata: bytes | None = None
 
 
 def broker(request: Request) -> BrokerContext:

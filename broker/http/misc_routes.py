@@ -7,6 +7,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from broker.errors import NotFoundError
 from broker.http.context import broker
 from broker.http.cookies import LANGUAGE
 from broker.ui import LOCALES
@@ -17,6 +18,14 @@ ONE_YEAR = 365 * 24 * 3600
 async def no_favicon(request: Request) -> Response:
     """Browsers ask for it unprompted; an empty answer keeps 404 warnings out of the log."""
     return Response(status_code=204, headers={"Cache-Control": "public, max-age=86400"})
+
+
+async def saml_metadata(request: Request) -> Response:
+    """The broker's signed SAML SP metadata, at its entity id, for the IdPs' operators."""
+    metadata = broker(request).saml_metadata
+    if metadata is None:
+        raise NotFoundError("no SAML IdP is configured")
+    return Response(metadata, media_type="application/samlmetadata+xml")
 
 
 async def health(request: Request) -> Response:
@@ -44,6 +53,7 @@ async def switch_language(request: Request) -> Response:
 ROUTES = [
     Route("/healthz", health, methods=["GET"]),
     Route("/favicon.ico", no_favicon, methods=["GET"]),
+    Route("/saml/metadata", saml_metadata, methods=["GET"]),
     Route("/lang", switch_language, methods=["GET"]),
     Mount("/static", app=StaticFiles(packages=[("broker.ui", "static")]), name="static"),
 ]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -53,11 +54,14 @@ class LoginJourney:
         transactions: LoginTransactions,
         journey_map: JourneyMap,
         connectors: Mapping[str, Connector],
+        *,
+        subject_key: bytes,
     ) -> None:
         self._provider = provider
         self._transactions = transactions
         self.map = journey_map
         self._connectors = connectors
+        self._subject_key = subject_key
         self._return_urls = {
             "oidc": provider.settings.issuer + CALLBACK_PATH,
             "saml": provider.settings.issuer + ACS_PATH,
@@ -171,7 +175,7 @@ class LoginJourney:
         log.info("upstream login completed", extra={"idp": idp.id})
         redirect = await self.finish(
             tx,
-            subject_for(identity),
+            subject_for(identity, self._subject_key),
             identity.profile_claims(),
             acr=identity.acr,
             amr=identity.amr,
@@ -202,8 +206,10 @@ def _answer(step: Step, choice: str) -> dict[str, Any]:
     return {"group": choice}
 
 
-def subject_for(identity: Identity) -> str:
+def subject_for(identity: Identity, key: bytes) -> str:
     """A stable, opaque subject per upstream identity (accounts and pairwise subjects replace
-    this when professional accounts arrive)."""
-    digest = hashlib.sha256(f"{identity.issuer}\x00{identity.subject}".encode()).digest()
+    this when professional accounts arrive). Keyed: an upstream subject can be an identity code,
+    whose small space an unkeyed hash would not protect."""
+    message = f"{identity.issuer}\x00{identity.subject}".encode()
+    digest = hmac.new(key, message, hashlib.sha256).digest()
     return base64.b32encode(digest[:20]).decode("ascii").lower()

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import httpx
 
 from broker.claims.identity import RawIdentity
 from broker.clock import Clock
+from broker.errors import ConfigError
 from broker.upstream.oidc import OIDCConnector
 from broker.upstream.registry import Registry
+from broker.upstream.saml import SAMLConnector
+from broker.upstream.saml_sp import ServiceProvider
 
 
 class Connector(Protocol):
@@ -32,18 +36,42 @@ class Connector(Protocol):
 
 
 def build_connectors(
-    registry: Registry, http: httpx.AsyncClient, clock: Clock, *, clock_skew: int
+    registry: Registry,
+    http: httpx.AsyncClient,
+    clock: Clock,
+    *,
+    clock_skew: int,
+    saml: SAMLContext | None = None,
 ) -> dict[str, Connector]:
     """Resolve every enabled OIDC IdP's secret now, so a missing one stops start-up, not a
-    login."""
+    login. SAML IdPs need the broker's service-provider context."""
     connectors: dict[str, Connector] = {}
     for idp in registry.idps():
         if idp.oidc is not None:
+            secret = idp.oidc.client_secret.resolve()
             connectors[idp.id] = OIDCConnector(
+                idp, http, clock, client_secret=secret, clock_skew=clock_skew
+            )
+        elif idp.saml is not None:
+            if saml is None:
+                raise ConfigError(f"{idp.id}.yaml: a SAML IdP needs the SAML service provider")
+            connectors[idp.id] = SAMLConnector(
                 idp,
-                http,
+                saml.sp,
                 clock,
-                client_secret=idp.oidc.client_secret.resolve(),
+                acs_url=saml.acs_url,
+                remember_assertion=saml.remember_assertion,
                 clock_skew=clock_skew,
+                http=http,
+                require_encrypted_assertions=idp.saml.want_assertions_encrypted,
             )
     return connectors
+
+
+@dataclass(frozen=True)
+class SAMLContext:
+    """What every SAML connector shares: the broker's SP, its ACS, the replay cache."""
+
+    sp: ServiceProvider
+    acs_url: str
+    remember_assertion: Callable[[str, str, float], Awaitable[bool]]

@@ -92,6 +92,8 @@ class SAMLUpstream(_Frozen):
     """The IdP's entity id, checked against its metadata."""
     want_response_signed: bool = False
     want_assertions_signed: bool = True
+    want_assertions_encrypted: bool = True
+    """Suomi.fi encrypts assertions; an organisation IdP that cannot may set this false."""
     allow_unsolicited: bool = False
     requested_attributes: tuple[str, ...] = ()
     """Attribute names (OID URIs) the SP metadata asks for; Suomi.fi releases only these."""

@@ -72,6 +72,7 @@ def config(tmp_path: Path, mock_idp_keys: Path) -> Iterator[Path]:
                 "issuer": f"http://127.0.0.1:{port}",
                 "port": port,
                 "secret_file": "secret",
+                "subject_key_file": "subject-key",
                 "store": {"sqlite_path": "broker.db"},
                 "keys": {"directory": "keys", "publish_lead_seconds": 0},
                 "idp_configs": str(idp_configs_for(idp_base, tmp_path / "idp_configs")),
