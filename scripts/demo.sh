@@ -140,9 +140,9 @@ fi
     --secret "$CLIENT_SECRET"
 
 # 3. The processes, each started with `start` and stopped by the one cleanup trap.
-for busy in 8001 8002; do
+for busy in 8001 8002 8003; do
     if port_busy 127.0.0.1 "$busy"; then
-        say "port $busy (demo portal 8001, mock IdP 8002) is already in use; stop what runs there"
+        say "port $busy (demo portal 8001, mock IdPs 8002-8003) is already in use; stop it first"
         exit 1
     fi
 done
@@ -151,6 +151,10 @@ start mock-idp "$PY" -m mock_idps.oidc_idp --host 127.0.0.1 --port 8002 \
 wait_until_up mock-idp "${pids[-1]}" "$MOCK_IDP/hus/.well-known/openid-configuration"
 start broker "${BROKER[@]}" serve
 wait_until_up broker "${pids[-1]}" "http://$LOCAL_HOST:$PORT/healthz"
+# The mock Suomi.fi reads the broker's SAML SP metadata once at start, so it starts after it.
+start suomifi-idp "$PY" -m mock_idps.suomifi_idp --host 127.0.0.1 --port 8003 \
+    --sp-metadata "$ISSUER/saml/metadata" --key-dir var/suomifi-mock-keys
+wait_until_up suomifi-idp "${pids[-1]}" "http://127.0.0.1:8003/metadata"
 start portal env DEMO_PORTAL_CLIENT_SECRET="$CLIENT_SECRET" \
     "$PY" -m mock_idps.demo_portal --issuer "$ISSUER" --client-id "$CLIENT_ID" \
     --host 127.0.0.1 --port 8001 --public-url "$PORTAL"
@@ -166,13 +170,17 @@ cat <<EOF
   "Organisaatiotunnistautuminen", a group and an organisation, and log in at the mock IdP, e.g.
   at HUS as maija.meikalainen / testi1234 (every organisation's test users are listed on its
   login page and in mock_idps/test_users.yaml). The portal then asks for its own one-time
-  profile and shows the claims it received. "Kirjaudu ulos" logs out at the broker too
-  (RP-initiated logout); logging out elsewhere ends the portal session (back-channel logout).
+  profile and shows the claims it received. For personal identification choose
+  "Ammattilaiskäyttäjät ja yhteistyökumppanit": the mock Suomi.fi lets you pick the method
+  (certificate card, mobile certificate, online bank) and a test person.
+  "Kirjaudu ulos" logs out at the broker too (RP-initiated logout); logging out elsewhere ends
+  the portal session (back-channel logout).
 
   Broker          $ISSUER/.well-known/openid-configuration
   Signing keys    $ISSUER/jwks
   Portal client   client_id $CLIENT_ID, client_secret $CLIENT_SECRET (client_secret_basic)
   Mock IdP        $MOCK_IDP/hus/.well-known/openid-configuration (and /pshva, /oys, …)
+  Mock Suomi.fi   http://127.0.0.1:8003/metadata; the broker's SP metadata: $ISSUER/saml/metadata
 
 EOF
 

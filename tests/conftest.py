@@ -109,11 +109,18 @@ REPO_IDP_CONFIGS = Path(__file__).parents[1] / "idp_configs"
 MOCK_IDP_SECRET = "mock-idp-secret-for-development-only"
 
 
-def idp_configs_for(mock_url: str, target: Path) -> Path:
-    """The committed idp_configs/, pointed at a mock IdP on a test port with its secret inline."""
+def idp_configs_for(mock_url: str, target: Path, suomifi_url: str | None = None) -> Path:
+    """The committed idp_configs/, pointed at the mock IdPs on test ports, secrets inline.
+    Without a mock Suomi.fi, the Suomi.fi IdP is left out (and its route with it)."""
     target.mkdir()
     for path in REPO_IDP_CONFIGS.glob("*.yaml"):
+        if path.name == "suomifi.yaml" and suomifi_url is None:
+            continue
         text = path.read_text().replace("http://127.0.0.1:8002", mock_url)
+        if suomifi_url is None:
+            text = text.replace("idps: [suomifi]", "idps: []")
+        else:
+            text = text.replace("http://127.0.0.1:8003", suomifi_url)
         text = re.sub(r"env: SOTE_BROKER_IDP_\w+_SECRET", f"value: {MOCK_IDP_SECRET}", text)
         text = text.replace("oidc:\n", "oidc:\n  timeout_seconds: 2\n")  # an IdP "down" test waits
         (target / path.name).write_text(text)
@@ -159,6 +166,45 @@ def world(tmp_path: Path, broker_keys: Path, mock_idp_keys: Path) -> Iterator[Jo
         for running in start_broker(tmp_path, broker_keys, broker_sock, idp_configs=configs):
             running.idp_url = idp_url
             yield JourneyWorld(running, idp_url)
+
+
+@dataclass
+class SAMLWorld:
+    """A broker with the Suomi.fi route, the mock Suomi.fi IdP trusting the broker's SP metadata."""
+
+    broker: RunningBroker
+    suomifi_url: str
+
+
+@pytest.fixture(scope="session")
+def saml_sp_keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The broker's SAML SP key pair made once per run (RSA 3072 takes seconds)."""
+    from broker.upstream.saml_sp import ServiceProviderKeys
+
+    directory = tmp_path_factory.mktemp("saml-sp") / "keys"
+    ServiceProviderKeys.load_or_create(directory)
+    return directory
+
+
+@pytest.fixture
+def saml_world(
+    tmp_path: Path, broker_keys: Path, mock_idp_keys: Path, saml_sp_keys: Path
+) -> Iterator[SAMLWorld]:
+    from mock_idps.suomifi_idp import create_app as create_suomifi
+
+    broker_sock, suomifi_sock = bound_socket(), bound_socket()
+    suomifi_base = f"http://127.0.0.1:{suomifi_sock.getsockname()[1]}"
+    configs = idp_configs_for("http://127.0.0.1:9", tmp_path / "idp_configs", suomifi_base)
+    shutil.copytree(saml_sp_keys, tmp_path / "saml-keys")
+    for running in start_broker(tmp_path, broker_keys, broker_sock, idp_configs=configs):
+        suomifi = create_suomifi(
+            suomifi_base,
+            sp_metadata=[running.url + "/saml/metadata"],
+            key_dir=mock_idp_keys / "suomifi",
+            faults_enabled=True,
+        )
+        with serve(suomifi, suomifi_sock) as suomifi_url:
+            yield SAMLWorld(running, suomifi_url)
 
 
 @pytest.fixture

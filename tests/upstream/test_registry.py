@@ -23,14 +23,17 @@ def configs(tmp_path: Path) -> Path:
 
 def test_committed_configs_hold_the_seed_organisations_in_two_groups() -> None:
     registry = load_registry(REPO_CONFIGS, development=False)
-    assert {i.id for i in registry.idps()} == SEED_ORGANISATIONS
-    groups = {i.group for i in registry.idps()}
+    organisations = [i for i in registry.idps() if i.route == "organisation"]
+    assert {i.id for i in organisations} == SEED_ORGANISATIONS
+    assert [i.id for i in registry.idps() if i.route == "personal"] == ["suomifi"]
+    groups = {i.group for i in organisations}
     assert groups == {"yliopistosairaanhoitopiirit", "hyvinvointialueet"}
     professional = registry.role("professional")
     assert professional is not None
     assert professional.names.fi == "Olen ammattilainen"
-    for idp in registry.idps():
+    for idp in organisations:
         assert idp.names.fi and idp.names.sv and idp.names.en
+        assert idp.oidc is not None
         assert idp.oidc.client_secret.env  # never inline in the committed files
 
 
