@@ -1,7 +1,7 @@
 """`python -m mock_idps.suomifi_idp`: run the MOCK Suomi.fi e-Identification IdP.
 
     python -m mock_idps.suomifi_idp --host 127.0.0.1 --port 8003 \\
-        --sp-metadata http://127.0.0.1:8000/upstream/saml/metadata [--sp-metadata FILE ...] \\
+        --sp-metadata http://127.0.0.1:8000/saml/metadata [--sp-metadata FILE ...] \\
         [--key-dir var/suomifi-idp] [--no-encrypt] [--enable-faults]
 
 Entity id PUBLIC_URL/idp; its metadata at PUBLIC_URL/metadata.
