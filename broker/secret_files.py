@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import base64
+import contextlib
+import fcntl
 import os
 import secrets
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from broker.errors import ConfigError
@@ -24,3 +28,53 @@ def load_or_create_keys(path: Path) -> list[bytes]:
         return [base64.b64decode(line, validate=True) for line in lines]
     except ValueError as exc:
         raise ConfigError(f"{path}: each line must be a base64 key") from exc
+
+
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+
+
+def write_atomically(path: Path, data: bytes, mode: int = FILE_MODE) -> None:
+    """A crash leaves either no file or a complete one, with `mode` from the first byte; the
+    rename is made durable, so a key that signed something cannot vanish in a crash."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), mode)
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def ensure_private_directory(directory: Path) -> None:
+    """Create a key directory 0700; an existing one is left as the operator set it."""
+    try:
+        directory.mkdir(mode=DIR_MODE, parents=True)
+    except FileExistsError:
+        if not directory.is_dir():
+            raise ConfigError(f"{directory}: key directory is not a directory") from None
+    else:
+        os.chmod(directory, DIR_MODE)  # mkdir's mode is filtered by the umask
+
+
+@contextlib.contextmanager
+def directory_lock(directory: Path, lock_name: str = ".lock") -> Iterator[None]:
+    """An exclusive advisory lock on a key directory, so that processes starting together make
+    one key between them, not one each."""
+    ensure_private_directory(directory)
+    fd = os.open(directory / lock_name, os.O_RDWR | os.O_CREAT, FILE_MODE)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock

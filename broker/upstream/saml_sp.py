@@ -18,15 +18,11 @@ call it at start-up or in a thread.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime
-import fcntl
 import logging
-import os
 import shutil
-import tempfile
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -39,6 +35,7 @@ from cryptography.x509.oid import NameOID
 
 from broker.clock import Clock
 from broker.errors import ConfigError, UpstreamUnavailableError
+from broker.secret_files import directory_lock, write_atomically
 from broker.upstream.registry import IdP
 
 # pysaml2 7.5 imports cryptography's CFB mode from its old place; cryptography warns on import
@@ -72,7 +69,6 @@ RSA_KEY_SIZE: Final = 3072
 KEY_FILE: Final = "saml-sp.key"
 CERT_FILE: Final = "saml-sp.crt"
 _LOCK_NAME: Final = ".saml-sp.lock"
-_DIR_MODE: Final = 0o700
 _FILE_MODE: Final = 0o600
 _VALIDITY: Final = datetime.timedelta(days=3650)
 _RETRY_SECONDS: Final = 60.0
@@ -99,14 +95,16 @@ class ServiceProviderKeys:
         make one pair: the directory is locked while it is read or written."""
         directory = Path(directory)
         keys = cls(directory / KEY_FILE, directory / CERT_FILE)
-        with _directory_lock(directory):
+        with directory_lock(directory, _LOCK_NAME):
             if not keys.key_file.exists():
                 key = rsa.generate_private_key(public_exponent=65537, key_size=RSA_KEY_SIZE)
-                _write_atomically(keys.key_file, _key_pem(key), _FILE_MODE)
+                write_atomically(keys.key_file, _key_pem(key), _FILE_MODE)
                 keys.cert_file.unlink(missing_ok=True)  # a stale one cannot match the new key
             if not keys.cert_file.exists():  # a crash after the key was written, or the above
                 cert = _self_signed(keys.private_key(), common_name)
-                _write_atomically(keys.cert_file, cert.public_bytes(serialization.Encoding.PEM))
+                write_atomically(
+                    keys.cert_file, cert.public_bytes(serialization.Encoding.PEM), 0o644
+                )
             keys.check()
         return keys
 
@@ -158,46 +156,6 @@ def _self_signed(key: rsa.RSAPrivateKey, common_name: str) -> x509.Certificate:
         .not_valid_after(now + _VALIDITY)
         .sign(key, hashes.SHA256())
     )
-
-
-def _write_atomically(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """A crash leaves either no file or a complete one, with `mode` from the first byte."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), mode)
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
-@contextlib.contextmanager
-def _directory_lock(directory: Path) -> Iterator[None]:
-    """Create the key directory 0700 (an existing one is left as the operator set it) and hold
-    an exclusive advisory lock on it."""
-    try:
-        directory.mkdir(mode=_DIR_MODE, parents=True)
-    except FileExistsError:
-        if not directory.is_dir():
-            raise ConfigError(f"{directory}: key directory is not a directory") from None
-    else:
-        os.chmod(directory, _DIR_MODE)  # mkdir's mode is filtered by the umask
-    fd = os.open(directory / _LOCK_NAME, os.O_RDWR | os.O_CREAT, _FILE_MODE)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing releases the lock
 
 
 # -- the service provider ------------------------------------------------------------------------

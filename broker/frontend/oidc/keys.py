@@ -18,12 +18,9 @@ The kid is the RFC 7638 thumbprint, prefixed with `test-` for test keys.
 from __future__ import annotations
 
 import builtins
-import contextlib
-import fcntl
 import json
 import math
 import os
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +32,7 @@ from joserfc.jwk import DictKey, ECKey, KeyParameters, KeySetSerialization, RSAK
 
 from broker.clock import Clock
 from broker.errors import ConfigError
+from broker.secret_files import directory_lock, ensure_private_directory, write_atomically
 
 __all__ = [
     "RSA_KEY_SIZE",
@@ -56,9 +54,7 @@ RSA_KEY_SIZE: Final = 2048
 EC_CURVE: Final = "P-256"
 TEST_KID_PREFIX: Final = "test-"
 
-_DIR_MODE: Final = 0o700
 _FILE_MODE: Final = 0o600
-_LOCK_NAME: Final = ".lock"
 _PUBLISHED: Final[frozenset[KeyState]] = frozenset({"pending", "active", "retiring"})
 _JWKS_ORDER: Final[dict[KeyState, int]] = {"active": 0, "pending": 1, "retiring": 2, "expired": 3}
 # One registry per alg, so that a token can never be checked with an algorithm it does not name.
@@ -173,7 +169,7 @@ class KeyRing:
         """
         wanted = [_check_alg(alg) for alg in algs]
         created: builtins.list[KeyInfo] = []
-        with _directory_lock(self._directory):
+        with directory_lock(self._directory):
             self.reload_if_changed()
             now = self._clock.now()
             for alg in dict.fromkeys(wanted):
@@ -467,7 +463,7 @@ def _timestamp(data: dict[str, Any], name: str) -> float:
 
 def _write_key_file(directory: Path, entry: _Entry) -> None:
     """Write atomically with mode 0600: a crash leaves either no file or a complete one."""
-    _ensure_directory(directory)
+    ensure_private_directory(directory)
     document = {
         "kid": entry.kid,
         "alg": entry.alg,
@@ -477,51 +473,7 @@ def _write_key_file(directory: Path, entry: _Entry) -> None:
         "jwk": entry.private.as_dict(private=True),
     }
     data = json.dumps(document, indent=2, sort_keys=True).encode() + b"\n"
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{entry.kid}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), _FILE_MODE)
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, directory / _file_name(entry.kid))
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    _fsync_directory(directory)
-
-
-def _ensure_directory(directory: Path) -> None:
-    """Create the key directory 0700; an existing one is left as the operator set it."""
-    try:
-        directory.mkdir(mode=_DIR_MODE, parents=True)
-    except FileExistsError:
-        if not directory.is_dir():
-            raise ConfigError(f"{directory}: key directory is not a directory") from None
-    else:
-        os.chmod(directory, _DIR_MODE)  # mkdir's mode is filtered by the umask
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename durable, so a key that signed tokens cannot vanish in a crash."""
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-@contextlib.contextmanager
-def _directory_lock(directory: Path) -> Iterator[None]:
-    """An exclusive advisory lock on the key directory, for start-up in several processes."""
-    _ensure_directory(directory)
-    fd = os.open(directory / _LOCK_NAME, os.O_RDWR | os.O_CREAT, _FILE_MODE)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing releases the lock
+    write_atomically(directory / _file_name(entry.kid), data, _FILE_MODE)
 
 
 # -- small checks ------------------------------------------------------------------------------
