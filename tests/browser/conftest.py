@@ -17,6 +17,7 @@ with that reason, rather than failing on a developer machine without root.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, async_playwright
 
 from mock_idps.demo_portal import create_app as create_portal
-from tests.conftest import JourneyWorld
+from tests.conftest import JourneyWorld, RunningBroker, SAMLWorld
 from tests.servers import bound_socket, serve
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -71,13 +72,13 @@ class Portal:
     idp_url: str
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def portal(world: JourneyWorld) -> AsyncIterator[Portal]:
+@contextlib.asynccontextmanager
+async def serving_portal(broker: RunningBroker, idp_url: str) -> AsyncIterator[Portal]:
     """Registered as in `make demo`: confidential (client_secret_basic), redirect to /callback,
     back to the front page after logout, back-channel logout at /backchannel-logout."""
     sock = bound_socket()
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    await world.broker.add_client(
+    await broker.add_client(
         PORTAL_CLIENT_ID,
         client_name="Demo portal",
         redirect_uris=(url + "/callback",),
@@ -86,14 +87,24 @@ async def portal(world: JourneyWorld) -> AsyncIterator[Portal]:
         token_endpoint_auth_method="client_secret_basic",
     )
     app = create_portal(
-        world.broker.url,
-        PORTAL_CLIENT_ID,
-        world.broker.secrets[PORTAL_CLIENT_ID],
-        url,
-        "browser-test-session-key",
+        broker.url, PORTAL_CLIENT_ID, broker.secrets[PORTAL_CLIENT_ID], url, "browser-test-key"
     )
     with serve(app, sock) as served:
-        yield Portal(served, world.broker.url, world.idp_url)
+        yield Portal(served, broker.url, idp_url)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def portal(world: JourneyWorld) -> AsyncIterator[Portal]:
+    """The demo portal at a broker whose organisations log in at the mock organisation IdP."""
+    async with serving_portal(world.broker, world.idp_url) as served:
+        yield served
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def suomifi_portal(saml_world: SAMLWorld) -> AsyncIterator[Portal]:
+    """The demo portal at a broker whose personal route logs in at the mock Suomi.fi."""
+    async with serving_portal(saml_world.broker, saml_world.suomifi_url) as served:
+        yield served
 
 
 @dataclass
