@@ -21,7 +21,7 @@ import logging
 import re
 import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
@@ -39,7 +39,6 @@ from broker.claims.identity import RawIdentity
 from broker.clock import Clock
 from broker.errors import (
     ConfigError,
-    TransactionError,
     UpstreamDeniedError,
     UpstreamRequirementError,
     UpstreamResponseError,
@@ -52,6 +51,13 @@ from broker.upstream.oidc_checks import (
     requirement_problem,
 )
 from broker.upstream.registry import IdP
+from broker.upstream.saved_login import (
+    UpstreamRedirect,
+    as_json,
+    check_owner,
+    reading_saved,
+    requested_fields,
+)
 
 log = logging.getLogger(__name__)
 
@@ -68,12 +74,6 @@ _T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
-class UpstreamRedirect:
-    url: str  # where to send the browser
-    saved: dict[str, Any]  # JSON-friendly; the journey stores it in the login transaction
-
-
-@dataclass(frozen=True)
 class _Saved:
     """What `start` saved in the login transaction, read back in `finish`."""
 
@@ -87,26 +87,14 @@ class _Saved:
     acr_values: tuple[str, ...]
     started_at: float
 
-    def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "prompt": list(self.prompt), "acr_values": list(self.acr_values)}
-
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], idp_id: str) -> _Saved:
         names = ("idp", "state", "nonce", "code_verifier", "redirect_uri")
-        try:
+        with reading_saved(idp_id):
             if not all(isinstance(data[k], str) and data[k] for k in names):
                 raise TypeError("saved text missing")
-            saved = cls(
-                **{k: data[k] for k in names},
-                prompt=tuple(str(p) for p in data["prompt"]),
-                max_age=None if data["max_age"] is None else int(data["max_age"]),
-                acr_values=tuple(str(a) for a in data["acr_values"]),
-                started_at=float(data["started_at"]),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise TransactionError(f"{idp_id}: saved upstream login state is malformed") from exc
-        if saved.idp != idp_id:
-            raise TransactionError(f"{idp_id}: saved upstream login state is for {saved.idp}")
+            saved = cls(**{k: data[k] for k in names}, **requested_fields(data))
+        check_owner(saved.idp, idp_id)
         return saved
 
 
@@ -203,7 +191,7 @@ class OIDCConnector:
         params = self._authorization_params(saved, login_hint, ui_locales)
         url = httpx.URL(metadata.authorization_endpoint).copy_merge_params(params)
         log.info("idp %s: authorization request ready", self._idp.id)
-        return UpstreamRedirect(str(url), saved.as_dict())
+        return UpstreamRedirect(str(url), as_json(saved))
 
     def _authorization_params(
         self, saved: _Saved, login_hint: str | None, ui_locales: str | None

@@ -30,7 +30,7 @@ import logging
 import secrets
 import warnings
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Final
 
 import httpx
@@ -38,7 +38,6 @@ import httpx
 from broker.claims.identity import RawIdentity
 from broker.clock import Clock
 from broker.errors import (
-    TransactionError,
     UpstreamDeniedError,
     UpstreamError,
     UpstreamRequirementError,
@@ -52,6 +51,13 @@ from broker.upstream.saml_sp import (
     IdPClient,
     MetadataCache,
     ServiceProvider,
+)
+from broker.upstream.saved_login import (
+    UpstreamRedirect,
+    as_json,
+    check_owner,
+    reading_saved,
+    requested_fields,
 )
 
 with warnings.catch_warnings():  # see saml_sp: pysaml2's import-time CryptographyDeprecationWarning
@@ -81,12 +87,6 @@ _DENIED_STATUSES: Final = (StatusAuthnFailed, StatusRequestDenied)
 
 
 @dataclass(frozen=True)
-class UpstreamRedirect:
-    url: str  # where to send the browser
-    saved: dict[str, Any]  # JSON-friendly; the journey stores it in the login transaction
-
-
-@dataclass(frozen=True)
 class _Saved:
     """What `start` saved in the login transaction, read back in `finish`."""
 
@@ -99,12 +99,9 @@ class _Saved:
     force_authn: bool
     started_at: float
 
-    def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "prompt": list(self.prompt), "acr_values": list(self.acr_values)}
-
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], idp_id: str) -> _Saved:
-        try:
+        with reading_saved(idp_id):
             if not isinstance(data["idp"], str) or not isinstance(data["request_id"], str):
                 raise TypeError("saved text missing")
             relay = data["relay_state"]
@@ -112,16 +109,10 @@ class _Saved:
                 idp=data["idp"],
                 request_id=data["request_id"],
                 relay_state=None if relay is None else str(relay),
-                prompt=tuple(str(p) for p in data["prompt"]),
-                max_age=None if data["max_age"] is None else int(data["max_age"]),
-                acr_values=tuple(str(a) for a in data["acr_values"]),
                 force_authn=bool(data["force_authn"]),
-                started_at=float(data["started_at"]),
+                **requested_fields(data),
             )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise TransactionError(f"{idp_id}: saved upstream login state is malformed") from exc
-        if saved.idp != idp_id:
-            raise TransactionError(f"{idp_id}: saved upstream login state is for {saved.idp}")
+        check_owner(saved.idp, idp_id)
         return saved
 
 
@@ -204,7 +195,7 @@ class SAMLConnector:
         )
         url = await asyncio.to_thread(self._authn_request_url, idp, saved)
         log.info("idp %s: AuthnRequest ready", self._idp.id)
-        return UpstreamRedirect(url, saved.as_dict())
+        return UpstreamRedirect(url, as_json(saved))
 
     def _authn_request_url(self, idp: IdPClient, saved: _Saved) -> str:
         kwargs: dict[str, Any] = {}
