@@ -19,6 +19,8 @@ from broker.store.records import (
     SessionRecord,
     TokenRecord,
     TransactionRecord,
+    UpstreamLogout,
+    UpstreamSession,
 )
 
 R = TypeVar("R", CodeRecord, TokenRecord)
@@ -131,6 +133,31 @@ class Store(ABC):
     async def retry_logout(
         self, delivery_id: str, attempts: int, next_attempt_at: float
     ) -> None: ...
+
+    # upstream sessions and single logout
+    @abstractmethod
+    async def put_upstream_session(self, sid: str, upstream: UpstreamSession) -> None:
+        """Record the upstream IdP's session behind the SSO session `sid`."""
+
+    @abstractmethod
+    async def get_upstream_session(self, sid: str) -> UpstreamSession | None: ...
+
+    @abstractmethod
+    async def find_upstream_sessions(
+        self, idp_id: str, name_id: str, session_indexes: tuple[str, ...]
+    ) -> list[str]:
+        """The ids of the SSO sessions, not ended, behind which the IdP knows the person by
+        `name_id`; with `session_indexes`, only those sessions."""
+
+    @abstractmethod
+    async def put_upstream_logout(self, logout: UpstreamLogout) -> None: ...
+
+    @abstractmethod
+    async def get_upstream_logout(self, logout_id: str) -> UpstreamLogout | None: ...
+
+    @abstractmethod
+    async def finish_upstream_logout(self, logout_id: str) -> bool:
+        """Delete; False if it was already gone (so an answer completes a logout only once)."""
 
     # housekeeping
     @abstractmethod

@@ -111,3 +111,30 @@ class LogoutDelivery:
     sid: str
     attempts: int
     next_attempt_at: float
+
+
+@dataclass(frozen=True)
+class UpstreamSession:
+    """The upstream IdP's session behind an SSO session, as single logout (SAML SLO) names it:
+    the NameID the IdP sent, with its format and qualifiers, and the AuthnStatement's
+    SessionIndex. Kept in the store with the SSO session, never in a cookie, never logged."""
+
+    idp_id: str
+    name_id: str = field(repr=False)
+    name_id_format: str | None = None
+    name_qualifier: str | None = None
+    sp_name_qualifier: str | None = None
+    session_index: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class UpstreamLogout:
+    """A logout the broker asked an upstream IdP for (its LogoutRequest's id), waiting for the
+    IdP's answer; `logout_id` is the RelayState, `target` where the browser goes afterwards."""
+
+    logout_id: str
+    idp_id: str
+    request_id: str
+    target: dict[str, Any]
+    created_at: float
+    expires_at: float

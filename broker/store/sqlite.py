@@ -28,6 +28,8 @@ from broker.store.records import (
     SessionRecord,
     TokenRecord,
     TransactionRecord,
+    UpstreamLogout,
+    UpstreamSession,
 )
 
 Row = sqlite3.Row
@@ -401,6 +403,70 @@ class SQLiteStore(Store):
             (attempts, next_attempt_at, delivery_id),
         )
 
+    # upstream sessions and single logout
+    async def put_upstream_session(self, sid: str, upstream: UpstreamSession) -> None:
+        await self._run(
+            "INSERT INTO upstream_sessions (sid, idp_id, name_id, name_id_format, name_qualifier, "
+            "sp_name_qualifier, session_index) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                sid,
+                upstream.idp_id,
+                upstream.name_id,
+                upstream.name_id_format,
+                upstream.name_qualifier,
+                upstream.sp_name_qualifier,
+                upstream.session_index,
+            ),
+        )
+
+    async def get_upstream_session(self, sid: str) -> UpstreamSession | None:
+        row = await self._one("SELECT * FROM upstream_sessions WHERE sid = ?", (sid,))
+        if row is None:
+            return None
+        data = dict(row)
+        del data["sid"]
+        return UpstreamSession(**data)
+
+    async def find_upstream_sessions(
+        self, idp_id: str, name_id: str, session_indexes: tuple[str, ...]
+    ) -> list[str]:
+        rows = await self._all(
+            "SELECT u.sid, u.session_index FROM upstream_sessions u JOIN sessions s USING (sid) "
+            "WHERE u.idp_id = ? AND u.name_id = ? AND s.ended_at IS NULL ORDER BY u.sid",
+            (idp_id, name_id),
+        )
+        return [
+            row["sid"]
+            for row in rows
+            if not session_indexes or row["session_index"] in session_indexes
+        ]
+
+    async def put_upstream_logout(self, logout: UpstreamLogout) -> None:
+        await self._run(
+            "INSERT INTO upstream_logouts (logout_id, idp_id, request_id, target, created_at, "
+            "expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                logout.logout_id,
+                logout.idp_id,
+                logout.request_id,
+                _dump(logout.target),
+                logout.created_at,
+                logout.expires_at,
+            ),
+        )
+
+    async def get_upstream_logout(self, logout_id: str) -> UpstreamLogout | None:
+        row = await self._one("SELECT * FROM upstream_logouts WHERE logout_id = ?", (logout_id,))
+        if row is None:
+            return None
+        data = dict(row)
+        data["target"] = json.loads(data["target"])
+        return UpstreamLogout(**data)
+
+    async def finish_upstream_logout(self, logout_id: str) -> bool:
+        deleted = await self._run("DELETE FROM upstream_logouts WHERE logout_id = ?", (logout_id,))
+        return deleted > 0
+
     async def purge_expired(self, now: float) -> int:
         total = 0
         async with self._transaction() as db:
@@ -409,6 +475,7 @@ class SQLiteStore(Store):
                 "DELETE FROM seen_jtis WHERE expires_at < ?",
                 "DELETE FROM grants WHERE expires_at < ?",
                 "DELETE FROM sessions WHERE expires_at < ?",
+                "DELETE FROM upstream_logouts WHERE expires_at < ?",
             ):
                 async with db.execute(sql, (now,)) as cur:
                     total += cur.rowcount
