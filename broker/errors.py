@@ -15,6 +15,7 @@
     │       ├── UpstreamUnavailableError   down, timed out, or answered garbage
     │       ├── UpstreamResponseError      an answer failing a check (signature, iss, aud, nonce…)
     │       ├── UpstreamDeniedError        the IdP said no (access_denied, login_required…)
+    │       │   └── UpstreamLoginRequiredError   no login without interaction (SAML NoPassive)
     │       └── UpstreamRequirementError   a valid answer that does not satisfy prompt/max_age/acr
     └── OAuthError                  RFC 6749 error codes, one class per code
         ├── InvalidRequestError, UnauthorizedClientError, AccessDeniedError,
@@ -126,6 +127,11 @@ class UpstreamDeniedError(UpstreamError):
 
     status_code = 400
     message_id = "error.upstream_denied"
+
+
+class UpstreamLoginRequiredError(UpstreamDeniedError):
+    """The IdP cannot log the person in without showing a page (SAML NoPassive after IsPassive);
+    a portal that asked with prompt=none gets login_required instead of this page."""
 
 
 class UpstreamRequirementError(UpstreamError):

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from broker.store.records import UpstreamSession
+
 
 @dataclass(frozen=True)
 class RawIdentity:
@@ -21,6 +23,8 @@ class RawIdentity:
     acr: str | None = None
     amr: tuple[str, ...] = ()
     auth_time: float | None = None
+    session: UpstreamSession | None = None
+    """The IdP's session, for single logout (SAML: NameID and SessionIndex); None for OIDC."""
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
     /authorize ─ validate ─┬─ usable SSO session ─────────────────────────▶ code to the portal
                            ├─ prompt=none, no session ────────────────────▶ login_required
+                           │  (unless idp_hint names a SAML IdP: IsPassive; NoPassive ─▶ the same)
                            ├─ idp_hint names an IdP ─────────────▶ upstream login
                            └─ role ▶ route ▶ group ▶ organisation ▶ upstream login
     upstream callback ─ checks ─ normalised identity ─ SSO session ───────▶ code to the portal
@@ -19,15 +20,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from broker.claims.identity import Identity
+from broker.claims.identity import Identity, RawIdentity
 from broker.claims.mapping import normalise
-from broker.errors import LoginUnavailableError, TransactionError, UnknownChoiceError
+from broker.errors import (
+    LoginUnavailableError,
+    TransactionError,
+    UnknownChoiceError,
+    UpstreamLoginRequiredError,
+)
 from broker.frontend.oidc.authorization import AuthorizationRequest
-from broker.frontend.oidc.provider import OIDCProvider
+from broker.frontend.oidc.provider import OIDCProvider, login_required
 from broker.journey.steps import STEP_PATHS, Choices, JourneyMap, Step
 from broker.journey.transactions import LoginTransactions
 from broker.journey.upstreams import Connector
-from broker.store.records import SessionRecord, TransactionRecord
+from broker.store.records import SessionRecord, TransactionRecord, UpstreamSession
 from broker.upstream.registry import IdP
 
 log = logging.getLogger(__name__)
@@ -35,6 +41,7 @@ log = logging.getLogger(__name__)
 CALLBACK_PATH = "/upstream/oidc/callback"
 ACS_PATH = "/upstream/saml/acs"
 SAML_CONTINUE_PATH = "/upstream/saml/continue"
+SLO_PATH = "/upstream/saml/slo"
 
 
 @dataclass(frozen=True)
@@ -72,13 +79,14 @@ class LoginJourney:
         self, params: Mapping[str, str], duplicates: frozenset[str], sid: str | None
     ) -> Redirect:
         request = await self._provider.validate_authorization(params, duplicates)
-        session = await self._provider.reusable_session(request, sid)
+        hinted = self.map.registry.idp(request.idp_hint or "")
+        passive = hinted is not None and hinted.protocol == "saml"  # prompt=none: IsPassive
+        session = await self._provider.reusable_session(request, sid, passive_upstream=passive)
         if session is not None:
             return Redirect(await self._provider.complete(request, session))
         if not self.map.options(Step.ROLE, Choices(), "fi"):
             raise LoginUnavailableError("no role has any enabled IdP")
         tx = await self._transactions.create(request)
-        hinted = self.map.registry.idp(request.idp_hint or "")
         if hinted is not None:
             return await self._start_upstream(tx, hinted)
         return Redirect(STEP_PATHS[Step.ROLE], tx_id=tx.tx_id)
@@ -170,7 +178,7 @@ class LoginJourney:
         saved = tx.data.get("upstream")
         if idp is None or not isinstance(saved, dict):
             raise TransactionError("callback for a transaction that started no upstream login")
-        raw = await self._connectors[idp.id].finish(params, saved)
+        raw = await self._finish_upstream(tx, idp, params, saved)
         identity = normalise(idp, raw)
         log.info("upstream login completed", extra={"idp": idp.id})
         redirect = await self.finish(
@@ -179,8 +187,23 @@ class LoginJourney:
             identity.profile_claims(),
             acr=identity.acr,
             amr=identity.amr,
+            upstream=raw.session,
         )
         return Redirect(redirect.url, session=redirect.session, remember_idp=idp.id)
+
+    async def _finish_upstream(
+        self, tx: TransactionRecord, idp: IdP, params: Mapping[str, str], saved: Mapping[str, Any]
+    ) -> RawIdentity:
+        """The connector's checks; an IdP that cannot log the person in without a page, after
+        the portal's prompt=none, means login_required for the portal (OIDC Core §3.1.2.6)."""
+        try:
+            return await self._connectors[idp.id].finish(params, saved)
+        except UpstreamLoginRequiredError as exc:
+            request = AuthorizationRequest.from_json(tx.request)
+            if "none" not in request.prompt:
+                raise
+            await self._transactions.finish(tx)
+            raise login_required(request, "no session at the IdP") from exc
 
     async def finish(
         self,
@@ -190,9 +213,12 @@ class LoginJourney:
         *,
         acr: str | None,
         amr: tuple[str, ...],
+        upstream: UpstreamSession | None = None,
     ) -> Redirect:
         request = await self._transactions.finish(tx)
-        session = await self._provider.sessions.start(sub, acr=acr, amr=amr, claims=claims)
+        session = await self._provider.sessions.start(
+            sub, acr=acr, amr=amr, claims=claims, upstream=upstream
+        )
         url = await self._provider.complete(request, session)
         return Redirect(url, session=session)
 

@@ -2,17 +2,20 @@
 organisation's SAML IdP), built on pysaml2's `Saml2Client` and xmlsec1.
 
     start()  ─ IdP metadata (cached) ─ AuthnRequest: signed RSA-SHA256 over HTTP-Redirect,
-               ForceAuthn, RequestedAuthnContext (exact), NameIDPolicy transient ─▶ redirect URL
+               ForceAuthn, IsPassive, RequestedAuthnContext (exact), NameIDPolicy transient
+               ─▶ redirect URL
     finish() ─ SAMLResponse (HTTP-POST) ─ envelope: one assertion, encrypted ─ pysaml2 in a thread:
                signature by the metadata's key, decryption, Destination, InResponseTo, audience,
                time window, status ─ Issuer, Recipient ─ replay ─ prompt/max_age/acr ─▶ RawIdentity
+               (with the NameID and SessionIndex that single logout needs)
 
 RequestedAuthnContext uses Comparison `exact` with every class the portal's `acr_values` name (in
 the IdP's words, by the claim mapping's `acr_values`): the IdP then answers with one of them, which
 is also what `finish` demands. A portal that accepts "loa2 or better" asks for both loa2 and loa3.
 
 Every pysaml2 exception becomes an UpstreamResponseError naming only the exception class, except
-SAML error statuses: NoAuthnContext is an UpstreamRequirementError; AuthnFailed, RequestDenied and
+SAML error statuses: NoAuthnContext is an UpstreamRequirementError; NoPassive (the answer to
+IsPassive, sent for prompt=none) is an UpstreamLoginRequiredError; AuthnFailed, RequestDenied and
 other Responder statuses are UpstreamDeniedError. Details go to the log through the error tree;
 nothing here logs the response, an assertion, a NameID or an attribute value.
 
@@ -40,9 +43,11 @@ from broker.clock import Clock
 from broker.errors import (
     UpstreamDeniedError,
     UpstreamError,
+    UpstreamLoginRequiredError,
     UpstreamRequirementError,
     UpstreamResponseError,
 )
+from broker.store.records import UpstreamSession
 from broker.upstream.oidc_checks import requirement_problem
 from broker.upstream.registry import IdP
 from broker.upstream.saml_sp import (
@@ -67,6 +72,7 @@ with warnings.catch_warnings():  # see saml_sp: pysaml2's import-time Cryptograp
         StatusAuthnFailed,
         StatusError,
         StatusNoAuthnContext,
+        StatusNoPassive,
         StatusRequestDenied,
     )
     from saml2.saml import SCM_BEARER, AuthnContextClassRef
@@ -82,7 +88,7 @@ RememberAssertion = Callable[[str, str, float], Awaitable[bool]]
 MAX_RESPONSE_CHARS: Final = 512 * 1024
 """A SAMLResponse larger than this is refused before it is decoded."""
 MAX_RELAY_STATE_BYTES: Final = 80  # SAML 2.0 Bindings §3.4.3 and §3.5.3
-FORWARDED_PROMPTS: Final = ("login",)
+FORWARDED_PROMPTS: Final = ("login", "none")
 _DENIED_STATUSES: Final = (StatusAuthnFailed, StatusRequestDenied)
 
 
@@ -124,6 +130,7 @@ class _Verified:
     assertion_id: str
     expires_at: float
     name_id: str | None
+    session: UpstreamSession | None
     attributes: dict[str, Any]
     class_ref: str | None
     authorities: tuple[str, ...]
@@ -163,6 +170,10 @@ class SAMLConnector:
         """Fetch the IdP metadata now (start-up), rather than at the first login."""
         await self._metadata.get()
 
+    async def idp_client(self) -> IdPClient:
+        """The IdP's metadata (cached) and entity id, for single logout."""
+        return await self._metadata.get()
+
     # -- the AuthnRequest ------------------------------------------------------------------
     async def start(
         self,
@@ -190,7 +201,9 @@ class SAMLConnector:
             prompt=prompts,
             max_age=max_age,
             acr_values=tuple(acr_values),
-            force_authn="login" in prompts or max_age is not None,
+            # IsPassive with ForceAuthn must fail (SAML Core §3.4.1): max_age is then checked
+            # against the AuthnInstant alone.
+            force_authn=("login" in prompts or max_age is not None) and "none" not in prompts,
             started_at=self._clock.now(),
         )
         url = await asyncio.to_thread(self._authn_request_url, idp, saved)
@@ -206,6 +219,8 @@ class SAMLConnector:
             )
         if saved.force_authn:
             kwargs["force_authn"] = "true"
+        if "none" in saved.prompt:
+            kwargs["is_passive"] = "true"
         _, info = idp.client.prepare_for_authenticate(
             entityid=idp.entity_id,
             relay_state=saved.relay_state or "",
@@ -249,6 +264,7 @@ class SAMLConnector:
             acr=acr,
             amr=verified.authorities,
             auth_time=verified.authn_instant,
+            session=verified.session,
         )
 
     def _check_form(self, params: Mapping[str, str], expected: _Saved) -> str:
@@ -309,6 +325,8 @@ class SAMLConnector:
         detail = f"{idp}: IdP answered {type(exc).__name__} ({code.rpartition(':')[2]})"
         if isinstance(exc, StatusNoAuthnContext):
             return UpstreamRequirementError(detail)
+        if isinstance(exc, StatusNoPassive):
+            return UpstreamLoginRequiredError(detail)
         if isinstance(exc, _DENIED_STATUSES) or code == samlp.STATUS_RESPONDER:
             return UpstreamDeniedError(detail)
         return UpstreamResponseError(detail)
@@ -359,10 +377,26 @@ class SAMLConnector:
             assertion_id=str(assertion.id),
             expires_at=self._expires_at(assertion),
             name_id=_text(name_id),
+            session=self._upstream_session(name_id, statement.session_index),
             attributes=_attributes(assertion),
             class_ref=class_ref,
             authorities=authorities,
             authn_instant=self._epoch(statement.authn_instant),
+        )
+
+    def _upstream_session(self, name_id: Any, session_index: str | None) -> UpstreamSession | None:
+        """The NameID as sent (with its format and qualifiers) and the SessionIndex: what a
+        LogoutRequest must name (SAML Core §3.7.1)."""
+        text = _text(name_id)
+        if text is None:
+            return None
+        return UpstreamSession(
+            idp_id=self._idp.id,
+            name_id=text,
+            name_id_format=name_id.format,
+            name_qualifier=name_id.name_qualifier,
+            sp_name_qualifier=name_id.sp_name_qualifier,
+            session_index=session_index or None,
         )
 
     def _expires_at(self, assertion: Any) -> float:

@@ -81,19 +81,18 @@ class OIDCProvider:
         )
 
     async def reusable_session(
-        self, request: AuthorizationRequest, sid: str | None
+        self, request: AuthorizationRequest, sid: str | None, *, passive_upstream: bool = False
     ) -> SessionRecord | None:
         """The SSO session that can answer this request now, or None when a login is needed.
 
-        prompt=none with no usable session is answered to the portal (OIDC Core §3.1.2.6).
+        prompt=none with no usable session is answered to the portal (OIDC Core §3.1.2.6),
+        unless `passive_upstream`: the IdP will be asked to log the person in without a page.
         """
         session = await self.sessions.active(sid)
         if session is not None and self.sessions.satisfies(session, request):
             return session
-        if "none" in request.prompt:
-            raise AuthorizationRedirectError(
-                LoginRequiredError("the user must log in"), request.redirect_uri, request.state
-            )
+        if "none" in request.prompt and not passive_upstream:
+            raise login_required(request, "the user must log in")
         return None
 
     async def complete(self, request: AuthorizationRequest, session: SessionRecord) -> str:
@@ -114,3 +113,8 @@ class OIDCProvider:
             return
         client_ids = await self.sessions.end(session.sid)
         await self.backchannel.enqueue(session.sid, session.sub, client_ids)
+
+
+def login_required(request: AuthorizationRequest, why: str) -> AuthorizationRedirectError:
+    """OIDC Core §3.1.2.6 login_required, back to the portal's validated redirect_uri."""
+    return AuthorizationRedirectError(LoginRequiredError(why), request.redirect_uri, request.state)

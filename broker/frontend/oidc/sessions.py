@@ -9,7 +9,7 @@ from broker.clock import Clock
 from broker.frontend.oidc import secrets
 from broker.frontend.oidc.authorization import AuthorizationRequest
 from broker.store.base import Store
-from broker.store.records import SessionRecord
+from broker.store.records import SessionRecord, UpstreamSession
 
 
 class SessionManager:
@@ -25,7 +25,9 @@ class SessionManager:
         acr: str | None,
         amr: tuple[str, ...],
         claims: Mapping[str, Any],
+        upstream: UpstreamSession | None = None,
     ) -> SessionRecord:
+        """`upstream`: the IdP's session behind this one, kept for single logout."""
         now = self._clock.now()
         session = SessionRecord(
             sid=secrets.new_id(),
@@ -38,6 +40,8 @@ class SessionManager:
             expires_at=now + self._ttl,
         )
         await self._store.put_session(session)
+        if upstream is not None:
+            await self._store.put_upstream_session(session.sid, upstream)
         return session
 
     async def active(self, sid: str | None) -> SessionRecord | None:
