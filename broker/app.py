@@ -17,13 +17,13 @@ from broker.clock import Clock, SystemClock
 from broker.errors import ConfigError
 from broker.frontend.oidc.keys import KeyRing
 from broker.frontend.oidc.provider import OIDCProvider
-from broker.http import journey_routes, misc_routes, oidc_routes
+from broker.http import journey_routes, logout_routes, misc_routes, oidc_routes
 from broker.http.context import BrokerContext
 from broker.http.cookies import CookieSigner
 from broker.http.errors import EXCEPTION_HANDLERS
 from broker.http.middleware import AccessLogMiddleware, SecurityHeadersMiddleware
 from broker.journey.flow import LoginJourney
-from broker.journey.saml_service import start_saml_service
+from broker.journey.saml_service import start_saml_service, upstream_logouts
 from broker.journey.steps import JourneyMap
 from broker.journey.transactions import LoginTransactions
 from broker.journey.upstreams import build_connectors
@@ -93,8 +93,15 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
             journey = LoginJourney(
                 provider, transactions, JourneyMap(registry), connectors, subject_key=subject_key
             )
+            logouts = upstream_logouts(settings, saml, provider, connectors, http, clock)
             app.state.broker = BrokerContext(
-                settings, provider, journey, cookies, Renderer(), saml.metadata if saml else None
+                settings,
+                provider,
+                journey,
+                cookies,
+                Renderer(),
+                logouts,
+                saml.metadata if saml else None,
             )
             tasks = [
                 asyncio.create_task(provider.backchannel.run(), name="backchannel-logout"),
@@ -109,7 +116,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
                 await asyncio.gather(*tasks, return_exceptions=True)
                 await store.close()
 
-    routes: list[BaseRoute] = [*oidc_routes.ROUTES, *journey_routes.ROUTES, *misc_routes.ROUTES]
+    routes: list[BaseRoute] = [
+        *oidc_routes.ROUTES,
+        *logout_routes.ROUTES,
+        *journey_routes.ROUTES,
+        *misc_routes.ROUTES,
+    ]
     return Starlette(
         routes=routes,
         middleware=[

@@ -11,6 +11,7 @@
     │   ├── NotFoundError           no such page
     │   ├── LoginUnavailableError   no login route is configured
     │   ├── UnknownChoiceError      a journey choice that is not on offer (tampered or stale page)
+    │   ├── UpstreamLogoutError     an IdP's single-logout message refused, or answering nothing
     │   └── UpstreamError           the upstream IdP failed us; the person may pick another route
     │       ├── UpstreamUnavailableError   down, timed out, or answered garbage
     │       ├── UpstreamResponseError      an answer failing a check (signature, iss, aud, nonce…)
@@ -139,6 +140,13 @@ class UpstreamRequirementError(UpstreamError):
 
     status_code = 400
     message_id = "error.upstream_requirements"
+
+
+class UpstreamLogoutError(PageError):
+    """A LogoutResponse or LogoutRequest from an upstream IdP that fails a check (signature,
+    issuer, destination, InResponseTo) or answers no logout the broker asked for."""
+
+    message_id = "error.upstream_logout"
 
 
 class OAuthError(BrokerError):

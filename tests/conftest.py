@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import re
 import shutil
 import socket
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -170,10 +171,12 @@ def world(tmp_path: Path, broker_keys: Path, mock_idp_keys: Path) -> Iterator[Jo
 
 @dataclass
 class SAMLWorld:
-    """A broker with the Suomi.fi route, the mock Suomi.fi IdP trusting the broker's SP metadata."""
+    """A broker with the Suomi.fi route, the mock Suomi.fi IdP trusting the broker's SP metadata.
+    `stop_suomifi()` takes the mock down (an IdP that is down)."""
 
     broker: RunningBroker
     suomifi_url: str
+    stop_suomifi: Callable[[], None] = lambda: None
 
 
 @pytest.fixture(scope="session")
@@ -203,8 +206,9 @@ def saml_world(
             key_dir=mock_idp_keys / "suomifi",
             faults_enabled=True,
         )
-        with serve(suomifi, suomifi_sock) as suomifi_url:
-            yield SAMLWorld(running, suomifi_url)
+        with contextlib.ExitStack() as stack:
+            suomifi_url = stack.enter_context(serve(suomifi, suomifi_sock))
+            yield SAMLWorld(running, suomifi_url, stack.close)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from broker.frontend.oidc.provider import OIDCProvider
 from broker.http.cookies import LANGUAGE, CookieSigner
 from broker.journey.flow import LoginJourney
+from broker.journey.logout import UpstreamLogouts
 from broker.settings import Settings
 from broker.ui import Renderer, negotiate_locale
 
@@ -21,6 +22,7 @@ class BrokerContext:
     journey: LoginJourney
     cookies: CookieSigner
     renderer: Renderer
+    logouts: UpstreamLogouts
     saml_metadata: bytes | None = None
 
 

@@ -8,11 +8,9 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from broker.errors import InvalidRequestError
-from broker.frontend.oidc.codes import redirect_with
 from broker.http.context import broker
 from broker.http.cookies import SESSION, TRANSACTION
 from broker.http.errors import NO_STORE
-from broker.http.pages import page
 from broker.journey.flow import Redirect
 
 FORM_TYPE = "application/x-www-form-urlencoded"
@@ -115,51 +113,6 @@ async def introspect(request: Request) -> Response:
     return JSONResponse(body, headers=NO_STORE)
 
 
-async def end_session(request: Request) -> Response:
-    """RP-Initiated Logout: log out at once when the hint names this browser's session,
-    otherwise ask the person first (§2: the OP SHOULD ask)."""
-    ctx = broker(request)
-    if request.method == "POST":
-        params, _ = single_values(await request.form())
-    else:
-        params, _ = single_values(request.query_params)
-    logout = await ctx.provider.logout.validate(params)
-    sid = ctx.cookies.read(request.cookies, SESSION)
-    session = await ctx.provider.sessions.active(sid)
-    confirmed = params.get("confirm") == "yes" and ctx.cookies.check_csrf(
-        sid or "no-session", params.get("csrf_token")
-    )
-    if session is not None and not confirmed and logout.hinted_sid != session.sid:
-        return page(
-            request,
-            "logout_confirm.html",
-            ui_locales=logout.ui_locales,
-            action="/end_session",
-            csrf_token=ctx.cookies.csrf_token(sid or "no-session"),
-            client_name=logout.client.client_name if logout.client else None,
-            hidden=_logout_fields(params),
-            cancel_url=None,
-        )
-    await ctx.provider.end_session(session)
-    if logout.post_logout_redirect_uri:
-        url = redirect_with(logout.post_logout_redirect_uri, {"state": logout.state})
-        response: Response = RedirectResponse(url, status_code=303, headers=NO_STORE)
-    else:
-        response = page(
-            request,
-            "logged_out.html",
-            ui_locales=logout.ui_locales,
-            client_name=logout.client.client_name if logout.client else None,
-        )
-    ctx.cookies.clear(response, SESSION)
-    return response
-
-
-def _logout_fields(params: dict[str, str]) -> list[tuple[str, str]]:
-    keep = ("id_token_hint", "client_id", "post_logout_redirect_uri", "state", "ui_locales")
-    return [(k, params[k]) for k in keep if k in params]
-
-
 ROUTES = [
     Route("/.well-known/openid-configuration", discovery, methods=["GET"]),
     Route("/jwks", jwks, methods=["GET"]),
@@ -168,5 +121,4 @@ ROUTES = [
     Route("/userinfo", userinfo, methods=["GET", "POST"]),
     Route("/revoke", revoke, methods=["POST"]),
     Route("/introspect", introspect, methods=["POST"]),
-    Route("/end_session", end_session, methods=["GET", "POST"]),
 ]

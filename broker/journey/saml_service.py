@@ -1,16 +1,24 @@
 """The broker's SAML service provider, set up only when a SAML IdP is configured: its keys, the
-shared context for SAML connectors, and its signed metadata for the IdPs' operators."""
+shared context for SAML connectors, its signed metadata for the IdPs' operators, and single
+logout with the SAML IdPs."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from broker.journey.flow import ACS_PATH
-from broker.journey.upstreams import SAMLContext
+import httpx
+
+from broker.clock import Clock
+from broker.frontend.oidc.provider import OIDCProvider
+from broker.journey.flow import ACS_PATH, SLO_PATH
+from broker.journey.logout import SPSigner, UpstreamLogouts
+from broker.journey.upstreams import Connector, SAMLContext
 from broker.settings import Settings
 from broker.store.base import Store
 from broker.upstream.registry import Registry
+from broker.upstream.saml import SAMLConnector
 from broker.upstream.saml_sp import Contact, Organisation, ServiceProvider, sp_metadata_xml
 
 
@@ -18,6 +26,7 @@ from broker.upstream.saml_sp import Contact, Organisation, ServiceProvider, sp_m
 class SAMLService:
     context: SAMLContext
     metadata: bytes
+    signer: SPSigner
 
 
 async def start_saml_service(
@@ -49,11 +58,40 @@ async def start_saml_service(
         sp_metadata_xml,
         sp.entity_id,
         acs_url,
-        None,
+        settings.issuer + SLO_PATH,
         sp.keys,
         requested,
         organisation=organisation,
         contacts=contacts,
         xmlsec_binary=sp.xmlsec_binary,
     )
-    return SAMLService(SAMLContext(sp, acs_url, store.remember_jti), metadata)
+    key = await asyncio.to_thread(sp.keys.private_key)
+    return SAMLService(
+        SAMLContext(sp, acs_url, store.remember_jti), metadata, SPSigner(sp.entity_id, key)
+    )
+
+
+def upstream_logouts(
+    settings: Settings,
+    saml: SAMLService | None,
+    provider: OIDCProvider,
+    connectors: Mapping[str, Connector],
+    http: httpx.AsyncClient,
+    clock: Clock,
+) -> UpstreamLogouts:
+    """Single logout with every SAML IdP (none without the SAML service provider)."""
+    saml_connectors = {
+        idp_id: connector
+        for idp_id, connector in connectors.items()
+        if isinstance(connector, SAMLConnector)
+    }
+    return UpstreamLogouts(
+        provider,
+        clock,
+        http,
+        saml_connectors,
+        saml.signer if saml else None,
+        slo_url=settings.issuer + SLO_PATH,
+        ttl=settings.tokens.transaction_ttl,
+        clock_skew=settings.tokens.clock_skew,
+    )

@@ -188,11 +188,8 @@ class ServiceProvider:
         if not self.xmlsec_binary:
             raise ConfigError("xmlsec1 is not installed; SAML needs it (apt-get install xmlsec1)")
         endpoints: dict[str, Any] = {"assertion_consumer_service": [(acs_url, BINDING_HTTP_POST)]}
-        if slo_url:
-            endpoints["single_logout_service"] = [
-                (slo_url, BINDING_HTTP_REDIRECT),
-                (slo_url, BINDING_HTTP_POST),
-            ]
+        if slo_url:  # the broker's SLO endpoint takes HTTP-Redirect only
+            endpoints["single_logout_service"] = [(slo_url, BINDING_HTTP_REDIRECT)]
         pair = {"key_file": str(self.keys.key_file), "cert_file": str(self.keys.cert_file)}
         return {
             "entityid": self.entity_id,

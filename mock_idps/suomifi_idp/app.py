@@ -3,9 +3,10 @@
 GET       /metadata               the IdP's metadata, signed (RSA-SHA256)
 GET|POST  /sso                    AuthnRequest (HTTP-Redirect or HTTP-POST) -> picker
 GET|POST  /login                  the picker (GET: another language; POST: identify)
-GET|POST  /slo                    ends the mock's session
+GET|POST  /slo                    an SP's LogoutRequest (answered) or LogoutResponse
 GET|POST|DELETE /_faults          only with faults_enabled=True
 POST      /_reload-sp-metadata    only with faults_enabled=True
+GET       /_idp-logout?sp=ID      only with faults_enabled=True: the mock's own LogoutRequest
 GET       /healthz
 """
 
@@ -79,6 +80,7 @@ def _routes(faults_enabled: bool) -> list[Route]:
         routes_ += [
             Route("/_faults", test_routes.faults, methods=["GET", "POST", "DELETE"]),
             Route("/_reload-sp-metadata", test_routes.reload_sp_metadata, methods=["POST"]),
+            Route("/_idp-logout", test_routes.idp_logout, methods=["GET"]),
         ]
     return routes_
 

@@ -28,6 +28,7 @@ class PendingRequest:
     force_authn: bool
     requested_loas: tuple[str, ...]
     comparison: str
+    is_passive: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -64,6 +65,7 @@ def validate_authn_request(
         acs_url=_acs_url(server, sp_entity_id, message),
         relay_state=relay_state,
         force_authn=str(message.force_authn).lower() in ("true", "1"),
+        is_passive=str(message.is_passive).lower() in ("true", "1"),
         requested_loas=_requested_loas(message),
         comparison=_comparison(message),
     )

@@ -1,8 +1,10 @@
-"""Test faults: armed over `POST /_faults`, each spoils the next N successful Responses one way.
+"""Test faults: armed over `POST /_faults`, each spoils the next N successful Responses (or, for
+`logout_failure`, LogoutResponses) one way.
 
 Only with `create_app(..., faults_enabled=True)` or `--enable-faults`. An error Response (a refused
-LoA) does not use up a fault. XML signature wrapping is not here: the broker's tests build such
-attacks themselves from an honest Response.
+LoA) does not use up a fault; a login fault waits for a login, a logout fault for a logout. XML
+signature wrapping is not here: the broker's tests build such attacks themselves from an honest
+Response.
 """
 
 from __future__ import annotations
@@ -25,6 +27,11 @@ class Fault(enum.Enum):
     WRONG_ISSUER = "wrong_issuer"  # Issuer another entity, signed with our key
     SIGNED_BY_OTHER_KEY = "signed_by_other_key"  # signed by a key in no metadata
     UNENCRYPTED = "unencrypted"  # the Assertion in clear, though encryption is on
+    LOGOUT_FAILURE = "logout_failure"  # a LogoutResponse with status Responder, session kept
+
+
+LOGOUT_FAULTS = frozenset({Fault.LOGOUT_FAILURE})
+LOGIN_FAULTS = frozenset(Fault) - LOGOUT_FAULTS
 
 
 @dataclass
@@ -45,9 +52,10 @@ class FaultBoard:
     def clear(self) -> None:
         self._armed = None
 
-    def take(self) -> Fault | None:
+    def take(self, kinds: frozenset[Fault] = frozenset(Fault)) -> Fault | None:
+        """The armed fault, if it is one of `kinds` (a login fault is not used up by a logout)."""
         armed = self._armed
-        if armed is None:
+        if armed is None or armed.fault not in kinds:
             return None
         armed.remaining -= 1
         if armed.remaining <= 0:

@@ -58,6 +58,7 @@ class Login:
     method: Method
     auth_time: int
     session_index: str
+    name_id: str  # transient: the same for one session and SP (so the IdP can log it out)
 
 
 @dataclass(frozen=True)
@@ -92,11 +93,17 @@ def success_response(
 
 
 def error_response(
-    signing: Signing, issuer: str, pending: PendingRequest, now: float, message: str
+    signing: Signing,
+    issuer: str,
+    pending: PendingRequest,
+    now: float,
+    message: str,
+    second_level: str = STATUS_NO_AUTHN_CONTEXT,
 ) -> str:
-    """A signed Response with status Responder / NoAuthnContext and no Assertion."""
+    """A signed Response with status Responder / `second_level` (NoAuthnContext, NoPassive) and
+    no Assertion."""
     status = samlp.Status(
-        status_code=_code(STATUS_RESPONDER, _code(STATUS_NO_AUTHN_CONTEXT)),
+        status_code=_code(STATUS_RESPONDER, _code(second_level)),
         status_message=samlp.StatusMessage(text=message),
     )
     response = _response(issuer, pending, now, None, status)
@@ -162,7 +169,7 @@ def _assertion(
         version="2.0",
         issue_instant=_instant(issued),
         issuer=_issuer(issuer, fault),
-        subject=_subject(issuer, pending, fault, not_on_or_after),
+        subject=_subject(issuer, pending, login, fault, not_on_or_after),
         conditions=_conditions(pending, fault, issued, not_on_or_after),
         authn_statement=[_authn_statement(login)],
         attribute_statement=[attribute_statement(login.person)],
@@ -170,7 +177,7 @@ def _assertion(
 
 
 def _subject(
-    issuer: str, pending: PendingRequest, fault: Fault | None, not_on_or_after: float
+    issuer: str, pending: PendingRequest, login: Login, fault: Fault | None, not_on_or_after: float
 ) -> saml.Subject:
     confirmation = saml.SubjectConfirmationData(
         in_response_to=_in_response_to(pending, fault),
@@ -182,7 +189,7 @@ def _subject(
             format=NAMEID_FORMAT_TRANSIENT,
             name_qualifier=issuer,
             sp_name_qualifier=pending.sp_entity_id,
-            text=_id(),
+            text=login.name_id,
         ),
         subject_confirmation=[
             saml.SubjectConfirmation(method=saml.SCM_BEARER, subject_confirmation_data=confirmation)

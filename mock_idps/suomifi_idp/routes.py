@@ -2,8 +2,9 @@
 
 An AuthnRequest that is unsigned, wrongly signed, from an unknown SP or for an ACS URL outside the
 SP's metadata gets an error page and never a Response. Once the request is valid, every answer
-goes to the SP: a Response with an Assertion, or an error status (NoAuthnContext) when the chosen
-method does not reach the requested level of assurance.
+goes to the SP: a Response with an Assertion, or an error status: NoAuthnContext when the chosen
+method does not reach the requested level of assurance, NoPassive when IsPassive was asked and the
+browser has no session here. /slo takes an SP's LogoutRequest (see `logout.py`).
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ import secrets
 from urllib.parse import urlencode
 
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
+from saml2.samlp import STATUS_NO_PASSIVE
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from mock_idps.suomifi_idp.authn_requests import (
     AuthnRequestError,
@@ -25,7 +27,13 @@ from mock_idps.suomifi_idp.authn_requests import (
     validate_authn_request,
 )
 from mock_idps.suomifi_idp.entity import signed_idp_metadata
-from mock_idps.suomifi_idp.faults import Fault
+from mock_idps.suomifi_idp.faults import LOGIN_FAULTS, LOGOUT_FAULTS, Fault
+from mock_idps.suomifi_idp.logout import (
+    LogoutError,
+    check_logout_response,
+    logout_response,
+    read_logout_request,
+)
 from mock_idps.suomifi_idp.methods import Method, satisfies
 from mock_idps.suomifi_idp.provider import MockSuomifiIdP, idp_of
 from mock_idps.suomifi_idp.responses import (
@@ -75,6 +83,18 @@ async def sso(request: Request) -> Response:
     session = read_session(request, idp.signer, idp.now())
     if session is not None and not pending.force_authn and session.hetu in idp.persons:
         return await _answer(request, idp, pending, session, "fi")
+    if pending.is_passive:  # no page may be shown: SAML Core §3.4.1
+        log.info("NoPassive: sp=%s", pending.sp_entity_id)
+        xml = await run_in_threadpool(
+            error_response,
+            idp.signing(),
+            idp.entity_id,
+            pending,
+            idp.clock(),
+            "no session",
+            STATUS_NO_PASSIVE,
+        )
+        return _post(idp, pending, xml, "fi")
     return _picker(request, idp, pending, "fi")
 
 
@@ -103,10 +123,37 @@ async def login(request: Request) -> Response:
 
 
 async def slo(request: Request) -> Response:
-    """Ends the mock's session. (No LogoutResponse is sent back yet.)"""
+    """An SP's LogoutRequest (answered with a LogoutResponse), an SP's LogoutResponse to the
+    mock's own request, or neither: then it just ends the mock's session."""
     idp = idp_of(request)
+    params = await _parameters(request)
+    if "SAMLRequest" in params:
+        return await _sp_logout(request, idp, params)
+    if "SAMLResponse" in params:
+        try:
+            status = await run_in_threadpool(check_logout_response, idp.server, params)
+        except LogoutError as exc:
+            return idp.pages.error("fi", str(exc))
+        return idp.pages.message("fi", f"{TEXTS['fi']['logged_out']} ({status.rpartition(':')[2]})")
     response = idp.pages.message("fi", TEXTS["fi"]["logged_out"])
     end_session(response, idp.secure_cookies)
+    return response
+
+
+async def _sp_logout(request: Request, idp: MockSuomifiIdP, params: dict[str, str]) -> Response:
+    try:
+        logout = await run_in_threadpool(read_logout_request, idp.server, params)
+    except LogoutError as exc:
+        log.info("LogoutRequest refused: %s", exc)
+        return idp.pages.error("fi", str(exc))
+    session = read_session(request, idp.signer, idp.now())
+    failure = idp.faults is not None and idp.faults.take(LOGOUT_FAULTS) is not None
+    ended = not failure and (session is None or logout.names(session, idp.signer))
+    url = await run_in_threadpool(logout_response, idp.server, logout, ended, failure)
+    log.info("LogoutResponse: sp=%s ended=%s fault=%s", logout.sp_entity_id, ended, failure)
+    response = RedirectResponse(url, status_code=303, headers={"Cache-Control": "no-store"})
+    if ended and session is not None:
+        end_session(response, idp.secure_cookies)
     return response
 
 
@@ -114,7 +161,10 @@ async def _answer(
     request: Request, idp: MockSuomifiIdP, pending: PendingRequest, session: IdPSession, locale: str
 ) -> Response:
     method = Method(session.method)
-    login_ = Login(idp.persons[session.hetu], method, session.auth_time, session.session_index)
+    name_id = idp.signer.name_id(session.session_index, pending.sp_entity_id)
+    login_ = Login(
+        idp.persons[session.hetu], method, session.auth_time, session.session_index, name_id
+    )
     now = idp.clock()
     if not satisfies(method.info.loa, pending.requested_loas, pending.comparison):
         log.info("NoAuthnContext: sp=%s method=%s", pending.sp_entity_id, method.value)
@@ -123,12 +173,16 @@ async def _answer(
             error_response, idp.signing(), idp.entity_id, pending, now, message
         )
     else:
-        fault = idp.faults.take() if idp.faults is not None else None
+        fault = idp.faults.take(LOGIN_FAULTS) if idp.faults is not None else None
         try:
             xml = await run_in_threadpool(_success, idp, pending, login_, now, fault)
         except EncryptionCertificateError as exc:
             return idp.pages.error(locale, str(exc))
         log.info("Response: sp=%s method=%s fault=%s", pending.sp_entity_id, method.value, fault)
+    return _post(idp, pending, xml, locale)
+
+
+def _post(idp: MockSuomifiIdP, pending: PendingRequest, xml: str, locale: str) -> Response:
     encoded = base64.b64encode(xml.encode("utf-8")).decode("ascii")
     return idp.pages.post_to_sp(locale, pending.acs_url, encoded, pending.relay_state)
 

@@ -7,6 +7,8 @@ value in a cookie (double submit). Times come from the injected clock, never fro
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -48,6 +50,13 @@ class Signer:
             return self._serializer(purpose).loads(token)
         except BadSignature:
             return None
+
+    def name_id(self, session_index: str, sp_entity_id: str) -> str:
+        """The transient NameID of one IdP session at one SP: random to the SP, but the mock
+        can name it again in its own LogoutRequest without keeping it anywhere."""
+        message = f"{session_index}\x00{sp_entity_id}".encode()
+        key = self._secret_key.encode()
+        return "_" + hmac.new(key, message, hashlib.sha256).hexdigest()[:40]
 
     def _serializer(self, purpose: str) -> URLSafeSerializer:
         return URLSafeSerializer(self._secret_key, salt=f"mock-suomifi-idp/{purpose}")

@@ -1,4 +1,5 @@
-"""Endpoints for tests only (faults_enabled): arm faults, reload the SP metadata."""
+"""Endpoints for tests only (faults_enabled): arm faults, reload the SP metadata, and log this
+browser's session out at an SP (the mock's own LogoutRequest, IdP-initiated)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,13 @@ import logging
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from mock_idps.suomifi_idp.entity import MetadataError
 from mock_idps.suomifi_idp.faults import FaultRequestError, parse_fault_request
+from mock_idps.suomifi_idp.logout import LogoutError, idp_logout_request
 from mock_idps.suomifi_idp.provider import idp_of
+from mock_idps.suomifi_idp.sessions import end_session, read_session
 
 log = logging.getLogger("mock_idps.suomifi_idp")
 
@@ -38,3 +41,19 @@ async def reload_sp_metadata(request: Request) -> Response:
     except MetadataError as exc:
         return JSONResponse({"error": str(exc)}, status_code=502)
     return JSONResponse({"reloaded": len(idp.sp_metadata_sources)})
+
+
+async def idp_logout(request: Request) -> Response:
+    """GET ?sp=ENTITY_ID: end this browser's session here and send a LogoutRequest to the SP."""
+    idp = idp_of(request)
+    session = read_session(request, idp.signer, idp.now())
+    if session is None:
+        return JSONResponse({"error": "no session in this browser"}, status_code=400)
+    sp = request.query_params.get("sp", "")
+    try:
+        url = await run_in_threadpool(idp_logout_request, idp.server, session, idp.signer, sp)
+    except LogoutError as exc:
+        return JSONResponse({"error": str(exc)}, status_code=400)
+    response = RedirectResponse(url, status_code=303, headers={"Cache-Control": "no-store"})
+    end_session(response, idp.secure_cookies)
+    return response

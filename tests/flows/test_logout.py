@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -13,49 +11,12 @@ import httpx
 import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
 from tests.conftest import RunningBroker, log_in, tamper
+from tests.flows.conftest import LogoutReceiver, wait_for
 from tests.portal_client import callback_params, portal_client, redeem, start
-from tests.servers import bound_socket, serve
 
 LOGGED_OUT = "http://127.0.0.1:9/logged-out"
-
-
-@dataclass
-class LogoutReceiver:
-    """A portal's back-channel logout endpoint that records what it is sent."""
-
-    url: str = ""
-    tokens: list[str] = field(default_factory=list)
-    failures_left: int = 0
-    release: threading.Event | None = None
-    received: threading.Event = field(default_factory=threading.Event)
-
-    def app(self) -> Starlette:
-        async def endpoint(request: Request) -> Response:
-            form = await request.form()
-            self.tokens.append(str(form["logout_token"]))
-            self.received.set()
-            if self.release is not None:
-                await asyncio.to_thread(self.release.wait, 10)
-            if self.failures_left:
-                self.failures_left -= 1
-                return Response(status_code=503)
-            return Response(status_code=200, headers={"Cache-Control": "no-store"})
-
-        return Starlette(routes=[Route("/backchannel", endpoint, methods=["POST"])])
-
-
-@pytest.fixture
-def receiver() -> Iterator[LogoutReceiver]:
-    recorder = LogoutReceiver()
-    with serve(recorder.app(), bound_socket()) as url:
-        recorder.url = url + "/backchannel"
-        yield recorder
 
 
 async def logged_in(
@@ -65,14 +26,6 @@ async def logged_in(
     auth = await start(client)
     response = await log_in(browser, broker, auth.url)
     return await redeem(client, auth, callback_params(response.headers["location"])["code"])
-
-
-async def wait_for(condition: Any, seconds: float = 5.0) -> None:
-    for _ in range(int(seconds / 0.02)):
-        if condition():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("condition not met in time")
 
 
 async def verified(broker: RunningBroker, token: str) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -1,0 +1,105 @@
+"""Logout: RP-Initiated Logout at /end_session, and SAML single logout at /upstream/saml/slo.
+
+The SSO session always ends first; when it came from a SAML IdP with single logout, the browser
+then visits the IdP, and comes back to /upstream/saml/slo before it goes where the portal asked.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from broker.errors import NotFoundError, UpstreamLogoutError
+from broker.frontend.oidc.codes import redirect_with
+from broker.http.context import broker
+from broker.http.cookies import SESSION
+from broker.http.errors import NO_STORE
+from broker.http.oidc_routes import single_values
+from broker.http.pages import page
+from broker.journey.logout import LogoutTarget
+
+
+async def end_session(request: Request) -> Response:
+    """RP-Initiated Logout: log out at once when the hint names this browser's session,
+    otherwise ask the person first (§2: the OP SHOULD ask)."""
+    ctx = broker(request)
+    if request.method == "POST":
+        params, _ = single_values(await request.form())
+    else:
+        params, _ = single_values(request.query_params)
+    logout = await ctx.provider.logout.validate(params)
+    sid = ctx.cookies.read(request.cookies, SESSION)
+    session = await ctx.provider.sessions.active(sid)
+    confirmed = params.get("confirm") == "yes" and ctx.cookies.check_csrf(
+        sid or "no-session", params.get("csrf_token")
+    )
+    if session is not None and not confirmed and logout.hinted_sid != session.sid:
+        return page(
+            request,
+            "logout_confirm.html",
+            ui_locales=logout.ui_locales,
+            action="/end_session",
+            csrf_token=ctx.cookies.csrf_token(sid or "no-session"),
+            client_name=logout.client.client_name if logout.client else None,
+            hidden=_logout_fields(params),
+            cancel_url=None,
+        )
+    await ctx.provider.end_session(session)
+    target = LogoutTarget(
+        redirect_uri=logout.post_logout_redirect_uri,
+        state=logout.state,
+        client_name=logout.client.client_name if logout.client else None,
+        ui_locales=logout.ui_locales,
+    )
+    to_idp = await ctx.logouts.begin(session.sid, target) if session is not None else None
+    if to_idp is None:
+        return after_logout(request, target)
+    response = RedirectResponse(to_idp, status_code=303, headers=NO_STORE)
+    ctx.cookies.clear(response, SESSION)
+    return response
+
+
+def after_logout(request: Request, target: LogoutTarget) -> Response:
+    """Back to the portal's post_logout_redirect_uri (with its state), or the logged-out page."""
+    if target.redirect_uri:
+        url = redirect_with(target.redirect_uri, {"state": target.state})
+        response: Response = RedirectResponse(url, status_code=303, headers=NO_STORE)
+    else:
+        response = page(
+            request,
+            "logged_out.html",
+            ui_locales=target.ui_locales,
+            client_name=target.client_name,
+        )
+    broker(request).cookies.clear(response, SESSION)
+    return response
+
+
+async def saml_slo(request: Request) -> Response:
+    """HTTP-Redirect: the IdP's LogoutResponse to the broker's LogoutRequest, or the IdP's own
+    LogoutRequest (the person logged out elsewhere), answered with a LogoutResponse."""
+    ctx = broker(request)
+    if not ctx.logouts.enabled:
+        raise NotFoundError("no SAML IdP is configured")
+    raw_query = request.url.query
+    if "SAMLResponse" in request.query_params:
+        return after_logout(request, await ctx.logouts.finish(raw_query))
+    if "SAMLRequest" not in request.query_params:
+        raise UpstreamLogoutError("SLO endpoint called without a SAML message")
+    answer = await ctx.logouts.answer_idp(raw_query)
+    response = RedirectResponse(answer.url, status_code=303, headers=NO_STORE)
+    if ctx.cookies.read(request.cookies, SESSION) in answer.ended:
+        ctx.cookies.clear(response, SESSION)
+    return response
+
+
+def _logout_fields(params: dict[str, str]) -> list[tuple[str, str]]:
+    keep = ("id_token_hint", "client_id", "post_logout_redirect_uri", "state", "ui_locales")
+    return [(k, params[k]) for k in keep if k in params]
+
+
+ROUTES = [
+    Route("/end_session", end_session, methods=["GET", "POST"]),
+    Route("/upstream/saml/slo", saml_slo, methods=["GET"]),
+]

@@ -1,0 +1,58 @@
+"""Shared by the flow tests: a portal's back-channel logout endpoint, and waiting for it."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tests.servers import bound_socket, serve
+
+
+@dataclass
+class LogoutReceiver:
+    """A portal's back-channel logout endpoint that records what it is sent."""
+
+    url: str = ""
+    tokens: list[str] = field(default_factory=list)
+    failures_left: int = 0
+    release: threading.Event | None = None
+    received: threading.Event = field(default_factory=threading.Event)
+
+    def app(self) -> Starlette:
+        async def endpoint(request: Request) -> Response:
+            form = await request.form()
+            self.tokens.append(str(form["logout_token"]))
+            self.received.set()
+            if self.release is not None:
+                await asyncio.to_thread(self.release.wait, 10)
+            if self.failures_left:
+                self.failures_left -= 1
+                return Response(status_code=503)
+            return Response(status_code=200, headers={"Cache-Control": "no-store"})
+
+        return Starlette(routes=[Route("/backchannel", endpoint, methods=["POST"])])
+
+
+@pytest.fixture
+def receiver() -> Iterator[LogoutReceiver]:
+    recorder = LogoutReceiver()
+    with serve(recorder.app(), bound_socket()) as url:
+        recorder.url = url + "/backchannel"
+        yield recorder
+
+
+async def wait_for(condition: Any, seconds: float = 5.0) -> None:
+    for _ in range(int(seconds / 0.02)):
+        if condition():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("condition not met in time")
