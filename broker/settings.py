@@ -38,15 +38,35 @@ class KeySettings(_Frozen):
     """A rotated key is published this long before it signs, so portals' JWKS caches see it."""
 
 
+class Localised(_Frozen):
+    """A text in each of the service's languages."""
+
+    fi: str
+    sv: str
+    en: str
+
+
 class SAMLServiceProviderSettings(_Frozen):
-    """The broker as a SAML service provider towards SAML IdPs (Suomi.fi)."""
+    """The broker as a SAML service provider towards SAML IdPs (Suomi.fi); the organisation,
+    service and contact settings go into its SP metadata."""
 
     entity_id: str | None = None
     """Default: the issuer + /saml/metadata (where the signed SP metadata is served)."""
     key_directory: Path = Path("var/saml-keys")
     organisation_name: str = "sote-broker"
+    organisation_names: Localised | None = None
+    """Organization's name in fi, sv and en; default: organisation_name in each."""
     organisation_url: str | None = None
+    service_names: Localised | None = None
+    """The service's name (ServiceName and mdui:DisplayName); default: the organisation's."""
     contact_email: str | None = None
+    """A technical ContactPerson."""
+    support_email: str | None = None
+    """A support ContactPerson."""
+
+    def organisation(self) -> Localised:
+        name = self.organisation_name
+        return self.organisation_names or Localised(fi=name, sv=name, en=name)
 
 
 class TokenSettings(_Frozen):

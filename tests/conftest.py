@@ -189,6 +189,16 @@ def saml_sp_keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory
 
 
+SAML_SP_SETTINGS: dict[str, Any] = {
+    "organisation_names": {"fi": "Testiorganisaatio", "sv": "Testorganisation", "en": "Test org"},
+    "organisation_url": "https://organisaatio.example",
+    "service_names": {"fi": "Sote-tunnistus", "sv": "Sote-identifiering", "en": "Sote login"},
+    "contact_email": "tekniikka@organisaatio.example",
+    "support_email": "tuki@organisaatio.example",
+}
+"""What the broker's SP metadata says of its organisation, service and contacts in the tests."""
+
+
 @pytest.fixture
 def saml_world(
     tmp_path: Path, broker_keys: Path, mock_idp_keys: Path, saml_sp_keys: Path
@@ -199,7 +209,9 @@ def saml_world(
     suomifi_base = f"http://127.0.0.1:{suomifi_sock.getsockname()[1]}"
     configs = idp_configs_for("http://127.0.0.1:9", tmp_path / "idp_configs", suomifi_base)
     shutil.copytree(saml_sp_keys, tmp_path / "saml-keys")
-    for running in start_broker(tmp_path, broker_keys, broker_sock, idp_configs=configs):
+    for running in start_broker(
+        tmp_path, broker_keys, broker_sock, idp_configs=configs, saml_sp=SAML_SP_SETTINGS
+    ):
         suomifi = create_suomifi(
             suomifi_base,
             sp_metadata=[running.url + "/saml/metadata"],

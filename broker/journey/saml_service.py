@@ -5,7 +5,7 @@ logout with the SAML IdPs."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import httpx
@@ -15,9 +15,9 @@ from broker.frontend.oidc.provider import OIDCProvider
 from broker.journey.flow import ACS_PATH, SLO_PATH
 from broker.journey.logout import SPSigner, UpstreamLogouts
 from broker.journey.upstreams import Connector, SAMLContext
-from broker.settings import Settings
+from broker.settings import SAMLServiceProviderSettings, Settings
 from broker.store.base import Store
-from broker.upstream.registry import Registry
+from broker.upstream.registry import IdP, Registry, RequestedAttribute
 from broker.upstream.saml import SAMLConnector
 from broker.upstream.saml_sp import Contact, Organisation, ServiceProvider, sp_metadata_xml
 
@@ -42,33 +42,47 @@ async def start_saml_service(
         ServiceProvider.load, settings.saml_entity_id, sp_settings.key_directory
     )
     acs_url = settings.issuer + ACS_PATH
-    requested = sorted({a for idp in saml_idps for a in idp.saml_settings.requested_attributes})
-    organisation = Organisation(
-        names={
-            "fi": sp_settings.organisation_name,
-            "sv": sp_settings.organisation_name,
-            "en": sp_settings.organisation_name,
-        },
-        urls={"fi": sp_settings.organisation_url or settings.issuer},
-    )
-    contacts = (
-        [Contact("technical", sp_settings.contact_email)] if sp_settings.contact_email else []
-    )
+    names = sp_settings.organisation().model_dump()
+    url = sp_settings.organisation_url or settings.issuer
+    service_names = sp_settings.service_names.model_dump() if sp_settings.service_names else names
     metadata = await asyncio.to_thread(
         sp_metadata_xml,
         sp.entity_id,
         acs_url,
         settings.issuer + SLO_PATH,
         sp.keys,
-        requested,
-        organisation=organisation,
-        contacts=contacts,
+        requested_attributes(saml_idps),
+        organisation=Organisation(names, dict.fromkeys(names, url)),
+        contacts=_contacts(sp_settings, names["fi"]),
+        service_name=service_names["en"],
+        service_names=service_names,
         xmlsec_binary=sp.xmlsec_binary,
     )
     key = await asyncio.to_thread(sp.keys.private_key)
     return SAMLService(
         SAMLContext(sp, acs_url, store.remember_jti), metadata, SPSigner(sp.entity_id, key)
     )
+
+
+def requested_attributes(idps: Sequence[IdP]) -> list[RequestedAttribute]:
+    """Every attribute any SAML IdP asks for, once (the broker is one SP for all of them),
+    sorted by Name; required if any IdP requires it."""
+    found: dict[str, RequestedAttribute] = {}
+    for idp in idps:
+        for wanted in idp.saml_settings.requested_attributes:
+            known = found.get(wanted.name)
+            found[wanted.name] = RequestedAttribute(
+                name=wanted.name,
+                friendly_name=(known.friendly_name if known else None) or wanted.friendly_name,
+                required=wanted.required or (known is not None and known.required),
+            )
+    return [found[name] for name in sorted(found)]
+
+
+def _contacts(sp: SAMLServiceProviderSettings, company: str) -> list[Contact]:
+    """The technical and support ContactPersons, e-mail as a mailto: URI (anyURI in the schema)."""
+    wanted = (("technical", sp.contact_email), ("support", sp.support_email))
+    return [Contact(kind, f"mailto:{email}", company=company) for kind, email in wanted if email]
 
 
 def upstream_logouts(

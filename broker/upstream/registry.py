@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from broker.errors import ConfigError
 
@@ -83,6 +83,15 @@ class OIDCUpstream(_Frozen):
         return self.discovery_url or self.issuer.rstrip("/") + "/.well-known/openid-configuration"
 
 
+class RequestedAttribute(_Frozen):
+    """An attribute the SP metadata asks for: its Name (an OID URI), the FriendlyName shown to
+    operators, and whether the service needs it (isRequired)."""
+
+    name: str
+    friendly_name: str | None = None
+    required: bool = False
+
+
 class SAMLUpstream(_Frozen):
     """A SAML 2.0 IdP (Suomi.fi e-Identification, or an organisation's SAML IdP)."""
 
@@ -95,9 +104,16 @@ class SAMLUpstream(_Frozen):
     want_assertions_encrypted: bool = True
     """Suomi.fi encrypts assertions; an organisation IdP that cannot may set this false."""
     allow_unsolicited: bool = False
-    requested_attributes: tuple[str, ...] = ()
-    """Attribute names (OID URIs) the SP metadata asks for; Suomi.fi releases only these."""
+    requested_attributes: tuple[RequestedAttribute, ...] = ()
+    """What the SP metadata asks for; Suomi.fi releases only these. A plain string is a Name."""
     metadata_refresh_seconds: float = Field(3600, gt=0)
+
+    @field_validator("requested_attributes", mode="before")
+    @classmethod
+    def _names_alone(cls, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return [{"name": item} if isinstance(item, str) else item for item in value]
+        return value
 
     @model_validator(mode="after")
     def _one_metadata_source(self) -> SAMLUpstream:

@@ -36,7 +36,8 @@ from cryptography.x509.oid import NameOID
 from broker.clock import Clock
 from broker.errors import ConfigError, UpstreamUnavailableError
 from broker.secret_files import directory_lock, write_atomically
-from broker.upstream.registry import IdP
+from broker.upstream.registry import IdP, RequestedAttribute
+from broker.upstream.saml_sp_metadata import attribute_names, describe_service
 
 # pysaml2 7.5 imports cryptography's CFB mode from its old place; cryptography warns on import
 # (and the project's pytest configuration turns warnings into errors).
@@ -251,21 +252,25 @@ def sp_metadata_xml(
     acs_url: str,
     slo_url: str | None,
     keys: ServiceProviderKeys,
-    requested_attributes: Sequence[str] = (),
+    requested_attributes: Sequence[str | RequestedAttribute] = (),
     *,
     organisation: Organisation | None = None,
     contacts: Sequence[Contact] = (),
     service_name: str = "sote-broker",
+    service_names: Mapping[str, str] | None = None,
     valid_hours: int | None = None,
     xmlsec_binary: str | None = None,
 ) -> bytes:
     """The SP's EntityDescriptor, signed: AuthnRequestsSigned and WantAssertionsSigned true, a
     signing and an encryption KeyDescriptor (the same certificate), the ACS (HTTP-POST), the SLO
     endpoints, and each requested attribute as a RequestedAttribute with NameFormat uri
-    (Suomi.fi releases only those). Blocking (xmlsec1 signs): make it once at start-up."""
+    (Suomi.fi releases only those), named and described by `saml_sp_metadata`. Blocking
+    (xmlsec1 signs): make it once at start-up."""
     sp = ServiceProvider(entity_id, keys, xmlsec_binary or shutil.which("xmlsec1") or "")
     settings = sp.settings(
-        acs_url=acs_url, slo_url=slo_url, optional_attributes=list(requested_attributes)
+        acs_url=acs_url,
+        slo_url=slo_url,
+        optional_attributes=attribute_names(requested_attributes),
     )
     settings["name"] = service_name
     if valid_hours is not None:
@@ -276,6 +281,7 @@ def sp_metadata_xml(
         settings["contact_person"] = [_contact(c) for c in contacts]
     config = sp.config(settings)
     descriptor = entity_descriptor(config)
+    describe_service(descriptor, requested_attributes, service_names)
     _advertise_only_strong_algorithms(descriptor)
     _, xml = sign_entity_descriptor(
         descriptor, None, security_context(config), sign_alg=SIGN_ALG, digest_alg=DIGEST_ALG

@@ -4,86 +4,74 @@ cross-site POST: without the broker's SameSite=Lax cookies."""
 
 from __future__ import annotations
 
-import html
-import re
+import shutil
+import subprocess
+import textwrap
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
+from defusedxml import ElementTree
 
-from tests.conftest import SAMLWorld, choose
+from tests.conftest import SAML_SP_SETTINGS, SAMLWorld
+from tests.flows.suomifi import (
+    BANK,
+    CARD,
+    LOA2,
+    LOA3,
+    MOBILE,
+    TESSA,
+    back_at_broker,
+    cross_site_post,
+    saml_message,
+    suomifi_answer,
+    to_suomifi,
+)
 from tests.portal_client import callback_params, portal_client, redeem, start
 
-TESSA = "010280-952L"
-CARD = "urn:oid:1.2.246.517.3002.110.2"
+MD = "{urn:oasis:names:tc:SAML:2.0:metadata}"
+MDUI = "{urn:oasis:names:tc:SAML:metadata:ui}"
+DS = "{http://www.w3.org/2000/09/xmldsig#}"
+XML = "{http://www.w3.org/XML/1998/namespace}"
+POST = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
+REDIRECT = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
+URI_FORMAT = "urn:oasis:names:tc:SAML:2.0:attrname-format:uri"
+HETU = "urn:oid:1.2.246.21"
 
 
-def _hidden(page: str, name: str) -> str:
-    match = re.search(rf'name="{name}" value="([^"]*)"', page)
-    assert match, f"no {name} on the page"
-    return html.unescape(match.group(1))
-
-
-async def to_suomifi(browser: httpx.AsyncClient, world: SAMLWorld, authorize_url: str) -> str:
-    first = await browser.get(authorize_url)
-    assert first.headers["location"] == "/login/role"
-    await choose(browser, world.broker.url, "/login/role", "professional")
-    to_idp = await choose(browser, world.broker.url, "/login/route", "personal")
-    assert to_idp.status_code == 303, to_idp.text
-    location = str(to_idp.headers["location"])
-    assert location.startswith(world.suomifi_url + "/sso?SAMLRequest=")
-    return location
-
-
-async def suomifi_answer(
-    browser: httpx.AsyncClient, sso_url: str, method: str = "varmennekortti", hetu: str = TESSA
-) -> tuple[str, dict[str, str]]:
-    """Pick the method and the test person; returns the ACS URL and the auto-submitted form."""
-    picker = await browser.get(sso_url)
-    if picker.status_code in (302, 303):
-        picker = await browser.get(picker.headers["location"])
-    assert picker.status_code == 200, picker.text
-    action = html.unescape(re.findall(r'<form method="post" action="([^"]+)"', picker.text)[0])
-    answer = await browser.post(
-        action,
-        data={
-            "request": _hidden(picker.text, "request"),
-            "csrf_token": _hidden(picker.text, "csrf_token"),
-            "method": method,
-            "hetu": hetu,
-        },
-    )
-    assert answer.status_code == 200, answer.text
-    acs = html.unescape(
-        re.findall(r'<form id="saml-post" method="post" action="([^"]+)"', answer.text)[0]
-    )
-    return acs, {n: _hidden(answer.text, n) for n in ("SAMLResponse", "RelayState")}
-
-
-async def cross_site_post(url: str, form: dict[str, str]) -> httpx.Response:
-    """A cross-site POST: the browser sends no SameSite=Lax cookie with it."""
-    async with httpx.AsyncClient(follow_redirects=False, timeout=10) as no_cookies:
-        return await no_cookies.post(url, data=form)
-
-
-async def test_personal_identification_with_a_certificate_card(
-    saml_world: SAMLWorld, browser: httpx.AsyncClient
+@pytest.mark.parametrize(
+    ("method", "acr_values", "acr", "amr"),
+    [
+        ("varmennekortti", LOA3, LOA3, CARD),  # certificate card (sote card, DVV card)
+        ("mobiilivarmenne", LOA3, LOA3, MOBILE),  # mobile certificate
+        ("pankkitunnukset", f"{LOA2} {LOA3}", LOA2, BANK),  # online bank
+    ],
+)
+async def test_personal_identification_with_each_method(
+    saml_world: SAMLWorld,
+    browser: httpx.AsyncClient,
+    method: str,
+    acr_values: str,
+    acr: str,
+    amr: str,
 ) -> None:
     await saml_world.broker.add_client()
     client = portal_client(saml_world.broker)
-    auth = await start(client, acr_values="http://ftn.ficora.fi/2017/loa3")
-    acs, form = await suomifi_answer(browser, await to_suomifi(browser, saml_world, auth.url))
+    auth = await start(client, acr_values=acr_values)
+    sso_url = await to_suomifi(browser, saml_world, auth.url)
+    assert LOA3 in saml_message(sso_url)  # the portal's acr_values, as RequestedAuthnContext
+    acs, form = await suomifi_answer(browser, sso_url, method)
     assert acs == saml_world.broker.url + "/upstream/saml/acs"
-    held = await cross_site_post(acs, form)
-    assert held.status_code == 303
-    assert held.headers["location"] == "/upstream/saml/continue"
-    back = await browser.get(saml_world.broker.url + "/upstream/saml/continue")
+    back = await back_at_broker(browser, saml_world, acs, form)
     assert back.status_code == 303, back.text
     token = await redeem(client, auth, callback_params(back.headers["location"])["code"])
     claims = await client.parse_id_token(token, nonce=auth.nonce)
-    assert claims["acr"] == "http://ftn.ficora.fi/2017/loa3"
-    assert claims["amr"] == [CARD]
+    assert (claims["acr"], claims["amr"]) == (acr, [amr])
     assert TESSA not in claims["sub"] and len(claims["sub"]) == 32
     info = await client.userinfo(token=token)
-    assert info["family_name"] and info["given_name"]
+    assert (info["given_name"], info["family_name"]) == ("Tessa", "Testilä")
     assert TESSA not in str(info)  # the identity code is not released (no release policy yet)
 
 
@@ -120,14 +108,75 @@ async def test_bank_login_does_not_satisfy_loa3(
     assert 'href="/login/role"' in refused.text
 
 
-async def test_sp_metadata_is_published_and_signed(
-    saml_world: SAMLWorld, browser: httpx.AsyncClient
+async def test_sp_metadata_says_what_suomifi_needs_and_is_signed(
+    saml_world: SAMLWorld, browser: httpx.AsyncClient, tmp_path: Path
 ) -> None:
-    response = await browser.get(saml_world.broker.url + "/saml/metadata")
+    broker = saml_world.broker.url
+    response = await browser.get(broker + "/saml/metadata")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/samlmetadata+xml")
-    body = response.text
-    assert f'entityID="{saml_world.broker.url}/saml/metadata"' in body
-    assert "SignatureValue" in body
-    assert saml_world.broker.url + "/upstream/saml/acs" in body
-    assert "urn:oid:1.2.246.21" in body
+    root = ElementTree.fromstring(response.content)
+    assert root.get("entityID") == broker + "/saml/metadata"
+    (sso,) = root.iter(f"{MD}SPSSODescriptor")
+    assert (sso.get("AuthnRequestsSigned"), sso.get("WantAssertionsSigned")) == ("true", "true")
+    assert languages(sso.iter(f"{MDUI}DisplayName")) == SAML_SP_SETTINGS["service_names"]
+    (acs,) = sso.iter(f"{MD}AssertionConsumerService")
+    assert (acs.get("Binding"), acs.get("Location")) == (POST, broker + "/upstream/saml/acs")
+    (slo,) = sso.iter(f"{MD}SingleLogoutService")
+    assert (slo.get("Binding"), slo.get("Location")) == (REDIRECT, broker + "/upstream/saml/slo")
+    (service,) = sso.iter(f"{MD}AttributeConsumingService")
+    assert languages(service.iter(f"{MD}ServiceName")) == SAML_SP_SETTINGS["service_names"]
+    requested = {
+        a.get("FriendlyName"): (a.get("Name"), a.get("NameFormat"), a.get("isRequired"))
+        for a in service.iter(f"{MD}RequestedAttribute")
+    }
+    assert requested["nationalIdentificationNumber"] == (HETU, URI_FORMAT, "true")
+    assert requested["givenName"] == ("urn:oid:2.5.4.42", URI_FORMAT, "false")
+    assert len(requested) == 8 and None not in requested
+    (organisation,) = root.iter(f"{MD}Organization")
+    assert languages(organisation.iter(f"{MD}OrganizationName")) == {
+        "fi": "Testiorganisaatio",
+        "sv": "Testorganisation",
+        "en": "Test org",
+    }
+    assert {u.text for u in organisation.iter(f"{MD}OrganizationURL")} == {
+        "https://organisaatio.example"
+    }
+    contacts = {
+        c.get("contactType"): c.findtext(f"{MD}EmailAddress")
+        for c in root.iter(f"{MD}ContactPerson")
+    }
+    assert contacts == {
+        "technical": "mailto:tekniikka@organisaatio.example",
+        "support": "mailto:tuki@organisaatio.example",
+    }
+    assert_signed_by_its_own_key(root, response.content, tmp_path)
+
+
+def languages(elements: Iterable[Any]) -> dict[str, str | None]:
+    return {e.get(f"{XML}lang"): e.text for e in elements}
+
+
+def assert_signed_by_its_own_key(root: Any, xml: bytes, tmp_path: Path) -> None:
+    """xmlsec1 checks the enveloped signature with the certificate the metadata publishes."""
+    cert = root.find(f".//{MD}KeyDescriptor[@use='signing']//{DS}X509Certificate").text
+    pem = tmp_path / "sp.pem"
+    body = "\n".join(textwrap.wrap("".join(cert.split()), 64))
+    pem.write_text(f"-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n")
+    (tmp_path / "md.xml").write_bytes(xml)
+    (method,) = root.iter(f"{DS}SignatureMethod")
+    assert method.get("Algorithm") == "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+    checked = subprocess.run(
+        [
+            shutil.which("xmlsec1") or "xmlsec1",
+            "--verify",
+            "--pubkey-cert-pem",
+            str(pem),
+            "--id-attr:ID",
+            "urn:oasis:names:tc:SAML:2.0:metadata:EntityDescriptor",
+            str(tmp_path / "md.xml"),
+        ],
+        capture_output=True,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stderr

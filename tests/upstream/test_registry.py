@@ -120,3 +120,23 @@ def test_saml_idp_config_needs_its_own_section(configs: Path) -> None:
     )
     with pytest.raises(ConfigError, match="saml section"):
         load_registry(configs, development=True)
+
+
+def test_requested_attributes_are_names_or_described(configs: Path) -> None:
+    path = configs / "suomifi.yaml"
+    text = path.read_text().replace(
+        '    - {name: "urn:oid:2.5.4.3", friendly_name: cn}', '    - "urn:oid:2.5.4.3"'
+    )
+    path.write_text(text)
+    saml = load_registry(configs, development=True).idp("suomifi")
+    assert saml is not None
+    wanted = {a.name: a for a in saml.saml_settings.requested_attributes}
+    assert (wanted["urn:oid:2.5.4.3"].friendly_name, wanted["urn:oid:2.5.4.3"].required) == (
+        None,
+        False,
+    )
+    hetu = wanted["urn:oid:1.2.246.21"]
+    assert (hetu.friendly_name, hetu.required) == ("nationalIdentificationNumber", True)
+    path.write_text(text.replace("required: true", "required: true, mandatory: yes"))
+    with pytest.raises(ConfigError, match=r"(?s)suomifi\.yaml.*requested_attributes.0.mandatory"):
+        load_registry(configs, development=True)
