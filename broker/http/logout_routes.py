@@ -1,7 +1,8 @@
 """Logout: RP-Initiated Logout at /end_session, and SAML single logout at /upstream/saml/slo.
 
 The SSO session always ends first; when it came from a SAML IdP with single logout, the browser
-then visits the IdP, and comes back to /upstream/saml/slo before it goes where the portal asked.
+then visits the IdP (from a page that refreshes at once, see `logout_upstream.html`), and comes
+back to /upstream/saml/slo before it goes where the portal asked.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ from starlette.routing import Route
 
 from broker.errors import NotFoundError, UpstreamLogoutError
 from broker.frontend.oidc.codes import redirect_with
-from broker.http.context import broker
+from broker.http.context import broker, locale_of
 from broker.http.cookies import SESSION
 from broker.http.errors import NO_STORE
 from broker.http.oidc_routes import single_values
 from broker.http.pages import page
-from broker.journey.logout import LogoutTarget
+from broker.journey.logout import LogoutRedirect, LogoutTarget
 
 
 async def end_session(request: Request) -> Response:
@@ -55,7 +56,23 @@ async def end_session(request: Request) -> Response:
     to_idp = await ctx.logouts.begin(session.sid, target) if session is not None else None
     if to_idp is None:
         return after_logout(request, target)
-    response = RedirectResponse(to_idp, status_code=303, headers=NO_STORE)
+    return _on_to_idp(request, to_idp, target)
+
+
+def _on_to_idp(request: Request, to_idp: LogoutRedirect, target: LogoutTarget) -> Response:
+    """A page that goes on to the IdP at once (a redirect would be subject to the portal's CSP
+    form-action, when the logout began with a form)."""
+    ctx = broker(request)
+    idp = ctx.journey.map.registry.idp(to_idp.idp_id)
+    locale = locale_of(request, target.ui_locales)
+    response = page(
+        request,
+        "logout_upstream.html",
+        ui_locales=target.ui_locales,
+        next_url=to_idp.url,
+        idp_name=idp.names.get(locale) if idp else to_idp.idp_id,
+    )
+    response.headers.update(NO_STORE)
     ctx.cookies.clear(response, SESSION)
     return response
 

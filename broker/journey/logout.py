@@ -61,6 +61,14 @@ class LogoutTarget:
 
 
 @dataclass(frozen=True)
+class LogoutRedirect:
+    """The URL of the broker's signed LogoutRequest at the IdP `idp_id`."""
+
+    url: str
+    idp_id: str
+
+
+@dataclass(frozen=True)
 class IdPLogoutAnswer:
     """The LogoutResponse's URL, and the SSO sessions the IdP's request ended."""
 
@@ -106,9 +114,9 @@ class UpstreamLogouts:
         return bool(self._connectors)
 
     # -- the portal logs the person out (SP-initiated) ----------------------------------------
-    async def begin(self, sid: str, target: LogoutTarget) -> str | None:
-        """After the SSO session `sid` ended: the URL of a LogoutRequest to its IdP, or None
-        when there is nobody to ask (no SAML session, no SLO service, the IdP unreachable)."""
+    async def begin(self, sid: str, target: LogoutTarget) -> LogoutRedirect | None:
+        """After the SSO session `sid` ended: a LogoutRequest to its IdP, or None when there is
+        nobody to ask (no SAML session, no SLO service, the IdP unreachable)."""
         upstream = await self._store.get_upstream_session(sid)
         connector = self._connectors.get(upstream.idp_id) if upstream else None
         if upstream is None or connector is None:
@@ -125,7 +133,7 @@ class UpstreamLogouts:
 
     async def _request(
         self, slo: SingleLogout, upstream: UpstreamSession, target: LogoutTarget
-    ) -> str:
+    ) -> LogoutRedirect:
         """The signed LogoutRequest's URL; the logout waits in the store for the answer."""
         now = self._clock.now()
         logout = UpstreamLogout(
@@ -141,7 +149,7 @@ class UpstreamLogouts:
         )
         await self._store.put_upstream_logout(logout)
         log.info("idp %s: LogoutRequest sent", slo.idp_id)
-        return url
+        return LogoutRedirect(url, slo.idp_id)
 
     async def finish(self, raw_query: str) -> LogoutTarget:
         """The IdP's LogoutResponse: where the browser goes now. A response that fails a check

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.async_api import expect
+from playwright.async_api import Page, expect
 
 from tests.browser.conftest import NewPage, Portal
 
@@ -19,17 +19,45 @@ async def test_suomifi_certificate_card_login_in_chromium(
 ) -> None:
     page = await new_page()
     await page.goto(suomifi_portal.url + "/")
+    await log_in_with_card(page, suomifi_portal)
+    await expect(page.get_by_role("main")).to_contain_text("http://ftn.ficora.fi/2017/loa3")
+    await expect(page.get_by_role("main")).not_to_contain_text("010280-952L")
+
+
+async def log_in_with_card(page: Page, portal: Portal) -> None:
+    """From the portal's front page to its /me page, with a certificate card at the mock."""
     await page.get_by_role("link", name="Kirjaudu palveluun").first.click()
     await page.get_by_role("button", name="Olen ammattilainen").click()
     await page.get_by_role("button", name="Ammattilaiskäyttäjät ja yhteistyökumppanit").click()
-    await expect(page).to_have_url(re.compile(re.escape(suomifi_portal.idp_url) + "/"))
+    await expect(page).to_have_url(re.compile(re.escape(portal.idp_url) + "/"))
     await page.locator('input[name="method"][value="varmennekortti"]').check()
     await page.locator('input[name="hetu"][value="010280-952L"]').check()
     await page.locator("form button[type=submit]").first.click()
     # the mock's page posts to the broker's ACS by itself; the broker sends the browser on
-    await expect(page).to_have_url(suomifi_portal.url + "/profile")
+    await expect(page).to_have_url(portal.url + "/profile")
     await page.get_by_label("Ammattiryhmä").select_option(index=1)
     await page.get_by_role("button", name="Tallenna").click()
-    await expect(page).to_have_url(suomifi_portal.url + "/me")
-    await expect(page.get_by_role("main")).to_contain_text("http://ftn.ficora.fi/2017/loa3")
-    await expect(page.get_by_role("main")).not_to_contain_text("010280-952L")
+    await expect(page).to_have_url(portal.url + "/me")
+
+
+async def test_logout_at_the_portal_logs_out_at_suomifi_in_chromium(
+    suomifi_portal: Portal, new_page: NewPage
+) -> None:
+    """Kirjaudu ulos: portal → broker /end_session → the mock's /slo → the broker's
+    /upstream/saml/slo → the portal's front page; the next login asks at the mock again."""
+    page = await new_page()
+    await page.goto(suomifi_portal.url + "/")
+    await log_in_with_card(page, suomifi_portal)
+    slo_hops: list[str] = []
+    page.on("request", lambda r: slo_hops.append(r.url.split("?")[0]) if "slo" in r.url else None)
+    await page.get_by_role("button", name="Kirjaudu ulos").click()
+    await expect(page).to_have_url(re.compile(re.escape(suomifi_portal.url) + r"/\?state="))
+    await expect(page.get_by_role("status")).to_contain_text("Olet kirjautunut ulos.")
+    assert slo_hops == [
+        suomifi_portal.idp_url + "/slo",
+        suomifi_portal.broker_url + "/upstream/saml/slo",
+    ]
+    await page.get_by_role("link", name="Kirjaudu palveluun").first.click()
+    await page.get_by_role("button", name="Olen ammattilainen").click()
+    await page.get_by_role("button", name="Ammattilaiskäyttäjät ja yhteistyökumppanit").click()
+    await expect(page.locator('input[name="method"][value="varmennekortti"]')).to_be_visible()

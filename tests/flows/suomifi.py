@@ -99,6 +99,19 @@ async def log_in_with_suomifi(
     return auth, await redeem(client, auth, callback_params(back.headers["location"])["code"])
 
 
+def next_hop(response: httpx.Response) -> str:
+    """Where the broker sends the browser: a redirect's Location, or the page that goes on at
+    once (meta refresh, and the same URL as a link) on its way to the IdP's single logout."""
+    if response.status_code == 303:
+        return str(response.headers["location"])
+    assert response.status_code == 200, response.text
+    refresh = re.findall(r'<meta http-equiv="refresh" content="0;url=([^"]+)">', response.text)
+    assert len(refresh) == 1, response.text
+    url = html.unescape(refresh[0])
+    assert f'href="{refresh[0]}"' in response.text  # without a refresh, a link
+    return url
+
+
 def query(url: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
 

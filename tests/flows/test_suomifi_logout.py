@@ -25,6 +25,7 @@ from tests.flows.suomifi import (
     TESSA,
     back_at_broker,
     log_in_with_suomifi,
+    next_hop,
     posted,
     query,
     saml_message,
@@ -46,13 +47,12 @@ async def logged_in(world: SAMLWorld, browser: httpx.AsyncClient, **client: Any)
 
 
 async def end_session(world: SAMLWorld, browser: httpx.AsyncClient, id_token: str) -> str:
-    """The portal's logout; the broker's redirect."""
+    """The portal's logout; where the broker sends the browser next."""
     response = await browser.get(
         world.broker.url + "/end_session",
         params={"id_token_hint": id_token, "post_logout_redirect_uri": LOGGED_OUT, "state": "bye"},
     )
-    assert response.status_code == 303, response.text
-    return str(response.headers["location"])
+    return next_hop(response)
 
 
 async def picker_shown(world: SAMLWorld, browser: httpx.AsyncClient) -> bool:
@@ -128,12 +128,15 @@ async def test_logout_without_a_redirect_uri_ends_on_the_logged_out_page(
 ) -> None:
     id_token = await logged_in(saml_world, browser)
     to_idp = await browser.get(
-        saml_world.broker.url + "/end_session", params={"id_token_hint": id_token}
+        saml_world.broker.url + "/end_session",
+        params={"id_token_hint": id_token, "ui_locales": "sv"},
     )
-    at_idp = await browser.get(to_idp.headers["location"])
+    assert "Du loggas också ut från Suomi.fi-identifikation" in to_idp.text
+    assert "sote_session" not in str(browser.cookies.keys())  # cleared on the way to the IdP
+    at_idp = await browser.get(next_hop(to_idp))
     done = await browser.get(at_idp.headers["location"])
     assert done.status_code == 200
-    assert "Portal portal" in done.text and 'lang="fi"' in done.text
+    assert "Portal portal" in done.text and 'lang="sv"' in done.text
 
 
 async def test_suomifi_down_the_person_still_lands_at_the_portal(
@@ -182,6 +185,7 @@ async def test_forged_unsolicited_and_replayed_logout_responses_are_refused(
         answer = await browser.get(url)
         assert answer.status_code == 400, answer.text
         assert "location" not in answer.headers
+        assert "Uloskirjautumista ei voitu vahvistaa" in answer.text
     genuine = (await browser.get(to_idp)).headers["location"]  # the real answer still counts
     assert (await browser.get(genuine)).headers["location"] == LOGGED_OUT + "?state=bye"
     replayed = await browser.get(genuine)
