@@ -46,7 +46,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--enable-faults",
         action="store_true",
-        help="enable /_faults and /_reload-sp-metadata (tests only)",
+        help="enable /_faults, /_reload-sp-metadata and /_idp-logout (tests only)",
     )
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING"])
     return parser.parse_args(argv)
