@@ -57,17 +57,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    import uvicorn
-
+    from mock_idps.saml_common.entity import MetadataError
+    from mock_idps.saml_common.web import public_url, run
     from mock_idps.suomifi_idp.app import create_app
-    from mock_idps.suomifi_idp.entity import MetadataError
     from mock_idps.suomifi_idp.persons import PersonsError
 
-    host_in_url = f"[{args.host}]" if ":" in args.host else args.host
-    public_url = (args.public_url or f"http://{host_in_url}:{args.port}").rstrip("/")
+    base_url = public_url(args.host, args.port, args.public_url)
     try:
         app = create_app(
-            public_url,
+            base_url,
             args.sp_metadata,
             args.persons,
             key_dir=args.key_dir,
@@ -79,19 +77,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     faults = "ENABLED at /_faults" if args.enable_faults else "disabled"
     print(
-        f"MOCK Suomi.fi e-Identification IdP\n  entity id: {public_url}/idp\n"
-        f"  metadata:  {public_url}/metadata\n  trusted SPs: {len(args.sp_metadata)}\n"
+        f"MOCK Suomi.fi e-Identification IdP\n  entity id: {base_url}/idp\n"
+        f"  metadata:  {base_url}/metadata\n  trusted SPs: {len(args.sp_metadata)}\n"
         f"  test faults: {faults}",
         file=sys.stderr,
     )
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        log_config=None,
-        access_log=False,  # its lines would carry SAMLRequest query strings
-        server_header=False,
-    )
+    run(app, args.host, args.port)
     return 0
 
 

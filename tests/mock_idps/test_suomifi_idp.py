@@ -34,8 +34,8 @@ with warnings.catch_warnings():
     from saml2.samlp import RequestedAuthnContext
     from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
 
+    from mock_idps.saml_common.keys import KeyPair, load_or_create_pair
     from mock_idps.suomifi_idp import LOA2, LOA3, PersonsError, create_app
-    from mock_idps.suomifi_idp.keys import KeyPair, load_or_create_pair
     from mock_idps.suomifi_idp.persons import DEFAULT_PERSONS_FILE, load_persons
 
 from tests.servers import bound_socket, serve
