@@ -17,8 +17,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from mock_idps.org_saml_idp import routes, test_routes
@@ -29,6 +27,7 @@ from mock_idps.saml_common.entity import build_server, fetch_metadata
 from mock_idps.saml_common.faults import FaultBoard
 from mock_idps.saml_common.keys import KeyStore
 from mock_idps.saml_common.sessions import Signer
+from mock_idps.saml_common.web import common_routes
 
 
 def create_app(
@@ -87,20 +86,10 @@ def _org(
 
 
 def _routes(faults_enabled: bool) -> list[Route]:
-    routes_ = [
+    return [
         Route("/", routes.index, methods=["GET"]),
-        Route("/healthz", _healthz, methods=["GET"]),
+        *common_routes(faults_enabled, test_routes.faults, test_routes.reload_sp_metadata),
         Route("/{org}/metadata", routes.metadata, methods=["GET"]),
         Route("/{org}/sso", routes.sso, methods=["GET", "POST"]),
         Route("/{org}/login", routes.login, methods=["GET", "POST"]),
     ]
-    if faults_enabled:
-        routes_ += [
-            Route("/_faults", test_routes.faults, methods=["GET", "POST", "DELETE"]),
-            Route("/_reload-sp-metadata", test_routes.reload_sp_metadata, methods=["POST"]),
-        ]
-    return routes_
-
-
-async def _healthz(_request: Request) -> Response:
-    return PlainTextResponse("ok")

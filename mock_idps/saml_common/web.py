@@ -1,19 +1,19 @@
 """Request handling both mock SAML IdPs share: parameters, the AuthnRequest of a request, the
-answer page, the test endpoints (faults, SP metadata reload), and running the app."""
+answer page, and the routes every mock has (health, and for tests faults and SP metadata reload)."""
 
 from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from saml2.server import Server
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.types import ASGIApp
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
 
 from mock_idps.saml_common.authn_requests import PendingRequest, validate_authn_request
 from mock_idps.saml_common.entity import MetadataError
@@ -82,20 +82,21 @@ async def reload_endpoint(reload: Callable[[], int]) -> Response:
     return JSONResponse({"reloaded": count})
 
 
-def public_url(host: str, port: int, given: str | None) -> str:
-    """The base URL SPs see: `given`, or http://HOST:PORT."""
-    host_in_url = f"[{host}]" if ":" in host else host
-    return (given or f"http://{host_in_url}:{port}").rstrip("/")
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 
-def run(app: ASGIApp, host: str, port: int) -> None:
-    import uvicorn
+def common_routes(
+    faults_enabled: bool, faults: Endpoint, reload_sp_metadata: Endpoint
+) -> list[Route]:
+    """/healthz, and with faults enabled /_faults and /_reload-sp-metadata."""
+    routes = [Route("/healthz", _healthz, methods=["GET"])]
+    if faults_enabled:
+        routes += [
+            Route("/_faults", faults, methods=["GET", "POST", "DELETE"]),
+            Route("/_reload-sp-metadata", reload_sp_metadata, methods=["POST"]),
+        ]
+    return routes
 
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_config=None,
-        access_log=False,  # its lines would carry SAMLRequest query strings
-        server_header=False,
-    )
+
+async def _healthz(_request: Request) -> Response:
+    return PlainTextResponse("ok")

@@ -17,14 +17,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from mock_idps.saml_common.entity import build_server, fetch_metadata
 from mock_idps.saml_common.faults import FaultBoard
 from mock_idps.saml_common.keys import KeyStore
 from mock_idps.saml_common.sessions import Signer
+from mock_idps.saml_common.web import common_routes
 from mock_idps.suomifi_idp import routes, test_routes
 from mock_idps.suomifi_idp.pages import Pages
 from mock_idps.suomifi_idp.persons import load_persons
@@ -69,20 +68,10 @@ def create_app(
 
 
 def _routes(faults_enabled: bool) -> list[Route]:
-    routes_ = [
-        Route("/healthz", _healthz, methods=["GET"]),
+    return [
         Route("/metadata", routes.metadata, methods=["GET"]),
         Route("/sso", routes.sso, methods=["GET", "POST"]),
         Route("/login", routes.login, methods=["GET", "POST"]),
         Route("/slo", routes.slo, methods=["GET", "POST"]),
+        *common_routes(faults_enabled, test_routes.faults, test_routes.reload_sp_metadata),
     ]
-    if faults_enabled:
-        routes_ += [
-            Route("/_faults", test_routes.faults, methods=["GET", "POST", "DELETE"]),
-            Route("/_reload-sp-metadata", test_routes.reload_sp_metadata, methods=["POST"]),
-        ]
-    return routes_
-
-
-async def _healthz(_request: Request) -> Response:
-    return PlainTextResponse("ok")

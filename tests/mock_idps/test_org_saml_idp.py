@@ -122,12 +122,6 @@ async def idp(served_idp: RunningIdP) -> AsyncIterator[RunningIdP]:
         (await client.delete(served_idp.url + "/_faults")).raise_for_status()
 
 
-@pytest.fixture
-async def browser() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(follow_redirects=False, timeout=20) as client:
-        yield client
-
-
 def authn_request_url(
     idp: RunningIdP,
     org: str,
