@@ -131,6 +131,8 @@ class _Reader:
         )
         if len({u.username for u in org.users}) != len(org.users):
             raise self.fail(f"{key}.users", "unique usernames")
+        if len({u.persistent_id for u in org.users}) != len(org.users):
+            raise self.fail(f"{key}.users", "unique persistent_id values")
         return org
 
     def attributes(self, value: Any, key: str) -> tuple[tuple[str, str], ...]:

@@ -445,6 +445,7 @@ def test_the_committed_users_are_fake() -> None:
         ("sign: assertion", "sign: nothing"),
         ("title: Kätilö", "shoe_size: '42'"),
         ("http://schemas.example.pohde.fi/claims/title: title", "x: shoe_size"),
+        ("persistent_id: J9QI55mOdp4RDokFs9LNNFOf", "persistent_id: 80zTsqT_4F_15OiPp-hd5PPc"),
     ],
 )
 def test_a_bad_users_file_stops_start_up(tmp_path: Path, change: str, key: str) -> None:

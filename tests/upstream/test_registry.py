@@ -44,6 +44,8 @@ def test_committed_configs_hold_the_seed_organisations_in_two_groups() -> None:
     for org_id in on_saml:
         idp = registry.idp(org_id)
         assert idp is not None and idp.saml_settings.name_id_format == "persistent"
+    suomifi = registry.idp("suomifi")
+    assert suomifi is not None and suomifi.saml_settings.name_id_format == "transient"
 
 
 def test_email_domain_finds_the_organisation() -> None:
