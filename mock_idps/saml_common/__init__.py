@@ -8,7 +8,9 @@ organisation IdPs (`mock_idps.org_saml_idp`).
     faults          test faults that spoil the next N Responses one way each
     sessions        signed cookies: the IdP session, CSRF double submit, the sealed request
     pages           the shared HTML frame, messages and the auto-submitting POST to the ACS
-    web             request parameters, the AuthnRequest from a request, the answer page
+    web             request parameters, the AuthnRequest from a request, the answer page, the
+                    health and test routes
+    cli             the command line: options, building the app, running it
 
 Like everything under `mock_idps/`, nothing here imports `broker`.
 """
