@@ -70,7 +70,13 @@ with warnings.catch_warnings():  # see saml_sp: pysaml2's import-time Cryptograp
         StatusNoAuthnContext,
         StatusRequestDenied,
     )
-    from saml2.saml import SCM_BEARER, AuthnContextClassRef
+    from saml2.saml import (
+        NAMEID_FORMAT_PERSISTENT,
+        NAMEID_FORMAT_TRANSIENT,
+        NAMEID_FORMAT_UNSPECIFIED,
+        SCM_BEARER,
+        AuthnContextClassRef,
+    )
     from saml2.time_util import str_to_time
 
 __all__ = ["RememberAssertion", "SAMLConnector", "UpstreamRedirect"]
@@ -85,6 +91,11 @@ MAX_RESPONSE_CHARS: Final = 512 * 1024
 MAX_RELAY_STATE_BYTES: Final = 80  # SAML 2.0 Bindings §3.4.3 and §3.5.3
 FORWARDED_PROMPTS: Final = ("login",)
 _DENIED_STATUSES: Final = (StatusAuthnFailed, StatusRequestDenied)
+_NAME_ID_FORMATS: Final = {
+    "transient": NAMEID_FORMAT_TRANSIENT,
+    "persistent": NAMEID_FORMAT_PERSISTENT,
+    "unspecified": NAMEID_FORMAT_UNSPECIFIED,
+}
 
 
 @dataclass(frozen=True)
@@ -216,6 +227,7 @@ class SAMLConnector:
             digest_alg=DIGEST_ALG,
             message_id=saved.request_id,
             assertion_consumer_service_url=self._acs_url,
+            nameid_format=_NAME_ID_FORMATS[self._saml.name_id_format],
             **kwargs,
         )
         return str(dict(info["headers"])["Location"])

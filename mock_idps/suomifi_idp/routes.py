@@ -8,24 +8,26 @@ method does not reach the requested level of assurance.
 
 from __future__ import annotations
 
-import base64
 import logging
 import secrets
 from urllib.parse import urlencode
 
-from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mock_idps.suomifi_idp.authn_requests import (
-    AuthnRequestError,
-    PendingRequest,
-    validate_authn_request,
+from mock_idps.saml_common.authn_requests import AuthnRequestError, PendingRequest
+from mock_idps.saml_common.entity import signed_idp_metadata
+from mock_idps.saml_common.faults import Fault
+from mock_idps.saml_common.sessions import (
+    CookieScope,
+    csrf_ok,
+    issue_csrf_token,
+    seal,
+    set_cookie,
+    unseal,
 )
-from mock_idps.suomifi_idp.entity import signed_idp_metadata
-from mock_idps.suomifi_idp.faults import Fault
+from mock_idps.saml_common.web import authn_request, parameters, post_answer
 from mock_idps.suomifi_idp.methods import Method, satisfies
 from mock_idps.suomifi_idp.provider import MockSuomifiIdP, idp_of
 from mock_idps.suomifi_idp.responses import (
@@ -35,15 +37,11 @@ from mock_idps.suomifi_idp.responses import (
     success_response,
 )
 from mock_idps.suomifi_idp.sessions import (
+    CSRF_COOKIE,
     IdPSession,
-    csrf_ok,
     end_session,
-    issue_csrf_token,
     read_session,
-    seal,
-    set_csrf_cookie,
     start_session,
-    unseal,
 )
 from mock_idps.suomifi_idp.texts import LANGUAGE_NAMES, LOCALES, TEXTS
 
@@ -57,18 +55,8 @@ async def metadata(request: Request) -> Response:
 
 async def sso(request: Request) -> Response:
     idp = idp_of(request)
-    params = await _parameters(request)
-    binding = BINDING_HTTP_POST if request.method == "POST" else BINDING_HTTP_REDIRECT
     try:
-        pending = await run_in_threadpool(
-            validate_authn_request,
-            idp.server,
-            params.get("SAMLRequest", ""),
-            binding,
-            params.get("RelayState"),
-            params.get("SigAlg"),
-            params.get("Signature"),
-        )
+        pending = await authn_request(request, idp.server)
     except AuthnRequestError as exc:
         log.info("AuthnRequest refused: %s", exc)
         return idp.pages.error("fi", str(exc))
@@ -81,7 +69,7 @@ async def sso(request: Request) -> Response:
 async def login(request: Request) -> Response:
     """GET: the picker in another language; POST: the person picked a method and a person."""
     idp = idp_of(request)
-    form = await _parameters(request)
+    form = await parameters(request)
     lang = form.get("lang", "fi")
     locale = lang if lang in LOCALES else "fi"
     data = unseal(idp.signer, form.get("request"), idp.now())
@@ -90,7 +78,7 @@ async def login(request: Request) -> Response:
     pending = PendingRequest.from_dict(data)
     if request.method == "GET":
         return _picker(request, idp, pending, locale)
-    if not csrf_ok(request, idp.signer, form.get("csrf_token")):
+    if not csrf_ok(request, idp.signer, CSRF_COOKIE, form.get("csrf_token")):
         return idp.pages.error(locale, TEXTS[locale]["form_expired"])
     method = next((m for m in Method if m.value == form.get("method")), None)
     person = idp.persons.get(form.get("hetu", ""))
@@ -129,8 +117,7 @@ async def _answer(
         except EncryptionCertificateError as exc:
             return idp.pages.error(locale, str(exc))
         log.info("Response: sp=%s method=%s fault=%s", pending.sp_entity_id, method.value, fault)
-    encoded = base64.b64encode(xml.encode("utf-8")).decode("ascii")
-    return idp.pages.post_to_sp(locale, pending.acs_url, encoded, pending.relay_state)
+    return post_answer(idp.pages, locale, pending, xml)
 
 
 def _success(
@@ -155,7 +142,7 @@ def _picker(
     error: str | None = None,
 ) -> Response:
     sealed = seal(idp.signer, pending.as_dict(), idp.now())
-    token, new_binding = issue_csrf_token(request, idp.signer)
+    token, new_binding = issue_csrf_token(request, idp.signer, CSRF_COOKIE)
     languages = [
         (code, name, f"{idp.endpoint('login')}?{urlencode({'request': sealed, 'lang': code})}")
         for code, name in LANGUAGE_NAMES.items()
@@ -172,14 +159,5 @@ def _picker(
         error=error,
     )
     if new_binding is not None:
-        set_csrf_cookie(response, new_binding, idp.secure_cookies)
+        set_cookie(response, CSRF_COOKIE, new_binding, CookieScope(secure=idp.secure_cookies))
     return response
-
-
-async def _parameters(request: Request) -> dict[str, str]:
-    """Query parameters, and for POST the form fields on top."""
-    params = {k: v for k, v in request.query_params.items()}
-    if request.method == "POST":
-        form: FormData = await request.form()
-        params |= {k: v for k, v in form.items() if isinstance(v, str)}
-    return params

@@ -2,39 +2,19 @@
 
 from __future__ import annotations
 
-import logging
-
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from mock_idps.suomifi_idp.entity import MetadataError
-from mock_idps.suomifi_idp.faults import FaultRequestError, parse_fault_request
+from mock_idps.saml_common.web import fault_endpoint, reload_endpoint
 from mock_idps.suomifi_idp.provider import idp_of
-
-log = logging.getLogger("mock_idps.suomifi_idp")
 
 
 async def faults(request: Request) -> Response:
     board = idp_of(request).faults
     if board is None:  # not routed without faults, but be explicit
         return JSONResponse({"error": "faults disabled"}, status_code=404)
-    if request.method == "DELETE":
-        board.clear()
-    elif request.method == "POST":
-        try:
-            armed = parse_fault_request(await request.body())
-        except FaultRequestError as exc:
-            return JSONResponse({"error": str(exc)}, status_code=400)
-        board.arm(armed)
-        log.info("fault armed: %s x%d", armed.fault.value, armed.remaining)
-    return JSONResponse(board.describe())
+    return await fault_endpoint(request, {"": board})
 
 
 async def reload_sp_metadata(request: Request) -> Response:
-    idp = idp_of(request)
-    try:
-        await run_in_threadpool(idp.reload_sp_metadata)
-    except MetadataError as exc:
-        return JSONResponse({"error": str(exc)}, status_code=502)
-    return JSONResponse({"reloaded": len(idp.sp_metadata_sources)})
+    return await reload_endpoint(idp_of(request).reload_sp_metadata)
