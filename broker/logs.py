@@ -72,6 +72,8 @@ def configure(level: str, *, json_format: bool) -> None:
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").disabled = True
     # Libraries that log request details or SQL parameters at DEBUG stay quiet whatever the level.
-    # pysaml2 logs whole responses, NameIDs and attribute values (the identity code) at INFO.
-    for name in ("aiosqlite", "httpx", "httpcore", "asyncio", "multipart", "saml2"):
+    for name in ("aiosqlite", "httpx", "httpcore", "asyncio", "multipart"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # pysaml2 logs whole responses, NameIDs and attribute values (the identity code) at INFO, and
+    # a refused signature's decrypted assertion at ERROR; the SAML connector names each refusal.
+    logging.getLogger("saml2").setLevel(logging.CRITICAL)

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `make demo`: the broker on http://127.0.0.1:8000 (config/development.yaml, data in var/), the
-# demo portal on http://127.0.0.1:8001 and the mock organisation IdP (all eight organisations of
-# idp_configs/) on http://127.0.0.1:8002. Ctrl-C stops everything.
+# demo portal on http://127.0.0.1:8001, the mock organisation OIDC IdP (the five organisations of
+# idp_configs/ on OIDC) on http://127.0.0.1:8002, the mock Suomi.fi on http://127.0.0.1:8003 and
+# the mock organisation SAML IdPs (OYS, TYKS, Soite) on http://127.0.0.1:8004. Ctrl-C stops
+# everything.
 #
 #   DEMO_NO_WAIT=1   start, wait for /healthz, print the instructions, stop and exit (a smoke test)
 #   DEMO_CONFIG=...  another settings file (default config/development.yaml)
@@ -22,9 +24,11 @@ STOP_SECONDS=10
 
 PORTAL=http://127.0.0.1:8001
 MOCK_IDP=http://127.0.0.1:8002
+ORG_SAML_IDP=http://127.0.0.1:8004
 # The mock IdP's client secret for the broker (mock_idps/test_users.yaml); not a secret anywhere.
+# Only the organisations on OIDC have one; OYS, TYKS and Soite are on SAML.
 MOCK_IDP_SECRET=mock-idp-secret-for-development-only
-for org in HUS PSHVA OYS PIRHA TYKS LSHP SOITE PAJJATHA; do
+for org in HUS PSHVA PIRHA LSHP PAJJATHA; do
     export "SOTE_BROKER_IDP_${org}_SECRET=$MOCK_IDP_SECRET"
 done
 CLIENT_ID=demo-portal
@@ -140,9 +144,9 @@ fi
     --secret "$CLIENT_SECRET"
 
 # 3. The processes, each started with `start` and stopped by the one cleanup trap.
-for busy in 8001 8002 8003; do
+for busy in 8001 8002 8003 8004; do
     if port_busy 127.0.0.1 "$busy"; then
-        say "port $busy (demo portal 8001, mock IdPs 8002-8003) is already in use; stop it first"
+        say "port $busy (demo portal 8001, mock IdPs 8002-8004) is already in use; stop it first"
         exit 1
     fi
 done
@@ -151,10 +155,13 @@ start mock-idp "$PY" -m mock_idps.oidc_idp --host 127.0.0.1 --port 8002 \
 wait_until_up mock-idp "${pids[-1]}" "$MOCK_IDP/hus/.well-known/openid-configuration"
 start broker "${BROKER[@]}" serve
 wait_until_up broker "${pids[-1]}" "http://$LOCAL_HOST:$PORT/healthz"
-# The mock Suomi.fi reads the broker's SAML SP metadata once at start, so it starts after it.
+# The SAML mocks read the broker's SAML SP metadata once at start, so they start after it.
 start suomifi-idp "$PY" -m mock_idps.suomifi_idp --host 127.0.0.1 --port 8003 \
     --sp-metadata "$ISSUER/saml/metadata" --key-dir var/suomifi-mock-keys
 wait_until_up suomifi-idp "${pids[-1]}" "http://127.0.0.1:8003/metadata"
+start org-saml-idp "$PY" -m mock_idps.org_saml_idp --host 127.0.0.1 --port 8004 \
+    --sp-metadata "$ISSUER/saml/metadata" --key-dir var/org-saml-mock-keys
+wait_until_up org-saml-idp "${pids[-1]}" "$ORG_SAML_IDP/oys/metadata"
 start portal env DEMO_PORTAL_CLIENT_SECRET="$CLIENT_SECRET" \
     "$PY" -m mock_idps.demo_portal --issuer "$ISSUER" --client-id "$CLIENT_ID" \
     --host 127.0.0.1 --port 8001 --public-url "$PORTAL"
@@ -168,8 +175,9 @@ cat <<EOF
   Open the demo portal:   $PORTAL/
   and choose "Kirjaudu palveluun". At the broker choose "Olen ammattilainen",
   "Organisaatiotunnistautuminen", a group and an organisation, and log in at the mock IdP, e.g.
-  at HUS as maija.meikalainen / testi1234 (every organisation's test users are listed on its
-  login page and in mock_idps/test_users.yaml). The portal then asks for its own one-time
+  at HUS as maija.meikalainen / testi1234 (OIDC) or at OYS as sanna.makela / testi1234 (SAML);
+  every organisation's test users are listed on its login page, in mock_idps/test_users.yaml
+  (OIDC) and mock_idps/org_saml_users.yaml (SAML). The portal then asks for its own one-time
   profile and shows the claims it received. For personal identification choose
   "Ammattilaiskäyttäjät ja yhteistyökumppanit": the mock Suomi.fi lets you pick the method
   (certificate card, mobile certificate, online bank) and a test person.
@@ -179,8 +187,9 @@ cat <<EOF
   Broker          $ISSUER/.well-known/openid-configuration
   Signing keys    $ISSUER/jwks
   Portal client   client_id $CLIENT_ID, client_secret $CLIENT_SECRET (client_secret_basic)
-  Mock IdP        $MOCK_IDP/hus/.well-known/openid-configuration (and /pshva, /oys, …)
+  Mock OIDC IdP   $MOCK_IDP/hus/.well-known/openid-configuration (and /pshva, /pirha, …)
   Mock Suomi.fi   http://127.0.0.1:8003/metadata; the broker's SP metadata: $ISSUER/saml/metadata
+  Mock SAML orgs  $ORG_SAML_IDP/ (OYS, TYKS, Soite; metadata at /oys/metadata, …)
 
 EOF
 

@@ -110,14 +110,29 @@ REPO_IDP_CONFIGS = Path(__file__).parents[1] / "idp_configs"
 MOCK_IDP_SECRET = "mock-idp-secret-for-development-only"
 
 
-def idp_configs_for(mock_url: str, target: Path, suomifi_url: str | None = None) -> Path:
+ORG_SAML_DEFAULT_URL = "http://127.0.0.1:8004"  # the mock organisation SAML IdP in idp_configs/
+
+
+def idp_configs_for(
+    mock_url: str,
+    target: Path,
+    suomifi_url: str | None = None,
+    org_saml_url: str | None = None,
+) -> Path:
     """The committed idp_configs/, pointed at the mock IdPs on test ports, secrets inline.
-    Without a mock Suomi.fi, the Suomi.fi IdP is left out (and its route with it)."""
+    Without a mock Suomi.fi, the Suomi.fi IdP is left out (and its route with it); without a
+    mock organisation SAML IdP, so are the organisations on SAML (and the broker then needs no
+    SAML service provider)."""
     target.mkdir()
     for path in REPO_IDP_CONFIGS.glob("*.yaml"):
         if path.name == "suomifi.yaml" and suomifi_url is None:
             continue
-        text = path.read_text().replace("http://127.0.0.1:8002", mock_url)
+        text = path.read_text()
+        if ORG_SAML_DEFAULT_URL in text:
+            if org_saml_url is None:
+                continue
+            text = text.replace(ORG_SAML_DEFAULT_URL, org_saml_url)
+        text = text.replace("http://127.0.0.1:8002", mock_url)
         if suomifi_url is None:
             text = text.replace("idps: [suomifi]", "idps: []")
         else:
@@ -149,8 +164,11 @@ def mock_idp_keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("mock-idp-keys")
 
 
-@pytest.fixture
-def world(tmp_path: Path, broker_keys: Path, mock_idp_keys: Path) -> Iterator[JourneyWorld]:
+def serve_journey(
+    tmp_path: Path, broker_keys: Path, mock_idp_keys: Path, org_saml_url: str | None = None
+) -> Iterator[RunningBroker]:
+    """A broker with the login journey and the mock organisation OIDC IdP it logs in with
+    (`idp_url`); with `org_saml_url`, the organisations on SAML point there."""
     from mock_idps.oidc_idp import create_app as create_mock_idp
 
     broker_sock, idp_sock = bound_socket(), bound_socket()
@@ -162,11 +180,17 @@ def world(tmp_path: Path, broker_keys: Path, mock_idp_keys: Path) -> Iterator[Jo
         faults_enabled=True,
         key_dir=mock_idp_keys,
     )
-    configs = idp_configs_for(idp_base, tmp_path / "idp_configs")
+    configs = idp_configs_for(idp_base, tmp_path / "idp_configs", org_saml_url=org_saml_url)
     with serve(mock, idp_sock) as idp_url:
         for running in start_broker(tmp_path, broker_keys, broker_sock, idp_configs=configs):
             running.idp_url = idp_url
-            yield JourneyWorld(running, idp_url)
+            yield running
+
+
+@pytest.fixture
+def world(tmp_path: Path, broker_keys: Path, mock_idp_keys: Path) -> Iterator[JourneyWorld]:
+    for running in serve_journey(tmp_path, broker_keys, mock_idp_keys):
+        yield JourneyWorld(running, running.idp_url)
 
 
 @dataclass
@@ -223,6 +247,42 @@ def saml_world(
             yield SAMLWorld(running, suomifi_url, stack.close)
 
 
+@dataclass
+class OrgSAMLWorld(JourneyWorld):
+    """Every organisation of idp_configs/: those on OIDC at the mock OIDC IdP (`idp_url`), those
+    on SAML at the mock organisation SAML IdP (`org_saml_url`), which trusts the broker's SP
+    metadata."""
+
+    org_saml_url: str = ""
+
+    async def saml_fault(self, org: str, fault: str, count: int = 1) -> None:
+        async with httpx.AsyncClient() as http:
+            response = await http.post(
+                self.org_saml_url + "/_faults", json={"org": org, "fault": fault, "count": count}
+            )
+            response.raise_for_status()
+
+
+@pytest.fixture
+def org_saml_world(
+    tmp_path: Path, broker_keys: Path, mock_idp_keys: Path, saml_sp_keys: Path
+) -> Iterator[OrgSAMLWorld]:
+    from mock_idps.org_saml_idp import create_app as create_org_saml
+
+    saml_sock = bound_socket()
+    saml_base = f"http://127.0.0.1:{saml_sock.getsockname()[1]}"
+    shutil.copytree(saml_sp_keys, tmp_path / "saml-keys")
+    for running in serve_journey(tmp_path, broker_keys, mock_idp_keys, saml_base):
+        org_saml = create_org_saml(
+            saml_base,
+            sp_metadata=[running.url + "/saml/metadata"],
+            key_dir=mock_idp_keys / "org-saml",
+            faults_enabled=True,
+        )
+        with serve(org_saml, saml_sock) as saml_url:
+            yield OrgSAMLWorld(running, running.idp_url, saml_url)
+
+
 @pytest.fixture
 def broker(world: JourneyWorld) -> RunningBroker:
     return world.broker
@@ -275,8 +335,10 @@ async def choose_organisation(
     broker: RunningBroker,
     group: str = "yliopistosairaanhoitopiirit",
     org: str = "hus",
+    idp_prefix: str | None = None,
 ) -> str:
-    """From the role page through the choice pages; returns the IdP's authorization URL."""
+    """From the role page through the choice pages; returns the IdP's URL, which must start with
+    `idp_prefix` (default: the organisation's authorization endpoint at the mock OIDC IdP)."""
     for path, choice in (
         ("/login/role", "professional"),
         ("/login/route", "organisation"),
@@ -286,7 +348,7 @@ async def choose_organisation(
     to_idp = await choose(browser, broker.url, "/login/organisation", org)
     assert to_idp.status_code == 303, to_idp.text
     location = str(to_idp.headers["location"])
-    assert location.startswith(f"{broker.idp_url}/{org}/authorize?")
+    assert location.startswith(idp_prefix or f"{broker.idp_url}/{org}/authorize?"), location
     return location
 
 

@@ -104,6 +104,9 @@ class SAMLUpstream(_Frozen):
     want_assertions_encrypted: bool = True
     """Suomi.fi encrypts assertions; an organisation IdP that cannot may set this false."""
     allow_unsolicited: bool = False
+    name_id_format: Literal["transient", "persistent", "unspecified"] = "transient"
+    """The NameIDPolicy Format of the AuthnRequests: Suomi.fi's NameID is transient; an
+    organisation's IdP may give a persistent one, which can then be the subject."""
     requested_attributes: tuple[RequestedAttribute, ...] = ()
     """What the SP metadata asks for; Suomi.fi releases only these. A plain string is a Name."""
     metadata_refresh_seconds: float = Field(3600, gt=0)

@@ -35,6 +35,7 @@ import warnings
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
+from xml.parsers import expat
 
 import httpx
 
@@ -75,7 +76,13 @@ with warnings.catch_warnings():  # see saml_sp: pysaml2's import-time Cryptograp
         StatusNoPassive,
         StatusRequestDenied,
     )
-    from saml2.saml import SCM_BEARER, AuthnContextClassRef
+    from saml2.saml import (
+        NAMEID_FORMAT_PERSISTENT,
+        NAMEID_FORMAT_TRANSIENT,
+        NAMEID_FORMAT_UNSPECIFIED,
+        SCM_BEARER,
+        AuthnContextClassRef,
+    )
     from saml2.time_util import str_to_time
 
 __all__ = ["RememberAssertion", "SAMLConnector", "UpstreamRedirect"]
@@ -90,6 +97,11 @@ MAX_RESPONSE_CHARS: Final = 512 * 1024
 MAX_RELAY_STATE_BYTES: Final = 80  # SAML 2.0 Bindings §3.4.3 and §3.5.3
 FORWARDED_PROMPTS: Final = ("login", "none")
 _DENIED_STATUSES: Final = (StatusAuthnFailed, StatusRequestDenied)
+_NAME_ID_FORMATS: Final = {
+    "transient": NAMEID_FORMAT_TRANSIENT,
+    "persistent": NAMEID_FORMAT_PERSISTENT,
+    "unspecified": NAMEID_FORMAT_UNSPECIFIED,
+}
 
 
 @dataclass(frozen=True)
@@ -230,6 +242,7 @@ class SAMLConnector:
             digest_alg=DIGEST_ALG,
             message_id=saved.request_id,
             assertion_consumer_service_url=self._acs_url,
+            nameid_format=_NAME_ID_FORMATS[self._saml.name_id_format],
             **kwargs,
         )
         return str(dict(info["headers"])["Location"])
@@ -298,13 +311,15 @@ class SAMLConnector:
         return self._verified(response.assertion, idp.entity_id, response.name_id)
 
     def _envelope(self, saml_response: str) -> Any:
-        """The Response as sent, before pysaml2 decrypts it: exactly one assertion, encrypted
-        unless the connector allows otherwise."""
+        """The Response as sent, before pysaml2 decrypts it: no DTD, exactly one assertion,
+        encrypted unless the connector allows otherwise."""
         idp = self._idp.id
         try:
             xml = base64.b64decode(saml_response)
         except (binascii.Error, ValueError) as exc:
             raise UpstreamResponseError(f"{idp}: SAMLResponse is not base64") from exc
+        if _declares_dtd(xml):
+            raise UpstreamResponseError(f"{idp}: SAMLResponse with a DOCTYPE")
         try:
             envelope = samlp.response_from_string(xml)
         except Exception as exc:  # defusedxml and pysaml2 raise several kinds
@@ -467,6 +482,40 @@ def _attributes(assertion: Any) -> dict[str, Any]:
     return found
 
 
+class _PrologEndError(Exception):
+    """Stops expat where the prolog ends: at a DOCTYPE, or at the root element."""
+
+    def __init__(self, *, doctype: bool) -> None:
+        super().__init__()
+        self.doctype = doctype
+
+
+def _at_doctype(*_: object) -> None:
+    raise _PrologEndError(doctype=True)
+
+
+def _at_root(*_: object) -> None:
+    raise _PrologEndError(doctype=False)
+
+
+def _declares_dtd(xml: bytes) -> bool:
+    """Whether the document has a DOCTYPE. No SAML message needs one; with one come external
+    entities (XXE), entity expansion and attributes declared as IDs (signature wrapping).
+    pysaml2's defusedxml refuses entity declarations only, and hands the document as sent to
+    xmlsec1. Expat reads only the prolog here: it stops at the DOCTYPE itself, before any
+    declaration, or at the root element. What is not well-formed is left to the parse after."""
+    parser = expat.ParserCreate()
+    parser.StartDoctypeDeclHandler = _at_doctype
+    parser.StartElementHandler = _at_root
+    try:
+        parser.Parse(xml, True)
+    except _PrologEndError as end:
+        return end.doctype
+    except expat.ExpatError:
+        return False
+    return False
+
+
 def _status_code(envelope: Any) -> str:
     status = envelope.status
     code = status.status_code if status is not None else None
@@ -479,8 +528,9 @@ def _text(element: Any) -> str | None:
 
 
 def _quiet_pysaml2() -> None:
-    """pysaml2 logs whole responses, NameIDs and attribute values at DEBUG and INFO: keep its
-    logger at WARNING unless the operator configured it on purpose."""
+    """pysaml2 logs whole responses, NameIDs and attribute values, even at ERROR (a refused
+    signature logs the decrypted document, identity code and all): keep its logger above ERROR
+    unless the operator configured it on purpose. The broker's own errors name the refusal."""
     saml2_log = logging.getLogger("saml2")
     if saml2_log.level == logging.NOTSET:
-        saml2_log.setLevel(logging.WARNING)
+        saml2_log.setLevel(logging.CRITICAL)

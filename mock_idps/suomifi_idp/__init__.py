@@ -5,9 +5,9 @@ test person (`mock_idps/suomifi_persons.yaml`); signed, encrypted Responses with
 attribute OIDs and LoA classes; test faults. It imports nothing from `broker`. See `README.md`.
 """
 
+from mock_idps.saml_common.entity import MetadataError
+from mock_idps.saml_common.faults import Fault
 from mock_idps.suomifi_idp.app import create_app
-from mock_idps.suomifi_idp.entity import MetadataError
-from mock_idps.suomifi_idp.faults import Fault
 from mock_idps.suomifi_idp.methods import LOA2, LOA3, Method
 from mock_idps.suomifi_idp.persons import PersonsError
 

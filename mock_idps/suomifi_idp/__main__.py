@@ -10,89 +10,58 @@ Entity id PUBLIC_URL/idp; its metadata at PUBLIC_URL/metadata.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from starlette.applications import Starlette
+
+from mock_idps.saml_common.cli import argument_parser, serve
 from mock_idps.suomifi_idp.persons import DEFAULT_PERSONS_FILE
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m mock_idps.suomifi_idp",
-        description="A MOCK Suomi.fi e-Identification SAML IdP with test persons.",
-    )
-    parser.add_argument("--host", default="127.0.0.1", help="listen address (default %(default)s)")
-    parser.add_argument("--port", type=int, default=8003, help="listen port (default %(default)s)")
-    parser.add_argument("--public-url", help="base URL as SPs see it (default http://HOST:PORT)")
-    parser.add_argument(
-        "--sp-metadata",
-        action="append",
-        default=[],
-        metavar="URL_OR_FILE",
-        help="metadata of a trusted SP, a file or an http(s) URL (repeatable)",
+    parser = argument_parser(
+        "python -m mock_idps.suomifi_idp",
+        "A MOCK Suomi.fi e-Identification SAML IdP with test persons.",
+        8003,
+        more_test_endpoints=("/_idp-logout",),
     )
     parser.add_argument(
         "--persons", type=Path, default=DEFAULT_PERSONS_FILE, help="test persons YAML"
     )
-    parser.add_argument("--key-dir", type=Path, help="keep the IdP key and certificate here")
     parser.add_argument(
         "--encrypt",
         action=argparse.BooleanOptionalAction,
         default=True,
         help="encrypt assertions to the SP (default: yes, as Suomi.fi)",
     )
-    parser.add_argument(
-        "--enable-faults",
-        action="store_true",
-        help="enable /_faults, /_reload-sp-metadata and /_idp-logout (tests only)",
-    )
-    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING"])
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    import uvicorn
-
+    from mock_idps.saml_common.entity import MetadataError
     from mock_idps.suomifi_idp.app import create_app
-    from mock_idps.suomifi_idp.entity import MetadataError
     from mock_idps.suomifi_idp.persons import PersonsError
 
-    host_in_url = f"[{args.host}]" if ":" in args.host else args.host
-    public_url = (args.public_url or f"http://{host_in_url}:{args.port}").rstrip("/")
-    try:
-        app = create_app(
-            public_url,
+    def build(base_url: str) -> Starlette:
+        return create_app(
+            base_url,
             args.sp_metadata,
             args.persons,
             key_dir=args.key_dir,
             encrypt_assertions=args.encrypt,
             faults_enabled=args.enable_faults,
         )
-    except (MetadataError, PersonsError) as exc:
-        print(f"mock Suomi.fi IdP: {exc}", file=sys.stderr)
-        return 2
-    faults = "ENABLED at /_faults" if args.enable_faults else "disabled"
-    print(
-        f"MOCK Suomi.fi e-Identification IdP\n  entity id: {public_url}/idp\n"
-        f"  metadata:  {public_url}/metadata\n  trusted SPs: {len(args.sp_metadata)}\n"
-        f"  test faults: {faults}",
-        file=sys.stderr,
-    )
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        log_config=None,
-        access_log=False,  # its lines would carry SAMLRequest query strings
-        server_header=False,
-    )
-    return 0
+
+    def describe(_app: Starlette, base_url: str) -> str:
+        return (
+            f"MOCK Suomi.fi e-Identification IdP\n  entity id: {base_url}/idp\n"
+            f"  metadata:  {base_url}/metadata"
+        )
+
+    return serve(args, "mock Suomi.fi IdP", build, describe, (MetadataError, PersonsError))
 
 
 if __name__ == "__main__":

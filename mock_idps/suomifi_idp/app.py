@@ -18,18 +18,18 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from mock_idps.saml_common.entity import build_server, fetch_metadata
+from mock_idps.saml_common.faults import FaultBoard
+from mock_idps.saml_common.keys import KeyStore
+from mock_idps.saml_common.sessions import Signer
+from mock_idps.saml_common.web import common_routes
 from mock_idps.suomifi_idp import routes, test_routes
-from mock_idps.suomifi_idp.entity import build_server, fetch_metadata
-from mock_idps.suomifi_idp.faults import FaultBoard
-from mock_idps.suomifi_idp.keys import KeyStore
 from mock_idps.suomifi_idp.pages import Pages
 from mock_idps.suomifi_idp.persons import load_persons
-from mock_idps.suomifi_idp.provider import MockSuomifiIdP
-from mock_idps.suomifi_idp.sessions import Signer
+from mock_idps.suomifi_idp.provider import KEY_NAME, ORGANISATION, MockSuomifiIdP, entity
+from mock_idps.suomifi_idp.sessions import NAMESPACE
 
 
 def create_app(
@@ -47,19 +47,19 @@ def create_app(
 
     `sp_metadata` are files or http(s) URLs, fetched now (blocking). The key pair comes from
     `key_dir` (created there when missing) or is new for each app. `faults_enabled` routes the
-    test endpoints `/_faults` and `/_reload-sp-metadata`.
+    test endpoints `/_faults`, `/_reload-sp-metadata` and `/_idp-logout`.
     """
     base_url = base_url.rstrip("/")
-    keys = KeyStore(key_dir)
+    keys = KeyStore(key_dir, KEY_NAME, ORGANISATION)
     idp = MockSuomifiIdP(
         base_url=base_url,
-        server=build_server(base_url, keys.signing, fetch_metadata(sp_metadata)),
+        server=build_server(entity(base_url), keys.signing, fetch_metadata(sp_metadata)),
         keys=keys,
         persons=load_persons(persons_file),
         sp_metadata_sources=tuple(sp_metadata),
         encrypt_assertions=encrypt_assertions,
         faults=FaultBoard() if faults_enabled else None,
-        signer=Signer(session_secret or secrets.token_urlsafe(32)),
+        signer=Signer(session_secret or secrets.token_urlsafe(32), NAMESPACE),
         pages=Pages(),
         clock=clock,
     )
@@ -70,20 +70,12 @@ def create_app(
 
 def _routes(faults_enabled: bool) -> list[Route]:
     routes_ = [
-        Route("/healthz", _healthz, methods=["GET"]),
         Route("/metadata", routes.metadata, methods=["GET"]),
         Route("/sso", routes.sso, methods=["GET", "POST"]),
         Route("/login", routes.login, methods=["GET", "POST"]),
         Route("/slo", routes.slo, methods=["GET", "POST"]),
+        *common_routes(faults_enabled, test_routes.faults, test_routes.reload_sp_metadata),
     ]
     if faults_enabled:
-        routes_ += [
-            Route("/_faults", test_routes.faults, methods=["GET", "POST", "DELETE"]),
-            Route("/_reload-sp-metadata", test_routes.reload_sp_metadata, methods=["POST"]),
-            Route("/_idp-logout", test_routes.idp_logout, methods=["GET"]),
-        ]
+        routes_.append(Route("/_idp-logout", test_routes.idp_logout, methods=["GET"]))
     return routes_
-
-
-async def _healthz(_request: Request) -> Response:
-    return PlainTextResponse("ok")

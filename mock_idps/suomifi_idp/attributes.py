@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from saml2 import saml
 
+from mock_idps.saml_common.responses import string_attribute
 from mock_idps.suomifi_idp.persons import Person
 
 NAME_FORMAT_URI = "urn:oasis:names:tc:SAML:2.0:attrname-format:uri"
@@ -55,21 +56,8 @@ def person_attributes(person: Person) -> dict[str, str]:
     return values
 
 
-def attribute_statement(person: Person) -> saml.AttributeStatement:
-    return saml.AttributeStatement(
-        attribute=[
-            saml.Attribute(
-                name=name,
-                name_format=NAME_FORMAT_URI,
-                friendly_name=FRIENDLY_NAMES[name],
-                attribute_value=[_string_value(value)],
-            )
-            for name, value in person_attributes(person).items()
-        ]
-    )
-
-
-def _string_value(text: str) -> saml.AttributeValue:
-    value = saml.AttributeValue()
-    value.set_text(text)  # typed xs:string, as Suomi.fi does
-    return value
+def attributes(person: Person) -> list[saml.Attribute]:
+    return [
+        string_attribute(name, [value], NAME_FORMAT_URI, FRIENDLY_NAMES[name])
+        for name, value in person_attributes(person).items()
+    ]

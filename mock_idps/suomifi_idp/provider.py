@@ -10,13 +10,20 @@ from typing import cast
 from saml2.server import Server
 from starlette.requests import Request
 
-from mock_idps.suomifi_idp.entity import build_server, fetch_metadata
-from mock_idps.suomifi_idp.faults import FaultBoard
-from mock_idps.suomifi_idp.keys import KeyStore
+from mock_idps.saml_common.entity import Entity, build_server, fetch_metadata
+from mock_idps.saml_common.faults import FaultBoard
+from mock_idps.saml_common.keys import KeyStore
+from mock_idps.saml_common.responses import Signing
+from mock_idps.saml_common.sessions import Signer
 from mock_idps.suomifi_idp.pages import Pages
 from mock_idps.suomifi_idp.persons import Person
-from mock_idps.suomifi_idp.responses import Signing
-from mock_idps.suomifi_idp.sessions import Signer
+
+KEY_NAME = "suomifi-mock-idp"
+ORGANISATION = "MOCK Suomi.fi e-Identification"
+
+
+def entity(base_url: str) -> Entity:
+    return Entity(entity_id=f"{base_url}/idp", endpoint_base=base_url, name=ORGANISATION)
 
 
 @dataclass
@@ -49,10 +56,11 @@ class MockSuomifiIdP:
     def signing(self) -> Signing:
         return Signing(self.server, self.keys.signing, self.keys.impostor)
 
-    def reload_sp_metadata(self) -> None:
-        """Fetch the SP metadata again and rebuild the Server (blocking)."""
+    def reload_sp_metadata(self) -> int:
+        """Fetch the SP metadata again and rebuild the Server (blocking); how many sources."""
         metadata = fetch_metadata(self.sp_metadata_sources)
-        self.server = build_server(self.base_url, self.keys.signing, metadata)
+        self.server = build_server(entity(self.base_url), self.keys.signing, metadata)
+        return len(self.sp_metadata_sources)
 
 
 def idp_of(request: Request) -> MockSuomifiIdP:

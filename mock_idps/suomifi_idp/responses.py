@@ -1,53 +1,25 @@
-"""Building the SAML Response as Suomi.fi does, and spoiling it on purpose for a test fault.
-
-The Response is assembled from pysaml2's element classes rather than with
-`Server.create_authn_response`, because the mock must control what that function decides for
-itself: times come from the injected clock, and a fault may change the Audience, Destination,
-Issuer, validity window or signing key. Signing and encryption are pysaml2's (xmlsec1), in the
-order pysaml2 uses: the Assertion is signed, then encrypted (self-contained, so any SP can parse
-the decrypted element alone), then the Response is signed.
-
-Encryption: AES-256-GCM for the data (xmlenc 1.1, what Suomi.fi's `CipherName` AES-GCM means) and
-RSA-OAEP (MGF1, SHA-1) for the session key, with the SP's first encryption certificate from its
-metadata. xmlsec1 1.2.37 (openssl) does both; pysaml2's default would be 3DES.
+"""The Response as Suomi.fi sends it: a transient NameID (the same for one mock session and SP),
+the LoA class and the method as AuthenticatingAuthority, Suomi.fi's attributes, Response and
+Assertion signed, the Assertion encrypted. Building, signing, encrypting and the faults are
+`mock_idps.saml_common.responses`.
 """
 
 from __future__ import annotations
 
-import datetime
-import secrets
-import tempfile
-import textwrap
 from dataclasses import dataclass
-from typing import Any
 
-from saml2 import class_name, saml, samlp
-from saml2.saml import NAMEID_FORMAT_ENTITY, NAMEID_FORMAT_TRANSIENT
-from saml2.samlp import STATUS_NO_AUTHN_CONTEXT, STATUS_RESPONDER, STATUS_SUCCESS
-from saml2.server import Server
-from saml2.sigver import (
-    RSA_OAEP_MGF1P,
-    pre_encrypt_assertion,
-    pre_encryption_part,
-    pre_signature_part,
-)
+from saml2.saml import NAMEID_FORMAT_TRANSIENT
+from saml2.samlp import STATUS_NO_AUTHN_CONTEXT
 
-from mock_idps.suomifi_idp.attributes import attribute_statement
-from mock_idps.suomifi_idp.authn_requests import PendingRequest
-from mock_idps.suomifi_idp.entity import DIGEST_ALG, SIGN_ALG
-from mock_idps.suomifi_idp.faults import Fault
-from mock_idps.suomifi_idp.keys import KeyPair
+from mock_idps.saml_common import responses
+from mock_idps.saml_common.authn_requests import PendingRequest
+from mock_idps.saml_common.faults import Fault
+from mock_idps.saml_common.responses import EncryptionCertificateError, Protection, Signing
+from mock_idps.suomifi_idp.attributes import attributes
 from mock_idps.suomifi_idp.methods import Method
 from mock_idps.suomifi_idp.persons import Person
 
-AES256_GCM = "http://www.w3.org/2009/xmlenc11#aes256-gcm"
-VALIDITY_SECONDS = 300
-_FAULT_SHIFT = 3600
-_ELSEWHERE = "https://elsewhere.invalid"
-
-
-class EncryptionCertificateError(ValueError):
-    """The SP's metadata has no encryption certificate, and encryption is on."""
+__all__ = ["EncryptionCertificateError", "Login", "Signing", "error_response", "success_response"]
 
 
 @dataclass(frozen=True)
@@ -61,15 +33,6 @@ class Login:
     name_id: str  # transient: the same for one session and SP (so the IdP can log it out)
 
 
-@dataclass(frozen=True)
-class Signing:
-    """The security context of the Server, our key pair, and the impostor for the fault."""
-
-    server: Server
-    key: KeyPair
-    impostor: KeyPair
-
-
 def success_response(
     signing: Signing,
     issuer: str,
@@ -81,15 +44,18 @@ def success_response(
     fault: Fault | None = None,
 ) -> str:
     """The signed (and encrypted) Response XML; blocking (xmlsec1)."""
-    assertion = _assertion(issuer, pending, login, now, fault)
-    response = _response(
-        issuer, pending, now, fault, samlp.Status(status_code=_code(STATUS_SUCCESS))
+    info = login.method.info
+    statement = responses.Statement(
+        name_id_format=NAMEID_FORMAT_TRANSIENT,
+        name_id=login.name_id,
+        class_ref=info.loa,
+        auth_time=login.auth_time,
+        session_index=login.session_index,
+        attributes=attributes(login.person),
+        authorities=(info.identifier,),
     )
-    response.assertion = assertion
-    encrypt = encrypt and fault is not Fault.UNENCRYPTED
-    if encrypt:
-        cert = _encryption_cert(signing.server, pending.sp_entity_id)
-    return _sign_and_encrypt(signing, response, assertion, fault, cert if encrypt else None)
+    protection = Protection(sign_response=True, sign_assertion=True, encrypt=encrypt)
+    return responses.login_response(signing, issuer, pending, statement, now, protection, fault)
 
 
 def error_response(
@@ -102,178 +68,4 @@ def error_response(
 ) -> str:
     """A signed Response with status Responder / `second_level` (NoAuthnContext, NoPassive) and
     no Assertion."""
-    status = samlp.Status(
-        status_code=_code(STATUS_RESPONDER, _code(second_level)),
-        status_message=samlp.StatusMessage(text=message),
-    )
-    response = _response(issuer, pending, now, None, status)
-    return _sign_and_encrypt(signing, response, None, None, None)
-
-
-def _code(value: str, inner: samlp.StatusCode | None = None) -> samlp.StatusCode:
-    return samlp.StatusCode(value=value, status_code=inner)
-
-
-def _instant(epoch: float) -> str:
-    moment = datetime.datetime.fromtimestamp(int(epoch), datetime.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _id() -> str:
-    return "_" + secrets.token_hex(20)
-
-
-def _issuer(issuer: str, fault: Fault | None) -> saml.Issuer:
-    text = f"{_ELSEWHERE}/idp" if fault is Fault.WRONG_ISSUER else issuer
-    return saml.Issuer(text=text, format=NAMEID_FORMAT_ENTITY)
-
-
-def _times(now: float, fault: Fault | None) -> tuple[float, float]:
-    """(issue instant, NotOnOrAfter), moved by the time faults."""
-    if fault is Fault.EXPIRED:
-        now -= _FAULT_SHIFT
-    elif fault is Fault.NOT_YET_VALID:
-        now += _FAULT_SHIFT
-    return now, now + VALIDITY_SECONDS
-
-
-def _in_response_to(pending: PendingRequest, fault: Fault | None) -> str:
-    return _id() if fault is Fault.WRONG_IN_RESPONSE_TO else pending.request_id
-
-
-def _destination(pending: PendingRequest, fault: Fault | None) -> str:
-    return f"{_ELSEWHERE}/acs" if fault is Fault.WRONG_DESTINATION else pending.acs_url
-
-
-def _response(
-    issuer: str, pending: PendingRequest, now: float, fault: Fault | None, status: samlp.Status
-) -> samlp.Response:
-    issued, _ = _times(now, fault)
-    return samlp.Response(
-        id=_id(),
-        version="2.0",
-        issue_instant=_instant(issued),
-        issuer=_issuer(issuer, fault),
-        in_response_to=_in_response_to(pending, fault),
-        destination=_destination(pending, fault),
-        status=status,
-    )
-
-
-def _assertion(
-    issuer: str, pending: PendingRequest, login: Login, now: float, fault: Fault | None
-) -> saml.Assertion:
-    issued, not_on_or_after = _times(now, fault)
-    return saml.Assertion(
-        id=_id(),
-        version="2.0",
-        issue_instant=_instant(issued),
-        issuer=_issuer(issuer, fault),
-        subject=_subject(issuer, pending, login, fault, not_on_or_after),
-        conditions=_conditions(pending, fault, issued, not_on_or_after),
-        authn_statement=[_authn_statement(login)],
-        attribute_statement=[attribute_statement(login.person)],
-    )
-
-
-def _subject(
-    issuer: str, pending: PendingRequest, login: Login, fault: Fault | None, not_on_or_after: float
-) -> saml.Subject:
-    confirmation = saml.SubjectConfirmationData(
-        in_response_to=_in_response_to(pending, fault),
-        recipient=_destination(pending, fault),
-        not_on_or_after=_instant(not_on_or_after),
-    )
-    return saml.Subject(
-        name_id=saml.NameID(
-            format=NAMEID_FORMAT_TRANSIENT,
-            name_qualifier=issuer,
-            sp_name_qualifier=pending.sp_entity_id,
-            text=login.name_id,
-        ),
-        subject_confirmation=[
-            saml.SubjectConfirmation(method=saml.SCM_BEARER, subject_confirmation_data=confirmation)
-        ],
-    )
-
-
-def _conditions(
-    pending: PendingRequest, fault: Fault | None, issued: float, not_on_or_after: float
-) -> saml.Conditions:
-    audience = f"{_ELSEWHERE}/sp" if fault is Fault.WRONG_AUDIENCE else pending.sp_entity_id
-    return saml.Conditions(
-        not_before=_instant(issued),
-        not_on_or_after=_instant(not_on_or_after),
-        audience_restriction=[saml.AudienceRestriction(audience=[saml.Audience(text=audience)])],
-    )
-
-
-def _authn_statement(login: Login) -> saml.AuthnStatement:
-    info = login.method.info
-    context = saml.AuthnContext(
-        authn_context_class_ref=saml.AuthnContextClassRef(text=info.loa),
-        authenticating_authority=[saml.AuthenticatingAuthority(text=info.identifier)],
-    )
-    return saml.AuthnStatement(
-        authn_instant=_instant(login.auth_time),
-        session_index=login.session_index,
-        authn_context=context,
-    )
-
-
-def _encryption_cert(server: Server, sp_entity_id: str) -> str:
-    certs = server.metadata.certs(sp_entity_id, "spsso", "encryption")
-    if not certs:
-        raise EncryptionCertificateError(f"SP {sp_entity_id} has no encryption certificate")
-    return str(certs[0][1]).strip()
-
-
-def _sign_and_encrypt(
-    signing: Signing,
-    response: samlp.Response,
-    assertion: saml.Assertion | None,
-    fault: Fault | None,
-    encryption_cert: str | None,
-) -> str:
-    sign = fault is not Fault.UNSIGNED
-    key = signing.impostor if fault is Fault.SIGNED_BY_OTHER_KEY else signing.key
-    if sign:
-        response.signature = _signature_template(response.id, key, 1)
-        if assertion is not None:
-            assertion.signature = _signature_template(assertion.id, key, 2)
-    xml: Any = response
-    if encryption_cert is not None and assertion is not None:
-        tag = assertion._to_element_tree().tag
-        xml = pre_encrypt_assertion(response)
-        xml = xml.get_xml_string_with_self_contained_assertion_within_encrypted_assertion(tag)
-    xml = str(xml) if not isinstance(xml, str) else xml
-    sec = signing.server.sec
-    if sign and assertion is not None:
-        xml = sec.sign_statement(
-            xml, class_name(assertion), key_file=str(key.key_file), node_id=assertion.id
-        )
-    if encryption_cert is not None and assertion is not None:
-        xml = _encrypt(sec, xml, encryption_cert)
-    if sign:
-        xml = sec.sign_statement(
-            xml, class_name(response), key_file=str(key.key_file), node_id=response.id
-        )
-    return str(xml)
-
-
-def _signature_template(element_id: str, key: KeyPair, number: int) -> Any:
-    return pre_signature_part(
-        element_id, key.cert_base64(), number, sign_alg=SIGN_ALG, digest_alg=DIGEST_ALG
-    )
-
-
-def _encrypt(sec: Any, xml: str, cert_base64: str) -> str:
-    template = pre_encryption_part(
-        msg_enc=AES256_GCM, key_enc=RSA_OAEP_MGF1P, encrypt_cert="".join(cert_base64.split())
-    )
-    body = "\n".join(textwrap.wrap("".join(cert_base64.split()), 64))
-    pem = f"-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n"
-    with tempfile.NamedTemporaryFile("w", suffix=".pem") as cert_file:
-        cert_file.write(pem)
-        cert_file.flush()
-        return str(sec.encrypt_assertion(xml, cert_file.name, template, key_type="aes-256"))
+    return responses.error_response(signing, issuer, pending, now, second_level, message)

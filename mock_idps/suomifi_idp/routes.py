@@ -4,36 +4,39 @@ An AuthnRequest that is unsigned, wrongly signed, from an unknown SP or for an A
 SP's metadata gets an error page and never a Response. Once the request is valid, every answer
 goes to the SP: a Response with an Assertion, or an error status: NoAuthnContext when the chosen
 method does not reach the requested level of assurance, NoPassive when IsPassive was asked and the
-browser has no session here. /slo takes an SP's LogoutRequest (see `logout.py`).
+browser has no session here. /slo takes an SP's LogoutRequest (`mock_idps.saml_common.logout`).
 """
 
 from __future__ import annotations
 
-import base64
 import logging
 import secrets
 from urllib.parse import urlencode
 
-from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from saml2.samlp import STATUS_NO_PASSIVE
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from mock_idps.suomifi_idp.authn_requests import (
-    AuthnRequestError,
-    PendingRequest,
-    validate_authn_request,
-)
-from mock_idps.suomifi_idp.entity import signed_idp_metadata
-from mock_idps.suomifi_idp.faults import LOGIN_FAULTS, LOGOUT_FAULTS, Fault
-from mock_idps.suomifi_idp.logout import (
+from mock_idps.saml_common.authn_requests import AuthnRequestError, PendingRequest
+from mock_idps.saml_common.entity import signed_idp_metadata
+from mock_idps.saml_common.faults import LOGOUT_FAULTS, Fault
+from mock_idps.saml_common.logout import (
     LogoutError,
+    SPLogout,
     check_logout_response,
     logout_response,
     read_logout_request,
 )
+from mock_idps.saml_common.sessions import (
+    CookieScope,
+    csrf_ok,
+    issue_csrf_token,
+    seal,
+    set_cookie,
+    unseal,
+)
+from mock_idps.saml_common.web import authn_request, parameters, post_answer
 from mock_idps.suomifi_idp.methods import Method, satisfies
 from mock_idps.suomifi_idp.provider import MockSuomifiIdP, idp_of
 from mock_idps.suomifi_idp.responses import (
@@ -43,15 +46,11 @@ from mock_idps.suomifi_idp.responses import (
     success_response,
 )
 from mock_idps.suomifi_idp.sessions import (
+    CSRF_COOKIE,
     IdPSession,
-    csrf_ok,
     end_session,
-    issue_csrf_token,
     read_session,
-    seal,
-    set_csrf_cookie,
     start_session,
-    unseal,
 )
 from mock_idps.suomifi_idp.texts import LANGUAGE_NAMES, LOCALES, TEXTS
 
@@ -65,18 +64,8 @@ async def metadata(request: Request) -> Response:
 
 async def sso(request: Request) -> Response:
     idp = idp_of(request)
-    params = await _parameters(request)
-    binding = BINDING_HTTP_POST if request.method == "POST" else BINDING_HTTP_REDIRECT
     try:
-        pending = await run_in_threadpool(
-            validate_authn_request,
-            idp.server,
-            params.get("SAMLRequest", ""),
-            binding,
-            params.get("RelayState"),
-            params.get("SigAlg"),
-            params.get("Signature"),
-        )
+        pending = await authn_request(request, idp.server)
     except AuthnRequestError as exc:
         log.info("AuthnRequest refused: %s", exc)
         return idp.pages.error("fi", str(exc))
@@ -94,14 +83,14 @@ async def sso(request: Request) -> Response:
             "no session",
             STATUS_NO_PASSIVE,
         )
-        return _post(idp, pending, xml, "fi")
+        return post_answer(idp.pages, "fi", pending, xml)
     return _picker(request, idp, pending, "fi")
 
 
 async def login(request: Request) -> Response:
     """GET: the picker in another language; POST: the person picked a method and a person."""
     idp = idp_of(request)
-    form = await _parameters(request)
+    form = await parameters(request)
     lang = form.get("lang", "fi")
     locale = lang if lang in LOCALES else "fi"
     data = unseal(idp.signer, form.get("request"), idp.now())
@@ -110,7 +99,7 @@ async def login(request: Request) -> Response:
     pending = PendingRequest.from_dict(data)
     if request.method == "GET":
         return _picker(request, idp, pending, locale)
-    if not csrf_ok(request, idp.signer, form.get("csrf_token")):
+    if not csrf_ok(request, idp.signer, CSRF_COOKIE, form.get("csrf_token")):
         return idp.pages.error(locale, TEXTS[locale]["form_expired"])
     method = next((m for m in Method if m.value == form.get("method")), None)
     person = idp.persons.get(form.get("hetu", ""))
@@ -126,7 +115,7 @@ async def slo(request: Request) -> Response:
     """An SP's LogoutRequest (answered with a LogoutResponse), an SP's LogoutResponse to the
     mock's own request, or neither: then it just ends the mock's session."""
     idp = idp_of(request)
-    params = await _parameters(request)
+    params = await parameters(request)
     if "SAMLRequest" in params:
         return await _sp_logout(request, idp, params)
     if "SAMLResponse" in params:
@@ -148,13 +137,19 @@ async def _sp_logout(request: Request, idp: MockSuomifiIdP, params: dict[str, st
         return idp.pages.error("fi", str(exc))
     session = read_session(request, idp.signer, idp.now())
     failure = idp.faults is not None and idp.faults.take(LOGOUT_FAULTS) is not None
-    ended = not failure and (session is None or logout.names(session, idp.signer))
+    ended = not failure and (session is None or _names(logout, idp, session))
     url = await run_in_threadpool(logout_response, idp.server, logout, ended, failure)
     log.info("LogoutResponse: sp=%s ended=%s fault=%s", logout.sp_entity_id, ended, failure)
     response = RedirectResponse(url, status_code=303, headers={"Cache-Control": "no-store"})
     if ended and session is not None:
         end_session(response, idp.secure_cookies)
     return response
+
+
+def _names(logout: SPLogout, idp: MockSuomifiIdP, session: IdPSession) -> bool:
+    """Whether the SP's LogoutRequest names this browser's session at the mock."""
+    name_id = idp.signer.name_id(session.session_index, logout.sp_entity_id)
+    return logout.names(name_id, session.session_index)
 
 
 async def _answer(
@@ -173,18 +168,13 @@ async def _answer(
             error_response, idp.signing(), idp.entity_id, pending, now, message
         )
     else:
-        fault = idp.faults.take(LOGIN_FAULTS) if idp.faults is not None else None
+        fault = idp.faults.take() if idp.faults is not None else None
         try:
             xml = await run_in_threadpool(_success, idp, pending, login_, now, fault)
         except EncryptionCertificateError as exc:
             return idp.pages.error(locale, str(exc))
         log.info("Response: sp=%s method=%s fault=%s", pending.sp_entity_id, method.value, fault)
-    return _post(idp, pending, xml, locale)
-
-
-def _post(idp: MockSuomifiIdP, pending: PendingRequest, xml: str, locale: str) -> Response:
-    encoded = base64.b64encode(xml.encode("utf-8")).decode("ascii")
-    return idp.pages.post_to_sp(locale, pending.acs_url, encoded, pending.relay_state)
+    return post_answer(idp.pages, locale, pending, xml)
 
 
 def _success(
@@ -209,7 +199,7 @@ def _picker(
     error: str | None = None,
 ) -> Response:
     sealed = seal(idp.signer, pending.as_dict(), idp.now())
-    token, new_binding = issue_csrf_token(request, idp.signer)
+    token, new_binding = issue_csrf_token(request, idp.signer, CSRF_COOKIE)
     languages = [
         (code, name, f"{idp.endpoint('login')}?{urlencode({'request': sealed, 'lang': code})}")
         for code, name in LANGUAGE_NAMES.items()
@@ -226,14 +216,5 @@ def _picker(
         error=error,
     )
     if new_binding is not None:
-        set_csrf_cookie(response, new_binding, idp.secure_cookies)
+        set_cookie(response, CSRF_COOKIE, new_binding, CookieScope(secure=idp.secure_cookies))
     return response
-
-
-async def _parameters(request: Request) -> dict[str, str]:
-    """Query parameters, and for POST the form fields on top."""
-    params = {k: v for k, v in request.query_params.items()}
-    if request.method == "POST":
-        form: FormData = await request.form()
-        params |= {k: v for k, v in form.items() if isinstance(v, str)}
-    return params

@@ -9,9 +9,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from mock_idps.suomifi_idp.entity import MetadataError
-from mock_idps.suomifi_idp.faults import FaultRequestError, parse_fault_request
-from mock_idps.suomifi_idp.logout import LogoutError, idp_logout_request
+from mock_idps.saml_common.logout import LogoutError, idp_logout_request
+from mock_idps.saml_common.web import fault_endpoint, reload_endpoint
 from mock_idps.suomifi_idp.provider import idp_of
 from mock_idps.suomifi_idp.sessions import end_session, read_session
 
@@ -22,25 +21,11 @@ async def faults(request: Request) -> Response:
     board = idp_of(request).faults
     if board is None:  # not routed without faults, but be explicit
         return JSONResponse({"error": "faults disabled"}, status_code=404)
-    if request.method == "DELETE":
-        board.clear()
-    elif request.method == "POST":
-        try:
-            armed = parse_fault_request(await request.body())
-        except FaultRequestError as exc:
-            return JSONResponse({"error": str(exc)}, status_code=400)
-        board.arm(armed)
-        log.info("fault armed: %s x%d", armed.fault.value, armed.remaining)
-    return JSONResponse(board.describe())
+    return await fault_endpoint(request, {"": board})
 
 
 async def reload_sp_metadata(request: Request) -> Response:
-    idp = idp_of(request)
-    try:
-        await run_in_threadpool(idp.reload_sp_metadata)
-    except MetadataError as exc:
-        return JSONResponse({"error": str(exc)}, status_code=502)
-    return JSONResponse({"reloaded": len(idp.sp_metadata_sources)})
+    return await reload_endpoint(idp_of(request).reload_sp_metadata)
 
 
 async def idp_logout(request: Request) -> Response:
@@ -50,10 +35,14 @@ async def idp_logout(request: Request) -> Response:
     if session is None:
         return JSONResponse({"error": "no session in this browser"}, status_code=400)
     sp = request.query_params.get("sp", "")
+    name_id = idp.signer.name_id(session.session_index, sp)
     try:
-        url = await run_in_threadpool(idp_logout_request, idp.server, session, idp.signer, sp)
+        url = await run_in_threadpool(
+            idp_logout_request, idp.server, sp, name_id, session.session_index
+        )
     except LogoutError as exc:
         return JSONResponse({"error": str(exc)}, status_code=400)
+    log.info("IdP-initiated LogoutRequest: sp=%s", sp)
     response = RedirectResponse(url, status_code=303, headers={"Cache-Control": "no-store"})
     end_session(response, idp.secure_cookies)
     return response

@@ -104,8 +104,8 @@ async def test_wellbeing_area_group_lists_its_organisations(
 ) -> None:
     await world.broker.add_client()
     auth = await start(portal_client(world.broker))
-    location = await walk_to_idp(browser, world.broker, auth.url, "hyvinvointialueet", "soite")
-    assert location.startswith(world.idp_url + "/soite/")
+    location = await walk_to_idp(browser, world.broker, auth.url, "hyvinvointialueet", "lshp")
+    assert location.startswith(world.idp_url + "/lshp/")
 
 
 async def test_an_organisation_outside_the_chosen_group_is_refused(
@@ -144,7 +144,7 @@ async def test_back_button_and_a_new_choice(
     again = await choose(browser, base, "/login/group", "hyvinvointialueet")  # Back, then another
     assert again.headers["location"] == "/login/organisation"
     page = await browser.get(base + "/login/organisation")
-    assert "SOITE" in page.text and "HUS" not in page.text
+    assert "LSHP" in page.text and "HUS" not in page.text
 
 
 async def test_csrf_token_is_required_on_every_step(
@@ -196,9 +196,9 @@ async def test_idp_hint_skips_the_choice_pages(
     world: JourneyWorld, browser: httpx.AsyncClient
 ) -> None:
     await world.broker.add_client()
-    auth = await start(portal_client(world.broker), idp_hint="tyks")
+    auth = await start(portal_client(world.broker), idp_hint="pshva")
     response = await browser.get(auth.url)
-    assert response.headers["location"].startswith(world.idp_url + "/tyks/authorize?")
+    assert response.headers["location"].startswith(world.idp_url + "/pshva/authorize?")
 
 
 async def test_sso_session_serves_a_second_portal_without_upstream_login(

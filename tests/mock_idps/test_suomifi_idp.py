@@ -11,7 +11,6 @@ import base64
 import gc
 import html
 import re
-import time
 import warnings
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -27,17 +26,25 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", "CFB has been moved")
     from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
     from saml2.client import Saml2Client
-    from saml2.config import SPConfig
     from saml2.metadata import entity_descriptor
     from saml2.response import StatusNoAuthnContext
     from saml2.saml import NAMEID_FORMAT_TRANSIENT, AuthnContextClassRef
     from saml2.samlp import RequestedAuthnContext
-    from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
+    from saml2.xmldsig import SIG_RSA_SHA256
 
+    from mock_idps.saml_common.keys import KeyPair, load_or_create_pair
     from mock_idps.suomifi_idp import LOA2, LOA3, PersonsError, create_app
-    from mock_idps.suomifi_idp.keys import KeyPair, load_or_create_pair
     from mock_idps.suomifi_idp.persons import DEFAULT_PERSONS_FILE, load_persons
 
+from tests.mock_idps.saml_sp import (
+    ACS_URL,
+    SP_ENTITY_ID,
+    Clock,
+    form_action,
+    hidden,
+    posted_response,
+    sp_config,
+)
 from tests.servers import bound_socket, serve
 
 # pysaml2 leaves the temporary files it hands to xmlsec1 open when a signature check fails; the
@@ -47,21 +54,11 @@ pytestmark = pytest.mark.filterwarnings(
     r":pytest.PytestUnraisableExceptionWarning"
 )
 
-SP_ENTITY_ID = "http://127.0.0.1:9/sp"
-ACS_URL = "http://127.0.0.1:9/acs"  # read from the form, never posted to
 HETU = "urn:oid:1.2.246.21"
 TEST_HETU = "010280-952L"
 MUNICIPALITY = "urn:oid:1.2.246.517.2002.2.18"
 TURVAKIELTO = "urn:oid:1.2.246.517.2002.2.27"
 NAME_FORMAT_URI = "urn:oasis:names:tc:SAML:2.0:attrname-format:uri"
-
-
-@dataclass
-class Clock:
-    offset: float = 0.0
-
-    def __call__(self) -> float:
-        return time.time() + self.offset
 
 
 @dataclass
@@ -84,49 +81,19 @@ def key_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("suomifi-keys")
 
 
-def sp_settings(keys: KeyPair, idp_metadata: str | None = None) -> dict[str, Any]:
-    return {
-        "entityid": SP_ENTITY_ID,
-        "service": {
-            "sp": {
-                "endpoints": {"assertion_consumer_service": [(ACS_URL, BINDING_HTTP_POST)]},
-                "authn_requests_signed": True,
-                "want_response_signed": True,
-                "want_assertions_signed": True,
-                "allow_unsolicited": False,
-                "name_id_format": NAMEID_FORMAT_TRANSIENT,
-            }
-        },
-        "key_file": str(keys.key_file),
-        "cert_file": str(keys.cert_file),
-        "encryption_keypairs": [{"key_file": str(keys.key_file), "cert_file": str(keys.cert_file)}],
-        "xmlsec_binary": "/usr/bin/xmlsec1",
-        "metadata": {"inline": [idp_metadata]} if idp_metadata else {},
-        "signing_algorithm": SIG_RSA_SHA256,
-        "digest_algorithm": DIGEST_SHA256,
-        "allow_unknown_attributes": True,
-        "accepted_time_diff": 5,
-    }
-
-
-def sp_config(keys: KeyPair, idp_metadata: str | None = None) -> SPConfig:
-    config = SPConfig()
-    config.load(sp_settings(keys, idp_metadata))
-    return config
-
-
 @pytest.fixture(scope="module")
 def served_idp(key_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningIdP]:
     sp_keys = load_or_create_pair(key_dir, "test-sp-TEST-ONLY")
     sp_metadata = tmp_path_factory.mktemp("sp") / "sp-metadata.xml"
-    sp_metadata.write_text(str(entity_descriptor(sp_config(sp_keys))), encoding="utf-8")
+    transient = {"name_id_format": NAMEID_FORMAT_TRANSIENT}
+    sp_metadata.write_text(str(entity_descriptor(sp_config(sp_keys, **transient))), "utf-8")
     clock = Clock()
     sock = bound_socket()
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     app = create_app(url, [sp_metadata], key_dir=key_dir, clock=clock, faults_enabled=True)
     with serve(app, sock) as served:
         idp_metadata = httpx.get(served + "/metadata").text
-        sp = Saml2Client(config=sp_config(sp_keys, idp_metadata))
+        sp = Saml2Client(config=sp_config(sp_keys, [idp_metadata], **transient))
         yield RunningIdP(served, clock, sp, sp_keys)
 
 
@@ -168,17 +135,11 @@ def authn_request_url(
     return request_id, location
 
 
-def hidden(page: str, name: str) -> str:
-    match = re.search(rf'name="{name}" value="([^"]*)"', page)
-    assert match, f"no {name} in the page"
-    return html.unescape(match.group(1))
-
-
 async def pick(
     browser: httpx.AsyncClient, picker: httpx.Response, method: str, hetu: str
 ) -> httpx.Response:
     assert picker.status_code == 200, picker.text
-    action = html.unescape(re.search(r'<form method="post" action="([^"]+)"', picker.text)[1])
+    action = form_action(picker.text)
     form = {
         "request": hidden(picker.text, "request"),
         "csrf_token": hidden(picker.text, "csrf_token"),
@@ -186,18 +147,6 @@ async def pick(
         "hetu": hetu,
     }
     return await browser.post(action, data=form)
-
-
-def posted_response(page: httpx.Response) -> tuple[str, str, str]:
-    """(ACS URL, SAMLResponse, RelayState) from the auto-submitting form."""
-    assert page.status_code == 200, page.text
-    action = re.search(r'<form id="saml-post" method="post" action="([^"]+)"', page.text)
-    assert action
-    return (
-        html.unescape(action[1]),
-        hidden(page.text, "SAMLResponse"),
-        hidden(page.text, "RelayState"),
-    )
 
 
 async def log_in(

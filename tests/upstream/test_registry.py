@@ -33,8 +33,19 @@ def test_committed_configs_hold_the_seed_organisations_in_two_groups() -> None:
     assert professional.names.fi == "Olen ammattilainen"
     for idp in organisations:
         assert idp.names.fi and idp.names.sv and idp.names.en
-        assert idp.oidc is not None
-        assert idp.oidc.client_secret.env  # never inline in the committed files
+        if idp.oidc is not None:
+            assert idp.oidc.client_secret.env  # never inline in the committed files
+    on_saml = {i.id: i.group for i in organisations if i.saml is not None}
+    assert on_saml == {
+        "oys": "yliopistosairaanhoitopiirit",
+        "tyks": "yliopistosairaanhoitopiirit",
+        "soite": "hyvinvointialueet",
+    }
+    for org_id in on_saml:
+        idp = registry.idp(org_id)
+        assert idp is not None and idp.saml_settings.name_id_format == "persistent"
+    suomifi = registry.idp("suomifi")
+    assert suomifi is not None and suomifi.saml_settings.name_id_format == "transient"
 
 
 def test_email_domain_finds_the_organisation() -> None:
@@ -52,7 +63,7 @@ def test_file_name_must_match_id(configs: Path) -> None:
 
 
 def test_bad_value_names_file_and_key(configs: Path) -> None:
-    text = (configs / "tyks.yaml").read_text().replace("protocol: oidc", "protocol: carrier-pigeon")
+    text = (configs / "tyks.yaml").read_text().replace("protocol: saml", "protocol: carrier-pigeon")
     (configs / "tyks.yaml").write_text(text)
     with pytest.raises(ConfigError) as refused:
         load_registry(configs, development=True)

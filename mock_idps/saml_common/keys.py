@@ -1,9 +1,9 @@
-"""The mock's RSA 2048 key and self-signed certificate, and an impostor pair for a test fault.
+"""A mock IdP's RSA 2048 key and self-signed certificate, and an impostor pair for a test fault.
 
 pysaml2 and xmlsec1 read keys from files, so the pair always lives on disk: in `key_dir` when
-given (`suomifi-mock-idp-TEST-ONLY.key` 0600 and `.crt`, reused on restart so that an SP that
-cached the IdP metadata keeps trusting it), otherwise in a private temporary directory that lives
-as long as the app. The key is for tests only and says so in its file name and certificate.
+given (`<name>.key` 0600 and `<name>.crt`, reused on restart so that an SP that cached the IdP
+metadata keeps trusting it), otherwise in a private temporary directory that lives as long as the
+app. The key is for tests only and says so in its file name (`...-TEST-ONLY`) and certificate.
 
 The impostor pair (the `signed_by_other_key` fault) is made on first use and published nowhere.
 """
@@ -23,8 +23,6 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-KEY_NAME = "suomifi-mock-idp-TEST-ONLY"
-IMPOSTOR_NAME = "suomifi-mock-impostor-TEST-ONLY"
 _VALIDITY = datetime.timedelta(days=3650)
 
 
@@ -45,22 +43,25 @@ class KeyPair:
 
 
 class KeyStore:
-    """The signing pair (from `key_dir` or new) and a lazily made impostor pair."""
+    """The signing pair `name` (from `key_dir` or new) and a lazily made impostor pair; the
+    certificates name `organisation`."""
 
-    def __init__(self, key_dir: Path | None) -> None:
-        self._temp = Path(tempfile.mkdtemp(prefix="suomifi-mock-idp-"))
+    def __init__(self, key_dir: Path | None, name: str, organisation: str) -> None:
+        self._temp = Path(tempfile.mkdtemp(prefix="mock-saml-idp-"))
         weakref.finalize(self, shutil.rmtree, self._temp, ignore_errors=True)
-        self.signing = load_or_create_pair(key_dir or self._temp, KEY_NAME)
+        self._name, self._organisation = name, organisation
+        self.signing = load_or_create_pair(key_dir or self._temp, f"{name}-TEST-ONLY", organisation)
         self._impostor: KeyPair | None = None
 
     @property
     def impostor(self) -> KeyPair:
         if self._impostor is None:
-            self._impostor = load_or_create_pair(self._temp, IMPOSTOR_NAME)
+            name = f"{self._name}-impostor-TEST-ONLY"
+            self._impostor = load_or_create_pair(self._temp, name, self._organisation)
         return self._impostor
 
 
-def load_or_create_pair(directory: Path, name: str) -> KeyPair:
+def load_or_create_pair(directory: Path, name: str, organisation: str = "MOCK IdP") -> KeyPair:
     """`directory/name.key` (0600) and `name.crt`: read if both exist, otherwise made anew."""
     pair = KeyPair(directory / f"{name}.key", directory / f"{name}.crt")
     if pair.key_file.exists() and pair.cert_file.exists():
@@ -73,7 +74,8 @@ def load_or_create_pair(directory: Path, name: str) -> KeyPair:
         serialization.NoEncryption(),
     )
     _write_private(pair.key_file, key_pem)
-    pair.cert_file.write_bytes(_self_signed(key, name).public_bytes(serialization.Encoding.PEM))
+    cert = _self_signed(key, name, organisation)
+    pair.cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return pair
 
 
@@ -84,11 +86,11 @@ def _write_private(path: Path, data: bytes) -> None:
         out.write(data)
 
 
-def _self_signed(key: rsa.RSAPrivateKey, name: str) -> x509.Certificate:
+def _self_signed(key: rsa.RSAPrivateKey, name: str, organisation: str) -> x509.Certificate:
     subject = x509.Name(
         [
             x509.NameAttribute(NameOID.COMMON_NAME, name),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "MOCK Suomi.fi e-Identification"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation),
         ]
     )
     now = datetime.datetime.now(datetime.UTC)

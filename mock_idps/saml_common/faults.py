@@ -4,13 +4,15 @@
 Only with `create_app(..., faults_enabled=True)` or `--enable-faults`. An error Response (a refused
 LoA) does not use up a fault; a login fault waits for a login, a logout fault for a logout. XML
 signature wrapping is not here: the broker's tests build such attacks themselves from an honest
-Response.
+Response. A mock with several IdP entities (the organisations) keeps one `FaultBoard` per entity,
+and its requests name the entity as `org`.
 """
 
 from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +29,7 @@ class Fault(enum.Enum):
     WRONG_ISSUER = "wrong_issuer"  # Issuer another entity, signed with our key
     SIGNED_BY_OTHER_KEY = "signed_by_other_key"  # signed by a key in no metadata
     UNENCRYPTED = "unencrypted"  # the Assertion in clear, though encryption is on
+    AUTHN_FAILED = "authn_failed"  # a signed Responder / AuthnFailed status, no Assertion
     LOGOUT_FAILURE = "logout_failure"  # a LogoutResponse with status Responder, session kept
 
 
@@ -52,8 +55,9 @@ class FaultBoard:
     def clear(self) -> None:
         self._armed = None
 
-    def take(self, kinds: frozenset[Fault] = frozenset(Fault)) -> Fault | None:
-        """The armed fault, if it is one of `kinds` (a login fault is not used up by a logout)."""
+    def take(self, kinds: frozenset[Fault] = LOGIN_FAULTS) -> Fault | None:
+        """The armed fault, if it is one of `kinds` (a login fault is not used up by a logout,
+        nor a logout fault by a login)."""
         armed = self._armed
         if armed is None or armed.fault not in kinds:
             return None
@@ -71,16 +75,20 @@ class FaultRequestError(ValueError):
     """The POST /_faults body is not an armable fault."""
 
 
-def parse_fault_request(body: bytes) -> ArmedFault:
+def parse_fault_request(body: bytes, org_ids: Collection[str] = ()) -> tuple[str, ArmedFault]:
+    """(org, fault) from `{"fault": ..., "count": N}`; with `org_ids`, `"org"` must name one of
+    them (otherwise the org is "")."""
     try:
         data = json.loads(body)
     except ValueError as exc:
         raise FaultRequestError("body must be JSON") from exc
     if not isinstance(data, dict):
         raise FaultRequestError("body must be a JSON object")
-    name, count = data.get("fault"), data.get("count", 1)
+    org, name, count = data.get("org", ""), data.get("fault"), data.get("count", 1)
+    if org_ids and org not in org_ids:
+        raise FaultRequestError(f"org must be one of {sorted(org_ids)}")
     if name not in {f.value for f in Fault}:
         raise FaultRequestError(f"fault must be one of {[f.value for f in Fault]}")
     if type(count) is not int or not 1 <= count <= _MAX_COUNT:
         raise FaultRequestError(f"count must be an integer 1..{_MAX_COUNT}")
-    return ArmedFault(Fault(name), count)
+    return str(org) if org_ids else "", ArmedFault(Fault(name), count)

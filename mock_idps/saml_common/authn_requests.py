@@ -1,7 +1,7 @@
 """Validating an AuthnRequest: signed by a known SP, answered only at an ACS URL of its metadata.
 
 `validate_authn_request` either returns a `PendingRequest` (everything the answer needs, small
-enough to ride signed through the picker form) or raises `AuthnRequestError`, which the routes
+enough to ride signed through a login form) or raises `AuthnRequestError`, which the routes
 turn into an error page: a request that fails here is never answered with a Response, since its
 ACS URL cannot be trusted.
 """
@@ -26,9 +26,10 @@ class PendingRequest:
     acs_url: str
     relay_state: str | None
     force_authn: bool
-    requested_loas: tuple[str, ...]
+    requested_loas: tuple[str, ...]  # RequestedAuthnContext's class refs, in order
     comparison: str
     is_passive: bool = False
+    name_id_format: str | None = None  # NameIDPolicy's Format, when the SP named one
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -64,11 +65,22 @@ def validate_authn_request(
         sp_entity_id=sp_entity_id,
         acs_url=_acs_url(server, sp_entity_id, message),
         relay_state=relay_state,
-        force_authn=str(message.force_authn).lower() in ("true", "1"),
-        is_passive=str(message.is_passive).lower() in ("true", "1"),
+        force_authn=_true(message.force_authn),
         requested_loas=_requested_loas(message),
         comparison=_comparison(message),
+        is_passive=_true(message.is_passive),
+        name_id_format=_name_id_format(message),
     )
+
+
+def _true(value: Any) -> bool:
+    """An xs:boolean attribute as pysaml2 keeps it (a string, or None when absent)."""
+    return str(value).lower() in ("true", "1")
+
+
+def _name_id_format(message: Any) -> str | None:
+    policy = message.name_id_policy
+    return str(policy.format) if policy is not None and policy.format else None
 
 
 def _acs_url(server: Server, sp_entity_id: str, message: Any) -> str:

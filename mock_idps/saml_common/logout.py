@@ -1,13 +1,14 @@
-"""Single logout at the mock, HTTP-Redirect both ways, signed RSA-SHA256 (pysaml2's binding code).
+"""Single logout at a mock IdP, HTTP-Redirect both ways, signed RSA-SHA256 (pysaml2's binding
+code). The mock's routes decide what a session is and how it ends; this module only reads and
+writes the messages.
 
     SP's LogoutRequest ─ signed by the SP's metadata key, Destination /slo ─ names this browser's
         session (NameID and SessionIndex) ─ session ends ─▶ LogoutResponse to the SP's SLO
     the mock's own LogoutRequest (tests: /_idp-logout) ─▶ the SP's SLO; its LogoutResponse comes
         back to /slo and is checked against the SP's metadata key
 
-The session is a signed cookie, so "ending" it is deleting the cookie in the response the
-browser carries back to the SP. A LogoutResponse is signed over the query string; pysaml2's
-parser checks no such signature, so `check_logout_response` does, with pysaml2's own helper.
+A LogoutResponse is signed over the query string; pysaml2's parser checks no such signature, so
+`check_logout_response` does, with pysaml2's own helper.
 """
 
 from __future__ import annotations
@@ -26,8 +27,7 @@ from saml2.samlp import STATUS_REQUEST_DENIED, STATUS_UNKNOWN_PRINCIPAL
 from saml2.server import Server
 from saml2.sigver import verify_redirect_signature
 
-from mock_idps.suomifi_idp.entity import SIGN_ALG
-from mock_idps.suomifi_idp.sessions import IdPSession, Signer
+from mock_idps.saml_common.entity import SIGN_ALG
 
 __all__ = [
     "LogoutError",
@@ -35,6 +35,7 @@ __all__ = [
     "check_logout_response",
     "idp_logout_request",
     "logout_response",
+    "read_logout_request",
 ]
 
 
@@ -52,11 +53,11 @@ class SPLogout:
     session_indexes: tuple[str, ...]
     relay_state: str | None
 
-    def names(self, session: IdPSession, signer: Signer) -> bool:
-        """Whether it is this browser's session that the SP asks to end."""
-        expected = signer.name_id(session.session_index, self.sp_entity_id)
-        return self.name_id == expected and (
-            not self.session_indexes or session.session_index in self.session_indexes
+    def names(self, name_id: str, session_index: str) -> bool:
+        """Whether it is this session (the NameID the SP was given, and the session's index)
+        that the SP asks to end."""
+        return self.name_id == name_id and (
+            not self.session_indexes or session_index in self.session_indexes
         )
 
 
@@ -101,24 +102,29 @@ def logout_response(server: Server, logout: SPLogout, ended: bool, failure: bool
 
 
 def idp_logout_request(
-    server: Server, session: IdPSession, signer: Signer, sp_entity_id: str
+    server: Server,
+    sp_entity_id: str,
+    name_id: str,
+    session_index: str,
+    name_id_format: str = NAMEID_FORMAT_TRANSIENT,
 ) -> str:
-    """The URL of the mock's own signed LogoutRequest for this session at the SP."""
+    """The URL of the mock's own signed LogoutRequest at the SP, for the session with this index
+    in which the SP was given `name_id`."""
     services = server.metadata.single_logout_service(sp_entity_id, BINDING_HTTP_REDIRECT, "spsso")
     if not services:
         raise LogoutError(f"SP {sp_entity_id} has no HTTP-Redirect SingleLogoutService")
     destination = services[0]["location"]
-    name_id = NameID(
-        text=signer.name_id(session.session_index, sp_entity_id),
-        format=NAMEID_FORMAT_TRANSIENT,
+    subject = NameID(
+        text=name_id,
+        format=name_id_format,
         name_qualifier=server.config.entityid,
         sp_name_qualifier=sp_entity_id,
     )
     _, request = server.create_logout_request(
         destination,
         sp_entity_id,
-        name_id=name_id,
-        session_indexes=[session.session_index],
+        name_id=subject,
+        session_indexes=[session_index],
         sign=False,
     )
     return _redirect(server, str(request), destination, "mock-idp-initiated", False)

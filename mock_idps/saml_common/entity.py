@@ -1,4 +1,4 @@
-"""The pysaml2 side: the IdP's `saml2.server.Server`, the SPs it trusts, its signed metadata.
+"""The pysaml2 side: one IdP entity's `saml2.server.Server`, the SPs it trusts, its signed metadata.
 
 pysaml2 signs with RSA-SHA1 unless told otherwise, so the algorithms are set in the config *and*
 passed at every call. SP metadata comes from files or URLs (fetched once, with httpx); the Server is
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from saml2.saml import NAMEID_FORMAT_TRANSIENT
 from saml2.server import Server
 from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
 
-from mock_idps.suomifi_idp.keys import KeyPair
+from mock_idps.saml_common.keys import KeyPair
 
 SIGN_ALG = SIG_RSA_SHA256
 DIGEST_ALG = DIGEST_SHA256
@@ -48,26 +49,33 @@ def _fetch_one(source: str | Path) -> str:
         raise MetadataError(f"SP metadata {text}: {exc}") from exc
 
 
-def idp_config(base_url: str, signing: KeyPair, sp_metadata: Sequence[str]) -> IdPConfig:
+@dataclass(frozen=True)
+class Entity:
+    """One IdP entity: its id, the base URL of its endpoints (`<base>/sso`, `<base>/slo`), the
+    NameID formats it issues (first: its default) and its display name."""
+
+    entity_id: str
+    endpoint_base: str
+    name: str
+    name_id_formats: tuple[str, ...] = (NAMEID_FORMAT_TRANSIENT,)
+    single_logout: bool = True
+
+
+def idp_config(entity: Entity, signing: KeyPair, sp_metadata: Sequence[str]) -> IdPConfig:
     xmlsec = shutil.which("xmlsec1")
     if xmlsec is None:
         raise MetadataError("xmlsec1 is not installed (apt-get install xmlsec1)")
+    base = entity.endpoint_base
+    endpoints = {"single_sign_on_service": _both_bindings(f"{base}/sso")}
+    if entity.single_logout:
+        endpoints["single_logout_service"] = _both_bindings(f"{base}/slo")
     settings: dict[str, Any] = {
-        "entityid": f"{base_url}/idp",
-        "name": "MOCK Suomi.fi e-Identification",
+        "entityid": entity.entity_id,
+        "name": entity.name,
         "service": {
             "idp": {
-                "endpoints": {
-                    "single_sign_on_service": [
-                        (f"{base_url}/sso", BINDING_HTTP_REDIRECT),
-                        (f"{base_url}/sso", BINDING_HTTP_POST),
-                    ],
-                    "single_logout_service": [
-                        (f"{base_url}/slo", BINDING_HTTP_REDIRECT),
-                        (f"{base_url}/slo", BINDING_HTTP_POST),
-                    ],
-                },
-                "name_id_format": [NAMEID_FORMAT_TRANSIENT],
+                "endpoints": endpoints,
+                "name_id_format": list(entity.name_id_formats),
                 "want_authn_requests_signed": True,
             }
         },
@@ -84,9 +92,13 @@ def idp_config(base_url: str, signing: KeyPair, sp_metadata: Sequence[str]) -> I
     return config
 
 
-def build_server(base_url: str, signing: KeyPair, sp_metadata: Sequence[str]) -> Server:
+def _both_bindings(url: str) -> list[tuple[str, str]]:
+    return [(url, BINDING_HTTP_REDIRECT), (url, BINDING_HTTP_POST)]
+
+
+def build_server(entity: Entity, signing: KeyPair, sp_metadata: Sequence[str]) -> Server:
     try:
-        return Server(config=idp_config(base_url, signing, sp_metadata))
+        return Server(config=idp_config(entity, signing, sp_metadata))
     except MetadataError:
         raise
     except Exception as exc:  # pysaml2 raises many kinds for bad metadata

@@ -1,0 +1,140 @@
+"""Fixtures for the SAML attack tests: the forge (a test-side IdP with its own keys), the IdP's
+metadata as a file, and connectors made per IdP profile.
+
+IdP profiles: `suomifi` signs the Response and the assertion and encrypts (Suomi.fi's file);
+`assertion_signed` (the defaults) and `response_signed` sign one of the two, so that wrapping
+reaches that signature's check; `in_clear` is an organisation IdP that cannot encrypt.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from broker.clock import FrozenClock
+from broker.upstream.registry import IdP, Names, SAMLUpstream
+from broker.upstream.saml import RememberAssertion, SAMLConnector
+from broker.upstream.saml_sp import ServiceProvider
+from mock_idps.saml_common.keys import load_or_create_pair
+from tests.upstream.saml_forge import HETU, Forge, Statement, encode
+from tests.upstream.test_saml_connector import Replays
+
+SP_ENTITY_ID = "http://127.0.0.1:9/saml/metadata"
+ACS_URL = "http://127.0.0.1:9/upstream/saml/acs"  # never posted to
+IDP_ENTITY_ID = "https://tunnistus.test/idp"
+ELSEWHERE = "https://elsewhere.test"
+RELAY_STATE = "opaque-handle"
+
+PROFILES: dict[str, dict[str, Any]] = {
+    "suomifi": {"want_response_signed": True},
+    "assertion_signed": {},
+    "response_signed": {"want_response_signed": True, "want_assertions_signed": False},
+    "in_clear": {"want_assertions_encrypted": False},
+    "unsolicited_allowed": {"want_response_signed": True, "allow_unsolicited": True},
+}
+
+
+@pytest.fixture(autouse=True)
+def _collect_leaks() -> Iterator[None]:
+    yield
+    gc.collect()
+
+
+@pytest.fixture(scope="session")
+def sp(saml_sp_keys: Path) -> ServiceProvider:
+    return ServiceProvider.load(SP_ENTITY_ID, saml_sp_keys)
+
+
+@pytest.fixture(scope="session")
+def forge(sp: ServiceProvider, tmp_path_factory: pytest.TempPathFactory) -> Forge:
+    keys = tmp_path_factory.mktemp("forged-idp")
+    return Forge(
+        load_or_create_pair(keys, "forged-idp-TEST-ONLY"),
+        sp.keys.cert_file,
+        impostor=load_or_create_pair(keys, "impostor-TEST-ONLY"),
+    )
+
+
+@pytest.fixture(scope="module")
+def replays() -> Replays:
+    return Replays()
+
+
+@dataclass
+class Connectors:
+    """One connector per IdP profile and clock skew, made when first asked for: a pysaml2 client
+    takes a second to build."""
+
+    sp: ServiceProvider
+    metadata: Path
+    replays: Replays
+
+    def __post_init__(self) -> None:
+        self.get = cache(self._make)
+
+    def _make(self, profile: str, skew: int = 60, subject: str | None = HETU) -> SAMLConnector:
+        return make_connector(self.sp, self.metadata, self.replays, profile, skew, subject)
+
+
+def make_connector(
+    sp: ServiceProvider,
+    metadata: Path,
+    remember: RememberAssertion,
+    profile: str,
+    skew: int = 60,
+    subject: str | None = HETU,
+) -> SAMLConnector:
+    saml = SAMLUpstream(metadata_file=metadata, entity_id=IDP_ENTITY_ID, **PROFILES[profile])
+    idp = IdP(
+        id="suomifi",
+        names=Names(fi="Suomi.fi-tunnistus", sv="Suomi.fi-identifikation", en="Suomi.fi"),
+        route="personal",
+        protocol="saml",
+        saml=saml,
+        subject=subject,
+    )
+    return SAMLConnector(
+        idp,
+        sp,
+        FrozenClock(),
+        acs_url=ACS_URL,
+        remember_assertion=remember,
+        clock_skew=skew,
+        require_encrypted_assertions=saml.want_assertions_encrypted,
+    )
+
+
+@pytest.fixture(scope="module")
+def metadata(forge: Forge, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("idp-metadata") / "idp.xml"
+    path.write_text(forge.metadata(IDP_ENTITY_ID, "https://tunnistus.test/sso"))
+    return path
+
+
+@pytest.fixture(scope="module")
+def connectors(sp: ServiceProvider, metadata: Path, replays: Replays) -> Connectors:
+    return Connectors(sp, metadata, replays)
+
+
+async def begin(connector: SAMLConnector) -> tuple[dict[str, Any], Statement]:
+    """A login started at `connector`: what it saved, and what an honest IdP would answer."""
+    redirect = await connector.start(redirect_uri=ACS_URL, relay_state=RELAY_STATE)
+    saved = json.loads(json.dumps(redirect.saved))  # as the store gives it back
+    statement = Statement(
+        issuer=IDP_ENTITY_ID,
+        audience=SP_ENTITY_ID,
+        destination=ACS_URL,
+        in_response_to=saved["request_id"],
+    )
+    return saved, statement
+
+
+def posted(xml: str) -> dict[str, str]:
+    return {"SAMLResponse": encode(xml), "RelayState": RELAY_STATE}
