@@ -51,13 +51,8 @@ from broker.errors import (
 from broker.store.records import UpstreamSession
 from broker.upstream.oidc_checks import requirement_problem
 from broker.upstream.registry import IdP
-from broker.upstream.saml_sp import (
-    DIGEST_ALG,
-    SIGN_ALG,
-    IdPClient,
-    MetadataCache,
-    ServiceProvider,
-)
+from broker.upstream.saml_idp_metadata import IdPClient, MetadataCache
+from broker.upstream.saml_sp import DIGEST_ALG, SIGN_ALG, ServiceProvider
 from broker.upstream.saved_login import (
     UpstreamRedirect,
     as_json,

@@ -26,8 +26,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from broker.errors import UpstreamLogoutError
 from broker.store.records import UpstreamSession
+from broker.upstream.saml_idp_metadata import IdPClient
 from broker.upstream.saml_redirect import RedirectBindingError, RedirectMessage, encode
-from broker.upstream.saml_sp import IdPClient
 
 with warnings.catch_warnings():  # see saml_sp: pysaml2's import-time CryptographyDeprecationWarning
     warnings.filterwarnings("ignore", "CFB has been moved")

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from broker.app import create_app
-from broker.upstream.saml_sp import CERT_FILE
+from broker.upstream.saml_sp_keys import CERT_FILE
 from mock_idps.saml_common.keys import KeyPair, KeyStore, load_or_create_pair
 from mock_idps.suomifi_idp.provider import KEY_NAME, ORGANISATION
 from tests.conftest import SAMLWorld

@@ -42,9 +42,9 @@ with warnings.catch_warnings():
         Contact,
         Organisation,
         ServiceProvider,
-        ServiceProviderKeys,
         sp_metadata_xml,
     )
+    from broker.upstream.saml_sp_keys import ServiceProviderKeys
     from mock_idps.suomifi_idp import LOA2, LOA3, create_app
 
 from tests.servers import bound_socket, serve
