@@ -23,7 +23,7 @@ from broker.http.cookies import CookieSigner
 from broker.http.errors import EXCEPTION_HANDLERS
 from broker.http.middleware import AccessLogMiddleware, SecurityHeadersMiddleware
 from broker.journey.flow import LoginJourney
-from broker.journey.saml_service import start_saml_service, upstream_logouts
+from broker.journey.saml_service import SAMLService, start_saml_service, upstream_logouts
 from broker.journey.steps import JourneyMap
 from broker.journey.transactions import LoginTransactions
 from broker.journey.upstreams import build_connectors
@@ -35,8 +35,6 @@ from broker.ui import Renderer
 from broker.upstream.registry import Registry, empty_registry, load_registry
 
 log = logging.getLogger(__name__)
-
-HOUSEKEEPING_SECONDS = 60.0
 
 
 def open_keyring(settings: Settings, clock: Clock) -> KeyRing:
@@ -101,11 +99,14 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
                 cookies,
                 Renderer(),
                 logouts,
-                saml.metadata if saml else None,
+                saml,
             )
             tasks = [
                 asyncio.create_task(provider.backchannel.run(), name="backchannel-logout"),
-                asyncio.create_task(_housekeeping(store, keys, clock), name="housekeeping"),
+                asyncio.create_task(
+                    _housekeeping(store, keys, saml, clock, settings.housekeeping_seconds),
+                    name="housekeeping",
+                ),
             ]
             log.info("sote-broker %s ready at %s", __version__, settings.issuer)
             try:
@@ -133,13 +134,18 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
     )
 
 
-async def _housekeeping(store: Store, keys: KeyRing, clock: Clock) -> None:
-    """Purge expired rows, pick up keys rotated by the CLI, prune keys nobody can need."""
+async def _housekeeping(
+    store: Store, keys: KeyRing, saml: SAMLService | None, clock: Clock, interval: float
+) -> None:
+    """Purge expired rows, pick up keys rotated by the CLI (signing keys and the SAML SP's key
+    rollover), prune keys nobody can need."""
     while True:
         try:
             await store.purge_expired(clock.now())
             keys.reload_if_changed()
             keys.prune()
+            if saml is not None:
+                await saml.reload_keys()
         except Exception:
             log.exception("housekeeping failed; will retry")
-        await asyncio.sleep(HOUSEKEEPING_SECONDS)
+        await asyncio.sleep(interval)

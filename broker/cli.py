@@ -1,4 +1,4 @@
-"""`sote-broker` (also `python -m broker`): serve, check-config, clients, keys.
+"""`sote-broker` (also `python -m broker`): serve, check-config, clients, keys, saml-keys.
 
 Every command is scriptable: arguments in, plain or `--json` output, non-zero exit on error.
 """
@@ -22,6 +22,7 @@ from broker.frontend.oidc.clients import AUTH_METHODS, MIN_SECRET_LENGTH, check_
 from broker.logs import configure
 from broker.settings import Settings, load_settings
 from broker.store.records import ClientRecord
+from broker.upstream.saml_sp_keys import KeyPair, SPKeyRing
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -69,7 +70,26 @@ def _parser() -> argparse.ArgumentParser:
         "--publish-lead", type=float, help="seconds before the new key signs (default: settings)"
     )
     rotate.set_defaults(func=_keys_rotate)
+    _add_saml_keys_parser(commands)
     return parser
+
+
+def _add_saml_keys_parser(commands: Any) -> None:
+    saml_keys = commands.add_parser(
+        "saml-keys", help="the SAML SP's key pairs and their rollover (README: SP key rollover)"
+    )
+    actions = saml_keys.add_subparsers(required=True, metavar="ACTION")
+    listing = actions.add_parser("list", help="the key pairs, their roles and fingerprints")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=_saml_keys_list)
+    steps = {
+        "add": "1. a new pair, published and decrypting, not signing yet",
+        "activate": "2. the new pair signs; the old one still decrypts",
+        "retire": "3. the old pair is no longer published, nor decrypts; its files go",
+    }
+    for step, description in steps.items():
+        action = actions.add_parser(step, help=description)
+        action.set_defaults(func=_saml_keys_step, step=step)
 
 
 def _add_client_parser(commands: Any) -> None:
@@ -269,6 +289,40 @@ def _key(info: Any) -> dict[str, Any]:
 
 def _when(epoch: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(epoch))
+
+
+def _saml_keys_list(settings: Settings, args: argparse.Namespace) -> int:
+    ring = SPKeyRing(settings.saml_sp.key_directory)
+    pairs = [_saml_pair(role, pair) for role, pair in ring.keys.pairs()]
+    if args.json:
+        print(json.dumps(pairs))
+    else:
+        for pair in pairs:
+            print("\t".join(pair.values()))
+    return 0
+
+
+def _saml_pair(role: str, pair: KeyPair) -> dict[str, str]:
+    expires = pair.certificate().not_valid_after_utc
+    return {
+        "name": pair.name,
+        "role": role,
+        "sha256": pair.fingerprint(),
+        "not_after": expires.strftime("%Y-%m-%d %H:%M:%S UTC"),
+    }
+
+
+def _saml_keys_step(settings: Settings, args: argparse.Namespace) -> int:
+    ring = SPKeyRing(settings.saml_sp.key_directory)
+    pair = getattr(ring, args.step)()
+    done = {
+        "add": "added as the next key: published in the SP metadata, not signing yet",
+        "activate": "active: it signs from now on; the previous key still decrypts",
+        "retire": "retired: no longer published and its files are gone",
+    }
+    print(f"{pair.name}\t{done[args.step]}")
+    print("running brokers pick the change up within settings.housekeeping_seconds")
+    return 0
 
 
 def _keys_rotate(settings: Settings, args: argparse.Namespace) -> int:

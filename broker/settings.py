@@ -109,6 +109,9 @@ class Settings(_Frozen):
         "http://ftn.ficora.fi/2017/loa3",
     )
     require_pkce: bool = True
+    housekeeping_seconds: float = Field(60.0, gt=0, le=3600)
+    """How often each process purges expired rows and picks up keys changed by the CLI (signing
+    key rotation, the SAML SP key rollover)."""
     idp_configs: Path | None = None
     """The directory of upstream IdP files (idp_configs/); none means no login routes."""
     store: StoreSettings = StoreSettings()

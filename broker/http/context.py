@@ -11,6 +11,7 @@ from broker.frontend.oidc.provider import OIDCProvider
 from broker.http.cookies import LANGUAGE, CookieSigner
 from broker.journey.flow import LoginJourney
 from broker.journey.logout import UpstreamLogouts
+from broker.journey.saml_service import SAMLService
 from broker.settings import Settings
 from broker.ui import Renderer, negotiate_locale
 
@@ -23,7 +24,7 @@ class BrokerContext:
     cookies: CookieSigner
     renderer: Renderer
     logouts: UpstreamLogouts
-    saml_metadata: bytes | None = None
+    saml: SAMLService | None = None
 
 
 def broker(request: Request) -> BrokerContext:

@@ -22,10 +22,10 @@ async def no_favicon(request: Request) -> Response:
 
 async def saml_metadata(request: Request) -> Response:
     """The broker's signed SAML SP metadata, at its entity id, for the IdPs' operators."""
-    metadata = broker(request).saml_metadata
-    if metadata is None:
+    saml = broker(request).saml
+    if saml is None:
         raise NotFoundError("no SAML IdP is configured")
-    return Response(metadata, media_type="application/samlmetadata+xml")
+    return Response(await saml.metadata(), media_type="application/samlmetadata+xml")
 
 
 async def health(request: Request) -> Response:

@@ -32,6 +32,7 @@ from broker.store.records import UpstreamLogout, UpstreamSession
 from broker.upstream.saml import SAMLConnector
 from broker.upstream.saml_logout import SingleLogout, new_message_id, sender_of
 from broker.upstream.saml_redirect import RedirectBindingError, RedirectMessage, decode
+from broker.upstream.saml_sp import ServiceProvider
 
 log = logging.getLogger(__name__)
 
@@ -78,10 +79,18 @@ class IdPLogoutAnswer:
 
 @dataclass(frozen=True)
 class SPSigner:
-    """The broker's SAML SP as single logout needs it: its entity id, and its key that signs."""
+    """The broker's SAML SP as single logout needs it: its entity id, and its key that signs
+    (the active pair's, which a key rollover changes)."""
 
-    entity_id: str
-    key: rsa.RSAPrivateKey
+    sp: ServiceProvider
+
+    @property
+    def entity_id(self) -> str:
+        return self.sp.entity_id
+
+    @property
+    def key(self) -> rsa.RSAPrivateKey:
+        return self.sp.keys.signing_key
 
 
 class UpstreamLogouts:

@@ -5,8 +5,9 @@ logout with the SAML IdPs."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import functools
+import logging
+from collections.abc import Callable, Mapping, Sequence
 
 import httpx
 
@@ -20,13 +21,47 @@ from broker.store.base import Store
 from broker.upstream.registry import IdP, Registry, RequestedAttribute
 from broker.upstream.saml import SAMLConnector
 from broker.upstream.saml_sp import Contact, Organisation, ServiceProvider, sp_metadata_xml
+from broker.upstream.saml_sp_keys import SPKeyRing
+
+log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
 class SAMLService:
-    context: SAMLContext
-    metadata: bytes
-    signer: SPSigner
+    """The SP's connector context, single-logout signer and signed metadata. After a key
+    rollover step (`sote-broker saml-keys`), `reload_keys` picks the new key set up; the
+    connectors and the signer read it from the SP, and the metadata is signed again."""
+
+    def __init__(self, context: SAMLContext, describe: Callable[[ServiceProvider], bytes]) -> None:
+        self.context = context
+        self.signer = SPSigner(context.sp)
+        self._describe = describe
+        self._metadata = describe(context.sp)
+        self._version = context.sp.keys.version
+        self._lock = asyncio.Lock()
+
+    @property
+    def sp(self) -> ServiceProvider:
+        return self.context.sp
+
+    async def metadata(self) -> bytes:
+        """The signed SP metadata for the current key set (signed again after a change)."""
+        async with self._lock:
+            version = self.sp.keys.version
+            if version != self._version:
+                self._metadata = await asyncio.to_thread(self._describe, self.sp)
+                self._version = version
+            return self._metadata
+
+    async def reload_keys(self) -> bool:
+        """True if a rollover step changed the SP's key set (housekeeping calls this)."""
+        ring = self.sp.key_source
+        if not isinstance(ring, SPKeyRing):
+            return False
+        changed = await asyncio.to_thread(ring.reload_if_changed)
+        if changed:
+            names = ", ".join(f"{role} {pair.name}" for role, pair in ring.keys.pairs())
+            log.info("SAML SP keys changed: %s", names)
+        return changed
 
 
 async def start_saml_service(
@@ -45,22 +80,40 @@ async def start_saml_service(
     names = sp_settings.organisation().model_dump()
     url = sp_settings.organisation_url or settings.issuer
     service_names = sp_settings.service_names.model_dump() if sp_settings.service_names else names
-    metadata = await asyncio.to_thread(
-        sp_metadata_xml,
-        sp.entity_id,
-        acs_url,
-        settings.issuer + SLO_PATH,
-        sp.keys,
-        requested_attributes(saml_idps),
+    describe = functools.partial(
+        _describe,
+        acs_url=acs_url,
+        slo_url=settings.issuer + SLO_PATH,
+        requested=requested_attributes(saml_idps),
         organisation=Organisation(names, dict.fromkeys(names, url)),
         contacts=_contacts(sp_settings, names["fi"]),
+        service_names=service_names,
+    )
+    context = SAMLContext(sp, acs_url, store.remember_jti)
+    return await asyncio.to_thread(SAMLService, context, describe)
+
+
+def _describe(
+    sp: ServiceProvider,
+    *,
+    acs_url: str,
+    slo_url: str,
+    requested: Sequence[RequestedAttribute],
+    organisation: Organisation,
+    contacts: Sequence[Contact],
+    service_names: Mapping[str, str],
+) -> bytes:
+    return sp_metadata_xml(
+        sp.entity_id,
+        acs_url,
+        slo_url,
+        sp.keys,
+        requested,
+        organisation=organisation,
+        contacts=contacts,
         service_name=service_names["en"],
         service_names=service_names,
         xmlsec_binary=sp.xmlsec_binary,
-    )
-    key = await asyncio.to_thread(sp.keys.private_key)
-    return SAMLService(
-        SAMLContext(sp, acs_url, store.remember_jti), metadata, SPSigner(sp.entity_id, key)
     )
 
 

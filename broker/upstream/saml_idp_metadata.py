@@ -8,7 +8,7 @@ import asyncio
 import logging
 import warnings
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypeGuard
 
 import httpx
 
@@ -32,10 +32,13 @@ log = logging.getLogger("broker.upstream.saml")
 
 @dataclass(frozen=True)
 class IdPClient:
-    """A `saml2.client.Saml2Client` that knows one IdP's metadata, and that IdP's entity id."""
+    """A `saml2.client.Saml2Client` that knows one IdP's metadata, and that IdP's entity id;
+    built from `metadata` with the SP keys of `keys_version`."""
 
     client: Any
     entity_id: str
+    metadata: str = ""
+    keys_version: str = ""
 
 
 class MetadataCache:
@@ -68,10 +71,13 @@ class MetadataCache:
         self._lock = asyncio.Lock()
 
     async def get(self) -> IdPClient:
-        if self._value is not None and self._clock.now() < self._next_load:
+        if self._fresh(self._value):
             return self._value
         async with self._lock:  # one load at a time; the others wait and reuse it
-            if self._value is not None and self._clock.now() < self._next_load:
+            if self._value is not None and self._value.keys_version != self._sp.keys.version:
+                # An SP key rollover step: the same metadata, the SP's new key set.
+                self._value = await asyncio.to_thread(self._build, self._value.metadata)
+            if self._fresh(self._value):
                 return self._value
             try:
                 self._value = await self._load()
@@ -87,6 +93,13 @@ class MetadataCache:
                 return self._value
             self._next_load = self._clock.now() + self._saml.metadata_refresh_seconds
             return self._value
+
+    def _fresh(self, value: IdPClient | None) -> TypeGuard[IdPClient]:
+        return (
+            value is not None
+            and self._clock.now() < self._next_load
+            and value.keys_version == self._sp.keys.version
+        )
 
     async def _load(self) -> IdPClient:
         xml = await self._metadata_text()
@@ -118,6 +131,7 @@ class MetadataCache:
     def _build(self, xml: str) -> IdPClient:
         """Blocking: parses the metadata."""
         idp = self._idp.id
+        keys = self._sp.keys
         settings = self._sp.settings(
             acs_url=self._acs_url,
             idp_metadata=[xml],
@@ -137,7 +151,7 @@ class MetadataCache:
                 f"{idp}: metadata unusable: {type(exc).__name__}"
             ) from exc
         client.users = _NoPopulation()
-        return IdPClient(client, entity_id)
+        return IdPClient(client, entity_id, xml, keys.version)
 
     def _entity_id(self, metadata: Any) -> str:
         """The configured IdP, or the only one, with a signing key and a HTTP-Redirect SSO."""

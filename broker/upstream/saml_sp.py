@@ -22,7 +22,7 @@ from typing import Any, Final
 
 from broker.errors import ConfigError
 from broker.upstream.registry import RequestedAttribute
-from broker.upstream.saml_sp_keys import ServiceProviderKeys
+from broker.upstream.saml_sp_keys import ServiceProviderKeys, SPKeyRing
 from broker.upstream.saml_sp_metadata import attribute_names, describe_service
 
 # pysaml2 7.5 imports cryptography's CFB mode from its old place; cryptography warns on import
@@ -55,10 +55,12 @@ DIGEST_ALG: Final = DIGEST_SHA256
 
 @dataclass(frozen=True)
 class ServiceProvider:
-    """The broker's SAML identity: one entity id and key pair for every SAML IdP."""
+    """The broker's SAML identity: one entity id and key set for every SAML IdP. `key_source` is
+    the running broker's `SPKeyRing` (re-read when a rollover step changes it), or one fixed
+    `ServiceProviderKeys`."""
 
     entity_id: str
-    keys: ServiceProviderKeys
+    key_source: SPKeyRing | ServiceProviderKeys
     xmlsec_binary: str = field(default_factory=lambda: shutil.which("xmlsec1") or "")
 
     @classmethod
@@ -66,7 +68,12 @@ class ServiceProvider:
         """At start-up: the keys (made on first start) and xmlsec1, or a ConfigError."""
         if not shutil.which("xmlsec1"):
             raise ConfigError("xmlsec1 is not installed; SAML needs it (apt-get install xmlsec1)")
-        return cls(entity_id, ServiceProviderKeys.load_or_create(key_directory))
+        return cls(entity_id, SPKeyRing(key_directory))
+
+    @property
+    def keys(self) -> ServiceProviderKeys:
+        source = self.key_source
+        return source.keys if isinstance(source, SPKeyRing) else source
 
     def settings(
         self,
@@ -82,7 +89,11 @@ class ServiceProvider:
         endpoints: dict[str, Any] = {"assertion_consumer_service": [(acs_url, BINDING_HTTP_POST)]}
         if slo_url:  # the broker's SLO endpoint takes HTTP-Redirect only
             endpoints["single_logout_service"] = [(slo_url, BINDING_HTTP_REDIRECT)]
-        pair = {"key_file": str(self.keys.key_file), "cert_file": str(self.keys.cert_file)}
+        keys = self.keys
+        pairs = [
+            {"key_file": str(pair.key_file), "cert_file": str(pair.cert_file)}
+            for _, pair in keys.pairs()
+        ]
         return {
             "entityid": self.entity_id,
             "service": {
@@ -97,8 +108,11 @@ class ServiceProvider:
                     **sp,
                 }
             },
-            **pair,
-            "encryption_keypairs": [pair],
+            # The active pair signs; every pair of a rollover is published and decrypts.
+            "key_file": str(keys.key_file),
+            "cert_file": str(keys.cert_file),
+            "additional_cert_files": [str(pair.cert_file) for pair in keys.others()],
+            "encryption_keypairs": pairs,
             "xmlsec_binary": self.xmlsec_binary,
             "metadata": {"inline": list(idp_metadata)} if idp_metadata else {},
             "signing_algorithm": SIGN_ALG,
@@ -152,11 +166,11 @@ def sp_metadata_xml(
     valid_hours: int | None = None,
     xmlsec_binary: str | None = None,
 ) -> bytes:
-    """The SP's EntityDescriptor, signed: AuthnRequestsSigned and WantAssertionsSigned true, a
-    signing and an encryption KeyDescriptor (the same certificate), the ACS (HTTP-POST), the SLO
-    endpoints, and each requested attribute as a RequestedAttribute with NameFormat uri
-    (Suomi.fi releases only those), named and described by `saml_sp_metadata`. Blocking
-    (xmlsec1 signs): make it once at start-up."""
+    """The SP's EntityDescriptor, signed by the active pair: AuthnRequestsSigned and
+    WantAssertionsSigned true, a signing and an encryption KeyDescriptor per key pair (two during
+    a rollover), the ACS (HTTP-POST), the SLO endpoints, and each requested attribute as a
+    RequestedAttribute with NameFormat uri (Suomi.fi releases only those), named and described
+    by `saml_sp_metadata`. Blocking (xmlsec1 signs): make it at start-up or in a thread."""
     sp = ServiceProvider(entity_id, keys, xmlsec_binary or shutil.which("xmlsec1") or "")
     settings = sp.settings(
         acs_url=acs_url,
