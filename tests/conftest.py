@@ -224,8 +224,18 @@ SAML_SP_SETTINGS: dict[str, Any] = {
 
 
 @pytest.fixture
+def broker_overrides() -> dict[str, Any]:
+    """More settings for the broker of `saml_world`; a test module may override this fixture."""
+    return {}
+
+
+@pytest.fixture
 def saml_world(
-    tmp_path: Path, broker_keys: Path, mock_idp_keys: Path, saml_sp_keys: Path
+    tmp_path: Path,
+    broker_keys: Path,
+    mock_idp_keys: Path,
+    saml_sp_keys: Path,
+    broker_overrides: dict[str, Any],
 ) -> Iterator[SAMLWorld]:
     from mock_idps.suomifi_idp import create_app as create_suomifi
 
@@ -234,7 +244,12 @@ def saml_world(
     configs = idp_configs_for("http://127.0.0.1:9", tmp_path / "idp_configs", suomifi_base)
     shutil.copytree(saml_sp_keys, tmp_path / "saml-keys")
     for running in start_broker(
-        tmp_path, broker_keys, broker_sock, idp_configs=configs, saml_sp=SAML_SP_SETTINGS
+        tmp_path,
+        broker_keys,
+        broker_sock,
+        idp_configs=configs,
+        saml_sp=SAML_SP_SETTINGS,
+        **broker_overrides,
     ):
         suomifi = create_suomifi(
             suomifi_base,
