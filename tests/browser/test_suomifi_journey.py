@@ -4,10 +4,13 @@ same-site continue step, where it does → portal. The hop that loses logins in 
 
 from __future__ import annotations
 
+import asyncio
+import html
 import re
+from urllib.parse import parse_qs
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Browser, Page, Route, expect
 
 from tests.browser.conftest import NewPage, Portal
 
@@ -26,13 +29,7 @@ async def test_suomifi_certificate_card_login_in_chromium(
 
 async def log_in_with_card(page: Page, portal: Portal) -> None:
     """From the portal's front page to its /me page, with a certificate card at the mock."""
-    await page.get_by_role("link", name="Kirjaudu palveluun").first.click()
-    await page.get_by_role("button", name="Olen ammattilainen").click()
-    await page.get_by_role("button", name="Ammattilaiskäyttäjät ja yhteistyökumppanit").click()
-    await expect(page).to_have_url(re.compile(re.escape(portal.idp_url) + "/"))
-    await page.locator('input[name="method"][value="varmennekortti"]').check()
-    await page.locator('input[name="hetu"][value="010280-952L"]').check()
-    await page.locator("form button[type=submit]").first.click()
+    await choose_card(page, portal)
     # the mock's page posts to the broker's ACS by itself; the broker sends the browser on
     await expect(page).to_have_url(portal.url + "/profile")
     await page.get_by_label("Ammattiryhmä").select_option(index=1)
@@ -61,3 +58,62 @@ async def test_logout_at_the_portal_logs_out_at_suomifi_in_chromium(
     await page.get_by_role("button", name="Olen ammattilainen").click()
     await page.get_by_role("button", name="Ammattilaiskäyttäjät ja yhteistyökumppanit").click()
     await expect(page.locator('input[name="method"][value="varmennekortti"]')).to_be_visible()
+
+
+async def test_a_response_posted_into_another_browser_logs_nobody_in_there(
+    suomifi_portal: Portal, chromium: Browser
+) -> None:
+    """Tessa's Response, caught before her browser posted it, is posted by another person's
+    browser (an attacker's page auto-submits it cross-site): the broker holds it in Tessa's login
+    (RelayState names it), but the other browser's continue step carries its own transaction
+    cookie, so it gets an error page and no session. Tessa's own browser then goes on."""
+    acs = suomifi_portal.broker_url + "/upstream/saml/acs"
+    tessa_context = await chromium.new_context(locale="fi-FI")
+    other_context = await chromium.new_context(locale="fi-FI")
+    try:
+        tessa, caught = await tessa_context.new_page(), asyncio.get_running_loop().create_future()
+
+        async def catch(route: Route) -> None:
+            caught.set_result(parse_qs(route.request.post_data or ""))
+            await route.abort()
+
+        await tessa_context.route(acs, catch)
+        await tessa.goto(suomifi_portal.url + "/")
+        await choose_card(tessa, suomifi_portal)
+        fields = {name: values[0] for name, values in (await caught).items()}
+        assert set(fields) == {"SAMLResponse", "RelayState"}
+
+        other = await other_context.new_page()
+        await other.goto(suomifi_portal.url + "/")
+        await other.get_by_role("link", name="Kirjaudu palveluun").first.click()
+        await other.get_by_role("button", name="Olen ammattilainen").click()
+        inputs = "".join(
+            f'<input type="hidden" name="{n}" value="{html.escape(v)}">' for n, v in fields.items()
+        )
+        await other.goto("about:blank")  # the attacker's page, on no site of ours
+        await other.set_content(
+            f'<form method="post" action="{acs}">{inputs}</form>'
+            "<script>document.forms[0].submit()</script>"
+        )
+        await expect(other).to_have_url(suomifi_portal.broker_url + "/upstream/saml/continue")
+        await expect(other.get_by_role("main")).to_contain_text("Virhetunnus")
+        await other.goto(suomifi_portal.url + "/me")
+        await expect(other.get_by_role("status")).to_contain_text("Et ole kirjautunut sisään.")
+
+        await tessa_context.unroute(acs)
+        await tessa.goto(suomifi_portal.broker_url + "/upstream/saml/continue")
+        await expect(tessa).to_have_url(suomifi_portal.url + "/profile")
+    finally:
+        await tessa_context.close()
+        await other_context.close()
+
+
+async def choose_card(page: Page, portal: Portal) -> None:
+    """From the portal's front page to the mock Suomi.fi's answer, with a certificate card."""
+    await page.get_by_role("link", name="Kirjaudu palveluun").first.click()
+    await page.get_by_role("button", name="Olen ammattilainen").click()
+    await page.get_by_role("button", name="Ammattilaiskäyttäjät ja yhteistyökumppanit").click()
+    await expect(page).to_have_url(re.compile(re.escape(portal.idp_url) + "/"))
+    await page.locator('input[name="method"][value="varmennekortti"]').check()
+    await page.locator('input[name="hetu"][value="010280-952L"]').check()
+    await page.locator("form button[type=submit]").first.click()
