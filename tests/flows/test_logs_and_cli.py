@@ -11,6 +11,7 @@ import contextlib
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -174,6 +175,27 @@ def test_cli_manages_clients_and_keys(config: Path, tmp_path: Path) -> None:
     assert oct((tmp_path / "keys").stat().st_mode & 0o777) == "0o700"
     for key_file in (tmp_path / "keys").glob("*.json"):
         assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+
+
+def test_cli_rolls_the_saml_sp_keys_over(config: Path, tmp_path: Path, saml_sp_keys: Path) -> None:
+    shutil.copytree(saml_sp_keys, tmp_path / "var" / "saml-keys")
+
+    def roles() -> dict[str, str]:
+        pairs = json.loads(cli(config, "saml-keys", "list", "--json").stdout)
+        assert all(len(pair["sha256"]) == 64 for pair in pairs)
+        return {pair["role"]: pair["name"] for pair in pairs}
+
+    first = roles()["active"]
+    refused = cli(config, "saml-keys", "activate", check=False)
+    assert refused.returncode == 2 and "no next key" in refused.stderr
+    added = cli(config, "saml-keys", "add").stdout.split("\t")[0]
+    assert roles() == {"active": first, "next": added}
+    assert "signs from now on" in cli(config, "saml-keys", "activate").stdout
+    assert roles() == {"active": added, "previous": first}
+    assert cli(config, "saml-keys", "add", check=False).returncode == 2
+    cli(config, "saml-keys", "retire")
+    assert roles() == {"active": added}
+    assert not (tmp_path / "var" / "saml-keys" / f"{first}.key").exists()
 
 
 def test_bad_settings_stop_start_up_naming_file_and_key(tmp_path: Path) -> None:
