@@ -46,6 +46,14 @@ class Localised(_Frozen):
     en: str
 
 
+class EntityAttribute(_Frozen):
+    """One saml:Attribute in the SP metadata's mdattr:EntityAttributes (NameFormat uri)."""
+
+    name: str = Field(min_length=1)
+    friendly_name: str | None = None
+    values: tuple[str, ...] = Field(min_length=1)
+
+
 class SAMLServiceProviderSettings(_Frozen):
     """The broker as a SAML service provider towards SAML IdPs (Suomi.fi); the organisation,
     service and contact settings go into its SP metadata."""
@@ -63,6 +71,9 @@ class SAMLServiceProviderSettings(_Frozen):
     """A technical ContactPerson."""
     support_email: str | None = None
     """A support ContactPerson."""
+    entity_attributes: tuple[EntityAttribute, ...] = ()
+    """mdattr:EntityAttributes of the SP metadata: Suomi.fi reads the accepted methods
+    (FinnishAuthMethod) and its service options from them (README: Suomi.fi)."""
 
     def organisation(self) -> Localised:
         name = self.organisation_name

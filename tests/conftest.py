@@ -213,12 +213,21 @@ def saml_sp_keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory
 
 
+LOA2_URI, LOA3_URI = "http://ftn.ficora.fi/2017/loa2", "http://ftn.ficora.fi/2017/loa3"
 SAML_SP_SETTINGS: dict[str, Any] = {
     "organisation_names": {"fi": "Testiorganisaatio", "sv": "Testorganisation", "en": "Test org"},
     "organisation_url": "https://organisaatio.example",
     "service_names": {"fi": "Sote-tunnistus", "sv": "Sote-identifiering", "en": "Sote login"},
     "contact_email": "tekniikka@organisaatio.example",
     "support_email": "tuki@organisaatio.example",
+    "entity_attributes": [
+        {"name": "FinnishAuthMethod", "values": [LOA3_URI, LOA2_URI]},
+        {
+            "name": "urn:oid:1.2.246.517.3003.111.3",
+            "friendly_name": "VtjVerificationRequired",
+            "values": ["true"],
+        },
+    ],
 }
 """What the broker's SP metadata says of its organisation, service and contacts in the tests."""
 

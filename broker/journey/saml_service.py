@@ -20,7 +20,13 @@ from broker.settings import SAMLServiceProviderSettings, Settings
 from broker.store.base import Store
 from broker.upstream.registry import IdP, Registry, RequestedAttribute
 from broker.upstream.saml import SAMLConnector
-from broker.upstream.saml_sp import Contact, Organisation, ServiceProvider, sp_metadata_xml
+from broker.upstream.saml_sp import (
+    Contact,
+    EntityAttribute,
+    Organisation,
+    ServiceProvider,
+    sp_metadata_xml,
+)
 from broker.upstream.saml_sp_keys import SPKeyRing
 
 log = logging.getLogger(__name__)
@@ -88,6 +94,10 @@ async def start_saml_service(
         organisation=Organisation(names, dict.fromkeys(names, url)),
         contacts=_contacts(sp_settings, names["fi"]),
         service_names=service_names,
+        entity_attributes=[
+            EntityAttribute(a.name, a.values, a.friendly_name)
+            for a in sp_settings.entity_attributes
+        ],
     )
     context = SAMLContext(sp, acs_url, store.remember_jti)
     return await asyncio.to_thread(SAMLService, context, describe)
@@ -102,6 +112,7 @@ def _describe(
     organisation: Organisation,
     contacts: Sequence[Contact],
     service_names: Mapping[str, str],
+    entity_attributes: Sequence[EntityAttribute],
 ) -> bytes:
     return sp_metadata_xml(
         sp.entity_id,
@@ -114,6 +125,7 @@ def _describe(
         service_name=service_names["en"],
         service_names=service_names,
         xmlsec_binary=sp.xmlsec_binary,
+        entity_attributes=entity_attributes,
     )
 
 

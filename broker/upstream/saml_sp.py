@@ -41,6 +41,7 @@ __all__ = [
     "DIGEST_ALG",
     "SIGN_ALG",
     "Contact",
+    "EntityAttribute",
     "Organisation",
     "ServiceProvider",
     "sp_metadata_xml",
@@ -142,6 +143,15 @@ class Organisation:
 
 
 @dataclass(frozen=True)
+class EntityAttribute:
+    """A saml:Attribute of mdattr:EntityAttributes (Suomi.fi: FinnishAuthMethod and others)."""
+
+    name: str
+    values: Sequence[str]
+    friendly_name: str | None = None
+
+
+@dataclass(frozen=True)
 class Contact:
     """md:ContactPerson; `contact_type` technical, support, administrative, billing or other."""
 
@@ -165,6 +175,7 @@ def sp_metadata_xml(
     service_names: Mapping[str, str] | None = None,
     valid_hours: int | None = None,
     xmlsec_binary: str | None = None,
+    entity_attributes: Sequence[EntityAttribute] = (),
 ) -> bytes:
     """The SP's EntityDescriptor, signed by the active pair: AuthnRequestsSigned and
     WantAssertionsSigned true, a signing and an encryption KeyDescriptor per key pair (two during
@@ -184,6 +195,8 @@ def sp_metadata_xml(
         settings["organization"] = _organization(organisation)
     if contacts:
         settings["contact_person"] = [_contact(c) for c in contacts]
+    if entity_attributes:
+        settings["entity_attributes"] = [_entity_attribute(a) for a in entity_attributes]
     config = sp.config(settings)
     descriptor = entity_descriptor(config)
     describe_service(descriptor, requested_attributes, service_names)
@@ -226,5 +239,15 @@ def _contact(contact: Contact) -> dict[str, Any]:
         "given_name": contact.given_name,
         "sur_name": contact.sur_name,
         "company": contact.company,
+    }
+    return {key: value for key, value in found.items() if value is not None}
+
+
+def _entity_attribute(attribute: EntityAttribute) -> dict[str, Any]:
+    found = {
+        "name": attribute.name,
+        "format": NAME_FORMAT_URI,
+        "friendly_name": attribute.friendly_name,
+        "values": list(attribute.values),
     }
     return {key: value for key, value in found.items() if value is not None}

@@ -33,6 +33,8 @@ from tests.portal_client import callback_params, portal_client, redeem, start
 
 MD = "{urn:oasis:names:tc:SAML:2.0:metadata}"
 MDUI = "{urn:oasis:names:tc:SAML:metadata:ui}"
+MDATTR = "{urn:oasis:names:tc:SAML:metadata:attribute}"
+SAML = "{urn:oasis:names:tc:SAML:2.0:assertion}"
 DS = "{http://www.w3.org/2000/09/xmldsig#}"
 XML = "{http://www.w3.org/XML/1998/namespace}"
 POST = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
@@ -149,6 +151,14 @@ async def test_sp_metadata_says_what_suomifi_needs_and_is_signed(
     assert contacts == {
         "technical": "mailto:tekniikka@organisaatio.example",
         "support": "mailto:tuki@organisaatio.example",
+    }
+    (entity_attributes,) = root.iter(f"{MDATTR}EntityAttributes")
+    assert {
+        a.get("Name"): (a.get("FriendlyName"), a.get("NameFormat"), [v.text for v in a])
+        for a in entity_attributes.iter(f"{SAML}Attribute")
+    } == {
+        "FinnishAuthMethod": (None, URI_FORMAT, [LOA3, LOA2]),
+        "urn:oid:1.2.246.517.3003.111.3": ("VtjVerificationRequired", URI_FORMAT, ["true"]),
     }
     assert_signed_by_its_own_key(root, response.content, tmp_path)
 
