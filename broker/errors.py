@@ -3,6 +3,9 @@
     BrokerError
     ├── ConfigError                 start-up: a bad settings file, key or client definition
     ├── StoreError                  the store failed (translated from the database driver)
+    ├── FormInputError              a field the person must correct, shown beside it on the same
+    │   │                           form with what was typed (never a page of its own)
+    │   └── InvalidContactError     a phone number or e-mail address that cannot be used
     ├── PageError                   shown to a person as a page in their language, with an error id
     │   ├── UntrustedRequestError   /authorize: client or redirect_uri not trusted, never redirected
     │   ├── TransactionError        login transaction missing, expired or bound to another browser
@@ -48,6 +51,24 @@ class ConfigError(BrokerError):
 
 class StoreError(BrokerError):
     """The store failed; the driver's exception is chained."""
+
+
+class FormInputError(BrokerError):
+    """A form field to correct. `field` and `reason` name the message
+    `registration.<field>.<reason>`; the value typed is never part of the error."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+    @property
+    def message_id(self) -> str:
+        return f"registration.{self.field}.{self.reason}"
+
+
+class InvalidContactError(FormInputError):
+    """A phone number or e-mail address that is malformed, missing or not a person's own."""
 
 
 class PageError(BrokerError):

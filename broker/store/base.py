@@ -11,6 +11,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from broker.store.accounts import AccountStore
 from broker.store.records import (
     ClientRecord,
     CodeRecord,
@@ -35,6 +36,11 @@ class Consumed(Generic[R]):
 
 
 class Store(ABC):
+    @property
+    @abstractmethod
+    def accounts(self) -> AccountStore:
+        """Professional accounts, their links and the partner-organisation catalogue."""
+
     @abstractmethod
     async def open(self) -> None:
         """Connect and apply pending migrations."""

@@ -31,6 +31,7 @@ from broker.store.records import (
     UpstreamLogout,
     UpstreamSession,
 )
+from broker.store.sqlite_accounts import SQLiteAccountStore
 
 Row = sqlite3.Row
 
@@ -52,6 +53,11 @@ class SQLiteStore(Store):
         # snapshot, and a write would commit or roll back with it. Every statement and every
         # transaction therefore takes this lock.
         self._lock = asyncio.Lock()
+        self._accounts = SQLiteAccountStore(self)
+
+    @property
+    def accounts(self) -> SQLiteAccountStore:
+        return self._accounts
 
     @property
     def db(self) -> aiosqlite.Connection:

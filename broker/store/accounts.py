@@ -1,0 +1,155 @@
+"""The store contract for professional accounts, their links and the partner-organisation
+catalogue; small and async, like `broker.store.base`, and the same for every backend.
+
+Identities arrive here already hashed (keyed, in `broker.accounts`): the store never sees an
+upstream subject or a national identifier in clear. Registration is one atomic call whose unique
+keys (the link, the person) decide a race: exactly one of two simultaneous registrations of the
+same person succeeds, the other gets `AccountExistsError` naming the account that won.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeAlias
+
+from broker.errors import StoreError
+
+__all__ = [
+    "AccountExistsError",
+    "AccountRecord",
+    "AccountStore",
+    "AuditEntry",
+    "LinkRecord",
+    "OrgKind",
+    "PartnerOrganisationRecord",
+    "PersonMismatchError",
+]
+
+OrgKind: TypeAlias = Literal["organisation", "wellbeing_area", "school", "municipality"]
+
+
+class AccountExistsError(StoreError):
+    """The person already has an account (by this link or by their national identifier)."""
+
+    def __init__(self, account_id: str) -> None:
+        super().__init__("the person already has an account")
+        self.account_id = account_id
+
+
+class PersonMismatchError(StoreError):
+    """The identity being linked is of another person than the account's (their national
+    identifiers differ): never linked."""
+
+
+@dataclass(frozen=True)
+class PartnerOrganisationRecord:
+    """One choosable partner organisation (yhteistyöorganisaatio). `idp_id` names the
+    organisation's IdP where it is connected to the broker; an inactive one (dropped from the
+    catalogue) stays on the accounts that chose it but is no longer offered."""
+
+    org_id: str
+    kind: OrgKind
+    names: Mapping[str, str]
+    code: str | None = None
+    idp_id: str | None = None
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class AccountRecord:
+    """A professional account. `partners` are org ids in the order the person chose them."""
+
+    account_id: str
+    phone: str
+    email: str
+    partners: tuple[str, ...]
+    created_at: float
+    updated_at: float
+    email_verified_at: float | None = None
+
+
+@dataclass(frozen=True)
+class LinkRecord:
+    """An upstream identity (as a keyed hash of issuer and subject) that logs in to an account."""
+
+    link_hash: str
+    account_id: str
+    idp_id: str
+    route: str
+    linked_at: float
+    last_login_at: float | None = None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """`changes` names the fields and their new values; never an identity code."""
+
+    account_id: str
+    at: float
+    action: Literal["registered", "edited", "linked", "deleted", "exported", "erased"]
+    actor: str
+    route: str | None = None
+    changes: Mapping[str, Any] = field(default_factory=dict)
+
+
+class AccountStore(ABC):
+    # the catalogue
+    @abstractmethod
+    async def replace_partner_organisations(
+        self, organisations: Sequence[PartnerOrganisationRecord], now: float
+    ) -> tuple[int, int, int]:
+        """Make the catalogue these organisations: (added, updated, deactivated). An organisation
+        missing from the new list is deactivated, never deleted (accounts may name it)."""
+
+    @abstractmethod
+    async def partner_organisations(
+        self, *, include_inactive: bool = False
+    ) -> list[PartnerOrganisationRecord]: ...
+
+    # accounts
+    @abstractmethod
+    async def register_account(
+        self,
+        account: AccountRecord,
+        link: LinkRecord,
+        person_hash: str | None,
+        audit: AuditEntry,
+    ) -> None:
+        """Create the account with its first link (and the person's identifier), atomically.
+        AccountExistsError if the link or the person already belongs to an account; then
+        nothing is written. StoreError if a partner organisation is unknown."""
+
+    @abstractmethod
+    async def get_account(self, account_id: str) -> AccountRecord | None: ...
+
+    @abstractmethod
+    async def account_by_link(self, link_hash: str) -> AccountRecord | None: ...
+
+    @abstractmethod
+    async def account_by_person(self, person_hash: str) -> AccountRecord | None: ...
+
+    @abstractmethod
+    async def update_account(self, account: AccountRecord, audit: AuditEntry) -> bool:
+        """Replace phone, e-mail, its verification and the partners; False if there is no such
+        account."""
+
+    @abstractmethod
+    async def add_link(self, link: LinkRecord, person_hash: str | None, audit: AuditEntry) -> None:
+        """Link another upstream identity (and the person's identifier, if the account has none
+        yet) to the account. AccountExistsError if either belongs to another account;
+        PersonMismatchError if the account has another person's identifier."""
+
+    @abstractmethod
+    async def record_login(self, link_hash: str, now: float) -> None: ...
+
+    @abstractmethod
+    async def links(self, account_id: str) -> list[LinkRecord]: ...
+
+    @abstractmethod
+    async def delete_account(self, account_id: str, audit: AuditEntry) -> bool:
+        """Delete the account, its links and identifiers; the audit trail stays."""
+
+    @abstractmethod
+    async def audit_trail(self, account_id: str) -> list[AuditEntry]: ...
