@@ -1,4 +1,5 @@
-"""`sote-broker` (also `python -m broker`): serve, check-config, clients, keys, saml-keys.
+"""`sote-broker` (also `python -m broker`): serve, check-config, clients, keys, saml-keys,
+catalogue (in `cli_accounts`).
 
 Every command is scriptable: arguments in, plain or `--json` output, non-zero exit on error.
 """
@@ -14,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from broker import cli_accounts
 from broker.app import create_app, load_idps, make_store, open_keyring
 from broker.clock import SystemClock
 from broker.errors import BrokerError, ConfigError
@@ -71,6 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     rotate.set_defaults(func=_keys_rotate)
     _add_saml_keys_parser(commands)
+    cli_accounts.add_parsers(commands)
     return parser
 
 

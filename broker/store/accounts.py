@@ -106,7 +106,8 @@ class AccountStore(ABC):
     @abstractmethod
     async def partner_organisations(
         self, *, include_inactive: bool = False
-    ) -> list[PartnerOrganisationRecord]: ...
+    ) -> list[PartnerOrganisationRecord]:
+        """Ordered by id."""
 
     # accounts
     @abstractmethod

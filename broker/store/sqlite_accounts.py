@@ -80,7 +80,8 @@ class SQLiteAccountStore(AccountStore):
         self, *, include_inactive: bool = False
     ) -> list[PartnerOrganisationRecord]:
         where = "" if include_inactive else " WHERE active = 1"
-        rows = await self._store._all(f"SELECT * FROM partner_organisations{where}")  # noqa: S608
+        sql = f"SELECT * FROM partner_organisations{where} ORDER BY org_id"  # noqa: S608
+        rows = await self._store._all(sql)
         return [_organisation(row) for row in rows]
 
     # -- accounts --------------------------------------------------------------------------
