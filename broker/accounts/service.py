@@ -1,0 +1,166 @@
+"""Finding, linking and registering professional accounts for a person an upstream IdP has just
+identified. Never by e-mail or name: only by
+
+    the link         a keyed hash of (upstream issuer, subject): this route has logged in before
+    the person       a keyed hash of a valid national identity code, where the route supplied one
+                     (Suomi.fi; an organisation IdP that sends it): the same person by another
+                     route, who is then linked to the account they already have
+
+Both hashes use the broker's subject key with their own purpose label, so neither equals the
+portal's `sub` nor another purpose's hash, and the store never holds a subject or code in clear.
+A person whose routes cannot prove they are the same person gets a second account unless they
+link it by logging in with the other route once (the account page, later).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from broker.accounts.catalogue import Catalogue
+from broker.accounts.contact import normalise_email, normalise_phone
+from broker.claims.hetu import HetuError, parse_hetu
+from broker.claims.identity import Identity
+from broker.clock import Clock
+from broker.errors import FormInputError
+from broker.store.accounts import (
+    AccountExistsError,
+    AccountRecord,
+    AccountStore,
+    AuditEntry,
+    LinkRecord,
+)
+
+__all__ = ["Accounts", "IdentityKeys", "Registration", "identity_keys"]
+
+log = logging.getLogger(__name__)
+
+MAX_PARTNERS = 20
+
+
+@dataclass(frozen=True)
+class IdentityKeys:
+    """What the store may know of an upstream identity."""
+
+    link_hash: str
+    person_hash: str | None
+    idp_id: str
+    route: str
+
+
+def identity_keys(identity: Identity, key: bytes) -> IdentityKeys:
+    person = None
+    if identity.hetu:
+        try:
+            person = parse_hetu(identity.hetu).value
+        except HetuError:
+            log.warning("idp %s: the identity code is not valid; not used", identity.idp_id)
+    return IdentityKeys(
+        link_hash=_keyed(key, "account-link", identity.issuer, identity.subject),
+        person_hash=_keyed(key, "person", person) if person else None,
+        idp_id=identity.idp_id,
+        route=identity.route,
+    )
+
+
+def _keyed(key: bytes, purpose: str, *parts: str) -> str:
+    message = "\x00".join((purpose, *parts)).encode()
+    digest = hmac.new(key, message, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
+
+
+@dataclass(frozen=True)
+class Registration:
+    """What the person typed on the registration page (not yet normalised)."""
+
+    phone: str
+    email: str
+    partners: Sequence[str]
+
+
+class Accounts:
+    def __init__(self, store: AccountStore, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+
+    async def find(self, keys: IdentityKeys) -> AccountRecord | None:
+        """The person's account by this route's link, else by their identity code (then this
+        route is linked to it now); None means the person registers first."""
+        account = await self._store.account_by_link(keys.link_hash)
+        if account is None and keys.person_hash is not None:
+            account = await self._store.account_by_person(keys.person_hash)
+            if account is not None:
+                await self._link(account, keys)
+        if account is not None:
+            await self._store.record_login(keys.link_hash, self._clock.now())
+        return account
+
+    async def register(
+        self, keys: IdentityKeys, typed: Registration, catalogue: Catalogue
+    ) -> AccountRecord:
+        """A new account, or FormInputError naming the field to correct. A second submission
+        (a double click, or two tabs racing) gets the account the first one made."""
+        account = AccountRecord(
+            account_id=secrets.token_urlsafe(16),
+            phone=normalise_phone(typed.phone),
+            email=normalise_email(typed.email),
+            partners=_partners(typed.partners, catalogue),
+            created_at=self._clock.now(),
+            updated_at=self._clock.now(),
+        )
+        link = self._new_link(account.account_id, keys)
+        entry = AuditEntry(
+            account.account_id,
+            self._clock.now(),
+            "registered",
+            actor="self",
+            route=keys.route,
+            changes={"idp": keys.idp_id, "partners": list(account.partners)},
+        )
+        try:
+            await self._store.register_account(account, link, keys.person_hash, entry)
+        except AccountExistsError as exists:
+            found = await self._store.get_account(exists.account_id)
+            if found is None:  # deleted in between: let the person try again
+                raise
+            return found
+        log.info("account registered", extra={"idp": keys.idp_id})
+        return account
+
+    async def _link(self, account: AccountRecord, keys: IdentityKeys) -> None:
+        entry = AuditEntry(
+            account.account_id,
+            self._clock.now(),
+            "linked",
+            actor="self",
+            route=keys.route,
+            changes={"idp": keys.idp_id, "proof": "identity code"},
+        )
+        await self._store.add_link(
+            self._new_link(account.account_id, keys), keys.person_hash, entry
+        )
+        log.info("login route linked to an account", extra={"idp": keys.idp_id})
+
+    def _new_link(self, account_id: str, keys: IdentityKeys) -> LinkRecord:
+        return LinkRecord(
+            link_hash=keys.link_hash,
+            account_id=account_id,
+            idp_id=keys.idp_id,
+            route=keys.route,
+            linked_at=self._clock.now(),
+        )
+
+
+def _partners(chosen: Sequence[str], catalogue: Catalogue) -> tuple[str, ...]:
+    """At least one, each on offer, each once, in the order chosen."""
+    unique = tuple(dict.fromkeys(org_id for org_id in chosen if org_id))
+    if not unique:
+        raise FormInputError("partners", "missing")
+    if len(unique) > MAX_PARTNERS or not all(catalogue.choosable(o) for o in unique):
+        raise FormInputError("partners", "invalid")
+    return unique

@@ -1,0 +1,130 @@
+"""Accounts found, linked and registered for upstream identities, on a real SQLite store: by
+link, by identity code (then linked), never by e-mail or name; registration validates every
+field and happens once, also when the same form is submitted twice at once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from broker.accounts.catalogue import Catalogue, load_catalogue
+from broker.accounts.service import Accounts, Registration, identity_keys
+from broker.claims.identity import Identity
+from broker.clock import FrozenClock
+from broker.errors import FormInputError, InvalidContactError
+from broker.store.sqlite import SQLiteStore
+
+KEY = b"k" * 32
+TESSA = "010280-952L"
+SUOMIFI = Identity(
+    idp_id="suomifi",
+    issuer="https://tunnistus.suomi.fi/idp",
+    subject=TESSA,
+    route="personal",
+    email="tessa@example.fi",
+    hetu=TESSA,
+)
+HUS = Identity(
+    idp_id="hus", issuer="https://hus.example/idp", subject="emp-1", route="organisation"
+)
+TYPED = Registration(phone="040 123 4567", email="tessa@example.fi", partners=["school:tamk"])
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[tuple[Accounts, Catalogue, SQLiteStore]]:
+    store = SQLiteStore(tmp_path / "store.db")
+    await store.open()
+    clock = FrozenClock(1_800_000_000)
+    catalogue = await load_catalogue(store.accounts, clock.now())
+    yield Accounts(store.accounts, clock), catalogue, store
+    await store.close()
+
+
+def test_the_keys_hide_the_subject_and_code_and_differ_by_purpose() -> None:
+    keys = identity_keys(SUOMIFI, KEY)
+    assert keys.person_hash and TESSA not in keys.link_hash + keys.person_hash
+    assert keys.link_hash != keys.person_hash
+    assert identity_keys(SUOMIFI, b"x" * 32).link_hash != keys.link_hash  # keyed
+    assert identity_keys(replace(SUOMIFI, hetu="010280-952X"), KEY).person_hash is None  # invalid
+
+
+async def test_first_login_registers_then_the_next_login_finds_the_account(
+    world: tuple[Accounts, Catalogue, SQLiteStore],
+) -> None:
+    accounts, catalogue, _ = world
+    keys = identity_keys(SUOMIFI, KEY)
+    assert await accounts.find(keys) is None
+    account = await accounts.register(keys, TYPED, catalogue)
+    assert (account.phone, account.email, account.partners) == (
+        "+358401234567",
+        "tessa@example.fi",
+        ("school:tamk",),
+    )
+    assert await accounts.find(keys) == account
+
+
+async def test_another_route_with_the_same_identity_code_joins_the_account(
+    world: tuple[Accounts, Catalogue, SQLiteStore],
+) -> None:
+    accounts, catalogue, store = world
+    account = await accounts.register(identity_keys(SUOMIFI, KEY), TYPED, catalogue)
+    hus_with_code = identity_keys(replace(HUS, hetu=TESSA), KEY)
+    assert await accounts.find(hus_with_code) == account
+    assert [link.idp_id for link in await store.accounts.links(account.account_id)] == [
+        "suomifi",
+        "hus",
+    ]
+    trail = await store.accounts.audit_trail(account.account_id)
+    assert [e.action for e in trail] == ["registered", "linked"]
+    assert TESSA not in str(trail)
+
+
+async def test_an_organisation_login_without_a_code_is_not_joined_by_email_or_name(
+    world: tuple[Accounts, Catalogue, SQLiteStore],
+) -> None:
+    accounts, catalogue, _ = world
+    await accounts.register(identity_keys(SUOMIFI, KEY), TYPED, catalogue)
+    same_email = replace(HUS, email=SUOMIFI.email, name="Tessa Testilä")
+    assert await accounts.find(identity_keys(same_email, KEY)) is None
+
+
+@pytest.mark.parametrize(
+    ("typed", "field", "reason"),
+    [
+        (replace(TYPED, phone="12"), "phone", "invalid"),
+        (replace(TYPED, phone=""), "phone", "missing"),
+        (replace(TYPED, email="tessa@"), "email", "invalid"),
+        (replace(TYPED, partners=[]), "partners", "missing"),
+        (replace(TYPED, partners=["", ""]), "partners", "missing"),
+        (replace(TYPED, partners=["school:nowhere"]), "partners", "invalid"),
+        (
+            replace(TYPED, partners=[f"municipality:{n:03}" for n in range(5, 999)]),
+            "partners",
+            "invalid",
+        ),
+    ],
+)
+async def test_each_invalid_field_is_named_and_nothing_is_saved(
+    world: tuple[Accounts, Catalogue, SQLiteStore], typed: Registration, field: str, reason: str
+) -> None:
+    accounts, catalogue, _ = world
+    keys = identity_keys(SUOMIFI, KEY)
+    with pytest.raises(FormInputError) as refused:
+        await accounts.register(keys, typed, catalogue)
+    assert (refused.value.field, refused.value.reason) == (field, reason)
+    assert isinstance(refused.value, InvalidContactError) == (field in ("phone", "email"))
+    assert await accounts.find(keys) is None
+
+
+async def test_the_same_form_submitted_twice_at_once_gives_one_account(
+    world: tuple[Accounts, Catalogue, SQLiteStore],
+) -> None:
+    accounts, catalogue, store = world
+    keys = identity_keys(SUOMIFI, KEY)
+    results = await asyncio.gather(*(accounts.register(keys, TYPED, catalogue) for _ in range(5)))
+    assert len({account.account_id for account in results}) == 1
+    assert len(await store._all("SELECT 1 FROM accounts")) == 1
