@@ -77,7 +77,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         async with httpx.AsyncClient(
             timeout=10.0, headers={"User-Agent": f"sote-broker/{__version__}"}
         ) as http:
-            provider = OIDCProvider(settings, store, keys, clock, http)
+            subject_key = load_or_create_keys(settings.subject_key_file)[0]
+            provider = OIDCProvider(settings, store, keys, clock, http, subject_key=subject_key)
             transactions = LoginTransactions(store, clock, settings.tokens.transaction_ttl)
             saml = await start_saml_service(settings, registry, store)
             connectors = build_connectors(
@@ -87,7 +88,6 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
                 clock_skew=settings.tokens.clock_skew,
                 saml=saml.context if saml else None,
             )
-            subject_key = load_or_create_keys(settings.subject_key_file)[0]
             journey = LoginJourney(
                 provider, transactions, JourneyMap(registry), connectors, subject_key=subject_key
             )

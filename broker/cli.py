@@ -17,6 +17,7 @@ from typing import Any
 
 from broker import cli_accounts
 from broker.app import create_app, load_idps, make_store, open_keyring
+from broker.claims.subjects import SUBJECT_TYPES
 from broker.clock import SystemClock
 from broker.errors import BrokerError, ConfigError
 from broker.frontend.oidc import secrets
@@ -116,6 +117,16 @@ def _add_client_parser(commands: Any) -> None:
     add.add_argument("--no-refresh-tokens", action="store_true")
     add.add_argument("--id-token-alg", choices=["RS256", "ES256"], default="RS256")
     add.add_argument("--no-pkce", action="store_true", help="confidential clients only")
+    add.add_argument(
+        "--subject-type",
+        choices=SUBJECT_TYPES,
+        default="pairwise",
+        help="pairwise (default): a sub of the portal's own; public: one sub for all portals",
+    )
+    add.add_argument(
+        "--sector-identifier",
+        help="pairwise: the host whose portals share a sub (default: the redirect URIs' host)",
+    )
     add.add_argument("--json", action="store_true")
     add.set_defaults(func=_clients_add)
 
@@ -194,6 +205,8 @@ def _client_from_args(settings: Settings, args: argparse.Namespace) -> tuple[Cli
         id_token_signed_response_alg=args.id_token_alg,
         require_pkce=not args.no_pkce,
         created_at=time.time(),
+        subject_type=args.subject_type,
+        sector_identifier=args.sector_identifier,
     )
     check_client(client, development=settings.development)
     return client, secret
@@ -250,6 +263,8 @@ def _public(client: ClientRecord) -> dict[str, Any]:
         "allowed_scopes": list(client.allowed_scopes),
         "grant_types": list(client.grant_types),
         "id_token_signed_response_alg": client.id_token_signed_response_alg,
+        "subject_type": client.subject_type,
+        "sector_identifier": client.sector_identifier,
     }
 
 

@@ -12,9 +12,6 @@ The choice steps are in `steps.py`; the protocols behind `upstreams.py`.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,6 +19,7 @@ from typing import Any
 
 from broker.claims.identity import Identity, RawIdentity
 from broker.claims.mapping import normalise
+from broker.claims.subjects import keyed_subject
 from broker.errors import (
     LoginUnavailableError,
     TransactionError,
@@ -233,9 +231,7 @@ def _answer(step: Step, choice: str) -> dict[str, Any]:
 
 
 def subject_for(identity: Identity, key: bytes) -> str:
-    """A stable, opaque subject per upstream identity (accounts and pairwise subjects replace
-    this when professional accounts arrive). Keyed: an upstream subject can be an identity code,
-    whose small space an unkeyed hash would not protect."""
-    message = f"{identity.issuer}\x00{identity.subject}".encode()
-    digest = hmac.new(key, message, hashlib.sha256).digest()
-    return base64.b32encode(digest[:20]).decode("ascii").lower()
+    """The local subject of an upstream identity (professional accounts replace it with the
+    account's). Keyed: an upstream subject can be an identity code, whose small space an unkeyed
+    hash would not protect. Portals see it only through `broker.claims.subjects`."""
+    return keyed_subject(key, identity.issuer, identity.subject)

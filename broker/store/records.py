@@ -24,6 +24,10 @@ class ClientRecord:
     id_token_signed_response_alg: str = "RS256"  # noqa: S105 - an algorithm name
     require_pkce: bool = True
     created_at: float = 0.0
+    subject_type: str = "pairwise"
+    """`pairwise` (the default) or `public` (OpenID Connect Core §8)."""
+    sector_identifier: str | None = None
+    """The host whose portals share one pairwise `sub`; default: the redirect URIs' host."""
 
 
 @dataclass(frozen=True)

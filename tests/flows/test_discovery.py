@@ -32,7 +32,7 @@ async def test_metadata_is_complete_and_consistent(
     assert {"client_secret_basic", "client_secret_post", "private_key_jwt", "none"} == set(
         meta["token_endpoint_auth_methods_supported"]
     )
-    assert meta["subject_types_supported"] == ["public"]
+    assert meta["subject_types_supported"] == ["pairwise", "public"]
     assert meta["backchannel_logout_supported"] is True
     assert meta["authorization_response_iss_parameter_supported"] is True
     assert "http://ftn.ficora.fi/2017/loa3" in meta["acr_values_supported"]

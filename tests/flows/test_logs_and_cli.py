@@ -133,6 +133,7 @@ def test_cli_manages_clients_and_keys(config: Path, tmp_path: Path) -> None:
     assert secret not in (tmp_path / "broker.db").read_bytes().decode("latin-1")
     listing = json.loads(cli(config, "clients", "list", "--json").stdout)
     assert listing[0]["client_id"] == "portal"
+    assert (listing[0]["subject_type"], listing[0]["sector_identifier"]) == ("pairwise", None)
     assert secret not in json.dumps(listing)
     assert "secret_hash" not in listing[0]
 
@@ -162,6 +163,15 @@ def test_cli_manages_clients_and_keys(config: Path, tmp_path: Path) -> None:
         check=False,
     )
     assert short.returncode == 2 and "--secret" in short.stderr
+
+    public = ["clients", "add", "--client-id", "pub", "--redirect-uri", REDIRECT_URI]
+    cli(config, *public, "--subject-type", "public", "--sector-identifier", "portal.example")
+    pub = next(
+        c
+        for c in json.loads(cli(config, "clients", "list", "--json").stdout)
+        if c["client_id"] == "pub"
+    )
+    assert (pub["subject_type"], pub["sector_identifier"]) == ("public", "portal.example")
 
     assert cli(config, "clients", "remove", "portal").returncode == 0
     assert cli(config, "clients", "remove", "portal", check=False).returncode == 1

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
+from broker.claims.subjects import SUBJECT_TYPES
 from broker.errors import ConfigError
 from broker.store.records import ClientRecord
 
@@ -12,6 +14,9 @@ GRANT_TYPES = ("authorization_code", "refresh_token")
 SIGNING_ALGS = ("RS256", "ES256")
 KNOWN_SCOPES = ("openid", "profile", "email", "phone", "offline_access")
 MIN_SECRET_LENGTH = 32
+_HOST_RE = re.compile(
+    r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"
+)
 
 
 def check_client(client: ClientRecord, *, development: bool) -> None:
@@ -40,6 +45,23 @@ def check_client(client: ClientRecord, *, development: bool) -> None:
         raise ConfigError(f"{cid}: allowed_scopes: unknown {sorted(unknown)}")
     if client.id_token_signed_response_alg not in SIGNING_ALGS:
         raise ConfigError(f"{cid}: id_token_signed_response_alg: expected one of {SIGNING_ALGS}")
+    _check_subject_type(client)
+
+
+def _check_subject_type(client: ClientRecord) -> None:
+    """OIDC Core §8.1: without a sector identifier, a pairwise client's redirect URIs must share
+    one host, which then is the sector."""
+    cid = client.client_id
+    if client.subject_type not in SUBJECT_TYPES:
+        raise ConfigError(f"{cid}: subject_type: expected one of {SUBJECT_TYPES}")
+    sector = client.sector_identifier
+    if sector is not None and not _HOST_RE.match(sector):
+        raise ConfigError(f"{cid}: sector_identifier: expected a host name, e.g. portal.example.fi")
+    hosts = {urlsplit(uri).hostname for uri in client.redirect_uris}
+    if client.subject_type == "pairwise" and sector is None and len(hosts) > 1:
+        raise ConfigError(
+            f"{cid}: sector_identifier: redirect_uris on several hosts need one (pairwise sub)"
+        )
 
 
 def _check_credentials(client: ClientRecord) -> None:

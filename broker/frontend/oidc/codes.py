@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
+from broker.claims.subjects import ClientSubjects
 from broker.clock import Clock
+from broker.errors import UntrustedRequestError
 from broker.frontend.oidc import secrets
 from broker.frontend.oidc.authorization import AuthorizationRequest
 from broker.settings import TokenSettings
@@ -13,22 +15,34 @@ from broker.store.records import CodeRecord, GrantRecord, SessionRecord
 
 
 class CodeIssuer:
-    def __init__(self, store: Store, clock: Clock, issuer: str, ttl: TokenSettings) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        issuer: str,
+        ttl: TokenSettings,
+        subjects: ClientSubjects,
+    ) -> None:
         self._store = store
         self._clock = clock
         self._issuer = issuer
         self._ttl = ttl
+        self._subjects = subjects
 
     async def authorization_response(
         self, request: AuthorizationRequest, session: SessionRecord
     ) -> str:
-        """The URL that sends the browser back to the portal with a fresh code."""
+        """The URL that sends the browser back to the portal with a fresh code; the grant has the
+        portal's own `sub` (pairwise unless the portal is configured public)."""
         now = self._clock.now()
         code = secrets.new_secret()
+        client = await self._store.get_client(request.client_id)
+        if client is None:  # removed while the person was logging in
+            raise UntrustedRequestError(f"client {request.client_id} is no longer registered")
         grant = GrantRecord(
             grant_id=secrets.new_id(),
             client_id=request.client_id,
-            sub=session.sub,
+            sub=self._subjects.for_client(session.sub, client),
             sid=session.sid,
             scope=request.scope,
             nonce=request.nonce,

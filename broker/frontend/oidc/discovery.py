@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from broker.claims.scopes import supported_claims
+from broker.claims.subjects import SUBJECT_TYPES
 from broker.frontend.oidc.client_auth import ASSERTION_ALGS
 from broker.frontend.oidc.clients import AUTH_METHODS, KNOWN_SCOPES, SIGNING_ALGS
 from broker.settings import Settings
@@ -33,7 +34,7 @@ def provider_metadata(settings: Settings) -> dict[str, Any]:
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token"],
-        "subject_types_supported": ["public"],
+        "subject_types_supported": list(SUBJECT_TYPES),
         "id_token_signing_alg_values_supported": list(SIGNING_ALGS),
         "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
         "token_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGS,

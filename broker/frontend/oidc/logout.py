@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from broker.claims.subjects import ClientSubjects
 from broker.clock import Clock
 from broker.errors import LogoutRequestError
 from broker.frontend.oidc import secrets
@@ -92,8 +93,10 @@ class BackchannelNotifier:
         clock: Clock,
         http: httpx.AsyncClient,
         settings: BackchannelSettings,
+        subjects: ClientSubjects,
     ) -> None:
         self._store = store
+        self._subjects = subjects
         self._issuer = issuer
         self._clock = clock
         self._http = http
@@ -101,6 +104,7 @@ class BackchannelNotifier:
         self._wake = asyncio.Event()
 
     async def enqueue(self, sid: str, sub: str, client_ids: list[str]) -> None:
+        """`sub` is the session's local subject; each portal's token carries its own."""
         deliveries = []
         for client_id in client_ids:
             client = await self._store.get_client(client_id)
@@ -111,7 +115,7 @@ class BackchannelNotifier:
                     delivery_id=secrets.new_id(),
                     client_id=client_id,
                     uri=client.backchannel_logout_uri,
-                    sub=sub,
+                    sub=self._subjects.for_client(sub, client),
                     sid=sid,
                     attempts=0,
                     next_attempt_at=self._clock.now(),

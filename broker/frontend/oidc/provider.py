@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from broker.claims.subjects import ClientSubjects
 from broker.clock import Clock
 from broker.errors import AuthorizationRedirectError, LoginRequiredError
 from broker.frontend.oidc.authorization import (
@@ -38,21 +39,24 @@ class OIDCProvider:
         keys: KeyRing,
         clock: Clock,
         http: httpx.AsyncClient,
+        *,
+        subject_key: bytes,
     ) -> None:
         issuer = settings.issuer
+        subjects = ClientSubjects(subject_key)
         self.settings = settings
         self.store = store
         self.keys = keys
         self.clock = clock
         self.metadata = provider_metadata(settings)
         self.sessions = SessionManager(store, clock, settings.tokens.session_ttl)
-        self.codes = CodeIssuer(store, clock, issuer, settings.tokens)
+        self.codes = CodeIssuer(store, clock, issuer, settings.tokens, subjects)
         self.issuer = TokenIssuer(store, keys, clock, issuer, settings.tokens)
         self.tokens = TokenEndpoint(store, self.issuer, clock)
         self.resources = TokenResources(store, clock, issuer)
         self.logout = LogoutValidator(store, keys, issuer)
         self.backchannel = BackchannelNotifier(
-            store, self.issuer, clock, http, settings.backchannel
+            store, self.issuer, clock, http, settings.backchannel, subjects
         )
         self.client_auth = ClientAuthenticator(
             store,
