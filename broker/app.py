@@ -23,7 +23,11 @@ from broker.http.cookies import CookieSigner
 from broker.http.errors import EXCEPTION_HANDLERS
 from broker.http.middleware import AccessLogMiddleware, SecurityHeadersMiddleware
 from broker.journey.flow import LoginJourney
-from broker.journey.saml_service import start_saml_service, upstream_logouts
+from broker.journey.saml_service import (
+    metadata_refreshers,
+    start_saml_service,
+    upstream_logouts,
+)
 from broker.journey.steps import JourneyMap
 from broker.journey.transactions import LoginTransactions
 from broker.journey.upstreams import build_connectors
@@ -106,6 +110,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
             tasks = [
                 asyncio.create_task(provider.backchannel.run(), name="backchannel-logout"),
                 asyncio.create_task(_housekeeping(store, keys, clock), name="housekeeping"),
+                *(
+                    asyncio.create_task(refresher, name="saml-metadata")
+                    for refresher in metadata_refreshers(settings, connectors)
+                ),
             ]
             log.info("sote-broker %s ready at %s", __version__, settings.issuer)
             try:
