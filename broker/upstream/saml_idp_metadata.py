@@ -59,8 +59,10 @@ class MetadataCache:
     """The IdP's metadata, accepted, and the client built on it.
 
     Accepted means: no DOCTYPE; signed on its root by one of `metadata_signing_certificates`
-    when any are configured (`saml_metadata_signature`); validUntil, with the clock skew, not
-    passed (`saml_metadata_document`). The injected clock decides everything.
+    when any are configured (`saml_metadata_signature`); validUntil not passed
+    (`saml_metadata_document`). The injected clock decides everything. validUntil has no clock
+    skew: pysaml2 checks it again, strictly by the system clock, when it parses, and metadata
+    is valid for days, so a minute's tolerance would only make the two checks disagree.
 
     `refresh_if_due` (the background, `keep_fresh`) loads again at the earliest of
     `metadata_refresh_seconds`, the metadata's cacheDuration and its validUntil, or when a
@@ -125,7 +127,7 @@ class MetadataCache:
         loaded = self._loaded
         if loaded is None:
             return None
-        if loaded.valid_until is not None and self._clock.now() >= loaded.valid_until + self._skew:
+        if loaded.valid_until is not None and self._clock.now() >= loaded.valid_until:
             return None
         return loaded
 
@@ -203,7 +205,7 @@ class MetadataCache:
             check_metadata_signature(idp, xml, root, certificates)
         found = validity(idp, root, self._saml.entity_id)
         now = self._clock.now()
-        if found.valid_until is not None and now >= found.valid_until + self._skew:
+        if found.valid_until is not None and now >= found.valid_until:
             raise UpstreamUnavailableError(f"{idp}: metadata expired (validUntil passed)")
         if found.valid_until is None and not self._warned_no_valid_until:
             self._warned_no_valid_until = True

@@ -9,7 +9,7 @@ malformed value refuses the metadata: guessing would serve it longer than its pu
 pysaml2 (on the inline metadata the broker hands it) checks `validUntil` only when it parses, by
 the system clock and without skew, silently dropping an expired `EntityDescriptor` and refusing an
 expired `EntitiesDescriptor`; it ignores `cacheDuration`. The checks here come first, by the
-injected clock, and the cache never serves past `validUntil`.
+injected clock and as strictly, and the cache never serves past `validUntil`.
 """
 
 from __future__ import annotations
