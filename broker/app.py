@@ -23,7 +23,12 @@ from broker.http.cookies import CookieSigner
 from broker.http.errors import EXCEPTION_HANDLERS
 from broker.http.middleware import AccessLogMiddleware, SecurityHeadersMiddleware
 from broker.journey.flow import LoginJourney
-from broker.journey.saml_service import SAMLService, start_saml_service, upstream_logouts
+from broker.journey.saml_service import (
+    SAMLService,
+    metadata_refreshers,
+    start_saml_service,
+    upstream_logouts,
+)
 from broker.journey.steps import JourneyMap
 from broker.journey.transactions import LoginTransactions
 from broker.journey.upstreams import build_connectors
@@ -106,6 +111,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
                 asyncio.create_task(
                     _housekeeping(store, keys, saml, clock, settings.housekeeping_seconds),
                     name="housekeeping",
+                ),
+                *(
+                    asyncio.create_task(refresher, name="saml-metadata")
+                    for refresher in metadata_refreshers(settings, connectors)
                 ),
             ]
             log.info("sote-broker %s ready at %s", __version__, settings.issuer)

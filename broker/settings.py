@@ -61,6 +61,9 @@ class SAMLServiceProviderSettings(_Frozen):
     entity_id: str | None = None
     """Default: the issuer + /saml/metadata (where the signed SP metadata is served)."""
     key_directory: Path = Path("var/saml-keys")
+    metadata_check_seconds: float = Field(30.0, gt=0, le=3600)
+    """How often the background looks whether an IdP's metadata is due for a refresh (each
+    IdP's own `saml.metadata_refresh_seconds` says when it is)."""
     organisation_name: str = "sote-broker"
     organisation_names: Localised | None = None
     """Organization's name in fi, sv and en; default: organisation_name in each."""

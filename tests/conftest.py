@@ -40,7 +40,8 @@ def make_settings(tmp_path: Path, port: int, **overrides: Any) -> Settings:
         "subject_key_file": tmp_path / "subject-key",
         "store": {"sqlite_path": tmp_path / "broker.db"},
         "keys": {"directory": tmp_path / "keys", "publish_lead_seconds": 0},
-        "saml_sp": {"key_directory": tmp_path / "saml-keys"},
+        # the background looks often whether SAML metadata is due (by the movable clock)
+        "saml_sp": {"key_directory": tmp_path / "saml-keys", "metadata_check_seconds": 0.05},
         "backchannel": {"retry_base_seconds": 1, "poll_seconds": 0.05, "timeout_seconds": 2},
     }
     for key, value in overrides.items():

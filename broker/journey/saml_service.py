@@ -1,13 +1,14 @@
 """The broker's SAML service provider, set up only when a SAML IdP is configured: its keys, the
-shared context for SAML connectors, its signed metadata for the IdPs' operators, and single
-logout with the SAML IdPs."""
+shared context for SAML connectors, its signed metadata for the IdPs' operators, single logout
+with the SAML IdPs, and the background refresh of their metadata."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from typing import Any
 
 import httpx
 
@@ -174,3 +175,15 @@ def upstream_logouts(
         ttl=settings.tokens.transaction_ttl,
         clock_skew=settings.tokens.clock_skew,
     )
+
+
+def metadata_refreshers(
+    settings: Settings, connectors: Mapping[str, Connector]
+) -> list[Coroutine[Any, Any, None]]:
+    """One background loop per SAML IdP keeping its metadata fresh (the lifespan runs them)."""
+    every = settings.saml_sp.metadata_check_seconds
+    return [
+        connector.keep_metadata_fresh(every)
+        for connector in connectors.values()
+        if isinstance(connector, SAMLConnector)
+    ]

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+from cryptography import x509
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from broker.errors import ConfigError
@@ -110,6 +111,17 @@ class SAMLUpstream(_Frozen):
     requested_attributes: tuple[RequestedAttribute, ...] = ()
     """What the SP metadata asks for; Suomi.fi releases only these. A plain string is a Name."""
     metadata_refresh_seconds: float = Field(3600, gt=0)
+    """The longest the metadata is kept before the background refresh fetches it again; its own
+    cacheDuration and validUntil may make that sooner."""
+    metadata_signing_certificates: tuple[Path, ...] = ()
+    """PEM certificates, one of which must have signed the metadata (enveloped, on its root);
+    two while the metadata's signer rolls its key. Empty: the metadata's signature is not
+    checked (refused in production for a metadata_url)."""
+
+    @field_validator("metadata_signing_certificates", mode="before")
+    @classmethod
+    def _one_certificate_alone(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str | Path) else value
 
     @field_validator("requested_attributes", mode="before")
     @classmethod
@@ -267,18 +279,54 @@ def load_registry(directory: Path, *, development: bool) -> Registry:
             raise ConfigError(f"{path}: id: expected {path.stem!r} (the file name), got {idp.id!r}")
         if not development and idp.oidc and idp.oidc.client_secret.value is not None:
             raise ConfigError(f"{path}: oidc.client_secret: no inline values in production")
-        idps[idp.id] = _relative_to(idp, directory)
+        if not development and idp.saml is not None:
+            _refuse_unsigned_metadata_url(path, idp.saml)
+        idp = _relative_to(idp, directory)
+        if idp.saml is not None:
+            _check_certificates(path, idp.saml.metadata_signing_certificates)
+        idps[idp.id] = idp
     return Registry(journey, idps)
 
 
+def _refuse_unsigned_metadata_url(path: Path, saml: SAMLUpstream) -> None:
+    """Production: metadata fetched from a URL must be signed by a configured certificate
+    (whoever answers that URL, or sits between, would otherwise choose the keys the broker
+    trusts). A metadata_file may go unsigned: the deployment put it there."""
+    if saml.metadata_url is not None and not saml.metadata_signing_certificates:
+        raise ConfigError(
+            f"{path}: saml.metadata_signing_certificates: required in production with "
+            "saml.metadata_url (the certificate that signs the IdP's metadata)"
+        )
+
+
+def _check_certificates(path: Path, certificates: tuple[Path, ...]) -> None:
+    """Each metadata signing certificate is a readable PEM X.509 certificate, now rather than
+    at the first refresh."""
+    for index, certificate in enumerate(certificates):
+        key = f"saml.metadata_signing_certificates.{index}"
+        try:
+            x509.load_pem_x509_certificate(certificate.read_bytes())
+        except OSError as exc:
+            raise ConfigError(f"{path}: {key}: cannot read {certificate} ({exc.strerror})") from exc
+        except ValueError as exc:
+            raise ConfigError(f"{path}: {key}: {certificate} is not a PEM certificate") from exc
+
+
 def _relative_to(idp: IdP, directory: Path) -> IdP:
-    """A relative secret or metadata file is next to the IdP files, not in the working
-    directory."""
+    """A relative secret, metadata file or certificate is next to the IdP files, not in the
+    working directory."""
     if idp.saml is not None:
-        metadata = idp.saml.metadata_file
-        if metadata is None or metadata.is_absolute():
-            return idp
-        moved_saml = idp.saml.model_copy(update={"metadata_file": directory / metadata})
+        saml = idp.saml
+        metadata = saml.metadata_file
+        certificates = saml.metadata_signing_certificates
+        moved_saml = saml.model_copy(
+            update={
+                "metadata_file": None if metadata is None else _next_to(metadata, directory),
+                "metadata_signing_certificates": tuple(
+                    _next_to(c, directory) for c in certificates
+                ),
+            }
+        )
         return idp.model_copy(update={"saml": moved_saml})
     if idp.oidc is None:
         return idp
@@ -287,6 +335,10 @@ def _relative_to(idp: IdP, directory: Path) -> IdP:
         return idp
     moved = secret.model_copy(update={"file": directory / secret.file})
     return idp.model_copy(update={"oidc": idp.oidc.model_copy(update={"client_secret": moved})})
+
+
+def _next_to(path: Path, directory: Path) -> Path:
+    return path if path.is_absolute() else directory / path
 
 
 def _load(path: Path, model: type[Any]) -> Any:

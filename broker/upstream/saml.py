@@ -35,7 +35,6 @@ import warnings
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
-from xml.parsers import expat
 
 import httpx
 
@@ -60,6 +59,7 @@ from broker.upstream.saved_login import (
     reading_saved,
     requested_fields,
 )
+from broker.upstream.xml_prolog import declares_dtd
 
 with warnings.catch_warnings():  # see saml_sp: pysaml2's import-time CryptographyDeprecationWarning
     warnings.filterwarnings("ignore", "CFB has been moved")
@@ -173,9 +173,15 @@ class SAMLConnector:
         )
         _quiet_pysaml2()
 
-    async def load_metadata(self) -> None:
-        """Fetch the IdP metadata now (start-up), rather than at the first login."""
-        await self._metadata.get()
+    async def refresh_metadata(self) -> None:
+        """Load the IdP's metadata again if it is due (see `MetadataCache`); never raises."""
+        await self._metadata.refresh_if_due()
+
+    async def keep_metadata_fresh(self, every: float) -> None:
+        """The background task: from start-up on, look every `every` seconds whether the
+        metadata is due, so that a login does not pay for the fetch and an IdP's new key is
+        known before it signs with it."""
+        await self._metadata.keep_fresh(every)
 
     async def idp_client(self) -> IdPClient:
         """The IdP's metadata (cached) and entity id, for single logout."""
@@ -313,7 +319,7 @@ class SAMLConnector:
             xml = base64.b64decode(saml_response)
         except (binascii.Error, ValueError) as exc:
             raise UpstreamResponseError(f"{idp}: SAMLResponse is not base64") from exc
-        if _declares_dtd(xml):
+        if declares_dtd(xml):
             raise UpstreamResponseError(f"{idp}: SAMLResponse with a DOCTYPE")
         try:
             envelope = samlp.response_from_string(xml)
@@ -475,40 +481,6 @@ def _attributes(assertion: Any) -> dict[str, Any]:
             if attribute.name and values and attribute.name not in found:
                 found[attribute.name] = values[0]
     return found
-
-
-class _PrologEndError(Exception):
-    """Stops expat where the prolog ends: at a DOCTYPE, or at the root element."""
-
-    def __init__(self, *, doctype: bool) -> None:
-        super().__init__()
-        self.doctype = doctype
-
-
-def _at_doctype(*_: object) -> None:
-    raise _PrologEndError(doctype=True)
-
-
-def _at_root(*_: object) -> None:
-    raise _PrologEndError(doctype=False)
-
-
-def _declares_dtd(xml: bytes) -> bool:
-    """Whether the document has a DOCTYPE. No SAML message needs one; with one come external
-    entities (XXE), entity expansion and attributes declared as IDs (signature wrapping).
-    pysaml2's defusedxml refuses entity declarations only, and hands the document as sent to
-    xmlsec1. Expat reads only the prolog here: it stops at the DOCTYPE itself, before any
-    declaration, or at the root element. What is not well-formed is left to the parse after."""
-    parser = expat.ParserCreate()
-    parser.StartDoctypeDeclHandler = _at_doctype
-    parser.StartElementHandler = _at_root
-    try:
-        parser.Parse(xml, True)
-    except _PrologEndError as end:
-        return end.doctype
-    except expat.ExpatError:
-        return False
-    return False
 
 
 def _status_code(envelope: Any) -> str:

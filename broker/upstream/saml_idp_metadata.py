@@ -1,20 +1,25 @@
-"""One IdP's SAML metadata (a URL, fetched with httpx, or a file) and the pysaml2 `Saml2Client`
-built on it, refreshed by the injected clock. Only `broker/upstream/saml*.py` import `saml2`.
+"""One IdP's SAML metadata (a URL, fetched with httpx, or a file), checked (signature, validity)
+and the pysaml2 `Saml2Client` built on it, refreshed in the background by the injected clock.
+Only `broker/upstream/saml*.py` import `saml2`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import logging
 import warnings
 from dataclasses import dataclass
-from typing import Any, Final, TypeGuard
+from typing import Any, Final
 
 import httpx
 
 from broker.clock import Clock
 from broker.errors import ConfigError, UpstreamUnavailableError
 from broker.upstream.registry import IdP
+from broker.upstream.saml_metadata_document import Validity, parse_metadata, validity
+from broker.upstream.saml_metadata_signature import check_metadata_signature
 from broker.upstream.saml_sp import ServiceProvider
 
 with warnings.catch_warnings():  # see saml_sp: pysaml2's import-time CryptographyDeprecationWarning
@@ -29,11 +34,13 @@ _TIMEOUT: Final = httpx.Timeout(10.0)
 
 log = logging.getLogger("broker.upstream.saml")
 
+_FileStamp = tuple[int, int] | None
+"""A metadata file's (mtime in ns, size), None if it cannot be read; None for a URL."""
+
 
 @dataclass(frozen=True)
 class IdPClient:
-    """A `saml2.client.Saml2Client` that knows one IdP's metadata, and that IdP's entity id;
-    built from `metadata` with the SP keys of `keys_version`."""
+    """A `saml2.client.Saml2Client` that knows one IdP's metadata, and that IdP's entity id."""
 
     client: Any
     entity_id: str
@@ -41,13 +48,32 @@ class IdPClient:
     keys_version: str = ""
 
 
-class MetadataCache:
-    """The IdP's metadata and the client built on it, kept `metadata_refresh_seconds` of the
-    injected clock. A failed refresh keeps the previous client serving and retries a minute
-    later; with no previous client it raises UpstreamUnavailableError.
+@dataclass(frozen=True)
+class _Loaded:
+    """Accepted metadata: its client, its validUntil (epoch; None: none given) and when the
+    background refresh is to fetch it again."""
 
-    The metadata's own signature is not checked: it comes from the operator over HTTPS, or from
-    a file the deployment put there."""
+    client: IdPClient
+    valid_until: float | None
+    refresh_at: float
+
+
+class MetadataCache:
+    """The IdP's metadata, accepted, and the client built on it.
+
+    Accepted means: no DOCTYPE; signed on its root by one of `metadata_signing_certificates`
+    when any are configured (`saml_metadata_signature`); validUntil not passed
+    (`saml_metadata_document`). The injected clock decides everything. validUntil has no clock
+    skew: pysaml2 checks it again, strictly by the system clock, when it parses, and metadata
+    is valid for days, so a minute's tolerance would only make the two checks disagree.
+
+    `refresh_if_due` (the background, `keep_fresh`) loads again at the earliest of
+    `metadata_refresh_seconds`, the metadata's cacheDuration and its validUntil, or when a
+    metadata file changed (mtime or size). A failed refresh keeps the old metadata serving while
+    it is valid, and is retried after 60 s, doubling up to `metadata_refresh_seconds`. `get`
+    serves the latest valid metadata and loads only when there is none (never loaded, or past
+    validUntil): then a login pays for the fetch, and an IdP whose metadata cannot be had is
+    unavailable (UpstreamUnavailableError, the user's error page)."""
 
     def __init__(
         self,
@@ -66,52 +92,97 @@ class MetadataCache:
         self._acs_url = acs_url
         self._skew = clock_skew
         self._http = http
-        self._value: IdPClient | None = None
-        self._next_load = 0.0
+        self._loaded: _Loaded | None = None
+        self._next_attempt = 0.0
+        self._failures = 0
+        self._seen_stamp: _FileStamp = None
+        self._warned_no_valid_until = False
         self._lock = asyncio.Lock()
 
     async def get(self) -> IdPClient:
-        if self._fresh(self._value):
-            return self._value
+        if (loaded := self._usable()) is not None and self._current_keys(loaded):
+            return loaded.client
         async with self._lock:  # one load at a time; the others wait and reuse it
-            if self._value is not None and self._value.keys_version != self._sp.keys.version:
+            if (loaded := self._usable()) is None:
+                return (await self._reload()).client
+            if not self._current_keys(loaded):
                 # An SP key rollover step: the same metadata, the SP's new key set.
-                self._value = await asyncio.to_thread(self._build, self._value.metadata)
-            if self._fresh(self._value):
-                return self._value
-            try:
-                self._value = await self._load()
-            except UpstreamUnavailableError as exc:
-                if self._value is None:
-                    raise
-                log.warning(
-                    "idp %s: metadata refresh failed (%s); keeping the old", self._idp.id, exc
-                )
-                self._next_load = self._clock.now() + min(
-                    _RETRY_SECONDS, self._saml.metadata_refresh_seconds
-                )
-                return self._value
-            self._next_load = self._clock.now() + self._saml.metadata_refresh_seconds
-            return self._value
+                client = await asyncio.to_thread(self._build, loaded.client.metadata)
+                self._loaded = loaded = dataclasses.replace(loaded, client=client)
+            return loaded.client
 
-    def _fresh(self, value: IdPClient | None) -> TypeGuard[IdPClient]:
-        return (
-            value is not None
-            and self._clock.now() < self._next_load
-            and value.keys_version == self._sp.keys.version
+    def _current_keys(self, loaded: _Loaded) -> bool:
+        return loaded.client.keys_version == self._sp.keys.version
+
+    async def refresh_if_due(self) -> None:
+        """Load again if it is time (never raises for the IdP's sake: a failure is logged)."""
+        if not await self._due():
+            return
+        async with self._lock:
+            if not await self._due():  # a login loaded it meanwhile
+                return
+            with contextlib.suppress(UpstreamUnavailableError):
+                await self._reload()
+
+    async def keep_fresh(self, every: float) -> None:
+        """Forever: `refresh_if_due`, then sleep `every` seconds (the app's background task)."""
+        while True:
+            try:
+                await self.refresh_if_due()
+            except Exception:  # a bug must not stop the refreshing for good
+                log.exception("idp %s: metadata refresh crashed; will retry", self._idp.id)
+            await asyncio.sleep(every)
+
+    def _usable(self) -> _Loaded | None:
+        loaded = self._loaded
+        if loaded is None:
+            return None
+        if loaded.valid_until is not None and self._clock.now() >= loaded.valid_until:
+            return None
+        return loaded
+
+    async def _due(self) -> bool:
+        if self._clock.now() >= self._next_attempt:
+            return True
+        if self._saml.metadata_file is None:
+            return False
+        return await asyncio.to_thread(self._file_stamp) != self._seen_stamp
+
+    async def _reload(self) -> _Loaded:
+        try:
+            loaded = await self._load()
+        except UpstreamUnavailableError as exc:
+            self._failed(exc)
+            raise
+        self._loaded, self._failures, self._next_attempt = loaded, 0, loaded.refresh_at
+        return loaded
+
+    def _failed(self, exc: UpstreamUnavailableError) -> None:
+        self._failures += 1
+        interval = self._saml.metadata_refresh_seconds
+        delay = min(_RETRY_SECONDS * 2 ** min(self._failures - 1, 16), interval)
+        self._next_attempt = self._clock.now() + delay
+        kept = "keeping the old" if self._usable() else "the IdP is unavailable"
+        log.warning(
+            "idp %s: metadata refresh failed (%s); %s, next try in %.0f s",
+            self._idp.id,
+            exc,
+            kept,
+            delay,
         )
 
-    async def _load(self) -> IdPClient:
-        xml = await self._metadata_text()
-        client = await asyncio.to_thread(self._build, xml)
+    async def _load(self) -> _Loaded:
+        xml = await self._metadata_bytes()
+        loaded = await asyncio.to_thread(self._accept, xml)
         log.info("idp %s: SAML metadata loaded", self._idp.id)
-        return client
+        return loaded
 
-    async def _metadata_text(self) -> str:
+    async def _metadata_bytes(self) -> bytes:
         idp, url, path = self._idp.id, self._saml.metadata_url, self._saml.metadata_file
         if path is not None:
+            self._seen_stamp = await asyncio.to_thread(self._file_stamp)
             try:
-                return await asyncio.to_thread(path.read_text, encoding="utf-8")
+                return await asyncio.to_thread(path.read_bytes)
             except OSError as exc:
                 raise UpstreamUnavailableError(f"{idp}: metadata file: {exc.strerror}") from exc
         if url is None:
@@ -126,7 +197,44 @@ class MetadataCache:
             raise UpstreamUnavailableError(f"{idp}: metadata: {type(exc).__name__}") from exc
         if response.status_code != 200:
             raise UpstreamUnavailableError(f"{idp}: metadata: HTTP {response.status_code}")
-        return response.text
+        return response.content
+
+    def _file_stamp(self) -> _FileStamp:
+        path = self._saml.metadata_file
+        try:
+            found = path.stat() if path is not None else None
+        except OSError:
+            return None
+        return None if found is None else (found.st_mtime_ns, found.st_size)
+
+    def _accept(self, xml: bytes) -> _Loaded:
+        """Blocking (xmlsec1, pysaml2): the checks, then the client, then the next refresh."""
+        idp = self._idp.id
+        root = parse_metadata(idp, xml)
+        if certificates := self._saml.metadata_signing_certificates:
+            check_metadata_signature(idp, xml, root, certificates)
+        found = validity(idp, root, self._saml.entity_id)
+        now = self._clock.now()
+        if found.valid_until is not None and now >= found.valid_until:
+            raise UpstreamUnavailableError(f"{idp}: metadata expired (validUntil passed)")
+        if found.valid_until is None and not self._warned_no_valid_until:
+            self._warned_no_valid_until = True
+            log.warning("idp %s: metadata has no validUntil; it serves until replaced", idp)
+        try:
+            text = xml.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise UpstreamUnavailableError(f"{idp}: metadata is not UTF-8") from exc
+        client = self._build(text)
+        return _Loaded(client, found.valid_until, now + self._keep_for(found, now))
+
+    def _keep_for(self, found: Validity, now: float) -> float:
+        """min(metadata_refresh_seconds, cacheDuration, validUntil - now), at least 0."""
+        candidates = [self._saml.metadata_refresh_seconds]
+        if found.cache_duration is not None:
+            candidates.append(found.cache_duration)
+        if found.valid_until is not None:
+            candidates.append(found.valid_until - now)
+        return max(0.0, min(candidates))
 
     def _build(self, xml: str) -> IdPClient:
         """Blocking: parses the metadata."""

@@ -43,7 +43,7 @@ class OrgEntity:
         return self.entity.entity_id
 
     def signing(self) -> Signing:
-        return Signing(self.server, self.keys.signing, self.keys.impostor)
+        return Signing(self.server, self.keys.signing, self.keys.impostor, self.keys.retired)
 
     def protection(self) -> Protection:
         sign = self.org.sign

@@ -26,7 +26,7 @@ from mock_idps.org_saml_idp.provider import NAME_ID_FORMATS, MockOrgSAMLIdP, Org
 from mock_idps.org_saml_idp.texts import LANGUAGE_NAMES, LOCALES, TEXTS
 from mock_idps.saml_common import sessions
 from mock_idps.saml_common.authn_requests import AuthnRequestError, PendingRequest
-from mock_idps.saml_common.entity import signed_idp_metadata
+from mock_idps.saml_common.entity import METADATA_VALID_SECONDS, signed_idp_metadata
 from mock_idps.saml_common.responses import (
     EncryptionCertificateError,
     Statement,
@@ -54,7 +54,9 @@ async def metadata(request: Request) -> Response:
     idp, entity = _entity(request)
     if entity is None:
         return idp.pages.error("fi", TEXTS["fi"]["unknown_org"])
-    xml = await run_in_threadpool(signed_idp_metadata, entity.server)
+    xml = await run_in_threadpool(
+        signed_idp_metadata, entity.server, entity.keys, idp.now() + METADATA_VALID_SECONDS
+    )
     return Response(xml, media_type="application/samlmetadata+xml")
 
 

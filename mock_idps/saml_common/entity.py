@@ -1,4 +1,5 @@
-"""The pysaml2 side: one IdP entity's `saml2.server.Server`, the SPs it trusts, its signed metadata.
+"""The pysaml2 side: one IdP entity's `saml2.server.Server`, the SPs it trusts, its signed metadata
+(by the metadata signing key, listing the published signing certificates).
 
 pysaml2 signs with RSA-SHA1 unless told otherwise, so the algorithms are set in the config *and*
 passed at every call. SP metadata comes from files or URLs (fetched once, with httpx); the Server is
@@ -9,23 +10,28 @@ async code run these functions in a thread.
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
-from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
+from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, class_name
 from saml2.config import IdPConfig
-from saml2.metadata import entity_descriptor, sign_entity_descriptor
+from saml2.metadata import do_key_descriptor, entity_descriptor
+from saml2.s_utils import sid
 from saml2.saml import NAMEID_FORMAT_TRANSIENT
 from saml2.server import Server
+from saml2.sigver import pre_signature_part
 from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
 
-from mock_idps.saml_common.keys import KeyPair
+from mock_idps.saml_common.keys import KeyPair, KeyStore
 
 SIGN_ALG = SIG_RSA_SHA256
 DIGEST_ALG = DIGEST_SHA256
+METADATA_VALID_SECONDS = 24 * 3600
+"""How long the metadata a mock serves says it is valid (validUntil), from when it is served."""
 
 
 class MetadataError(ValueError):
@@ -105,10 +111,27 @@ def build_server(entity: Entity, signing: KeyPair, sp_metadata: Sequence[str]) -
         raise MetadataError(f"SP metadata not usable: {exc}") from exc
 
 
-def signed_idp_metadata(server: Server) -> str:
-    """The IdP's EntityDescriptor, enveloped-signed with its own key (RSA-SHA256)."""
+def signed_idp_metadata(server: Server, keys: KeyStore, valid_until: float | None = None) -> str:
+    """The IdP's EntityDescriptor: a signing KeyDescriptor for each certificate `keys` publishes
+    (two during a rollover), `validUntil` when given (epoch), enveloped-signed (RSA-SHA256, the
+    reference to the root's ID) by the metadata signing key, not by the key that signs messages:
+    an SP configures the metadata signer's certificate, and learns the rest from the metadata."""
     descriptor = entity_descriptor(server.config)
-    _, xml = sign_entity_descriptor(
-        descriptor, None, server.sec, sign_alg=SIGN_ALG, digest_alg=DIGEST_ALG
+    roles = descriptor.idpsso_descriptor
+    for role in roles if isinstance(roles, list) else [roles]:
+        kept = [k for k in role.key_descriptor if k.use != "signing"]
+        role.key_descriptor = [
+            *do_key_descriptor([pair.cert_base64() for pair in keys.published], use="signing"),
+            *kept,
+        ]
+    if valid_until is not None:
+        descriptor.valid_until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(valid_until))
+    signer, ident = keys.metadata_signing, sid()
+    descriptor.id = ident
+    descriptor.signature = pre_signature_part(
+        ident, signer.cert_base64(), 1, sign_alg=SIGN_ALG, digest_alg=DIGEST_ALG
+    )
+    xml = server.sec.sign_statement(
+        str(descriptor), class_name(descriptor), key_file=str(signer.key_file), node_id=ident
     )
     return str(xml)

@@ -28,6 +28,7 @@ class Fault(enum.Enum):
     WRONG_IN_RESPONSE_TO = "wrong_in_response_to"  # answers a request nobody sent
     WRONG_ISSUER = "wrong_issuer"  # Issuer another entity, signed with our key
     SIGNED_BY_OTHER_KEY = "signed_by_other_key"  # signed by a key in no metadata
+    SIGNED_BY_RETIRED_KEY = "signed_by_retired_key"  # by the key the last rollover retired
     UNENCRYPTED = "unencrypted"  # the Assertion in clear, though encryption is on
     AUTHN_FAILED = "authn_failed"  # a signed Responder / AuthnFailed status, no Assertion
     LOGOUT_FAILURE = "logout_failure"  # a LogoutResponse with status Responder, session kept

@@ -1,9 +1,16 @@
-"""A mock IdP's RSA 2048 key and self-signed certificate, and an impostor pair for a test fault.
+"""A mock IdP's RSA 2048 keys and self-signed certificates: the pair that signs its messages, the
+pair that signs its metadata, the pairs of a signing-key rollover, and an impostor pair for a test
+fault.
 
 pysaml2 and xmlsec1 read keys from files, so the pair always lives on disk: in `key_dir` when
 given (`<name>.key` 0600 and `<name>.crt`, reused on restart so that an SP that cached the IdP
 metadata keeps trusting it), otherwise in a private temporary directory that lives as long as the
 app. The key is for tests only and says so in its file name (`...-TEST-ONLY`) and certificate.
+
+The metadata signing pair (`<name>-metadata-TEST-ONLY`, also in `key_dir`) is apart from the
+message signing pair, as Suomi.fi's is: an SP configures its certificate once, and the IdP can
+roll its message signing key by publishing new metadata (`KeyStore.roll`). Keys made by a rollover
+live in the temporary directory: a restarted mock starts again from its `key_dir` pair.
 
 The impostor pair (the `signed_by_other_key` fault) is made on first use and published nowhere.
 """
@@ -42,16 +49,62 @@ class KeyPair:
         return "".join(line for line in lines if not line.startswith("-----"))
 
 
+ROLLOVER_STEPS = ("publish", "switch", "retire")
+
+
+class RolloverError(ValueError):
+    """A rollover step out of order (publish, switch, retire, then publish again)."""
+
+
 class KeyStore:
-    """The signing pair `name` (from `key_dir` or new) and a lazily made impostor pair; the
-    certificates name `organisation`."""
+    """The signing pair `name` (from `key_dir` or new), the metadata signing pair, the signing
+    certificates the metadata publishes, and a lazily made impostor pair; the certificates name
+    `organisation`."""
 
     def __init__(self, key_dir: Path | None, name: str, organisation: str) -> None:
         self._temp = Path(tempfile.mkdtemp(prefix="mock-saml-idp-"))
         weakref.finalize(self, shutil.rmtree, self._temp, ignore_errors=True)
         self._name, self._organisation = name, organisation
-        self.signing = load_or_create_pair(key_dir or self._temp, f"{name}-TEST-ONLY", organisation)
+        self._dir = key_dir or self._temp
+        self.signing = load_or_create_pair(self._dir, f"{name}-TEST-ONLY", organisation)
+        self.published: tuple[KeyPair, ...] = (self.signing,)
+        """The signing certificates in the metadata: two during a rollover."""
+        self.retired: KeyPair | None = None
+        """The pair the last rollover retired (for the `signed_by_retired_key` fault)."""
         self._impostor: KeyPair | None = None
+        self._metadata_signing: KeyPair | None = None
+        self._rolled = 0
+
+    @property
+    def metadata_signing(self) -> KeyPair:
+        if self._metadata_signing is None:
+            name = f"{self._name}-metadata-TEST-ONLY"
+            self._metadata_signing = load_or_create_pair(self._dir, name, self._organisation)
+        return self._metadata_signing
+
+    def roll(self, step: str) -> None:
+        """One step of a signing-key rollover, as an IdP makes it so that SPs that refresh its
+        metadata never see a message signed by a key they do not know: `publish` a new key next
+        to the current one (the current still signs), `switch` to signing with the new one
+        (both still published), `retire` the old one (published no more)."""
+        expected = self._next_step()
+        if step != expected:
+            raise RolloverError(f"the next rollover step is {expected!r}, not {step!r}")
+        if step == "publish":
+            self._rolled += 1
+            name = f"{self._name}-rolled-{self._rolled}-TEST-ONLY"
+            new = load_or_create_pair(self._temp, name, self._organisation)
+            self.published = (self.signing, new)
+        elif step == "switch":
+            self.signing = self.published[1]
+        else:
+            self.retired = self.published[0]
+            self.published = (self.signing,)
+
+    def _next_step(self) -> str:
+        if len(self.published) == 1:
+            return "publish"
+        return "switch" if self.signing is self.published[0] else "retire"
 
     @property
     def impostor(self) -> KeyPair:

@@ -51,11 +51,13 @@ class EncryptionCertificateError(ValueError):
 
 @dataclass(frozen=True)
 class Signing:
-    """The security context of the Server, our key pair, and the impostor for the fault."""
+    """The security context of the Server, our key pair, the impostor for the fault, and the
+    pair a key rollover retired (None: the impostor stands in)."""
 
     server: Server
     key: KeyPair
     impostor: KeyPair
+    retired: KeyPair | None = None
 
 
 @dataclass(frozen=True)
@@ -279,7 +281,7 @@ def _sign_and_encrypt(
     sign_assertion = (
         protection.sign_assertion and assertion is not None and fault is not Fault.UNSIGNED
     )
-    key = signing.impostor if fault is Fault.SIGNED_BY_OTHER_KEY else signing.key
+    key = _signing_key(signing, fault)
     if sign_response:
         response.signature = _signature_template(response.id, key, 1)
     if sign_assertion and assertion is not None:
@@ -302,6 +304,14 @@ def _sign_and_encrypt(
             xml, class_name(response), key_file=str(key.key_file), node_id=response.id
         )
     return str(xml)
+
+
+def _signing_key(signing: Signing, fault: Fault | None) -> KeyPair:
+    if fault is Fault.SIGNED_BY_OTHER_KEY:
+        return signing.impostor
+    if fault is Fault.SIGNED_BY_RETIRED_KEY:
+        return signing.retired or signing.impostor
+    return signing.key
 
 
 def _signature_template(element_id: str, key: KeyPair, number: int) -> Any:

@@ -25,7 +25,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "python -m mock_idps.suomifi_idp",
         "A MOCK Suomi.fi e-Identification SAML IdP with test persons.",
         8003,
-        more_test_endpoints=("/_idp-logout",),
+        more_test_endpoints=("/_idp-logout", "/_key-rollover"),
     )
     parser.add_argument(
         "--persons", type=Path, default=DEFAULT_PERSONS_FILE, help="test persons YAML"
@@ -55,10 +55,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             faults_enabled=args.enable_faults,
         )
 
-    def describe(_app: Starlette, base_url: str) -> str:
+    def describe(app: Starlette, base_url: str) -> str:
         return (
             f"MOCK Suomi.fi e-Identification IdP\n  entity id: {base_url}/idp\n"
-            f"  metadata:  {base_url}/metadata"
+            f"  metadata:  {base_url}/metadata\n"
+            f"  metadata signed by: {app.state.idp.keys.metadata_signing.cert_file}"
         )
 
     return serve(args, "mock Suomi.fi IdP", build, describe, (MetadataError, PersonsError))

@@ -1,12 +1,16 @@
 """`create_app`: the MOCK Suomi.fi e-Identification IdP as one Starlette app.
 
-GET       /metadata               the IdP's metadata, signed (RSA-SHA256)
+GET       /metadata               the IdP's metadata (validUntil a day on), signed (RSA-SHA256)
+                                  by its metadata signing key (`<key_dir>/suomifi-mock-idp-
+                                  metadata-TEST-ONLY.crt` is what an SP configures)
 GET|POST  /sso                    AuthnRequest (HTTP-Redirect or HTTP-POST) -> picker
 GET|POST  /login                  the picker (GET: another language; POST: identify)
 GET|POST  /slo                    an SP's LogoutRequest (answered) or LogoutResponse
 GET|POST|DELETE /_faults          only with faults_enabled=True
 POST      /_reload-sp-metadata    only with faults_enabled=True
 GET       /_idp-logout?sp=ID      only with faults_enabled=True: the mock's own LogoutRequest
+POST      /_key-rollover          only with faults_enabled=True: {"step": "publish" | "switch" |
+                                  "retire"}, one step of a signing-key rollover
 GET       /healthz
 """
 
@@ -47,7 +51,7 @@ def create_app(
 
     `sp_metadata` are files or http(s) URLs, fetched now (blocking). The key pair comes from
     `key_dir` (created there when missing) or is new for each app. `faults_enabled` routes the
-    test endpoints `/_faults`, `/_reload-sp-metadata` and `/_idp-logout`.
+    test endpoints `/_faults`, `/_reload-sp-metadata`, `/_idp-logout` and `/_key-rollover`.
     """
     base_url = base_url.rstrip("/")
     keys = KeyStore(key_dir, KEY_NAME, ORGANISATION)
@@ -78,4 +82,5 @@ def _routes(faults_enabled: bool) -> list[Route]:
     ]
     if faults_enabled:
         routes_.append(Route("/_idp-logout", test_routes.idp_logout, methods=["GET"]))
+        routes_.append(Route("/_key-rollover", test_routes.key_rollover, methods=["POST"]))
     return routes_

@@ -54,7 +54,19 @@ class MockSuomifiIdP:
         return int(self.clock())
 
     def signing(self) -> Signing:
-        return Signing(self.server, self.keys.signing, self.keys.impostor)
+        return Signing(self.server, self.keys.signing, self.keys.impostor, self.keys.retired)
+
+    def roll_key(self, step: str) -> dict[str, object]:
+        """One step of a signing-key rollover (`KeyStore.roll`); at `switch` the Server is
+        rebuilt (SP metadata fetched again, blocking) so that logout messages are signed with the
+        new key too. Raises RolloverError or MetadataError."""
+        self.keys.roll(step)
+        if step == "switch":
+            self.reload_sp_metadata()
+        return {
+            "signing": self.keys.signing.cert_file.stem,
+            "published": [pair.cert_file.stem for pair in self.keys.published],
+        }
 
     def reload_sp_metadata(self) -> int:
         """Fetch the SP metadata again and rebuild the Server (blocking); how many sources."""

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from mock_idps.saml_common.authn_requests import AuthnRequestError, PendingRequest
-from mock_idps.saml_common.entity import signed_idp_metadata
+from mock_idps.saml_common.entity import METADATA_VALID_SECONDS, signed_idp_metadata
 from mock_idps.saml_common.faults import LOGOUT_FAULTS, Fault
 from mock_idps.saml_common.logout import (
     LogoutError,
@@ -58,7 +58,9 @@ log = logging.getLogger("mock_idps.suomifi_idp")
 
 
 async def metadata(request: Request) -> Response:
-    xml = await run_in_threadpool(signed_idp_metadata, idp_of(request).server)
+    idp = idp_of(request)
+    valid_until = idp.now() + METADATA_VALID_SECONDS
+    xml = await run_in_threadpool(signed_idp_metadata, idp.server, idp.keys, valid_until)
     return Response(xml, media_type="application/samlmetadata+xml")
 
 

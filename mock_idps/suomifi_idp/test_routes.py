@@ -1,14 +1,18 @@
-"""Endpoints for tests only (faults_enabled): arm faults, reload the SP metadata, and log this
-browser's session out at an SP (the mock's own LogoutRequest, IdP-initiated)."""
+"""Endpoints for tests only (faults_enabled): arm faults, reload the SP metadata, log this
+browser's session out at an SP (the mock's own LogoutRequest, IdP-initiated), and roll the
+signing key one step."""
 
 from __future__ import annotations
 
+import json
 import logging
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from mock_idps.saml_common.entity import MetadataError
+from mock_idps.saml_common.keys import RolloverError
 from mock_idps.saml_common.logout import LogoutError, idp_logout_request
 from mock_idps.saml_common.web import fault_endpoint, reload_endpoint
 from mock_idps.suomifi_idp.provider import idp_of
@@ -26,6 +30,24 @@ async def faults(request: Request) -> Response:
 
 async def reload_sp_metadata(request: Request) -> Response:
     return await reload_endpoint(idp_of(request).reload_sp_metadata)
+
+
+async def key_rollover(request: Request) -> Response:
+    """POST `{"step": "publish" | "switch" | "retire"}`: one step of a signing-key rollover;
+    answers the signing key and the published ones (certificate file names)."""
+    try:
+        step = json.loads(await request.body()).get("step")
+    except (ValueError, AttributeError):
+        return JSONResponse({"error": "body must be a JSON object"}, status_code=400)
+    idp = idp_of(request)
+    try:
+        state = await run_in_threadpool(idp.roll_key, str(step))
+    except RolloverError as exc:
+        return JSONResponse({"error": str(exc)}, status_code=409)
+    except MetadataError as exc:
+        return JSONResponse({"error": str(exc)}, status_code=502)
+    log.info("signing key rollover: %s", step)
+    return JSONResponse(state)
 
 
 async def idp_logout(request: Request) -> Response:

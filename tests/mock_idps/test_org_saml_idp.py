@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+from defusedxml import ElementTree
 
 with warnings.catch_warnings():  # pysaml2 7.5 imports cryptography's CFB mode from its old place
     warnings.filterwarnings("ignore", "CFB has been moved")
@@ -57,6 +58,8 @@ pytestmark = pytest.mark.filterwarnings(
     r":pytest.PytestUnraisableExceptionWarning"
 )
 
+MD = "{urn:oasis:names:tc:SAML:2.0:metadata}"
+DS = "{http://www.w3.org/2000/09/xmldsig#}"
 ORGS = ("oys", "tyks", "soite")
 PPT = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
 LOA3 = "http://ftn.ficora.fi/2017/loa3"
@@ -211,7 +214,9 @@ async def test_each_organisation_publishes_its_own_signed_metadata(
         assert f'Location="{idp.url}/{org}/sso"' in xml
         assert NAMEID_FORMAT_PERSISTENT in xml and "SignatureValue" in xml
         assert "SingleLogoutService" not in xml  # no SLO yet, so none is offered
-        certificates.add(re.findall(r"<ns\d:X509Certificate>([^<]+)<", xml)[-1])
+        root = ElementTree.fromstring(xml)
+        (signing,) = root.iterfind(f".//{MD}KeyDescriptor[@use='signing']//{DS}X509Certificate")
+        certificates.add(signing.text)
     assert len(certificates) == len(ORGS)  # one key per organisation
 
 

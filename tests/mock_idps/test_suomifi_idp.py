@@ -11,6 +11,8 @@ import base64
 import gc
 import html
 import re
+import subprocess
+import time
 import warnings
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -20,6 +22,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
+from defusedxml import ElementTree
 
 # pysaml2 7.5 imports cryptography's CFB mode from its old place; cryptography warns on import.
 with warnings.catch_warnings():
@@ -382,3 +385,102 @@ def test_a_real_looking_identity_code_stops_start_up(tmp_path: Path) -> None:
     path.write_text("persons:\n  - {hetu: 010280-123D, given_name: A, family_name: B}\n")
     with pytest.raises(PersonsError, match="hetu"):
         load_persons(path)
+
+
+# -- the metadata's signature and the signing-key rollover -------------------------------------
+
+MD = "urn:oasis:names:tc:SAML:2.0:metadata"
+
+
+def verifies(xml: str, certificate: Path) -> bool:
+    """xmlsec1 on the metadata's root signature, the key from `certificate` alone."""
+    command = [
+        "xmlsec1",
+        "--verify",
+        "--enabled-key-data",
+        "raw-x509-cert",
+        "--pubkey-cert-pem",
+        str(certificate),
+        "--id-attr:ID",
+        f"{MD}:EntityDescriptor",
+        "-",
+    ]
+    return (
+        subprocess.run(command, input=xml.encode(), capture_output=True, check=False).returncode
+        == 0
+    )
+
+
+def signing_certificates(xml: str) -> list[str]:
+    root = ElementTree.fromstring(xml)
+    found = root.iterfind(
+        f"{{{MD}}}IDPSSODescriptor/{{{MD}}}KeyDescriptor[@use='signing']"
+        "//{http://www.w3.org/2000/09/xmldsig#}X509Certificate"
+    )
+    return ["".join((c.text or "").split()) for c in found]
+
+
+@pytest.fixture
+def rolling_idp(tmp_path: Path, key_dir: Path) -> Iterator[RunningIdP]:
+    """A mock of its own (its keys roll), trusting the test SP."""
+    sp_keys = load_or_create_pair(key_dir, "test-sp-TEST-ONLY")
+    sp_metadata = tmp_path / "sp-metadata.xml"
+    transient = {"name_id_format": NAMEID_FORMAT_TRANSIENT}
+    sp_metadata.write_text(str(entity_descriptor(sp_config(sp_keys, **transient))), "utf-8")
+    sock, clock = bound_socket(), Clock()
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    app = create_app(url, [sp_metadata], key_dir=tmp_path / "idp", clock=clock, faults_enabled=True)
+    with serve(app, sock) as served:
+        yield RunningIdP(
+            served, clock, Saml2Client(config=sp_config(sp_keys, **transient)), sp_keys
+        )
+
+
+def trusting_current_metadata(idp: RunningIdP, xml: str) -> RunningIdP:
+    transient = {"name_id_format": NAMEID_FORMAT_TRANSIENT}
+    sp = Saml2Client(config=sp_config(idp.sp_keys, [xml], **transient))
+    return RunningIdP(idp.url, idp.clock, sp, idp.sp_keys)
+
+
+async def test_metadata_is_signed_by_the_metadata_key_and_valid_for_a_day(
+    rolling_idp: RunningIdP, browser: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    xml = (await browser.get(rolling_idp.url + "/metadata")).text
+    keys = tmp_path / "idp"
+    assert verifies(xml, keys / "suomifi-mock-idp-metadata-TEST-ONLY.crt")
+    assert not verifies(xml, keys / "suomifi-mock-idp-TEST-ONLY.crt")  # not the message key
+    until = ElementTree.fromstring(xml).get("validUntil")
+    assert until is not None and until.startswith(
+        time.strftime("%Y-%m-%d", time.gmtime(time.time() + 86400))
+    )
+
+
+async def test_a_key_rollover_publishes_switches_and_retires(
+    rolling_idp: RunningIdP, browser: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    old = load_or_create_pair(tmp_path / "idp", "suomifi-mock-idp-TEST-ONLY").cert_base64()
+
+    async def step(name: str) -> tuple[list[str], RunningIdP]:
+        answer = await browser.post(rolling_idp.url + "/_key-rollover", json={"step": name})
+        assert answer.status_code == 200, answer.text
+        xml = (await browser.get(rolling_idp.url + "/metadata")).text
+        assert verifies(xml, tmp_path / "idp" / "suomifi-mock-idp-metadata-TEST-ONLY.crt")
+        return signing_certificates(xml), trusting_current_metadata(rolling_idp, xml)
+
+    assert (
+        await browser.post(rolling_idp.url + "/_key-rollover", json={"step": "switch"})
+    ).status_code == 409
+    published, sp = await step("publish")
+    assert published[0] == old and len(published) == 2
+    new = published[1]
+    published, sp = await step("switch")
+    assert published == [old, new]
+    request_id, _, saml_response, _ = await log_in(sp, browser)
+    assert new in "".join(base64.b64decode(saml_response).decode().split())  # KeyInfo: the new
+    assert parse(sp, saml_response, request_id).ava[HETU] == [TEST_HETU]
+    published, sp = await step("retire")
+    assert published == [new]
+    await browser.post(f"{sp.url}/_faults", json={"fault": "signed_by_retired_key"})
+    request_id, _, saml_response, _ = await log_in(sp, browser, force_authn=True)
+    with pytest.raises(Exception):  # noqa: B017 - pysaml2's errors share no base class
+        parse(sp, saml_response, request_id)

@@ -9,6 +9,7 @@ import pytest
 
 from broker.errors import ConfigError
 from broker.upstream.registry import load_registry
+from mock_idps.saml_common.keys import load_or_create_pair
 
 REPO_CONFIGS = Path(__file__).parents[2] / "idp_configs"
 SEED_ORGANISATIONS = {"hus", "pshva", "oys", "pirha", "tyks", "lshp", "soite", "pajjatha"}
@@ -21,8 +22,22 @@ def configs(tmp_path: Path) -> Path:
     return target
 
 
-def test_committed_configs_hold_the_seed_organisations_in_two_groups() -> None:
-    registry = load_registry(REPO_CONFIGS, development=False)
+def signed_metadata_configs(configs: Path) -> Path:
+    """`configs` with a metadata signing certificate (made now, next to the IdP files) for
+    every SAML IdP whose metadata comes from a URL, as production wants."""
+    load_or_create_pair(configs, "metadata-signer-TEST-ONLY")
+    for path in configs.glob("*.yaml"):
+        text = path.read_text()
+        if "  metadata_url:" in text:
+            text = text.replace(
+                "saml:\n", "saml:\n  metadata_signing_certificates: metadata-signer-TEST-ONLY.crt\n"
+            )
+            path.write_text(text)
+    return configs
+
+
+def test_committed_configs_hold_the_seed_organisations_in_two_groups(configs: Path) -> None:
+    registry = load_registry(signed_metadata_configs(configs), development=False)
     organisations = [i for i in registry.idps() if i.route == "organisation"]
     assert {i.id for i in organisations} == SEED_ORGANISATIONS
     assert [i.id for i in registry.idps() if i.route == "personal"] == ["suomifi"]
@@ -110,7 +125,7 @@ def test_relative_secret_file_is_read_next_to_the_idp_files(configs: Path) -> No
         .replace("env: SOTE_BROKER_IDP_HUS_SECRET", "file: hus.secret")
     )
     (configs / "hus.yaml").write_text(text)
-    idp = load_registry(configs, development=False).idp("hus")
+    idp = load_registry(signed_metadata_configs(configs), development=False).idp("hus")
     assert idp is not None
     assert idp.oidc.client_secret.resolve() == "from-a-file"
 
@@ -151,3 +166,58 @@ def test_requested_attributes_are_names_or_described(configs: Path) -> None:
     path.write_text(text.replace("required: true", "required: true, mandatory: yes"))
     with pytest.raises(ConfigError, match=r"(?s)suomifi\.yaml.*requested_attributes.0.mandatory"):
         load_registry(configs, development=True)
+
+
+def test_production_refuses_a_metadata_url_without_signing_certificates(configs: Path) -> None:
+    """The committed files point at the mocks, unsigned: fine in development only."""
+    assert load_registry(configs, development=True).idp("suomifi") is not None
+    with pytest.raises(ConfigError, match=r"\.yaml: saml\.metadata_signing_certificates: requ"):
+        load_registry(configs, development=False)
+
+
+def test_an_unsigned_metadata_file_is_allowed_in_production(configs: Path) -> None:
+    signed_metadata_configs(configs)
+    path = configs / "suomifi.yaml"
+    text = path.read_text()
+    text = text.replace("  metadata_signing_certificates: metadata-signer-TEST-ONLY.crt\n", "")
+    path.write_text(
+        text.replace("metadata_url: http://127.0.0.1:8003/metadata", "metadata_file: x")
+    )
+    idp = load_registry(configs, development=False).idp("suomifi")
+    assert idp is not None and idp.saml_settings.metadata_signing_certificates == ()
+
+
+def test_signing_certificates_are_read_next_to_the_idp_files(configs: Path) -> None:
+    load_or_create_pair(configs, "old-TEST-ONLY")
+    load_or_create_pair(configs / "keys", "new-TEST-ONLY")
+    path = configs / "suomifi.yaml"
+    certificates = "[old-TEST-ONLY.crt, keys/new-TEST-ONLY.crt]"
+    path.write_text(
+        path.read_text().replace(
+            "saml:\n", f"saml:\n  metadata_signing_certificates: {certificates}\n"
+        )
+    )
+    idp = load_registry(configs, development=True).idp("suomifi")
+    assert idp is not None
+    assert idp.saml_settings.metadata_signing_certificates == (
+        configs / "old-TEST-ONLY.crt",
+        configs / "keys" / "new-TEST-ONLY.crt",
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"), [(None, "cannot read"), ("not a certificate", "not a PEM certificate")]
+)
+def test_a_bad_signing_certificate_stops_start_up(
+    configs: Path, content: str | None, problem: str
+) -> None:
+    if content is not None:
+        (configs / "signer.crt").write_text(content)
+    path = configs / "suomifi.yaml"
+    path.write_text(
+        path.read_text().replace("saml:\n", "saml:\n  metadata_signing_certificates: signer.crt\n")
+    )
+    with pytest.raises(ConfigError) as refused:
+        load_registry(configs, development=True)
+    message = str(refused.value)
+    assert "suomifi.yaml: saml.metadata_signing_certificates.0" in message and problem in message

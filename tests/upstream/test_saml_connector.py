@@ -499,7 +499,7 @@ async def test_garbage_is_refused(connector: SAMLConnector, garbage: str) -> Non
 # -- metadata ----------------------------------------------------------------------------------
 
 
-async def test_metadata_is_refreshed_by_the_clock(
+async def test_metadata_is_refreshed_in_the_background_by_the_clock(
     mock_idp: MockIdP, sp: ServiceProvider, replays: Replays
 ) -> None:
     clock, fetched = FrozenClock(time.time()), list[str]()
@@ -512,11 +512,15 @@ async def test_metadata_is_refreshed_by_the_clock(
         connector = SAMLConnector(
             idp, sp, clock, acs_url=ACS_URL, remember_assertion=replays, http=http
         )
+        await connector.refresh_metadata()  # the background at start-up
         for _ in range(2):
             await connector.start(redirect_uri=ACS_URL)
+        await connector.refresh_metadata()  # not due yet
         assert len(fetched) == 1
         clock.advance(601)
-        await connector.start(redirect_uri=ACS_URL)
+        await connector.start(redirect_uri=ACS_URL)  # a login does not pay for the refresh
+        assert len(fetched) == 1
+        await connector.refresh_metadata()  # the background's next look
         assert fetched == [mock_idp.url + "/metadata"] * 2
 
 

@@ -1,0 +1,405 @@
+"""`MetadataCache` with real signed metadata (xmlsec1, keys made here), from a real HTTP server on
+127.0.0.1 or from a file, and an injected clock: the signature rules and the attacks on them,
+validUntil and cacheDuration, the background refresh and its back-off, and the IdP's key
+rollover (two certificates, then one) seen by the connector's signature check."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from broker.clock import FrozenClock
+from broker.errors import UpstreamResponseError, UpstreamUnavailableError
+from broker.upstream.registry import IdP, Names, SAMLUpstream
+from broker.upstream.saml import SAMLConnector
+from broker.upstream.saml_idp_metadata import IdPClient, MetadataCache
+from broker.upstream.saml_sp import ServiceProvider
+from mock_idps.saml_common.keys import KeyPair, load_or_create_pair
+from tests.servers import bound_socket, serve
+from tests.upstream import metadata_forge as md
+from tests.upstream.conftest import ACS_URL, begin, posted
+from tests.upstream.saml_forge import Forge
+from tests.upstream.test_saml_connector import Replays
+
+IDP_ENTITY_ID = "https://tunnistus.test/idp"
+SSO, NEW_SSO = "https://tunnistus.test/sso", "https://tunnistus.test/sso-2"
+REDIRECT = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
+
+pytestmark = pytest.mark.filterwarnings(  # pysaml2's temporary files on a refused signature
+    r"ignore:Exception ignored in. <_io.FileIO name='/tmp/tmp"
+    r":pytest.PytestUnraisableExceptionWarning"
+)
+
+
+@dataclass(frozen=True)
+class Keys:
+    idp_old: KeyPair  # the IdP's response signing keys, before and after its rollover
+    idp_new: KeyPair
+    signer: KeyPair  # the metadata signer's keys, before and after its own rollover
+    next_signer: KeyPair
+    stranger: KeyPair  # in no configuration
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:
+    where = tmp_path_factory.mktemp("metadata-keys")
+    names = ("idp-old", "idp-new", "signer", "next-signer", "stranger")
+    return Keys(*(load_or_create_pair(where, f"{name}-TEST-ONLY") for name in names))
+
+
+@dataclass
+class Published:
+    """What the IdP's metadata URL answers, and how often it was asked."""
+
+    body: str = ""
+    status: int = 200
+    hits: int = 0
+    url: str = ""
+
+    def app(self) -> Starlette:
+        async def metadata(_request: Request) -> Response:
+            self.hits += 1
+            return Response(self.body, self.status, media_type="application/samlmetadata+xml")
+
+        return Starlette(routes=[Route("/metadata", metadata)])
+
+
+@pytest.fixture
+def published() -> Iterator[Published]:
+    found = Published()
+    with serve(found.app(), bound_socket()) as url:
+        found.url = url + "/metadata"
+        yield found
+
+
+def cache_for(
+    sp: ServiceProvider,
+    clock: FrozenClock,
+    certificates: Sequence[Path] = (),
+    **source: Any,
+) -> MetadataCache:
+    return MetadataCache(idp(certificates, **source), sp, clock, acs_url=ACS_URL, clock_skew=60)
+
+
+def idp(certificates: Sequence[Path] = (), **saml: Any) -> IdP:
+    return IdP(
+        id="suomifi",
+        names=Names(fi="Suomi.fi", sv="Suomi.fi", en="Suomi.fi"),
+        route="personal",
+        protocol="saml",
+        saml=SAMLUpstream(
+            entity_id=IDP_ENTITY_ID,
+            metadata_signing_certificates=tuple(certificates),
+            want_response_signed=True,
+            **saml,
+        ),
+    )
+
+
+def sso_of(found: IdPClient) -> str:
+    services = found.client.metadata.single_sign_on_service(found.entity_id, REDIRECT)
+    return str(services[0]["location"])
+
+
+def signed_entity(keys: Keys, signer: KeyPair | None = None, **fields: Any) -> str:
+    sso = fields.pop("sso", SSO)
+    signing = fields.pop("signing", (keys.idp_old,))
+    return md.signed(md.entity(IDP_ENTITY_ID, sso, signing, **fields), signer or keys.signer)
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(float(int(time.time())))  # whole seconds, as validUntil is written
+
+
+# -- the signature ----------------------------------------------------------------------------
+
+
+async def test_metadata_signed_by_the_configured_certificate_is_accepted(
+    sp: ServiceProvider, keys: Keys, clock: FrozenClock, published: Published
+) -> None:
+    published.body = signed_entity(keys)
+    cache = cache_for(sp, clock, [keys.signer.cert_file], metadata_url=published.url)
+    found = await cache.get()
+    assert (found.entity_id, sso_of(found)) == (IDP_ENTITY_ID, SSO)
+
+
+def wrapped_into_extensions(keys: Keys) -> str:
+    """A root of the attacker's with the genuine signature, the genuine (signed) entity hidden
+    in md:Extensions: the signature's reference is not to the root."""
+    genuine = signed_entity(keys)
+    evil = md.entity(IDP_ENTITY_ID, "https://evil.test/sso", (keys.stranger,), element_id="_evil")
+    hidden = f"<md:Extensions>{genuine}</md:Extensions>"
+    return evil.replace("{signature}", md.signature_of(genuine) + hidden)
+
+
+def wrapped_with_the_same_id(keys: Keys) -> str:
+    """As above, but the attacker's root takes the genuine entity's ID, so that the reference
+    might resolve to either."""
+    return wrapped_into_extensions(keys).replace('ID="_evil"', 'ID="_metadata"', 1)
+
+
+def signed_child_of_an_unsigned_root(keys: Keys) -> str:
+    """An EntitiesDescriptor of the attacker's around the genuine, signed, EntityDescriptor
+    and another IdP entity: only a child is signed."""
+    genuine = signed_entity(keys)
+    other = md.unsigned(
+        md.entity("https://evil.test/idp", "https://evil.test/sso", (keys.stranger,))
+    )
+    other = other.replace('ID="_metadata"', 'ID="_other"')
+    root = f'<md:EntitiesDescriptor xmlns:md="{md.MD}" ID="_all">'
+    return f"{root}{genuine}{other}</md:EntitiesDescriptor>"
+
+
+def tampered(keys: Keys) -> str:
+    return signed_entity(keys).replace(SSO, "https://evil.test/sso")
+
+
+@pytest.mark.parametrize(
+    ("make", "problem"),
+    [
+        (lambda k: md.unsigned(md.entity(IDP_ENTITY_ID, SSO, (k.idp_old,))), "missing"),
+        (tampered, "not valid by any configured certificate"),
+        (lambda k: signed_entity(k, k.stranger), "not valid by any configured certificate"),
+        (wrapped_into_extensions, "the reference is not to the root"),
+        (wrapped_with_the_same_id, "the root's ID is not unique"),
+        (signed_child_of_an_unsigned_root, "missing"),
+        (
+            lambda k: md.signed(
+                md.entity(IDP_ENTITY_ID, SSO, (k.idp_old,)), k.signer, sign_alg=md.RSA_SHA1
+            ),
+            "weak or unknown signature algorithm",
+        ),
+        (
+            lambda k: md.signed(
+                md.entity(IDP_ENTITY_ID, SSO, (k.idp_old,)), k.signer, digest_alg=md.SHA1
+            ),
+            "weak or unknown digest algorithm",
+        ),
+    ],
+    ids=[
+        "unsigned",
+        "tampered",
+        "unknown-key",
+        "wrapped-in-extensions",
+        "wrapped-same-id",
+        "signed-child-only",
+        "rsa-sha1",
+        "sha1-digest",
+    ],
+)
+async def test_metadata_without_a_good_root_signature_is_refused(
+    sp: ServiceProvider,
+    keys: Keys,
+    clock: FrozenClock,
+    published: Published,
+    make: Any,
+    problem: str,
+) -> None:
+    published.body = make(keys)
+    cache = cache_for(sp, clock, [keys.signer.cert_file], metadata_url=published.url)
+    with pytest.raises(UpstreamUnavailableError, match=f"metadata signature: {problem}"):
+        await cache.get()
+
+
+async def test_a_key_value_in_key_info_is_not_trusted(
+    sp: ServiceProvider, keys: Keys, clock: FrozenClock, published: Published
+) -> None:
+    """Signed by a stranger who put their public key in KeyInfo as an RSAKeyValue: xmlsec1 by
+    default would verify with it."""
+    template = md.entity(IDP_ENTITY_ID, "https://evil.test/sso", (keys.stranger,))
+    key_value = f'<ds:KeyInfo xmlns:ds="{md.DS}"><ds:KeyValue/></ds:KeyInfo>'
+    published.body = md.signed(template, keys.stranger, key_info_xml=key_value)
+    assert "RSAKeyValue" in published.body
+    cache = cache_for(sp, clock, [keys.signer.cert_file], metadata_url=published.url)
+    with pytest.raises(UpstreamUnavailableError, match="not valid by any configured certificate"):
+        await cache.get()
+
+
+async def test_a_doctype_is_refused_before_anything_reads_it(
+    sp: ServiceProvider, keys: Keys, clock: FrozenClock, tmp_path: Path
+) -> None:
+    path = tmp_path / "idp.xml"
+    doctype = '<!DOCTYPE md:EntityDescriptor [<!ENTITY sso "https://tunnistus.test/sso">]>'
+    path.write_text(doctype + signed_entity(keys))
+    for certificates in ([keys.signer.cert_file], []):  # signed or not: a DOCTYPE is refused
+        with pytest.raises(UpstreamUnavailableError, match="DOCTYPE"):
+            await cache_for(sp, clock, certificates, metadata_file=path).get()
+
+
+async def test_either_of_two_configured_certificates_signs_and_a_removed_one_is_refused(
+    sp: ServiceProvider, keys: Keys, clock: FrozenClock, published: Published
+) -> None:
+    """The metadata signer's own rollover: both certificates configured while it changes keys;
+    then the old one is removed from the configuration."""
+    both = [keys.signer.cert_file, keys.next_signer.cert_file]
+    for signer in (keys.signer, keys.next_signer):
+        published.body = signed_entity(keys, signer)
+        assert (await cache_for(sp, clock, both, metadata_url=published.url).get()).entity_id
+    published.body = signed_entity(keys, keys.signer)
+    cache = cache_for(sp, clock, [keys.next_signer.cert_file], metadata_url=published.url)
+    with pytest.raises(UpstreamUnavailableError, match="not valid by any configured"):
+        await cache.get()
+
+
+# -- validUntil and cacheDuration -------------------------------------------------------------
+
+
+async def test_expired_metadata_is_refused(
+    sp: ServiceProvider, keys: Keys, clock: FrozenClock, published: Published
+) -> None:
+    """validUntil is strict (no clock skew), as pysaml2 applies it again when it parses."""
+    published.body = signed_entity(keys, valid_until=clock.now())
+    cache = cache_for(sp, clock, [keys.signer.cert_file], metadata_url=published.url)
+    with pytest.raises(UpstreamUnavailableError, match="expired"):
+        await cache.get()
+    published.body = signed_entity(keys, valid_until=clock.now() + 30)
+    assert (await cache.get()).entity_id == IDP_ENTITY_ID
+
+
+async def test_metadata_is_never_served_past_its_valid_until(
+    sp: ServiceProvider,
+    keys: Keys,
+    clock: FrozenClock,
+    published: Published,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A refresh that fails keeps the old metadata until its validUntil, then
+    the IdP is unavailable; failures are retried with back-off; the log names the IdP and the
+    reason, nothing of the metadata."""
+    published.body = signed_entity(keys, valid_until=clock.now() + 1000)
+    cache = cache_for(
+        sp, clock, [keys.signer.cert_file], metadata_url=published.url, metadata_refresh_seconds=600
+    )
+    await cache.refresh_if_due()
+    assert published.hits == 1
+    published.status = 503
+    clock.advance(600)
+    with caplog.at_level(logging.WARNING, logger="broker.upstream.saml"):
+        await cache.refresh_if_due()
+    assert published.hits == 2
+    assert (
+        "idp suomifi: metadata refresh failed (suomifi: metadata: HTTP 503); keeping" in caplog.text
+    )
+    assert (await cache.get()).entity_id == IDP_ENTITY_ID  # the old one serves
+    for wait, hits in ((59, 2), (1, 3), (119, 3), (1, 4)):  # retried after 60 s, then 120 s
+        clock.advance(wait)
+        await cache.refresh_if_due()
+        assert published.hits == hits
+    clock.advance(1000 - 780)  # validUntil
+    with pytest.raises(UpstreamUnavailableError, match="HTTP 503"):
+        await cache.get()  # nothing valid is left: a login tries, and fails
+    assert "EntityDescriptor" not in caplog.text and "X509" not in caplog.text
+    published.status = 200
+    published.body = signed_entity(keys, valid_until=clock.now() + 1000)
+    assert (await cache.get()).entity_id == IDP_ENTITY_ID
+
+
+async def test_a_refused_refresh_keeps_the_old_metadata(
+    sp: ServiceProvider, keys: Keys, clock: FrozenClock, published: Published
+) -> None:
+    published.body = signed_entity(keys)
+    cache = cache_for(sp, clock, [keys.signer.cert_file], metadata_url=published.url)
+    await cache.refresh_if_due()
+    published.body = signed_entity(keys, keys.stranger, sso=NEW_SSO)
+    clock.advance(3600)
+    await cache.refresh_if_due()
+    assert published.hits == 2
+    assert sso_of(await cache.get()) == SSO
+
+
+@pytest.mark.parametrize(
+    ("fields", "refresh_after"),
+    [
+        ({}, 3600),  # the configured interval
+        ({"cache_duration": "PT10M"}, 600),
+        ({"cache_duration": "P1D"}, 3600),  # longer than the interval: the interval
+        ({"valid_until_in": 300}, 300),
+        ({"valid_until_in": 900, "cache_duration": "PT20M"}, 900),
+    ],
+)
+async def test_the_next_refresh_is_the_earliest_of_interval_cache_duration_and_valid_until(
+    sp: ServiceProvider,
+    keys: Keys,
+    clock: FrozenClock,
+    published: Published,
+    fields: dict[str, Any],
+    refresh_after: int,
+) -> None:
+    if (valid_for := fields.pop("valid_until_in", None)) is not None:
+        fields["valid_until"] = clock.now() + valid_for
+    published.body = signed_entity(keys, **fields)
+    cache = cache_for(sp, clock, [keys.signer.cert_file], metadata_url=published.url)
+    await cache.refresh_if_due()
+    clock.advance(refresh_after - 1)
+    await cache.refresh_if_due()
+    assert published.hits == 1
+    clock.advance(1)
+    await cache.refresh_if_due()
+    assert published.hits == 2
+
+
+async def test_a_changed_metadata_file_is_picked_up_without_waiting(
+    sp: ServiceProvider, keys: Keys, clock: FrozenClock, tmp_path: Path
+) -> None:
+    path = tmp_path / "idp.xml"
+    path.write_text(signed_entity(keys))
+    cache = cache_for(sp, clock, [keys.signer.cert_file], metadata_file=path)
+    await cache.refresh_if_due()
+    assert sso_of(await cache.get()) == SSO
+    path.write_text(signed_entity(keys, sso=NEW_SSO))
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 1_000_000))  # mtime moves, clock stands
+    await cache.refresh_if_due()
+    assert sso_of(await cache.get()) == NEW_SSO
+
+
+# -- the IdP's key rollover, as the connector checks responses --------------------------------
+
+
+async def test_the_idps_key_rollover_is_followed_without_a_restart(
+    sp: ServiceProvider, keys: Keys, clock: FrozenClock, published: Published, tmp_path: Path
+) -> None:
+    """Metadata (old) → (old + new) → (new): responses signed by either key verify while both
+    are published; afterwards the old key's are refused and the new key's accepted."""
+    connector = SAMLConnector(
+        idp([keys.signer.cert_file], metadata_url=published.url),
+        sp,
+        clock,
+        acs_url=ACS_URL,
+        remember_assertion=Replays(),
+        require_encrypted_assertions=True,
+    )
+    forge = Forge(keys.idp_old, sp.keys.cert_file, keys.stranger)
+
+    async def signed_by(key: KeyPair) -> Any:
+        saved, statement = await begin(connector)
+        xml = forge.response(
+            statement, forge.encrypted(forge.assertion(statement, key=key)), key=key
+        )
+        return await connector.finish(posted(xml), saved)
+
+    for published_keys, accepted, refused in (
+        ((keys.idp_old,), [keys.idp_old], [keys.idp_new]),
+        ((keys.idp_old, keys.idp_new), [keys.idp_old, keys.idp_new], []),
+        ((keys.idp_new,), [keys.idp_new], [keys.idp_old]),
+    ):
+        published.body = signed_entity(keys, signing=published_keys)
+        clock.advance(3600)
+        await connector.refresh_metadata()
+        for key in accepted:
+            assert (await signed_by(key)).subject
+        for key in refused:
+            with pytest.raises(UpstreamResponseError):
+                await signed_by(key)
+    assert published.hits == 3
