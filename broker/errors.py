@@ -3,6 +3,7 @@
     BrokerError
     ├── ConfigError                 start-up: a bad settings file, key or client definition
     ├── StoreError                  the store failed (translated from the database driver)
+    ├── MailError                   the SMTP server could not be reached or refused a message
     ├── FormInputError              a field the person must correct, shown beside it on the same
     │   │                           form with what was typed (never a page of its own)
     │   └── InvalidContactError     a phone number or e-mail address that cannot be used
@@ -51,6 +52,10 @@ class ConfigError(BrokerError):
 
 class StoreError(BrokerError):
     """The store failed; the driver's exception is chained."""
+
+
+class MailError(BrokerError):
+    """Mail (a one-time code) could not be handed to the SMTP server; the cause is chained."""
 
 
 class FormInputError(BrokerError):

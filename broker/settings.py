@@ -83,6 +83,21 @@ class SAMLServiceProviderSettings(_Frozen):
         return self.organisation_names or Localised(fi=name, sv=name, en=name)
 
 
+class SMTPSettings(_Frozen):
+    """Where the one-time codes of e-mail confirmation are sent from. `security`: `starttls`
+    (port 587), `tls` (implicit, port 465) or `none`, which production allows only on a loopback
+    host (a local relay)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(25, ge=1, le=65535)
+    security: Literal["starttls", "tls", "none"] = "none"
+    username: str | None = None
+    password_file: Path | None = None
+    """A file holding the password (never the password itself in the settings)."""
+    from_address: str = "sote-broker@localhost"
+    timeout_seconds: float = Field(10.0, gt=0)
+
+
 class TokenSettings(_Frozen):
     code_ttl: int = Field(60, ge=5, le=600)
     access_token_ttl: int = Field(600, ge=30, le=86400)
@@ -133,6 +148,7 @@ class Settings(_Frozen):
     keys: KeySettings = KeySettings()
     tokens: TokenSettings = TokenSettings()
     backchannel: BackchannelSettings = BackchannelSettings()
+    smtp: SMTPSettings = SMTPSettings()
     logging: LoggingSettings = LoggingSettings()
 
     @model_validator(mode="after")
@@ -143,6 +159,9 @@ class Settings(_Frozen):
         if self.mode == "production":
             if parts.scheme != "https":
                 raise ValueError("production mode requires an https issuer")
+            loopback = self.smtp.host in ("127.0.0.1", "::1", "localhost")
+            if self.smtp.security == "none" and not loopback:
+                raise ValueError("production mode requires smtp.security starttls or tls")
         elif parts.scheme not in ("http", "https"):
             raise ValueError("issuer must be http(s)")
         return self
@@ -232,6 +251,13 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
             "idp_configs": resolve(settings.idp_configs) if settings.idp_configs else None,
             "saml_sp": settings.saml_sp.model_copy(
                 update={"key_directory": resolve(settings.saml_sp.key_directory)}
+            ),
+            "smtp": settings.smtp.model_copy(
+                update={
+                    "password_file": resolve(settings.smtp.password_file)
+                    if settings.smtp.password_file
+                    else None
+                }
             ),
         }
     )

@@ -21,6 +21,8 @@ __all__ = [
     "AccountRecord",
     "AccountStore",
     "AuditEntry",
+    "CodeCheck",
+    "EmailCodeRecord",
     "LinkRecord",
     "OrgKind",
     "PartnerOrganisationRecord",
@@ -94,6 +96,20 @@ class AuditEntry:
     changes: Mapping[str, Any] = field(default_factory=dict)
 
 
+CodeCheck: TypeAlias = Literal["ok", "wrong", "expired", "exhausted", "missing"]
+
+
+@dataclass(frozen=True)
+class EmailCodeRecord:
+    """A one-time code for proving `email` within the login transaction `tx_id`; only its keyed
+    hash is stored."""
+
+    tx_id: str
+    email: str
+    code_hash: str
+    expires_at: float
+
+
 class AccountStore(ABC):
     # the catalogue
     @abstractmethod
@@ -154,3 +170,17 @@ class AccountStore(ABC):
 
     @abstractmethod
     async def audit_trail(self, account_id: str) -> list[AuditEntry]: ...
+
+    # one-time e-mail codes
+    @abstractmethod
+    async def put_email_code(self, code: EmailCodeRecord, max_sends: int) -> bool:
+        """Keep the transaction's new code (replacing an earlier one, its attempts reset);
+        False, and nothing changed, once `max_sends` codes were sent in this transaction."""
+
+    @abstractmethod
+    async def use_email_code(
+        self, tx_id: str, email: str, code_hash: str, now: float, max_attempts: int
+    ) -> CodeCheck:
+        """Atomically: `ok` uses the code up; `wrong` counts an attempt; `exhausted` after
+        `max_attempts` wrong ones; `expired`; `missing` (none sent, used, or for another
+        address)."""

@@ -482,6 +482,7 @@ class SQLiteStore(Store):
                 "DELETE FROM grants WHERE expires_at < ?",
                 "DELETE FROM sessions WHERE expires_at < ?",
                 "DELETE FROM upstream_logouts WHERE expires_at < ?",
+                "DELETE FROM email_codes WHERE expires_at < ? - 3600",  # "expired" a while
             ):
                 async with db.execute(sql, (now,)) as cur:
                     total += cur.rowcount

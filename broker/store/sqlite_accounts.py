@@ -7,6 +7,7 @@ and inserts, with nobody able to slip in between.
 
 from __future__ import annotations
 
+import hmac
 import json
 import sqlite3
 from collections.abc import Iterable, Sequence
@@ -20,6 +21,8 @@ from broker.store.accounts import (
     AccountRecord,
     AccountStore,
     AuditEntry,
+    CodeCheck,
+    EmailCodeRecord,
     LinkRecord,
     OrgKind,
     PartnerOrganisationRecord,
@@ -211,6 +214,40 @@ class SQLiteAccountStore(AccountStore):
             )
             for row in rows
         ]
+
+    # -- one-time e-mail codes -------------------------------------------------------------
+    async def put_email_code(self, code: EmailCodeRecord, max_sends: int) -> bool:
+        async with self._store._transaction() as db:
+            cursor = await db.execute(
+                "INSERT INTO email_codes (tx_id, email, code_hash, expires_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (tx_id) DO UPDATE SET email = excluded.email, "
+                "code_hash = excluded.code_hash, expires_at = excluded.expires_at, "
+                "attempts = 0, sends = sends + 1, used_at = NULL WHERE sends < ?",
+                (code.tx_id, code.email, code.code_hash, code.expires_at, max_sends),
+            )
+            return cursor.rowcount == 1
+
+    async def use_email_code(
+        self, tx_id: str, email: str, code_hash: str, now: float, max_attempts: int
+    ) -> CodeCheck:
+        async with self._store._transaction() as db:
+            rows = list(
+                await db.execute_fetchall("SELECT * FROM email_codes WHERE tx_id = ?", (tx_id,))
+            )
+            row = rows[0] if rows else None
+            if row is None or row["used_at"] is not None or row["email"] != email:
+                return "missing"
+            if row["attempts"] >= max_attempts:
+                return "exhausted"
+            if row["expires_at"] <= now:
+                return "expired"
+            if not hmac.compare_digest(row["code_hash"], code_hash):
+                await db.execute(
+                    "UPDATE email_codes SET attempts = attempts + 1 WHERE tx_id = ?", (tx_id,)
+                )
+                return "exhausted" if row["attempts"] + 1 >= max_attempts else "wrong"
+            await db.execute("UPDATE email_codes SET used_at = ? WHERE tx_id = ?", (now, tx_id))
+            return "ok"
 
     async def _account(self, sql: str, params: Iterable[Any]) -> AccountRecord | None:
         row = await self._store._one(sql, params)

@@ -57,3 +57,17 @@ CREATE TABLE account_audit (
     changes TEXT NOT NULL
 );
 CREATE INDEX account_audit_account ON account_audit (account_id, at);
+
+-- One-time codes that prove an e-mail address is the person's: only a keyed hash of the code,
+-- bound to the login transaction and the address; expiring, single-use, limited in attempts
+-- and in how often a new one may be sent.
+CREATE TABLE email_codes (
+    tx_id TEXT PRIMARY KEY,
+    email TEXT NOT NULL,
+    code_hash TEXT NOT NULL,
+    expires_at REAL NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    sends INTEGER NOT NULL DEFAULT 1,
+    used_at REAL
+);
+CREATE INDEX email_codes_expiry ON email_codes (expires_at);
