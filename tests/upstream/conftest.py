@@ -125,6 +125,12 @@ def connectors(sp: ServiceProvider, metadata: Path, replays: Replays) -> Connect
 
 async def begin(connector: SAMLConnector) -> tuple[dict[str, Any], Statement]:
     """A login started at `connector`: what it saved, and what an honest IdP would answer."""
+    _, saved, statement = await begin_with_url(connector)
+    return saved, statement
+
+
+async def begin_with_url(connector: SAMLConnector) -> tuple[str, dict[str, Any], Statement]:
+    """`begin`, and the AuthnRequest's redirect URL (for its signature)."""
     redirect = await connector.start(redirect_uri=ACS_URL, relay_state=RELAY_STATE)
     saved = json.loads(json.dumps(redirect.saved))  # as the store gives it back
     statement = Statement(
@@ -133,7 +139,7 @@ async def begin(connector: SAMLConnector) -> tuple[dict[str, Any], Statement]:
         destination=ACS_URL,
         in_response_to=saved["request_id"],
     )
-    return saved, statement
+    return redirect.url, saved, statement
 
 
 def posted(xml: str) -> dict[str, str]:

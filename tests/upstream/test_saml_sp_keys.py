@@ -5,7 +5,6 @@ Real keys, real XML signed and encrypted by the forge's `xmlsec1`."""
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -19,15 +18,8 @@ from broker.upstream.saml import SAMLConnector
 from broker.upstream.saml_redirect import RedirectBindingError, decode
 from broker.upstream.saml_sp import ServiceProvider, sp_metadata_xml
 from broker.upstream.saml_sp_keys import INDEX_FILE, KeyPair, SPKeyRing
-from tests.upstream.conftest import (
-    ACS_URL,
-    IDP_ENTITY_ID,
-    RELAY_STATE,
-    SP_ENTITY_ID,
-    make_connector,
-    posted,
-)
-from tests.upstream.saml_forge import Forge, Statement
+from tests.upstream.conftest import ACS_URL, SP_ENTITY_ID, begin_with_url, make_connector, posted
+from tests.upstream.saml_forge import Forge
 from tests.upstream.test_saml_connector import Replays
 
 pytestmark = pytest.mark.filterwarnings(
@@ -168,18 +160,11 @@ def test_the_metadata_publishes_every_pair_and_is_signed_by_the_active_one(
 async def login(connector: SAMLConnector, forge: Forge, encrypted_for: Path) -> str:
     """A whole login at `connector`, the IdP encrypting for `encrypted_for`; the AuthnRequest's
     query string is returned for its signature."""
-    redirect = await connector.start(redirect_uri=ACS_URL, relay_state=RELAY_STATE)
-    saved = json.loads(json.dumps(redirect.saved))  # as the store gives it back
-    statement = Statement(
-        issuer=IDP_ENTITY_ID,
-        audience=SP_ENTITY_ID,
-        destination=ACS_URL,
-        in_response_to=saved["request_id"],
-    )
+    url, saved, statement = await begin_with_url(connector)
     idp = Forge(forge.key, encrypted_for, forge.impostor)
     identity = await connector.finish(posted(idp.genuine(statement)), saved)
     assert identity.subject
-    return urlsplit(redirect.url).query
+    return urlsplit(url).query
 
 
 def signs_request(query: str, pair: KeyPair) -> bool:
