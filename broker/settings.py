@@ -53,6 +53,11 @@ class SAMLServiceProviderSettings(_Frozen):
     entity_id: str | None = None
     """Default: the issuer + /saml/metadata (where the signed SP metadata is served)."""
     key_directory: Path = Path("var/saml-keys")
+    crypto_backend: Literal["xmlsec", "xmlsec1"] = "xmlsec"
+    """Who checks the IdPs' XML signatures, decrypts their assertions and signs the SP metadata:
+    `xmlsec` in process (the python-xmlsec binding, several times faster), or `xmlsec1`, one
+    run of that program per signature. Both make the same checks (`broker/upstream/saml_crypto`);
+    only `xmlsec1` needs the program installed."""
     organisation_name: str = "sote-broker"
     organisation_names: Localised | None = None
     """Organization's name in fi, sv and en; default: organisation_name in each."""
