@@ -1,6 +1,7 @@
 """Run every benchmark, print the figures, and keep them in bench/results/ (gitignored).
 
-    .venv/bin/python -m bench [--only signing|redemption] [--quick] [options below]
+    .venv/bin/python -m bench [--only signing|redemption|saml-verify|saml-logins] [--quick]
+        [options below]
 
 Writes bench/results/bench-<UTC time>.txt and .json, and copies them to latest.txt / latest.json.
 """
@@ -15,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import code_redemption, signing
+from bench import code_redemption, saml_logins, saml_verify, signing
 from bench._stats import machine
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -24,18 +25,24 @@ RESULTS = Path(__file__).resolve().parent / "results"
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=["signing", "redemption"])
+    parser.add_argument("--only", choices=["signing", "redemption", "saml-verify", "saml-logins"])
     parser.add_argument("--quick", action="store_true", help="smoke test: few runs, small counts")
     parser.add_argument("--signing-runs", type=int, default=5)
     parser.add_argument("--signing-count", type=int, default=2000)
     parser.add_argument("--runs", type=int, default=5, help="redemption runs per alg")
     parser.add_argument("--codes", type=int, default=1000, help="codes redeemed per run and alg")
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--saml-runs", type=int, default=5, help="SAML verification runs")
+    parser.add_argument("--saml-count", type=int, default=100, help="verifications per run")
+    parser.add_argument("--login-runs", type=int, default=3, help="Suomi.fi login runs")
+    parser.add_argument("--logins", type=int, default=60, help="logins per run and backend")
+    parser.add_argument("--login-concurrency", type=int, default=4)
     parser.add_argument("--no-pin", dest="pin", action="store_false", default=None)
     parser.add_argument("--no-save", action="store_true", help="print only; write no files")
     args = parser.parse_args(argv)
     if args.quick:
         args.signing_runs, args.signing_count, args.runs, args.codes = 2, 200, 1, 200
+        args.saml_runs, args.saml_count, args.login_runs, args.logins = 1, 20, 1, 4
 
     started = time.perf_counter()
     result: dict[str, Any] = {
@@ -54,6 +61,18 @@ def main(argv: list[str] | None = None) -> int:
             args.runs, args.codes, args.concurrency, args.pin
         )
         texts.append(code_redemption.report(result["code_redemption"]))
+        print(texts[-1], flush=True)
+    if args.only in (None, "saml-verify"):
+        print("SAML verification ...", file=sys.stderr, flush=True)
+        result["saml_verify"] = saml_verify.run(args.saml_runs, args.saml_count)
+        texts.append(saml_verify.report(result["saml_verify"]))
+        print(texts[-1], flush=True)
+    if args.only in (None, "saml-logins"):
+        print("Suomi.fi logins ...", file=sys.stderr, flush=True)
+        result["saml_logins"] = saml_logins.run(
+            args.login_runs, args.logins, args.login_concurrency, args.pin
+        )
+        texts.append(saml_logins.report(result["saml_logins"]))
         print(texts[-1], flush=True)
     result["wall_seconds"] = round(time.perf_counter() - started, 1)
 
@@ -78,10 +97,12 @@ def main(argv: list[str] | None = None) -> int:
 def _all_ok(result: dict[str, Any]) -> bool:
     """Exit 1 only if the benchmark itself could not be trusted: errors or a failed guard."""
     redemption = result.get("code_redemption")
-    if redemption is None:
-        return True
-    algs = redemption["algs"].values()
-    return all(r["errors"] == 0 and r["sanity"]["ok"] for r in algs)
+    logins = result.get("saml_logins")
+    algs = redemption["algs"].values() if redemption else []
+    backends = logins["backends"].values() if logins else []
+    return all(r["errors"] == 0 and r["sanity"]["ok"] for r in algs) and all(
+        r["errors"] == 0 for r in backends
+    )
 
 
 if __name__ == "__main__":

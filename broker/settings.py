@@ -64,6 +64,11 @@ class SAMLServiceProviderSettings(_Frozen):
     metadata_check_seconds: float = Field(30.0, gt=0, le=3600)
     """How often the background looks whether an IdP's metadata is due for a refresh (each
     IdP's own `saml.metadata_refresh_seconds` says when it is)."""
+    crypto_backend: Literal["xmlsec", "xmlsec1"] = "xmlsec"
+    """Who checks the IdPs' XML signatures, decrypts their assertions and signs the SP metadata:
+    `xmlsec` in process (the python-xmlsec binding, several times faster), or `xmlsec1`, one
+    run of that program per signature. Both make the same checks (`broker/upstream/saml_crypto`);
+    only `xmlsec1` needs the program installed."""
     organisation_name: str = "sote-broker"
     organisation_names: Localised | None = None
     """Organization's name in fi, sv and en; default: organisation_name in each."""

@@ -74,14 +74,17 @@ class SAMLService:
 async def start_saml_service(
     settings: Settings, registry: Registry, store: Store
 ) -> SAMLService | None:
-    """None without SAML IdPs (no SP key is made then). Key generation and xmlsec1 run in a
-    thread: they take seconds the first time."""
+    """None without SAML IdPs (no SP key is made then). Key generation and metadata signing
+    run in a thread: they take seconds the first time."""
     saml_idps = [idp for idp in registry.idps() if idp.saml is not None]
     if not saml_idps:
         return None
     sp_settings = settings.saml_sp
     sp = await asyncio.to_thread(
-        ServiceProvider.load, settings.saml_entity_id, sp_settings.key_directory
+        ServiceProvider.load,
+        settings.saml_entity_id,
+        sp_settings.key_directory,
+        sp_settings.crypto_backend,
     )
     acs_url = settings.issuer + ACS_PATH
     names = sp_settings.organisation().model_dump()
@@ -127,6 +130,7 @@ def _describe(
         service_names=service_names,
         xmlsec_binary=sp.xmlsec_binary,
         entity_attributes=entity_attributes,
+        crypto_backend=sp.crypto_backend,
     )
 
 

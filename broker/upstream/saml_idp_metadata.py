@@ -25,7 +25,6 @@ from broker.upstream.saml_sp import ServiceProvider
 with warnings.catch_warnings():  # see saml_sp: pysaml2's import-time CryptographyDeprecationWarning
     warnings.filterwarnings("ignore", "CFB has been moved")
     from saml2 import BINDING_HTTP_REDIRECT
-    from saml2.client import Saml2Client
 
 __all__ = ["IdPClient", "MetadataCache"]
 
@@ -250,7 +249,7 @@ class MetadataCache:
         settings["accepted_time_diff"] = self._skew
         try:
             config = self._sp.config(settings)
-            client = Saml2Client(config=config)
+            client = self._sp.client(config)
             entity_id = self._entity_id(config.metadata)
         except (UpstreamUnavailableError, ConfigError):
             raise

@@ -1,14 +1,15 @@
 """The broker as one SAML 2.0 service provider: its pysaml2 settings and its signed metadata.
 
-    ServiceProvider       entity id + keys (`saml_sp_keys`) + xmlsec1: builds the pysaml2
-                          `SPConfig` in code
+    ServiceProvider       entity id + keys (`saml_sp_keys`) + crypto backend (`saml_crypto`:
+                          in process, or the xmlsec1 program): builds the pysaml2 `SPConfig` in
+                          code, and the `Saml2Client` with the broker's SecurityContext
     sp_metadata_xml       the SP's EntityDescriptor, enveloped-signed (RSA-SHA256, SHA-256), for
                           the IdP operators (Suomi.fi registers it; the mock reads it)
 
 The IdP side (its metadata and the pysaml2 client built on it) is in `saml_idp_metadata`.
 pysaml2 signs with RSA-SHA1 unless told otherwise, so the algorithms go into every config and
-every call. Only `broker/upstream/saml*.py` import `saml2`. Everything here blocks (xmlsec1): call
-it at start-up or in a thread.
+every call. Only `broker/upstream/saml*.py` import `saml2`. Everything here blocks (XML signatures,
+RSA): call it at start-up or in a thread.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from broker.errors import ConfigError
 from broker.upstream.registry import RequestedAttribute
+from broker.upstream.saml_crypto import CryptoBackendName, check_backend, security_context
 from broker.upstream.saml_sp_keys import ServiceProviderKeys, SPKeyRing
 from broker.upstream.saml_sp_metadata import attribute_names, describe_service
 
@@ -30,11 +31,11 @@ from broker.upstream.saml_sp_metadata import attribute_names, describe_service
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", "CFB has been moved")
     from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, md
+    from saml2.client import Saml2Client
     from saml2.config import SPConfig
     from saml2.extension import algsupport
     from saml2.metadata import entity_descriptor, sign_entity_descriptor
     from saml2.saml import NAME_FORMAT_URI, NAMEID_FORMAT_TRANSIENT
-    from saml2.sigver import security_context
     from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
 
 __all__ = [
@@ -56,20 +57,24 @@ DIGEST_ALG: Final = DIGEST_SHA256
 
 @dataclass(frozen=True)
 class ServiceProvider:
-    """The broker's SAML identity: one entity id and key set for every SAML IdP. `key_source` is
-    the running broker's `SPKeyRing` (re-read when a rollover step changes it), or one fixed
+    """The broker's SAML identity: one entity id and key set for every SAML IdP, and the crypto
+    backend that verifies, decrypts and signs for it (`saml_crypto`). `key_source` is the
+    running broker's `SPKeyRing` (re-read when a rollover step changes it), or one fixed
     `ServiceProviderKeys`."""
 
     entity_id: str
     key_source: SPKeyRing | ServiceProviderKeys
     xmlsec_binary: str = field(default_factory=lambda: shutil.which("xmlsec1") or "")
+    crypto_backend: CryptoBackendName = "xmlsec"
 
     @classmethod
-    def load(cls, entity_id: str, key_directory: Path) -> ServiceProvider:
-        """At start-up: the keys (made on first start) and xmlsec1, or a ConfigError."""
-        if not shutil.which("xmlsec1"):
-            raise ConfigError("xmlsec1 is not installed; SAML needs it (apt-get install xmlsec1)")
-        return cls(entity_id, SPKeyRing(key_directory))
+    def load(
+        cls, entity_id: str, key_directory: Path, crypto_backend: CryptoBackendName = "xmlsec"
+    ) -> ServiceProvider:
+        """At start-up: the keys (made on first start) and a backend that can run here, or a
+        ConfigError (xmlsec1 missing, or the xmlsec module unusable)."""
+        check_backend(crypto_backend, shutil.which("xmlsec1") or "")
+        return cls(entity_id, SPKeyRing(key_directory), crypto_backend=crypto_backend)
 
     @property
     def keys(self) -> ServiceProviderKeys:
@@ -85,8 +90,7 @@ class ServiceProvider:
         **sp: Any,
     ) -> dict[str, Any]:
         """pysaml2 settings; `sp` adds to or overrides the `service.sp` section."""
-        if not self.xmlsec_binary:
-            raise ConfigError("xmlsec1 is not installed; SAML needs it (apt-get install xmlsec1)")
+        check_backend(self.crypto_backend, self.xmlsec_binary)
         endpoints: dict[str, Any] = {"assertion_consumer_service": [(acs_url, BINDING_HTTP_POST)]}
         if slo_url:  # the broker's SLO endpoint takes HTTP-Redirect only
             endpoints["single_logout_service"] = [(slo_url, BINDING_HTTP_REDIRECT)]
@@ -114,7 +118,7 @@ class ServiceProvider:
             "cert_file": str(keys.cert_file),
             "additional_cert_files": [str(pair.cert_file) for pair in keys.others()],
             "encryption_keypairs": pairs,
-            "xmlsec_binary": self.xmlsec_binary,
+            **self._backend_settings(),
             "metadata": {"inline": list(idp_metadata)} if idp_metadata else {},
             "signing_algorithm": SIGN_ALG,
             "digest_algorithm": DIGEST_ALG,
@@ -123,11 +127,30 @@ class ServiceProvider:
             "delete_tmpfiles": True,
         }
 
+    def _backend_settings(self) -> dict[str, str]:
+        """For xmlsec1, the program. In process: pysaml2's `Entity.__init__` builds a
+        SecurityContext from `crypto_backend` before `client` replaces it, and only its
+        "XMLSecurity" one needs nothing installed to be built (it is never used)."""
+        if self.crypto_backend == "xmlsec1":
+            return {"xmlsec_binary": self.xmlsec_binary}
+        return {"crypto_backend": "XMLSecurity"}
+
     def config(self, settings: Mapping[str, Any]) -> Any:
         """A loaded pysaml2 `SPConfig` (blocking: parses the inline metadata)."""
         config = SPConfig()
         config.load(dict(settings))
         return config
+
+    def security(self, config: Any) -> Any:
+        """The pysaml2 SecurityContext for `config`, with this SP's crypto backend."""
+        return security_context(config, self.crypto_backend)
+
+    def client(self, config: Any) -> Any:
+        """A pysaml2 `Saml2Client` on `config` whose every signature check, decryption and
+        signature goes through this SP's crypto backend."""
+        client = Saml2Client(config=config)
+        client.sec = self.security(config)
+        return client
 
 
 # -- metadata ------------------------------------------------------------------------------------
@@ -176,13 +199,16 @@ def sp_metadata_xml(
     valid_hours: int | None = None,
     xmlsec_binary: str | None = None,
     entity_attributes: Sequence[EntityAttribute] = (),
+    crypto_backend: CryptoBackendName = "xmlsec",
 ) -> bytes:
-    """The SP's EntityDescriptor, signed by the active pair: AuthnRequestsSigned and
-    WantAssertionsSigned true, a signing and an encryption KeyDescriptor per key pair (two during
-    a rollover), the ACS (HTTP-POST), the SLO endpoints, and each requested attribute as a
-    RequestedAttribute with NameFormat uri (Suomi.fi releases only those), named and described
-    by `saml_sp_metadata`. Blocking (xmlsec1 signs): make it at start-up or in a thread."""
-    sp = ServiceProvider(entity_id, keys, xmlsec_binary or shutil.which("xmlsec1") or "")
+    """The SP's EntityDescriptor, signed by the active pair with `crypto_backend`:
+    AuthnRequestsSigned and WantAssertionsSigned true, a signing and an encryption KeyDescriptor
+    per key pair (two during a rollover), the ACS (HTTP-POST), the SLO endpoints, and each
+    requested attribute as a RequestedAttribute with NameFormat uri (Suomi.fi releases only
+    those), named and described by `saml_sp_metadata`. Blocking: make it at start-up or in a
+    thread."""
+    binary = xmlsec_binary or shutil.which("xmlsec1") or ""
+    sp = ServiceProvider(entity_id, keys, binary, crypto_backend)
     settings = sp.settings(
         acs_url=acs_url,
         slo_url=slo_url,
@@ -202,7 +228,7 @@ def sp_metadata_xml(
     describe_service(descriptor, requested_attributes, service_names)
     _advertise_only_strong_algorithms(descriptor)
     _, xml = sign_entity_descriptor(
-        descriptor, None, security_context(config), sign_alg=SIGN_ALG, digest_alg=DIGEST_ALG
+        descriptor, None, sp.security(config), sign_alg=SIGN_ALG, digest_alg=DIGEST_ALG
     )
     text = xml if isinstance(xml, str) else xml.decode("utf-8")
     return text.encode("utf-8")

@@ -1,5 +1,6 @@
 """Fixtures for the SAML attack tests: the forge (a test-side IdP with its own keys), the IdP's
-metadata as a file, and connectors made per IdP profile.
+metadata as a file, and connectors made per IdP profile. The SP runs once per crypto backend
+(`xmlsec` in process, the `xmlsec1` program), so every test here proves both.
 
 IdP profiles: `suomifi` signs the Response and the assertion and encrypts (Suomi.fi's file);
 `assertion_signed` (the defaults) and `response_signed` sign one of the two, so that wrapping
@@ -21,6 +22,7 @@ import pytest
 from broker.clock import FrozenClock
 from broker.upstream.registry import IdP, Names, SAMLUpstream
 from broker.upstream.saml import RememberAssertion, SAMLConnector
+from broker.upstream.saml_crypto import CRYPTO_BACKENDS
 from broker.upstream.saml_sp import ServiceProvider
 from mock_idps.saml_common.keys import load_or_create_pair
 from tests.upstream.saml_forge import HETU, Forge, Statement, encode
@@ -47,9 +49,9 @@ def _collect_leaks() -> Iterator[None]:
     gc.collect()
 
 
-@pytest.fixture(scope="session")
-def sp(saml_sp_keys: Path) -> ServiceProvider:
-    return ServiceProvider.load(SP_ENTITY_ID, saml_sp_keys)
+@pytest.fixture(scope="session", params=CRYPTO_BACKENDS)
+def sp(saml_sp_keys: Path, request: pytest.FixtureRequest) -> ServiceProvider:
+    return ServiceProvider.load(SP_ENTITY_ID, saml_sp_keys, request.param)
 
 
 @pytest.fixture(scope="session")

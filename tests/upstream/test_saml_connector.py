@@ -38,6 +38,7 @@ from broker.upstream.registry import IdP, Names, SAMLUpstream
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", "CFB has been moved")
     from broker.upstream.saml import SAMLConnector
+    from broker.upstream.saml_crypto import CRYPTO_BACKENDS
     from broker.upstream.saml_sp import (
         Contact,
         Organisation,
@@ -93,10 +94,11 @@ def _collect_leaks() -> Iterator[None]:
     gc.collect()
 
 
-@pytest.fixture(scope="session")
-def sp(tmp_path_factory: pytest.TempPathFactory) -> ServiceProvider:
-    """The broker's SP, keys made once per session: RSA 3072 generation is the slow part."""
-    return ServiceProvider.load(SP_ENTITY_ID, tmp_path_factory.mktemp("saml-sp") / "keys")
+@pytest.fixture(scope="session", params=CRYPTO_BACKENDS)
+def sp(saml_sp_keys: Path, request: pytest.FixtureRequest) -> ServiceProvider:
+    """The broker's SP (keys made once per session: RSA 3072 generation is the slow part), once
+    per crypto backend: every test here runs on both."""
+    return ServiceProvider.load(SP_ENTITY_ID, saml_sp_keys, request.param)
 
 
 @pytest.fixture(scope="session")
@@ -109,6 +111,7 @@ def sp_metadata(sp: ServiceProvider) -> bytes:
         [HETU, GIVEN_NAME, MAIL],
         organisation=Organisation({"fi": "Testi", "en": "Test"}, {"fi": "https://test.example"}),
         contacts=[Contact("technical", "tuki@test.example", given_name="Tuki")],
+        crypto_backend=sp.crypto_backend,
     )
 
 

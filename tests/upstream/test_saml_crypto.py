@@ -1,0 +1,354 @@
+"""The crypto backends themselves (`broker/upstream/saml_crypto.py`), below pysaml2's own checks:
+each is handed real XML signed and encrypted by the forge with test keys, as pysaml2 hands it
+over, and must refuse what the other refuses. Where pysaml2's plain xmlsec1 backend would have
+accepted an attack (SHA-1, a signature found elsewhere than on the element), the test says so:
+that refusal is the broker's profile check, on both backends.
+
+The connector-level attacks, on both backends, are in test_saml_attacks.py and test_saml_checks.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import subprocess
+import warnings
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from lxml import etree
+
+from broker.errors import ConfigError, UpstreamResponseError
+from broker.upstream.saml_crypto import (
+    CRYPTO_BACKENDS,
+    CryptoBackendName,
+    InProcessCrypto,
+    ProgramCrypto,
+    check_backend,
+)
+from broker.upstream.saml_sp import sp_metadata_xml
+from broker.upstream.saml_sp_keys import ServiceProviderKeys
+from mock_idps.saml_common.keys import KeyPair, load_or_create_pair
+from tests.upstream.conftest import ACS_URL, SP_ENTITY_ID, Connectors, begin, posted
+from tests.upstream.saml_attacks import after, signature_of
+from tests.upstream.saml_forge import SAML, SAMLP, Forge, Statement, new_id
+
+with warnings.catch_warnings():  # see broker/upstream/saml_sp.py
+    warnings.filterwarnings("ignore", "CFB has been moved")
+    from saml2.sigver import CryptoBackendXmlSec1, DecryptError, SignatureError
+
+# pysaml2's xmlsec1 backend leaves its temporary files open when a run fails (see
+# test_saml_attacks.py); the garbage collector then reports them.
+pytestmark = pytest.mark.filterwarnings(
+    r"ignore:Exception ignored in. <_io.FileIO name='/tmp/tmp"
+    r":pytest.PytestUnraisableExceptionWarning"
+)
+
+ASSERTION = f"{SAML}:Assertion"
+RESPONSE = f"{SAMLP}:Response"
+RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+RSA_SHA1 = "http://www.w3.org/2000/09/xmldsig#rsa-sha1"
+SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
+SHA1 = "http://www.w3.org/2000/09/xmldsig#sha1"
+XMLSEC1 = shutil.which("xmlsec1") or "xmlsec1"
+
+Crypto = InProcessCrypto | ProgramCrypto
+
+
+def crypto_for(backend: CryptoBackendName) -> Crypto:
+    return InProcessCrypto() if backend == "xmlsec" else ProgramCrypto(XMLSEC1)
+
+
+@pytest.fixture(params=CRYPTO_BACKENDS)
+def crypto(request: pytest.FixtureRequest) -> Crypto:
+    return crypto_for(request.param)
+
+
+@pytest.fixture(scope="module")
+def sp_keys(saml_sp_keys: Path) -> ServiceProviderKeys:
+    """The keys of the SP in conftest.py, whichever its backend."""
+    return ServiceProviderKeys.load_or_create(saml_sp_keys)
+
+
+@pytest.fixture(scope="module")
+def forge(sp_keys: ServiceProviderKeys, tmp_path_factory: pytest.TempPathFactory) -> Forge:
+    """conftest's forge, made once here rather than once per SP backend."""
+    keys = tmp_path_factory.mktemp("forged-idp")
+    return Forge(
+        load_or_create_pair(keys, "forged-idp-TEST-ONLY"),
+        sp_keys.cert_file,
+        impostor=load_or_create_pair(keys, "impostor-TEST-ONLY"),
+    )
+
+
+@pytest.fixture
+def statement() -> Statement:
+    return Statement(
+        issuer="https://tunnistus.test/idp",
+        audience=SP_ENTITY_ID,
+        destination=ACS_URL,
+        in_response_to=new_id(),
+    )
+
+
+def verify(crypto: Crypto, xml: str, cert: Path, node_name: str, node_id: str) -> bool:
+    return crypto.validate_signature(xml, str(cert), "pem", node_name, node_id)
+
+
+def refused(crypto: Crypto, xml: str, cert: Path, node_name: str, node_id: str) -> str:
+    """The refusal's message; pysaml2 reacts to an XmlsecError kind as to a failed xmlsec1 run."""
+    with pytest.raises(SignatureError) as error:
+        verify(crypto, xml, cert, node_name, node_id)
+    return str(error.value)
+
+
+def signed_with(forge: Forge, xml: str, element_id: str, *, sign_alg: str, digest_alg: str) -> str:
+    """`xml` (with one unsigned element of that ID) signed by xmlsec1 with these algorithms."""
+    return forge.sign(xml.replace(RSA_SHA256, sign_alg).replace(SHA256, digest_alg), element_id)
+
+
+def assertion_template(forge: Forge, s: Statement, reference_id: str | None = None) -> str:
+    """An assertion whose (unfilled) signature template refers to `reference_id`."""
+    template = forge._signature_template(reference_id or s.assertion_id, None)
+    return after(forge.assertion(s, signed=False), "</saml:Issuer>", template)
+
+
+def key_value(pair: KeyPair) -> str:
+    """A ds:KeyValue with the public key of `pair`: a key in the document itself."""
+    public_key = x509.load_pem_x509_certificate(pair.cert_file.read_bytes()).public_key()
+    numbers = public_key.public_numbers()  # type: ignore[union-attr]
+
+    def b64(n: int) -> str:
+        return base64.b64encode(n.to_bytes((n.bit_length() + 7) // 8, "big")).decode()
+
+    return (
+        f"<ds:KeyValue><ds:RSAKeyValue><ds:Modulus>{b64(numbers.n)}</ds:Modulus>"
+        f"<ds:Exponent>{b64(numbers.e)}</ds:Exponent></ds:RSAKeyValue></ds:KeyValue>"
+    )
+
+
+# -- the key: only the certificate pysaml2 hands over ---------------------------------------------
+
+
+def test_a_genuine_signature_verifies(crypto: Crypto, forge: Forge, statement: Statement) -> None:
+    signed = forge.assertion(statement)
+    assert verify(crypto, signed, forge.key.cert_file, ASSERTION, statement.assertion_id)
+
+
+def test_an_attackers_certificate_in_key_info_is_not_used(
+    crypto: Crypto, forge: Forge, statement: Statement
+) -> None:
+    """Signed by the impostor, who put its certificate in ds:KeyInfo: the metadata's key is the
+    only one tried, and it does not verify."""
+    signed = forge.assertion(statement, key=forge.impostor)
+    assert forge.impostor.cert_base64()[:64] in signed
+    refused(crypto, signed, forge.key.cert_file, ASSERTION, statement.assertion_id)
+    # the same signature, checked with the impostor's certificate, is sound: only the key differs
+    assert verify(crypto, signed, forge.impostor.cert_file, ASSERTION, statement.assertion_id)
+
+
+def test_an_attackers_key_value_in_key_info_is_not_used(
+    crypto: Crypto, forge: Forge, statement: Statement
+) -> None:
+    """The impostor's public key as a ds:KeyValue, which libxmlsec1 would read if asked to."""
+    signed = forge.assertion(statement, key=forge.impostor)
+    with_key = signed.replace("<ds:X509Data>", key_value(forge.impostor) + "<ds:X509Data>", 1)
+    refused(crypto, with_key, forge.key.cert_file, ASSERTION, statement.assertion_id)
+
+
+def test_key_info_does_not_matter_to_a_genuine_signature(
+    crypto: Crypto, forge: Forge, statement: Statement
+) -> None:
+    """KeyInfo is outside SignedInfo: swapping in the impostor's certificate changes nothing."""
+    signed = forge.assertion(statement)
+    swapped = signed.replace(forge.key.cert_base64()[:64], forge.impostor.cert_base64()[:64])
+    assert verify(crypto, swapped, forge.key.cert_file, ASSERTION, statement.assertion_id)
+
+
+# -- which element and which signature --------------------------------------------------------
+
+
+def test_a_reference_to_another_id_is_refused(
+    crypto: Crypto, forge: Forge, statement: Statement
+) -> None:
+    """The assertion's own signature, validly made over another element (the Response around
+    it): the element pysaml2 asks about is not what was signed."""
+    body = assertion_template(forge, statement, reference_id=statement.response_id)
+    response = forge.sign(forge.response(statement, body, signed=False), statement.response_id)
+    assertion_id = statement.assertion_id
+    refused(crypto, response, forge.key.cert_file, ASSERTION, assertion_id)
+    # nor is it the Response's signature: a Response signature must be the Response's own child
+    message = refused(crypto, response, forge.key.cert_file, RESPONSE, statement.response_id)
+    assert "enveloped ds:Signature" in message
+    # pysaml2's plain xmlsec1 backend, asked about the Response, takes the first signature it
+    # meets under it and accepts; pysaml2 itself never asks, as the Response has no signature
+    plain = CryptoBackendXmlSec1(XMLSEC1)
+    assert verify(plain, response, forge.key.cert_file, RESPONSE, statement.response_id)
+
+
+def test_a_signature_over_another_element_is_refused(
+    crypto: Crypto, forge: Forge, statement: Statement
+) -> None:
+    """The genuine assertion's signature carried by an evil assertion of another ID."""
+    evil = replace(statement, assertion_id=new_id(), name_id="evil")
+    carrier = after(
+        forge.assertion(evil, signed=False),
+        "</saml:Issuer>",
+        signature_of(forge.assertion(statement)),
+    )
+    message = refused(crypto, carrier, forge.key.cert_file, ASSERTION, evil.assertion_id)
+    assert "Reference" in message or "ID" in message
+
+
+def test_an_unknown_id_is_refused(crypto: Crypto, forge: Forge, statement: Statement) -> None:
+    signed = forge.assertion(statement)
+    refused(crypto, signed, forge.key.cert_file, ASSERTION, new_id())
+
+
+def test_two_elements_with_the_id_are_refused(
+    crypto: Crypto, forge: Forge, statement: Statement
+) -> None:
+    """The signed assertion beside an unsigned evil one with the same ID: which one is checked
+    and which is read would depend on the order of look-ups."""
+    signed = forge.assertion(statement)
+    evil = forge.assertion(replace(statement, name_id="evil"), signed=False)
+    for body in (evil + signed, signed + evil):
+        response = forge.response(statement, body, signed=False)
+        refused(crypto, response, forge.key.cert_file, ASSERTION, statement.assertion_id)
+
+
+def test_an_xml_id_with_the_same_value_is_refused(
+    crypto: Crypto, forge: Forge, statement: Statement
+) -> None:
+    """libxml2 registers xml:id on parsing; a Reference could resolve to that element instead."""
+    signed = forge.assertion(statement)
+    decoy = f'<saml:Audience xml:id="{statement.assertion_id}">x</saml:Audience>'
+    tampered = after(signed, "<saml:AudienceRestriction>", decoy)
+    refused(crypto, tampered, forge.key.cert_file, ASSERTION, statement.assertion_id)
+
+
+# -- algorithms ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sign_alg", "digest_alg"),
+    [(RSA_SHA1, SHA256), (RSA_SHA256, SHA1), (RSA_SHA1, SHA1)],
+    ids=["rsa-sha1", "sha1-digest", "both-sha1"],
+)
+def test_sha1_is_refused(
+    crypto: Crypto, forge: Forge, statement: Statement, sign_alg: str, digest_alg: str
+) -> None:
+    xml = assertion_template(forge, statement)
+    signed = signed_with(
+        forge, xml, statement.assertion_id, sign_alg=sign_alg, digest_alg=digest_alg
+    )
+    message = refused(crypto, signed, forge.key.cert_file, ASSERTION, statement.assertion_id)
+    assert "not allowed" in message
+    # pysaml2's plain xmlsec1 backend accepts it: the refusal is the broker's profile check
+    plain = CryptoBackendXmlSec1(XMLSEC1)
+    assert verify(plain, signed, forge.key.cert_file, ASSERTION, statement.assertion_id)
+
+
+def test_rsa_sha512_is_accepted(crypto: Crypto, forge: Forge, statement: Statement) -> None:
+    xml = assertion_template(forge, statement)
+    signed = signed_with(
+        forge,
+        xml,
+        statement.assertion_id,
+        sign_alg="http://www.w3.org/2001/04/xmldsig-more#rsa-sha512",
+        digest_alg="http://www.w3.org/2001/04/xmlenc#sha512",
+    )
+    assert verify(crypto, signed, forge.key.cert_file, ASSERTION, statement.assertion_id)
+
+
+async def test_a_sha1_signed_login_is_refused_by_the_connector(
+    connectors: Connectors, forge: Forge
+) -> None:
+    """End to end, on the SP's backend (both, by the fixture): an assertion signed RSA-SHA1."""
+    connector = connectors.get("assertion_signed")
+    saved, s = await begin(connector)
+    signed = signed_with(
+        forge, assertion_template(forge, s), s.assertion_id, sign_alg=RSA_SHA1, digest_alg=SHA1
+    )
+    answer = forge.response(s, forge.encrypted(signed), signed=False)
+    with pytest.raises(UpstreamResponseError, match="SignatureError"):
+        await connector.finish(posted(answer), saved)
+
+
+# -- decryption ---------------------------------------------------------------------------------
+
+
+def test_both_backends_decrypt_to_the_same_assertion(
+    sp_keys: ServiceProviderKeys, forge: Forge, statement: Statement
+) -> None:
+    """AES-256-GCM with RSA-OAEP, as Suomi.fi sends; the decrypted assertion still verifies."""
+    response = forge.genuine(statement)
+    decrypted = {
+        backend: crypto_for(backend).decrypt(response, str(sp_keys.key_file))
+        for backend in CRYPTO_BACKENDS
+    }
+    canonical = {backend: _assertion_c14n(xml) for backend, xml in decrypted.items()}
+    assert canonical["xmlsec"] == canonical["xmlsec1"]
+    for backend in CRYPTO_BACKENDS:
+        crypto = crypto_for(backend)
+        assert verify(
+            crypto, decrypted[backend], forge.key.cert_file, ASSERTION, statement.assertion_id
+        )
+
+
+def test_decryption_with_another_key_fails(
+    crypto: Crypto, forge: Forge, statement: Statement
+) -> None:
+    with pytest.raises(DecryptError):
+        crypto.decrypt(forge.genuine(statement), str(forge.impostor.key_file))
+
+
+def test_nothing_to_decrypt_fails(
+    crypto: Crypto, sp_keys: ServiceProviderKeys, forge: Forge, statement: Statement
+) -> None:
+    """pysaml2 decrypts until this fails (then stops), as a failed xmlsec1 run does."""
+    with pytest.raises(DecryptError):
+        crypto.decrypt(forge.assertion(statement), str(sp_keys.key_file))
+
+
+def _assertion_c14n(xml: str) -> bytes:
+    root = etree.fromstring(xml.encode())
+    (assertion,) = root.iter(f"{{{SAML}}}Assertion")
+    return etree.tostring(assertion, method="c14n", exclusive=True)
+
+
+# -- signing: the SP metadata ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", CRYPTO_BACKENDS)
+def test_sp_metadata_signed_by_either_backend_verifies_with_xmlsec1(
+    sp_keys: ServiceProviderKeys, tmp_path: Path, backend: CryptoBackendName
+) -> None:
+    metadata = sp_metadata_xml(SP_ENTITY_ID, ACS_URL, None, sp_keys, crypto_backend=backend)
+    path = tmp_path / "sp.xml"
+    path.write_bytes(metadata)
+    node = "urn:oasis:names:tc:SAML:2.0:metadata:EntityDescriptor"
+    command = [XMLSEC1, "--verify", "--pubkey-cert-pem", str(sp_keys.cert_file)]
+    done = subprocess.run(
+        [*command, "--id-attr:ID", node, str(path)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+
+
+# -- the backend can run here ---------------------------------------------------------------------
+
+
+def test_the_locked_xmlsec_and_lxml_share_one_libxml2() -> None:
+    """The wheels of xmlsec and lxml each bundle libxml2; a mismatch would fail at import."""
+    import xmlsec
+
+    assert xmlsec.get_libxml_version() == etree.LIBXML_VERSION
+    assert xmlsec.get_libxml_compiled_version() == etree.LIBXML_COMPILED_VERSION
+    check_backend("xmlsec", "")  # no ConfigError: xmlsec1 is not needed in process
+
+
+def test_the_xmlsec1_backend_without_the_program_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="xmlsec1 program is not installed"):
+        check_backend("xmlsec1", "")
