@@ -337,6 +337,7 @@ async def test_the_next_refresh_is_the_earliest_of_interval_cache_duration_and_v
     fields: dict[str, Any],
     refresh_after: int,
 ) -> None:
+    fields = dict(fields)  # the parameter is shared by both backends' runs: never change it
     if (valid_for := fields.pop("valid_until_in", None)) is not None:
         fields["valid_until"] = clock.now() + valid_for
     published.body = signed_entity(keys, **fields)
