@@ -202,8 +202,7 @@ def register_client(config: Path, alg: str) -> Client:
         REDIRECT_URI,
         "--auth-method",
         "client_secret_basic",
-        "--secret",
-        client.secret,
+        f"--secret={client.secret}",  # one word: a random secret may begin with "-"
         "--id-token-alg",
         alg,
         "--json",
