@@ -13,11 +13,11 @@ import httpx
 import pytest
 from defusedxml import ElementTree
 
-from broker.upstream.saml_redirect import RedirectBindingError, decode
-from broker.upstream.saml_sp_keys import KeyPair, SPKeyRing
+from broker.upstream.saml_sp_keys import SPKeyRing
 from tests.conftest import SAMLWorld
 from tests.flows.suomifi import back_at_broker, suomifi_answer, to_suomifi
 from tests.portal_client import callback_params, portal_client, redeem, start
+from tests.upstream.test_saml_sp_keys import signs_request
 
 MD = "{urn:oasis:names:tc:SAML:2.0:metadata}"
 DS = "{http://www.w3.org/2000/09/xmldsig#}"
@@ -70,34 +70,26 @@ async def log_in(world: SAMLWorld, browser: httpx.AsyncClient) -> str:
     return sso_url.split("?", 1)[1]
 
 
-def signed_by(query: str, pair: KeyPair) -> bool:
-    try:
-        decode(query).verify([pair.cert_base64()])
-    except RedirectBindingError:
-        return False
-    return True
-
-
 async def test_logins_go_on_through_every_step_of_an_sp_key_rollover(
     saml_world: SAMLWorld, browser: httpx.AsyncClient
 ) -> None:
     await saml_world.broker.add_client()
     operator = SPKeyRing(saml_world.broker.settings.saml_sp.key_directory)
     old = operator.keys.active
-    assert signed_by(await log_in(saml_world, browser), old)
+    assert signs_request(await log_in(saml_world, browser), old)
 
     new = operator.add()
     await until(saml_world, lambda certs: certs == [old.cert_base64(), new.cert_base64()])
-    assert signed_by(await log_in(saml_world, browser), old)  # the IdP has only the old key
+    assert signs_request(await log_in(saml_world, browser), old)  # the IdP has only the old key
     await reload_mock(saml_world)
-    assert signed_by(await log_in(saml_world, browser), old)
+    assert signs_request(await log_in(saml_world, browser), old)
 
     operator.activate()
     await until(saml_world, lambda certs: certs[0] == new.cert_base64())
     query = await log_in(saml_world, browser)
-    assert signed_by(query, new) and not signed_by(query, old)
+    assert signs_request(query, new) and not signs_request(query, old)
 
     operator.retire()
     await until(saml_world, lambda certs: certs == [new.cert_base64()])
     await reload_mock(saml_world)
-    assert signed_by(await log_in(saml_world, browser), new)
+    assert signs_request(await log_in(saml_world, browser), new)

@@ -168,6 +168,7 @@ async def login(connector: SAMLConnector, forge: Forge, encrypted_for: Path) -> 
 
 
 def signs_request(query: str, pair: KeyPair) -> bool:
+    """Whether `pair` signed the HTTP-Redirect message in `query` (an AuthnRequest)."""
     try:
         decode(query).verify([pair.cert_base64()])
     except RedirectBindingError:
