@@ -7,7 +7,8 @@ organisation's SAML IdP), built on pysaml2's `Saml2Client` and xmlsec1.
     finish() ─ SAMLResponse (HTTP-POST) ─ envelope: one assertion, encrypted ─ pysaml2 in a thread:
                signature by the metadata's key, decryption, Destination, InResponseTo, audience,
                time window, status ─ Issuer, Recipient ─ replay ─ prompt/max_age/acr ─▶ RawIdentity
-               (with the NameID and SessionIndex that single logout needs)
+               (with the NameID and SessionIndex that single logout needs; read into plain data
+               by `saml_assertion`)
 
 RequestedAuthnContext uses Comparison `exact` with every class the portal's `acr_values` name (in
 the IdP's words, by the claim mapping's `acr_values`): the IdP then answers with one of them, which
@@ -28,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import calendar
 import logging
 import secrets
 import warnings
@@ -47,9 +47,9 @@ from broker.errors import (
     UpstreamRequirementError,
     UpstreamResponseError,
 )
-from broker.store.records import UpstreamSession
 from broker.upstream.oidc_checks import requirement_problem
 from broker.upstream.registry import IdP
+from broker.upstream.saml_assertion import VerifiedAssertion, read_assertion, text_of
 from broker.upstream.saml_idp_metadata import IdPClient, MetadataCache
 from broker.upstream.saml_sp import DIGEST_ALG, SIGN_ALG, ServiceProvider
 from broker.upstream.saved_login import (
@@ -78,7 +78,6 @@ with warnings.catch_warnings():  # see saml_sp: pysaml2's import-time Cryptograp
         SCM_BEARER,
         AuthnContextClassRef,
     )
-    from saml2.time_util import str_to_time
 
 __all__ = ["RememberAssertion", "SAMLConnector", "UpstreamRedirect"]
 
@@ -127,21 +126,6 @@ class _Saved:
             )
         check_owner(saved.idp, idp_id)
         return saved
-
-
-@dataclass(frozen=True)
-class _Verified:
-    """What a verified assertion said, as plain data (pysaml2's objects stay in the thread)."""
-
-    issuer: str
-    assertion_id: str
-    expires_at: float
-    name_id: str | None
-    session: UpstreamSession | None
-    attributes: dict[str, Any]
-    class_ref: str | None
-    authorities: tuple[str, ...]
-    authn_instant: float | None
 
 
 class SAMLConnector:
@@ -293,7 +277,7 @@ class SAMLConnector:
             raise UpstreamResponseError(f"{idp}: RelayState is not this login's")
         return saml_response
 
-    def _verify(self, idp: IdPClient, saml_response: str, expected: _Saved) -> _Verified:
+    def _verify(self, idp: IdPClient, saml_response: str, expected: _Saved) -> VerifiedAssertion:
         """Blocking (xmlsec1 subprocesses): run in a thread."""
         envelope = self._envelope(saml_response)
         outstanding = {expected.request_id: self._acs_url}
@@ -309,7 +293,9 @@ class SAMLConnector:
             raise UpstreamResponseError(f"{self._idp.id}: response refused (no assertion)")
         if problem := self._response_problem(response, idp.entity_id, expected):
             raise UpstreamResponseError(f"{self._idp.id}: {problem}")
-        return self._verified(response.assertion, idp.entity_id, response.name_id)
+        return read_assertion(
+            response.assertion, idp.entity_id, response.name_id, self._idp.id, self._skew
+        )
 
     def _envelope(self, saml_response: str) -> Any:
         """The Response as sent, before pysaml2 decrypts it: no DTD, exactly one assertion,
@@ -359,9 +345,9 @@ class SAMLConnector:
             return "unsolicited response"
         if in_response_to is not None and in_response_to != expected.request_id:
             return "InResponseTo is not this login's AuthnRequest"
-        if message.issuer is not None and _text(message.issuer) != entity_id:
+        if message.issuer is not None and text_of(message.issuer) != entity_id:
             return "Response Issuer is not the IdP"
-        if _text(assertion.issuer) != entity_id:
+        if text_of(assertion.issuer) != entity_id:
             return "Assertion Issuer is not the IdP"
         if len(response.assertions) != 1 or len(assertion.authn_statement) != 1:
             return "not exactly one assertion with one AuthnStatement"
@@ -378,64 +364,6 @@ class SAMLConnector:
             and data.not_on_or_after
             and data.in_response_to in (None, expected.request_id)
         )
-
-    def _verified(self, assertion: Any, entity_id: str, name_id: Any) -> _Verified:
-        statement = assertion.authn_statement[0]
-        context = statement.authn_context
-        class_ref = _text(context.authn_context_class_ref) if context is not None else None
-        authorities = tuple(
-            a.text.strip() for a in getattr(context, "authenticating_authority", []) if a.text
-        )
-        if not assertion.id:
-            raise UpstreamResponseError(f"{self._idp.id}: assertion without ID")
-        return _Verified(
-            issuer=entity_id,
-            assertion_id=str(assertion.id),
-            expires_at=self._expires_at(assertion),
-            name_id=_text(name_id),
-            session=self._upstream_session(name_id, statement.session_index),
-            attributes=_attributes(assertion),
-            class_ref=class_ref,
-            authorities=authorities,
-            authn_instant=self._epoch(statement.authn_instant),
-        )
-
-    def _upstream_session(self, name_id: Any, session_index: str | None) -> UpstreamSession | None:
-        """The NameID as sent (with its format and qualifiers) and the SessionIndex: what a
-        LogoutRequest must name (SAML Core §3.7.1)."""
-        text = _text(name_id)
-        if text is None:
-            return None
-        return UpstreamSession(
-            idp_id=self._idp.id,
-            name_id=text,
-            name_id_format=name_id.format,
-            name_qualifier=name_id.name_qualifier,
-            sp_name_qualifier=name_id.sp_name_qualifier,
-            session_index=session_index or None,
-        )
-
-    def _expires_at(self, assertion: Any) -> float:
-        """Until when a replay must be recognised: the latest NotOnOrAfter pysaml2 accepts."""
-        times = [
-            c.subject_confirmation_data.not_on_or_after
-            for c in assertion.subject.subject_confirmation
-            if c.subject_confirmation_data is not None
-        ]
-        if assertion.conditions is not None:
-            times.append(assertion.conditions.not_on_or_after)
-        epochs = [epoch for t in times if t and (epoch := self._epoch(t)) is not None]
-        if not epochs:  # not reached: a bearer confirmation with NotOnOrAfter was required
-            raise UpstreamResponseError(f"{self._idp.id}: assertion without NotOnOrAfter")
-        return max(epochs) + self._skew
-
-    def _epoch(self, text: str | None) -> float | None:
-        if not text:
-            return None
-        try:
-            return float(calendar.timegm(str_to_time(text)))
-        except (ValueError, TypeError, AttributeError) as exc:
-            raise UpstreamResponseError(f"{self._idp.id}: malformed SAML time") from exc
 
     # -- after the checks ------------------------------------------------------------------
     def _mapped_acr(self, class_ref: str | None) -> str | None:
@@ -457,7 +385,7 @@ class SAMLConnector:
         if unmet := requirement_problem(expected, auth_time, acr, now=now, skew=self._skew):
             raise UpstreamRequirementError(f"{idp}: {unmet}")
 
-    def _subject(self, verified: _Verified) -> str:
+    def _subject(self, verified: VerifiedAssertion) -> str:
         """The configured subject attribute (Suomi.fi: the national identity code, since its
         NameID is transient), else the NameID."""
         name = self._idp.subject
@@ -471,27 +399,10 @@ class SAMLConnector:
         return verified.name_id
 
 
-def _attributes(assertion: Any) -> dict[str, Any]:
-    """Attribute Name as sent (an OID URI for Suomi.fi, not pysaml2's friendly name) → the first
-    non-empty value."""
-    found: dict[str, Any] = {}
-    for statement in assertion.attribute_statement:
-        for attribute in statement.attribute:
-            values = [v.text for v in attribute.attribute_value if v.text is not None]
-            if attribute.name and values and attribute.name not in found:
-                found[attribute.name] = values[0]
-    return found
-
-
 def _status_code(envelope: Any) -> str:
     status = envelope.status
     code = status.status_code if status is not None else None
     return str(code.value) if code is not None and code.value else samlp.STATUS_SUCCESS
-
-
-def _text(element: Any) -> str | None:
-    text = getattr(element, "text", None)
-    return text.strip() if isinstance(text, str) and text.strip() else None
 
 
 def _quiet_pysaml2() -> None:
