@@ -1,21 +1,30 @@
-"""`sote-broker catalogue ...`: the partner-organisation catalogue of professional accounts
-(`broker.accounts.catalogue`), kept in the store so that every replica offers the same."""
+"""`sote-broker catalogue ...` and `sote-broker accounts ...`: the partner-organisation catalogue
+of professional accounts (`broker.accounts.catalogue`), kept in the store so that every replica
+offers the same, and the data-subject requests on an account (export, erase).
+
+A person is named by their account id or by their identity code, which is read from standard
+input (never from the command line, which `ps` and the shell's history would keep) and used only
+as its keyed hash."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 from broker.accounts.catalogue import KINDS, load_catalogue, read_catalogue_csv
+from broker.accounts.service import person_hash
 from broker.app import make_store
+from broker.claims.hetu import HetuError
 from broker.errors import ConfigError
+from broker.secret_files import load_or_create_keys
 from broker.settings import Settings
-from broker.store.accounts import AccountStore
+from broker.store.accounts import AccountStore, AuditEntry
 
 _T = TypeVar("_T")
 
@@ -35,6 +44,22 @@ def add_parsers(commands: Any) -> None:
     )
     imported.add_argument("file", type=Path)
     imported.set_defaults(func=_import)
+
+    accounts = commands.add_parser("accounts", help="data-subject requests on an account")
+    account_actions = accounts.add_subparsers(required=True, metavar="ACTION")
+    export = account_actions.add_parser("export", help="print what is stored of the person (JSON)")
+    erase = account_actions.add_parser(
+        "erase", help="delete the account, its links and identifiers (the audit trail stays)"
+    )
+    for action in (export, erase):
+        who = action.add_mutually_exclusive_group(required=True)
+        who.add_argument("--account-id")
+        who.add_argument(
+            "--hetu-stdin", action="store_true", help="read the identity code from standard input"
+        )
+    export.set_defaults(func=_export)
+    erase.add_argument("--yes", action="store_true", required=True, help="yes, erase it")
+    erase.set_defaults(func=_erase)
 
 
 def _with_accounts(settings: Settings, work: Callable[[AccountStore], Awaitable[_T]]) -> _T:
@@ -91,4 +116,81 @@ def _import(settings: Settings, args: argparse.Namespace) -> int:
         f"{len(organisations)} organisations: {added} added, {updated} updated, "
         f"{deactivated} no longer offered (kept on the accounts that chose them)"
     )
+    return 0
+
+
+async def _find(settings: Settings, accounts: AccountStore, args: argparse.Namespace) -> Any:
+    if args.account_id:
+        account = await accounts.get_account(args.account_id)
+    else:
+        key = load_or_create_keys(settings.subject_key_file)[0]
+        try:
+            hashed = person_hash(sys.stdin.readline().strip(), key)
+        except HetuError as exc:
+            raise ConfigError(f"standard input: not a valid identity code ({exc})") from exc
+        account = await accounts.account_by_person(hashed)
+    if account is None:
+        raise ConfigError("no such account")
+    return account
+
+
+def _export(settings: Settings, args: argparse.Namespace) -> int:
+    async def export(accounts: AccountStore) -> dict[str, Any]:
+        account = await _find(settings, accounts, args)
+        catalogue = {
+            o.org_id: o for o in await accounts.partner_organisations(include_inactive=True)
+        }
+        data = {
+            "account_id": account.account_id,
+            "phone_number": account.phone,
+            "email": account.email,
+            "email_verified_at": account.email_verified_at,
+            "partner_organisations": [
+                {
+                    "id": org_id,
+                    "names": dict(catalogue[org_id].names) if org_id in catalogue else {},
+                }
+                for org_id in account.partners
+            ],
+            "created_at": account.created_at,
+            "updated_at": account.updated_at,
+            "login_routes": [
+                {
+                    "idp": link.idp_id,
+                    "route": link.route,
+                    "linked_at": link.linked_at,
+                    "last_login_at": link.last_login_at,
+                }
+                for link in await accounts.links(account.account_id)
+            ],
+            "audit_trail": [
+                {
+                    "at": e.at,
+                    "action": e.action,
+                    "actor": e.actor,
+                    "route": e.route,
+                    "changes": dict(e.changes),
+                }
+                for e in await accounts.audit_trail(account.account_id)
+            ],
+        }
+        await accounts.add_audit(
+            AuditEntry(account.account_id, time.time(), "exported", actor="operator")
+        )
+        return data
+
+    print(json.dumps(_with_accounts(settings, export), ensure_ascii=False, indent=2))
+    return 0
+
+
+def _erase(settings: Settings, args: argparse.Namespace) -> int:
+    async def erase(accounts: AccountStore) -> str:
+        account = await _find(settings, accounts, args)
+        entry = AuditEntry(account.account_id, time.time(), "erased", actor="operator")
+        if not await accounts.delete_account(account.account_id, entry):
+            raise ConfigError("no such account")
+        return str(account.account_id)
+
+    account_id = _with_accounts(settings, erase)
+    print(f"account {account_id} erased: its links and identifiers too; the audit trail stays")
     return 0

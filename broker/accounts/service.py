@@ -36,7 +36,7 @@ from broker.store.accounts import (
     LinkRecord,
 )
 
-__all__ = ["Accounts", "IdentityKeys", "Registration", "identity_keys"]
+__all__ = ["Accounts", "IdentityKeys", "Registration", "identity_keys", "person_hash"]
 
 log = logging.getLogger(__name__)
 
@@ -57,15 +57,21 @@ def identity_keys(identity: Identity, key: bytes) -> IdentityKeys:
     person = None
     if identity.hetu:
         try:
-            person = parse_hetu(identity.hetu).value
+            person = person_hash(identity.hetu, key)
         except HetuError:
             log.warning("idp %s: the identity code is not valid; not used", identity.idp_id)
     return IdentityKeys(
         link_hash=_keyed(key, "account-link", identity.issuer, identity.subject),
-        person_hash=_keyed(key, "person", person) if person else None,
+        person_hash=person,
         idp_id=identity.idp_id,
         route=identity.route,
     )
+
+
+def person_hash(hetu: str, key: bytes) -> str:
+    """The keyed hash of a valid identity code (HetuError otherwise): how the store knows the
+    person, e.g. for a data-subject request."""
+    return _keyed(key, "person", parse_hetu(hetu).value)
 
 
 def _keyed(key: bytes, purpose: str, *parts: str) -> str:

@@ -86,7 +86,8 @@ class LinkRecord:
 
 @dataclass(frozen=True)
 class AuditEntry:
-    """`changes` names the fields and their new values; never an identity code."""
+    """`changes` says what changed: field names, org ids, the route's IdP; never an identity
+    code, and no contact details (they are gone with an erased account, the trail is not)."""
 
     account_id: str
     at: float
@@ -170,6 +171,10 @@ class AccountStore(ABC):
 
     @abstractmethod
     async def audit_trail(self, account_id: str) -> list[AuditEntry]: ...
+
+    @abstractmethod
+    async def add_audit(self, entry: AuditEntry) -> None:
+        """An audit entry of its own (an operator's export, say)."""
 
     # one-time e-mail codes
     @abstractmethod

@@ -198,6 +198,10 @@ class SQLiteAccountStore(AccountStore):
             await _audit(db, audit)
         return True
 
+    async def add_audit(self, entry: AuditEntry) -> None:
+        async with self._store._transaction() as db:
+            await _audit(db, entry)
+
     async def audit_trail(self, account_id: str) -> list[AuditEntry]:
         rows = await self._store._all(
             "SELECT * FROM account_audit WHERE account_id = ? ORDER BY at, audit_id",
