@@ -109,7 +109,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
             tasks = [
                 asyncio.create_task(provider.backchannel.run(), name="backchannel-logout"),
                 asyncio.create_task(
-                    _housekeeping(store, keys, saml, clock, settings.housekeeping_seconds),
+                    _housekeeping(store, keys, saml, clock, settings),
                     name="housekeeping",
                 ),
                 *(
@@ -144,17 +144,19 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
 
 
 async def _housekeeping(
-    store: Store, keys: KeyRing, saml: SAMLService | None, clock: Clock, interval: float
+    store: Store, keys: KeyRing, saml: SAMLService | None, clock: Clock, settings: Settings
 ) -> None:
-    """Purge expired rows, pick up keys rotated by the CLI (signing keys and the SAML SP's key
-    rollover), prune keys nobody can need."""
+    """Purge expired rows and the audit trail past its retention, pick up keys rotated by the
+    CLI (signing keys and the SAML SP's key rollover), prune keys nobody can need."""
+    retention = settings.accounts.audit_retention_days * 86400
     while True:
         try:
             await store.purge_expired(clock.now())
+            await store.accounts.purge_audit(clock.now() - retention)
             keys.reload_if_changed()
             keys.prune()
             if saml is not None:
                 await saml.reload_keys()
         except Exception:
             log.exception("housekeeping failed; will retry")
-        await asyncio.sleep(interval)
+        await asyncio.sleep(settings.housekeeping_seconds)

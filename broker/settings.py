@@ -103,6 +103,12 @@ class SMTPSettings(_Frozen):
     timeout_seconds: float = Field(10.0, gt=0)
 
 
+class AccountSettings(_Frozen):
+    audit_retention_days: int = Field(5 * 365, ge=30)
+    """How long the account audit trail is kept (it names no person once an account is gone);
+    older entries are purged by housekeeping."""
+
+
 class TokenSettings(_Frozen):
     code_ttl: int = Field(60, ge=5, le=600)
     access_token_ttl: int = Field(600, ge=30, le=86400)
@@ -154,6 +160,7 @@ class Settings(_Frozen):
     tokens: TokenSettings = TokenSettings()
     backchannel: BackchannelSettings = BackchannelSettings()
     smtp: SMTPSettings = SMTPSettings()
+    accounts: AccountSettings = AccountSettings()
     logging: LoggingSettings = LoggingSettings()
 
     @model_validator(mode="after")

@@ -173,6 +173,10 @@ class AccountStore(ABC):
     async def audit_trail(self, account_id: str) -> list[AuditEntry]: ...
 
     @abstractmethod
+    async def purge_audit(self, before: float) -> int:
+        """Delete the audit entries older than `before`; how many went."""
+
+    @abstractmethod
     async def add_audit(self, entry: AuditEntry) -> None:
         """An audit entry of its own (an operator's export, say)."""
 

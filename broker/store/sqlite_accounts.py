@@ -198,6 +198,9 @@ class SQLiteAccountStore(AccountStore):
             await _audit(db, audit)
         return True
 
+    async def purge_audit(self, before: float) -> int:
+        return await self._store._run("DELETE FROM account_audit WHERE at < ?", (before,))
+
     async def add_audit(self, entry: AuditEntry) -> None:
         async with self._store._transaction() as db:
             await _audit(db, entry)

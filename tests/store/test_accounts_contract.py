@@ -163,3 +163,12 @@ async def test_an_import_updates_adds_and_deactivates_without_losing_chosen_ones
     assert every[TAMK].active is False
     assert (await accounts.get_account("a1")).partners == (TAMK,)  # type: ignore[union-attr]
     assert await accounts.replace_partner_organisations([*renamed, new], NOW + 2) == (0, 0, 0)
+
+
+async def test_the_audit_trail_is_purged_past_its_retention(store: SQLiteStore) -> None:
+    accounts = store.accounts
+    await accounts.register_account(account(), link(), None, audit())
+    await accounts.add_audit(replace(audit(action="exported"), at=NOW + 100))
+    assert await accounts.purge_audit(NOW + 1) == 1  # the registration, not the export
+    assert [e.action for e in await accounts.audit_trail("a1")] == ["exported"]
+    assert await accounts.get_account("a1") is not None  # the account itself stays
