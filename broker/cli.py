@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from broker import cli_accounts
-from broker.app import create_app, load_idps, make_store, open_keyring
+from broker.app import create_app, load_idps, open_keyring
 from broker.claims.subjects import SUBJECT_TYPES
+from broker.cli_store import opened_store, run_with_store
 from broker.clock import SystemClock
 from broker.errors import BrokerError, ConfigError
 from broker.frontend.oidc import secrets
@@ -150,12 +151,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
 def _check_config(settings: Settings, args: argparse.Namespace) -> int:
     async def check() -> int:
-        store = make_store(settings)
-        await store.open()
-        try:
+        async with opened_store(settings) as store:
             clients = await store.list_clients()
-        finally:
-            await store.close()
         for client in clients:
             check_client(client, development=settings.development)
         keys = open_keyring(settings, SystemClock())
@@ -215,15 +212,7 @@ def _client_from_args(settings: Settings, args: argparse.Namespace) -> tuple[Cli
 def _clients_add(settings: Settings, args: argparse.Namespace) -> int:
     client, secret = _client_from_args(settings, args)
 
-    async def add() -> None:
-        store = make_store(settings)
-        await store.open()
-        try:
-            await store.put_client(client)
-        finally:
-            await store.close()
-
-    asyncio.run(add())
+    run_with_store(settings, lambda store: store.put_client(client))
     if args.json:
         print(json.dumps({"client_id": client.client_id, "client_secret": secret or None}))
     else:
@@ -234,15 +223,7 @@ def _clients_add(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _clients_list(settings: Settings, args: argparse.Namespace) -> int:
-    async def listing() -> list[ClientRecord]:
-        store = make_store(settings)
-        await store.open()
-        try:
-            return await store.list_clients()
-        finally:
-            await store.close()
-
-    clients = asyncio.run(listing())
+    clients = run_with_store(settings, lambda store: store.list_clients())
     if args.json:
         print(json.dumps([_public(c) for c in clients], indent=2))
     else:
@@ -269,15 +250,7 @@ def _public(client: ClientRecord) -> dict[str, Any]:
 
 
 def _clients_remove(settings: Settings, args: argparse.Namespace) -> int:
-    async def remove() -> bool:
-        store = make_store(settings)
-        await store.open()
-        try:
-            return await store.delete_client(args.client_id)
-        finally:
-            await store.close()
-
-    if not asyncio.run(remove()):
+    if not run_with_store(settings, lambda store: store.delete_client(args.client_id)):
         print(f"sote-broker: no client {args.client_id}", file=sys.stderr)
         return 1
     print(f"client {args.client_id} removed")

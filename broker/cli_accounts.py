@@ -9,7 +9,6 @@ as its keyed hash."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 import time
@@ -19,8 +18,8 @@ from typing import Any, TypeVar
 
 from broker.accounts.catalogue import KINDS, load_catalogue, read_catalogue_csv
 from broker.accounts.service import person_hash
-from broker.app import make_store
 from broker.claims.hetu import HetuError
+from broker.cli_store import run_with_store
 from broker.errors import ConfigError
 from broker.secret_files import load_or_create_keys
 from broker.settings import Settings
@@ -63,15 +62,7 @@ def add_parsers(commands: Any) -> None:
 
 
 def _with_accounts(settings: Settings, work: Callable[[AccountStore], Awaitable[_T]]) -> _T:
-    async def run() -> _T:
-        store = make_store(settings)
-        await store.open()
-        try:
-            return await work(store.accounts)
-        finally:
-            await store.close()
-
-    return asyncio.run(run())
+    return run_with_store(settings, lambda store: work(store.accounts))
 
 
 def _list(settings: Settings, args: argparse.Namespace) -> int:
