@@ -150,23 +150,14 @@ class ServiceProviderKeys:
         """The published pairs that do not sign."""
         return [pair for role, pair in self.pairs() if role != "active"]
 
-    def private_key(self) -> rsa.RSAPrivateKey:
-        return self.active.private_key()
-
     @cached_property
     def signing_key(self) -> rsa.RSAPrivateKey:
         """The active private key, read once per key set (loading checks the RSA key, slowly)."""
         return self.active.private_key()
 
-    def certificate(self) -> x509.Certificate:
-        return self.active.certificate()
-
     def check(self) -> None:
         for _, pair in self.pairs():
             pair.check()
-
-    def cert_base64(self) -> str:
-        return self.active.cert_base64()
 
 
 class SPKeyRing:

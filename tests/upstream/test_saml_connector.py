@@ -257,9 +257,9 @@ def test_sp_keys_are_private_and_kept(sp: ServiceProvider) -> None:
     keys = sp.keys
     assert keys.key_file.stat().st_mode & 0o777 == 0o600
     assert keys.key_file.parent.stat().st_mode & 0o777 == 0o700
-    assert keys.private_key().key_size == 3072
+    assert keys.signing_key.key_size == 3072
     again = ServiceProviderKeys.load_or_create(keys.key_file.parent)
-    assert again.cert_base64() == keys.cert_base64()
+    assert again.active.cert_base64() == keys.active.cert_base64()
 
 
 # -- logins ------------------------------------------------------------------------------------
