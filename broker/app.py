@@ -13,16 +13,27 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
 from broker import __version__
+from broker.accounts.catalogue import load_catalogue
+from broker.accounts.email_codes import CODE_TTL, EmailCodes
+from broker.accounts.mail import SMTPMailSender
+from broker.accounts.service import Accounts
 from broker.clock import Clock, SystemClock
 from broker.errors import ConfigError
 from broker.frontend.oidc.keys import KeyRing
 from broker.frontend.oidc.provider import OIDCProvider
-from broker.http import journey_routes, logout_routes, misc_routes, oidc_routes
+from broker.http import (
+    journey_routes,
+    logout_routes,
+    misc_routes,
+    oidc_routes,
+    registration_routes,
+)
 from broker.http.context import BrokerContext
 from broker.http.cookies import CookieSigner
 from broker.http.errors import EXCEPTION_HANDLERS
 from broker.http.middleware import AccessLogMiddleware, SecurityHeadersMiddleware
 from broker.journey.flow import LoginJourney
+from broker.journey.registration import AccountStage
 from broker.journey.saml_service import (
     SAMLService,
     metadata_refreshers,
@@ -93,8 +104,15 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
                 clock_skew=settings.tokens.clock_skew,
                 saml=saml.context if saml else None,
             )
+            renderer = Renderer()
+            accounts = await account_stage(settings, store, clock, renderer, subject_key)
             journey = LoginJourney(
-                provider, transactions, JourneyMap(registry), connectors, subject_key=subject_key
+                provider,
+                transactions,
+                JourneyMap(registry),
+                connectors,
+                accounts,
+                subject_key=subject_key,
             )
             logouts = upstream_logouts(settings, saml, provider, connectors, http, clock)
             app.state.broker = BrokerContext(
@@ -102,14 +120,14 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
                 provider,
                 journey,
                 cookies,
-                Renderer(),
+                renderer,
                 logouts,
                 saml,
             )
             tasks = [
                 asyncio.create_task(provider.backchannel.run(), name="backchannel-logout"),
                 asyncio.create_task(
-                    _housekeeping(store, keys, saml, clock, settings),
+                    _housekeeping(store, keys, saml, accounts, clock, settings),
                     name="housekeeping",
                 ),
                 *(
@@ -130,6 +148,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         *oidc_routes.ROUTES,
         *logout_routes.ROUTES,
         *journey_routes.ROUTES,
+        *registration_routes.ROUTES,
         *misc_routes.ROUTES,
     ]
     return Starlette(
@@ -143,11 +162,35 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
     )
 
 
+async def account_stage(
+    settings: Settings, store: Store, clock: Clock, renderer: Renderer, key: bytes
+) -> AccountStage:
+    """Accounts, the e-mail codes (over SMTP, in the person's language) and the catalogue of
+    partner organisations (seeded from the bundled one on first start)."""
+
+    def compose(code: str, language: str) -> tuple[str, str]:
+        minutes = int(CODE_TTL // 60)
+        return (
+            renderer.text(language, "mail.code.subject", code=code),
+            renderer.text(language, "mail.code.body", code=code, minutes=minutes),
+        )
+
+    codes = EmailCodes(store.accounts, SMTPMailSender(settings.smtp), compose, clock, key)
+    catalogue = await load_catalogue(store.accounts, clock.now())
+    return AccountStage(Accounts(store.accounts, clock), codes, catalogue)
+
+
 async def _housekeeping(
-    store: Store, keys: KeyRing, saml: SAMLService | None, clock: Clock, settings: Settings
+    store: Store,
+    keys: KeyRing,
+    saml: SAMLService | None,
+    accounts: AccountStage,
+    clock: Clock,
+    settings: Settings,
 ) -> None:
     """Purge expired rows and the audit trail past its retention, pick up keys rotated by the
-    CLI (signing keys and the SAML SP's key rollover), prune keys nobody can need."""
+    CLI (signing keys and the SAML SP's key rollover), prune keys nobody can need, and read the
+    partner-organisation catalogue again (`sote-broker catalogue import` changes it)."""
     retention = settings.accounts.audit_retention_days * 86400
     while True:
         try:
@@ -157,6 +200,7 @@ async def _housekeeping(
             keys.prune()
             if saml is not None:
                 await saml.reload_keys()
+            accounts.catalogue = await load_catalogue(store.accounts, clock.now())
         except Exception:
             log.exception("housekeeping failed; will retry")
         await asyncio.sleep(settings.housekeeping_seconds)

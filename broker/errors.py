@@ -15,6 +15,8 @@
     │   ├── NotFoundError           no such page
     │   ├── LoginUnavailableError   no login route is configured
     │   ├── UnknownChoiceError      a journey choice that is not on offer (tampered or stale page)
+    │   ├── AccountLinkError        two logins that cannot be one account (another person's)
+    │   ├── AccountRequiredError    an account page without an SSO session of an account
     │   ├── UpstreamLogoutError     an IdP's single-logout message refused, or answering nothing
     │   └── UpstreamError           the upstream IdP failed us; the person may pick another route
     │       ├── UpstreamUnavailableError   down, timed out, or answered garbage
@@ -128,6 +130,20 @@ class UnknownChoiceError(PageError):
     """A choice that is not on offer (a tampered form or a stale page)."""
 
     message_id = "error.choice"
+
+
+class AccountLinkError(PageError):
+    """The second login of a linking belongs to another person (or already to another account)."""
+
+    status_code = 409
+    message_id = "error.account_link"
+
+
+class AccountRequiredError(PageError):
+    """The account pages need the browser's SSO session of a registered account."""
+
+    status_code = 401
+    message_id = "error.account_required"
 
 
 class UpstreamError(PageError):

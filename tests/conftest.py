@@ -26,6 +26,7 @@ from broker.frontend.oidc.keys import KeyRing
 from broker.settings import Settings
 from broker.store.records import ClientRecord
 from broker.store.sqlite import SQLiteStore
+from tests.mail import mail_sink
 from tests.servers import bound_socket, serve
 
 PORTAL = "http://127.0.0.1:9"  # redirects are read from Location headers, never followed
@@ -43,6 +44,7 @@ def make_settings(tmp_path: Path, port: int, **overrides: Any) -> Settings:
         # the background looks often whether SAML metadata is due (by the movable clock)
         "saml_sp": {"key_directory": tmp_path / "saml-keys", "metadata_check_seconds": 0.05},
         "backchannel": {"retry_base_seconds": 1, "poll_seconds": 0.05, "timeout_seconds": 2},
+        "smtp": {"host": "127.0.0.1", "port": mail_sink().port, "security": "none"},
     }
     for key, value in overrides.items():
         if isinstance(value, dict):
@@ -336,10 +338,15 @@ async def choose(browser: httpx.AsyncClient, base: str, path: str, choice: str) 
 
 
 async def upstream_login(
-    browser: httpx.AsyncClient, idp_authorize_url: str, user: tuple[str, str] = HUS_USER
+    browser: httpx.AsyncClient,
+    idp_authorize_url: str,
+    user: tuple[str, str] = HUS_USER,
+    *,
+    register: bool = True,
 ) -> httpx.Response:
     """At the mock IdP: its login form (unless its own session answers), then back to the
-    broker's callback."""
+    broker's callback; a person without an account registers there (unless `register` is
+    False: then the callback's answer as it is)."""
     form_page = await browser.get(idp_authorize_url)
     if form_page.status_code in (302, 303):
         return await browser.get(form_page.headers["location"])
@@ -352,7 +359,53 @@ async def upstream_login(
         action, data={**hidden_inputs(form_page.text), "username": user[0], "password": user[1]}
     )
     assert posted.status_code in (302, 303), posted.text
-    return await browser.get(posted.headers["location"])
+    answer = await browser.get(posted.headers["location"])
+    return await register_if_new(browser, answer) if register else answer
+
+
+TEST_PHONE = "040 123 4567"
+TEST_EMAIL = "testi.ammattilainen@example.fi"
+TEST_PARTNER = "area:pirkanmaa"
+
+
+async def register_if_new(
+    browser: httpx.AsyncClient,
+    answer: httpx.Response,
+    *,
+    phone: str = TEST_PHONE,
+    email: str | None = None,
+    partner: str = TEST_PARTNER,
+) -> httpx.Response:
+    """After an upstream login: a person without an account registers once (the form as the
+    IdP pre-filled it, completed with `phone`, `email` and `partner` where it left them empty,
+    then the code from the mail sink); returns the broker's answer that goes on to the portal."""
+    if answer.status_code != 303 or answer.headers["location"] != "/account/register":
+        return answer
+    base = f"{answer.request.url.scheme}://{answer.request.url.netloc.decode()}"
+    form_page = await browser.get(base + "/account/register")
+    assert form_page.status_code == 200, form_page.text
+    fields = hidden_inputs(form_page.text)
+    typed_phone = _input_value(form_page.text, "phone") or phone
+    typed_email = email or _input_value(form_page.text, "email") or TEST_EMAIL
+    partners = re.findall(r'name="partner" value="([^"]+)"', form_page.text) or [partner]
+    data = {**fields, "phone": typed_phone, "email": typed_email, "action": "continue"}
+    sent = await browser.post(base + "/account/register", data={**data, "partner": partners})
+    assert sent.status_code == 303, sent.text
+    assert sent.headers["location"] == "/account/confirm"
+    code_page = await browser.get(base + "/account/confirm")
+    assert code_page.status_code == 200, code_page.text
+    code = mail_sink().last_code(typed_email)
+    confirmed = await browser.post(
+        base + "/account/confirm",
+        data={**hidden_inputs(code_page.text), "code": code, "action": "confirm"},
+    )
+    assert confirmed.status_code == 303, confirmed.text
+    return confirmed
+
+
+def _input_value(html: str, name: str) -> str:
+    found = re.search(rf'<input id="{name}" name="{name}"[^>]* value="([^"]*)"', html)
+    return found.group(1) if found else ""
 
 
 async def choose_organisation(

@@ -101,6 +101,10 @@ class Catalogue:
     def get(self, org_id: str) -> PartnerOrganisationRecord | None:
         return self._by_id.get(org_id)
 
+    def by_idp(self, idp_id: str) -> list[PartnerOrganisationRecord]:
+        """The active organisations that log in through this IdP."""
+        return [org for org in self._by_id.values() if org.active and org.idp_id == idp_id]
+
     def choosable(self, org_id: str) -> bool:
         org = self._by_id.get(org_id)
         return org is not None and org.active

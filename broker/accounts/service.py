@@ -101,23 +101,31 @@ class Accounts:
         if account is None and keys.person_hash is not None:
             account = await self._store.account_by_person(keys.person_hash)
             if account is not None:
-                await self._link(account, keys)
+                await self.link(account, keys, proof="identity code")
         if account is not None:
             await self._store.record_login(keys.link_hash, self._clock.now())
         return account
 
     async def register(
-        self, keys: IdentityKeys, typed: Registration, catalogue: Catalogue
+        self,
+        keys: IdentityKeys,
+        typed: Registration,
+        catalogue: Catalogue,
+        *,
+        email_verified: bool = False,
     ) -> AccountRecord:
         """A new account, or FormInputError naming the field to correct. A second submission
-        (a double click, or two tabs racing) gets the account the first one made."""
+        (a double click, or two tabs racing) gets the account the first one made.
+        `email_verified`: the person typed the code sent to the address."""
+        now = self._clock.now()
         account = AccountRecord(
             account_id=secrets.token_urlsafe(16),
             phone=normalise_phone(typed.phone),
             email=normalise_email(typed.email),
             partners=_partners(typed.partners, catalogue),
-            created_at=self._clock.now(),
-            updated_at=self._clock.now(),
+            created_at=now,
+            updated_at=now,
+            email_verified_at=now if email_verified else None,
         )
         link = self._new_link(account.account_id, keys)
         entry = AuditEntry(
@@ -138,14 +146,16 @@ class Accounts:
         log.info("account registered", extra={"idp": keys.idp_id})
         return account
 
-    async def _link(self, account: AccountRecord, keys: IdentityKeys) -> None:
+    async def link(self, account: AccountRecord, keys: IdentityKeys, *, proof: str) -> None:
+        """Let this route log in to the account too. `proof` says how the person showed it is
+        theirs (the same identity code, or a login by both routes in one transaction)."""
         entry = AuditEntry(
             account.account_id,
             self._clock.now(),
             "linked",
             actor="self",
             route=keys.route,
-            changes={"idp": keys.idp_id, "proof": "identity code"},
+            changes={"idp": keys.idp_id, "proof": proof},
         )
         await self._store.add_link(
             self._new_link(account.account_id, keys), keys.person_hash, entry

@@ -27,7 +27,7 @@ def _step(request: Request) -> Step:
         raise NotFoundError(request.url.path) from exc
 
 
-async def _transaction(request: Request) -> TransactionRecord:
+async def current_transaction(request: Request) -> TransactionRecord:
     ctx = broker(request)
     return await ctx.journey.current(ctx.cookies.read(request.cookies, TRANSACTION))
 
@@ -43,7 +43,7 @@ async def _checked_form(request: Request, tx: TransactionRecord) -> dict[str, st
 
 
 async def show_step(request: Request) -> Response:
-    tx = await _transaction(request)
+    tx = await current_transaction(request)
     wanted = _step(request)
     step = broker(request).journey.step_to_show(tx, wanted)
     if step is not wanted:
@@ -89,7 +89,7 @@ def render_step(
 
 async def choose_step(request: Request) -> Response:
     ctx = broker(request)
-    tx = await _transaction(request)
+    tx = await current_transaction(request)
     form = await _checked_form(request, tx)
     step = _step(request)
     if step is Step.ORGANISATION and form.get("remember") == "yes":
@@ -99,7 +99,7 @@ async def choose_step(request: Request) -> Response:
 
 async def choose_by_email(request: Request) -> Response:
     ctx = broker(request)
-    tx = await _transaction(request)
+    tx = await current_transaction(request)
     form = await _checked_form(request, tx)
     email = form.get("email", "").strip()[:MAX_EMAIL]
     outcome = await ctx.journey.choose_by_email(tx, email) if "@" in email else None
@@ -112,7 +112,7 @@ async def choose_by_email(request: Request) -> Response:
 
 async def choose_remembered(request: Request) -> Response:
     ctx = broker(request)
-    tx = await _transaction(request)
+    tx = await current_transaction(request)
     await _checked_form(request, tx)
     remembered = ctx.cookies.read(request.cookies, REMEMBER)
     return redirect(request, await ctx.journey.choose_remembered(tx, remembered))
@@ -120,12 +120,12 @@ async def choose_remembered(request: Request) -> Response:
 
 async def upstream_callback(request: Request) -> Response:
     ctx = broker(request)
-    tx = await _transaction(request)
+    tx = await current_transaction(request)
     params, _ = single_values(request.query_params)
-    return _logged_in(request, tx, await ctx.journey.upstream_callback(tx, params))
+    return logged_in(request, tx, await ctx.journey.upstream_callback(tx, params))
 
 
-def _logged_in(request: Request, tx: TransactionRecord, outcome: Redirect) -> Response:
+def logged_in(request: Request, tx: TransactionRecord, outcome: Redirect) -> Response:
     """Back to the portal; the organisation is remembered if the person asked for it."""
     ctx = broker(request)
     response = redirect(request, outcome)
@@ -145,8 +145,8 @@ async def saml_acs(request: Request) -> Response:
 
 
 async def saml_continue(request: Request) -> Response:
-    tx = await _transaction(request)
-    return _logged_in(request, tx, await broker(request).journey.saml_continue(tx))
+    tx = await current_transaction(request)
+    return logged_in(request, tx, await broker(request).journey.saml_continue(tx))
 
 
 ROUTES = [

@@ -5,9 +5,11 @@
                            │  (unless idp_hint names a SAML IdP: IsPassive; NoPassive ─▶ the same)
                            ├─ idp_hint names an IdP ─────────────▶ upstream login
                            └─ role ▶ route ▶ group ▶ organisation ▶ upstream login
-    upstream callback ─ checks ─ normalised identity ─ SSO session ───────▶ code to the portal
+    upstream callback ─ checks ─ normalised identity ─┬─ account ─ SSO session ─▶ code to the portal
+                                                      └─ no account yet: registration, then the same
 
-The choice steps are in `steps.py`; the protocols behind `upstreams.py`.
+The choice steps are in `steps.py`; the protocols behind `upstreams.py`; the account stage
+(registration, linking a second route) in `registration.py`.
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from broker.claims.identity import Identity, RawIdentity
+from broker.accounts.service import IdentityKeys, identity_keys
+from broker.claims.identity import RawIdentity
 from broker.claims.mapping import normalise
-from broker.claims.subjects import keyed_subject
 from broker.errors import (
+    AccountLinkError,
+    FormInputError,
     LoginUnavailableError,
     TransactionError,
     UnknownChoiceError,
@@ -28,9 +32,11 @@ from broker.errors import (
 )
 from broker.frontend.oidc.authorization import AuthorizationRequest
 from broker.frontend.oidc.provider import OIDCProvider, login_required
+from broker.journey.registration import AccountStage, Draft, PendingLogin, account_claims
 from broker.journey.steps import STEP_PATHS, Choices, JourneyMap, Step
 from broker.journey.transactions import LoginTransactions
 from broker.journey.upstreams import Connector
+from broker.store.accounts import AccountExistsError, AccountRecord, PersonMismatchError
 from broker.store.records import SessionRecord, TransactionRecord, UpstreamSession
 from broker.upstream.registry import IdP
 
@@ -40,6 +46,8 @@ CALLBACK_PATH = "/upstream/oidc/callback"
 ACS_PATH = "/upstream/saml/acs"
 SAML_CONTINUE_PATH = "/upstream/saml/continue"
 SLO_PATH = "/upstream/saml/slo"
+REGISTER_PATH = "/account/register"
+CONFIRM_PATH = "/account/confirm"
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,7 @@ class LoginJourney:
         transactions: LoginTransactions,
         journey_map: JourneyMap,
         connectors: Mapping[str, Connector],
+        accounts: AccountStage,
         *,
         subject_key: bytes,
     ) -> None:
@@ -66,6 +75,7 @@ class LoginJourney:
         self._transactions = transactions
         self.map = journey_map
         self._connectors = connectors
+        self.accounts = accounts
         self._subject_key = subject_key
         self._return_urls = {
             "oidc": provider.settings.issuer + CALLBACK_PATH,
@@ -179,15 +189,132 @@ class LoginJourney:
         raw = await self._finish_upstream(tx, idp, params, saved)
         identity = normalise(idp, raw)
         log.info("upstream login completed", extra={"idp": idp.id})
-        redirect = await self.finish(
-            tx,
-            subject_for(identity, self._subject_key),
-            identity.profile_claims(),
-            acr=identity.acr,
-            amr=identity.amr,
-            upstream=raw.session,
-        )
+        keys = identity_keys(identity, self._subject_key)
+        pending = PendingLogin.of(identity, raw, keys)
+        account = await self.accounts.accounts.find(keys)
+        if account is None:
+            return await self._no_account_yet(tx, pending, idp.id)
+        earlier = tx.data.get("linking")
+        if isinstance(earlier, dict):  # the person logged in by another route to link it here
+            await self._link_first_route(account, PendingLogin.from_data(earlier))
+        redirect = await self._finish_account(tx, account, pending)
         return Redirect(redirect.url, session=redirect.session, remember_idp=idp.id)
+
+    async def _no_account_yet(
+        self, tx: TransactionRecord, pending: PendingLogin, idp_id: str
+    ) -> Redirect:
+        """To registration, pre-filled; after a linking login that found no account either,
+        both routes go into the account registered now (the person logged in with both)."""
+        linking = tx.data.get("linking")
+        others = list(tx.data.get("others") or [])
+        if isinstance(linking, dict):
+            others.append(linking["keys"])
+        await self._transactions.update(
+            tx,
+            pending=pending.to_data(),
+            linking=None,
+            others=others,
+            draft=self.accounts.first_draft(pending).to_data(),
+            link_failed=isinstance(linking, dict),
+        )
+        log.info("no account yet: registration", extra={"idp": idp_id})
+        return Redirect(REGISTER_PATH, tx_id=tx.tx_id, remember_idp=idp_id)
+
+    # -- registration (the account stage) ---------------------------------------------------
+    def pending(self, tx: TransactionRecord) -> PendingLogin:
+        return PendingLogin.from_data(tx.data.get("pending"))
+
+    def draft(self, tx: TransactionRecord) -> Draft:
+        return Draft.from_data(tx.data.get("draft")) or self.accounts.first_draft(self.pending(tx))
+
+    async def save_draft(self, tx: TransactionRecord, draft: Draft) -> TransactionRecord:
+        self.pending(tx)
+        return await self._transactions.update(tx, draft=draft.to_data())
+
+    async def submit_registration(
+        self, tx: TransactionRecord, draft: Draft, language: str
+    ) -> Redirect | Mapping[str, str]:
+        """On to the code page once every field is right (a code sent to the e-mail address),
+        else the message id of each field to correct."""
+        tx = await self.save_draft(tx, draft)
+        checked = self.accounts.check(draft)
+        if checked.registration is None:
+            return checked.errors
+        try:
+            await self.accounts.codes.send(tx.tx_id, checked.registration.email, language)
+        except FormInputError as exc:
+            return {exc.field: exc.message_id}
+        await self._transactions.update(tx, code_sent_to=checked.registration.email)
+        return Redirect(CONFIRM_PATH)
+
+    async def resend_code(self, tx: TransactionRecord, language: str) -> Mapping[str, str]:
+        email = self._code_address(tx)
+        try:
+            await self.accounts.codes.send(tx.tx_id, email, language)
+        except FormInputError as exc:
+            return {exc.field: exc.message_id}
+        return {}
+
+    async def confirm_registration(
+        self, tx: TransactionRecord, typed_code: str
+    ) -> Redirect | Mapping[str, str]:
+        """The account, once the code is right, and on to the portal; else what is wrong."""
+        pending = self.pending(tx)
+        checked = self.accounts.check(self.draft(tx))
+        email = self._code_address(tx)
+        if checked.registration is None or checked.registration.email != email:
+            return {"form": "registration.form.changed"}
+        try:
+            await self.accounts.codes.confirm(tx.tx_id, email, typed_code)
+        except FormInputError as exc:
+            return {exc.field: exc.message_id}
+        others = [IdentityKeys(**k) for k in tx.data.get("others") or []]
+        account = await self.accounts.register(pending, checked.registration, others)
+        redirect = await self._finish_account(tx, account, pending)
+        return Redirect(redirect.url, session=redirect.session)
+
+    def _code_address(self, tx: TransactionRecord) -> str:
+        email = tx.data.get("code_sent_to")
+        if not isinstance(email, str):
+            raise TransactionError("no e-mail code was sent in this transaction")
+        return email
+
+    async def link_by_other_route(self, tx: TransactionRecord) -> Redirect:
+        """ "I already have an account": this login waits while the person logs in by the route
+        their account has; that login's account then gets this route linked."""
+        pending = self.pending(tx)
+        tx = await self._transactions.update(
+            tx,
+            linking=pending.to_data(),
+            pending=None,
+            draft=None,
+            code_sent_to=None,
+            idp=None,
+            upstream=None,
+            route=None,
+            group=None,
+        )
+        return Redirect(STEP_PATHS[self.map.first_open_step(Choices.from_data(tx.data))])
+
+    async def _link_first_route(self, account: AccountRecord, first: PendingLogin) -> None:
+        try:
+            await self.accounts.accounts.link(account, first.keys, proof="login by both routes")
+        except (AccountExistsError, PersonMismatchError) as exc:
+            raise AccountLinkError(f"route {first.keys.idp_id} not linked: {exc}") from exc
+
+    async def _finish_account(
+        self, tx: TransactionRecord, account: AccountRecord, pending: PendingLogin
+    ) -> Redirect:
+        """The account's id is the local subject; portals see their own pairwise `sub` of it."""
+        claims = {**pending.claims, **account_claims(account, self.accounts.catalogue)}
+        return await self.finish(
+            tx,
+            account.account_id,
+            claims,
+            acr=pending.acr,
+            amr=pending.amr,
+            upstream=pending.upstream,
+        )
 
     async def _finish_upstream(
         self, tx: TransactionRecord, idp: IdP, params: Mapping[str, str], saved: Mapping[str, Any]
@@ -228,10 +355,3 @@ def _answer(step: Step, choice: str) -> dict[str, Any]:
     if step is Step.ROUTE:
         return {"route": choice, "group": None}
     return {"group": choice}
-
-
-def subject_for(identity: Identity, key: bytes) -> str:
-    """The local subject of an upstream identity (professional accounts replace it with the
-    account's). Keyed: an upstream subject can be an identity code, whose small space an unkeyed
-    hash would not protect. Portals see it only through `broker.claims.subjects`."""
-    return keyed_subject(key, identity.issuer, identity.subject)

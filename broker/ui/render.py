@@ -40,6 +40,10 @@ class Renderer:
             raise ValueError(f"unsupported locale {locale!r}")
         return environment.get_template(template).render({"lang_links": [], **context})
 
+    def text(self, locale: str, message_id: str, **values: object) -> str:
+        """A message outside a page (an e-mail), with `%(name)s` placeholders filled."""
+        return self._messages[locale].gettext(message_id) % values
+
     def language_links(self, url_for: Callable[[str], str]) -> LangLinks:
         """`lang_links` for every locale, each labelled in its own language ("På svenska")."""
         return [

@@ -113,6 +113,14 @@ class PageProblems:
     errors, failed requests and error statuses (a missing stylesheet, say)."""
 
     seen: list[str] = field(default_factory=list)
+    expected: list[str] = field(default_factory=list)
+
+    def expect(self, problem: str) -> None:
+        """A problem the test provokes on purpose (a refused form answers 400), by its start."""
+        self.expected.append(problem)
+
+    def unexpected(self) -> list[str]:
+        return [p for p in self.seen if not any(p.startswith(e) for e in self.expected)]
 
     def watch(self, page: Page) -> None:
         page.on("console", self._console)
@@ -137,15 +145,20 @@ class PageProblems:
 NewPage = Callable[..., Awaitable[Page]]
 
 
+@pytest.fixture
+def page_problems() -> PageProblems:
+    return PageProblems()
+
+
 @pytest_asyncio.fixture(loop_scope="session")
-async def new_page(chromium: Browser) -> AsyncIterator[NewPage]:
+async def new_page(chromium: Browser, page_problems: PageProblems) -> AsyncIterator[NewPage]:
     """`await new_page(**context_options)`: a page in a fresh browser context.
 
     The browser's own language is English on purpose, so the Finnish and Swedish pages prove
     that the language came from the portal (OIDC `ui_locales`), not from Accept-Language. At
     the end the test fails if any page logged an error or got an error status."""
     contexts: list[BrowserContext] = []
-    problems = PageProblems()
+    problems = page_problems
 
     async def make(**options: Any) -> Page:
         context = await chromium.new_context(locale="en-US", **options)
@@ -158,7 +171,7 @@ async def new_page(chromium: Browser) -> AsyncIterator[NewPage]:
     yield make
     for context in contexts:
         await context.close()
-    assert not problems.seen, problems.seen
+    assert not problems.unexpected(), problems.unexpected()
 
 
 def origin_pattern(url: str) -> re.Pattern[str]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from playwright.async_api import Locator, Page, expect
 
 from tests.browser.conftest import Portal
+from tests.mail import mail_sink
 
 HUS_USER = ("maija.meikalainen", "testi1234")
 HUS_USER_NAME = "Maija Meikäläinen"
@@ -39,6 +40,13 @@ class Words:
     hyvinvointialue: str
     save: str
     logged_in_as: str
+    register_heading: str = "Rekisteröi ammattilaistili"
+    phone: str = "Puhelinnumero"
+    email: str = "Sähköpostiosoite"
+    register_continue: str = "Jatka"
+    confirm_heading: str = "Vahvista sähköpostiosoitteesi"
+    code: str = "Vahvistuskoodi"
+    confirm: str = "Vahvista ja rekisteröidy"
 
 
 FINNISH = Words(
@@ -91,6 +99,13 @@ SWEDISH = Words(
     hyvinvointialue="Välfärdsområde",
     save="Spara",
     logged_in_as="Du är inloggad som",
+    register_heading="Registrera ett konto som yrkesperson",
+    phone="Telefonnummer",
+    email="E-postadress",
+    register_continue="Fortsätt",
+    confirm_heading="Bekräfta din e-postadress",
+    code="Bekräftelsekod",
+    confirm="Bekräfta och registrera",
 )
 
 
@@ -157,6 +172,30 @@ class Journey:
         if self.screenshots is not None:
             await page.screenshot(path=self.screenshots / "05-idp-login.png", full_page=True)
         await self.activate(page.get_by_role("button", name=self.words.idp_submit, exact=True))
+
+    async def register(self, phone: str = "040 123 4567", email: str | None = None) -> None:
+        """The one-time registration as the IdP pre-filled it (e-mail, the organisation logged
+        in through), with a phone number, and the code from the mail sink."""
+        page = self.page
+        await expect(page).to_have_url(at(self.portal.broker_url, "/account/register"))
+        heading = page.get_by_role("heading", level=1, name=self.words.register_heading)
+        await expect(heading).to_be_visible()
+        await page.get_by_label(self.words.phone, exact=True).fill(phone)
+        if email is not None:
+            await page.get_by_label(self.words.email, exact=True).fill(email)
+        email = await page.get_by_label(self.words.email, exact=True).input_value()
+        await self.activate(
+            page.get_by_role("button", name=self.words.register_continue, exact=True)
+        )
+        await self.confirm_code(email)
+
+    async def confirm_code(self, email: str) -> None:
+        page = self.page
+        await expect(page).to_have_url(at(self.portal.broker_url, "/account/confirm"))
+        heading = page.get_by_role("heading", level=1, name=self.words.confirm_heading)
+        await expect(heading).to_be_visible()
+        await page.get_by_label(self.words.code, exact=True).fill(mail_sink().last_code(email))
+        await self.activate(page.get_by_role("button", name=self.words.confirm, exact=True))
 
     async def fill_profile(self, hyvinvointialue: str | None) -> None:
         page = self.page

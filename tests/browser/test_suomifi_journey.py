@@ -13,6 +13,7 @@ import pytest
 from playwright.async_api import Browser, Page, Route, expect
 
 from tests.browser.conftest import NewPage, Portal
+from tests.browser.journey import FINNISH, Journey
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -30,7 +31,9 @@ async def test_suomifi_certificate_card_login_in_chromium(
 async def log_in_with_card(page: Page, portal: Portal) -> None:
     """From the portal's front page to its /me page, with a certificate card at the mock."""
     await choose_card(page, portal)
-    # the mock's page posts to the broker's ACS by itself; the broker sends the browser on
+    # the mock's page posts to the broker's ACS by itself; the broker sends the browser on,
+    # the first time to registration (Suomi.fi gives no e-mail address or organisation)
+    await register_if_new(page, portal)
     await expect(page).to_have_url(portal.url + "/profile")
     await page.get_by_label("Ammattiryhmä").select_option(index=1)
     await page.get_by_role("button", name="Tallenna").click()
@@ -102,10 +105,19 @@ async def test_a_response_posted_into_another_browser_logs_nobody_in_there(
 
         await tessa_context.unroute(acs)
         await tessa.goto(suomifi_portal.broker_url + "/upstream/saml/continue")
+        await register_if_new(tessa, suomifi_portal)
         await expect(tessa).to_have_url(suomifi_portal.url + "/profile")
     finally:
         await tessa_context.close()
         await other_context.close()
+
+
+async def register_if_new(page: Page, portal: Portal) -> None:
+    """Wherever the broker sends the browser first: the first time, registration."""
+    register = re.escape(portal.broker_url + "/account/register")
+    await page.wait_for_url(re.compile(f"{register}|{re.escape(portal.url)}/profile"))
+    if "/account/register" in page.url:
+        await Journey(page, portal, FINNISH).register(email="tessa.testi@example.fi")
 
 
 async def choose_card(page: Page, portal: Portal) -> None:

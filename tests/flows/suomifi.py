@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 from authlib.integrations.starlette_client import StarletteOAuth2App
 
-from tests.conftest import SAMLWorld, choose
+from tests.conftest import SAMLWorld, choose, register_if_new
 from tests.portal_client import Authorization, callback_params, redeem, start
 
 TESSA = "010280-952L"
@@ -81,7 +81,9 @@ async def back_at_broker(
     held = await cross_site_post(acs, form)
     assert held.status_code == 303, held.text
     assert held.headers["location"] == "/upstream/saml/continue"
-    return await browser.get(world.broker.url + "/upstream/saml/continue")
+    return await register_if_new(
+        browser, await browser.get(world.broker.url + "/upstream/saml/continue")
+    )
 
 
 async def log_in_with_suomifi(

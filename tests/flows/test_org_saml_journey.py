@@ -16,7 +16,14 @@ import pytest
 from broker.store.sqlite import SQLiteStore
 from mock_idps.oidc_idp.config import load_config
 from mock_idps.org_saml_idp.config import load_organisations
-from tests.conftest import OrgSAMLWorld, choose, choose_organisation, jwt_parts, upstream_login
+from tests.conftest import (
+    OrgSAMLWorld,
+    choose,
+    choose_organisation,
+    jwt_parts,
+    register_if_new,
+    upstream_login,
+)
 from tests.mock_idps.saml_sp import form_action, hidden, posted_response
 from tests.portal_client import callback_params, portal_client, redeem, start
 
@@ -90,7 +97,9 @@ async def back_to_broker(
         )
     assert held.status_code == 303, held.text
     assert held.headers["location"] == "/upstream/saml/continue"
-    return await browser.get(world.broker.url + "/upstream/saml/continue")
+    return await register_if_new(
+        browser, await browser.get(world.broker.url + "/upstream/saml/continue")
+    )
 
 
 async def session_claims(world: OrgSAMLWorld, sid: str) -> dict[str, object]:

@@ -1,0 +1,190 @@
+"""The account stage of the login journey, after the upstream IdP has identified the person.
+
+    callback ─ identity ─┬─ account by this route's link, or by the identity code ──▶ finish
+                         └─ none yet: pending ─▶ /account/register ─▶ code by e-mail
+                                 │                                    ─▶ /account/confirm
+                                 │                                    ─▶ register ─▶ finish
+                                 └─ "I already have an account": log in by another route once;
+                                    the account found there gets this route linked too
+
+What the IdP said waits in the login transaction (`pending`) while the person registers, and so
+does the form as last sent (`draft`): a reload, Back or a refused field loses nothing typed.
+The upstream login is not repeated: the transaction's expiry bounds how long it may wait.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from broker.accounts.catalogue import Catalogue
+from broker.accounts.contact import normalise_email, normalise_phone
+from broker.accounts.email_codes import EmailCodes
+from broker.accounts.service import MAX_PARTNERS, Accounts, IdentityKeys, Registration
+from broker.claims.identity import Identity, RawIdentity
+from broker.errors import FormInputError, TransactionError
+from broker.store.accounts import AccountRecord
+from broker.store.records import UpstreamSession
+
+__all__ = ["AccountStage", "Draft", "PendingLogin", "account_claims"]
+
+
+@dataclass(frozen=True)
+class PendingLogin:
+    """An upstream login that found no account yet; JSON-friendly, for the transaction."""
+
+    keys: IdentityKeys
+    claims: dict[str, Any]
+    acr: str | None
+    amr: tuple[str, ...]
+    upstream: UpstreamSession | None
+
+    @classmethod
+    def of(cls, identity: Identity, raw: RawIdentity, keys: IdentityKeys) -> PendingLogin:
+        return cls(keys, identity_claims(identity), identity.acr, identity.amr, raw.session)
+
+    def to_data(self) -> dict[str, Any]:
+        return {
+            "keys": dataclasses.asdict(self.keys),
+            "claims": self.claims,
+            "acr": self.acr,
+            "amr": list(self.amr),
+            "upstream": dataclasses.asdict(self.upstream) if self.upstream else None,
+        }
+
+    @classmethod
+    def from_data(cls, data: object) -> PendingLogin:
+        if not isinstance(data, dict):
+            raise TransactionError("no upstream login waits for an account in this transaction")
+        upstream = data.get("upstream")
+        return cls(
+            IdentityKeys(**data["keys"]),
+            dict(data["claims"]),
+            data.get("acr"),
+            tuple(data.get("amr") or ()),
+            UpstreamSession(**upstream) if isinstance(upstream, dict) else None,
+        )
+
+
+def identity_claims(identity: Identity) -> dict[str, Any]:
+    """What the IdP said that portals may receive (by scope, see `broker.claims.scopes`); the
+    identity code is among them only where the route supplied one."""
+    claims = {**identity.profile_claims(), "idp": identity.idp_id}
+    if identity.hetu:
+        claims["hetu"] = identity.hetu
+    return claims
+
+
+@dataclass(frozen=True)
+class Draft:
+    """The registration form as last sent: what the person typed, not yet checked."""
+
+    phone: str = ""
+    email: str = ""
+    partners: tuple[str, ...] = ()
+
+    @classmethod
+    def from_data(cls, data: object) -> Draft | None:
+        if not isinstance(data, dict):
+            return None
+        return cls(
+            str(data.get("phone", "")),
+            str(data.get("email", "")),
+            tuple(str(p) for p in data.get("partners") or ()),
+        )
+
+    def to_data(self) -> dict[str, Any]:
+        return {"phone": self.phone, "email": self.email, "partners": list(self.partners)}
+
+    def with_partner(self, org_id: str) -> Draft:
+        if org_id in self.partners or len(self.partners) >= MAX_PARTNERS:
+            return self
+        return dataclasses.replace(self, partners=(*self.partners, org_id))
+
+    def without_partner(self, org_id: str) -> Draft:
+        return dataclasses.replace(self, partners=tuple(p for p in self.partners if p != org_id))
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A draft after checking: normalised values, or the message id of each field to correct."""
+
+    registration: Registration | None
+    errors: Mapping[str, str]
+
+
+class AccountStage:
+    def __init__(self, accounts: Accounts, codes: EmailCodes, catalogue: Catalogue) -> None:
+        self.accounts = accounts
+        self.codes = codes
+        self.catalogue = catalogue
+
+    def first_draft(self, pending: PendingLogin) -> Draft:
+        """Pre-filled from what the IdP said: its e-mail and phone, and the organisation the
+        person logged in through, where that is a partner organisation."""
+        claims = pending.claims
+        own = [org.org_id for org in self.catalogue.by_idp(pending.keys.idp_id)]
+        return Draft(
+            phone=str(claims.get("phone_number") or ""),
+            email=str(claims.get("email") or ""),
+            partners=tuple(own[:1]),
+        )
+
+    def check(self, draft: Draft) -> Checked:
+        """Every field at once, so the page can say all that is wrong in one go."""
+        errors: dict[str, str] = {}
+        values: dict[str, str] = {}
+        for name, normalise in (("phone", normalise_phone), ("email", normalise_email)):
+            try:
+                values[name] = normalise(getattr(draft, name))
+            except FormInputError as exc:
+                errors[name] = exc.message_id
+        partners = [p for p in draft.partners if p]
+        if not partners:
+            errors["partners"] = "registration.partners.missing"
+        elif not all(self.catalogue.choosable(p) for p in partners):
+            errors["partners"] = "registration.partners.invalid"
+        if errors:
+            return Checked(None, errors)
+        return Checked(Registration(values["phone"], values["email"], tuple(partners)), {})
+
+    async def register(
+        self, pending: PendingLogin, registration: Registration, others: Sequence[IdentityKeys]
+    ) -> AccountRecord:
+        """The account, once the e-mail code was confirmed; `others` are routes the person also
+        logged in with in this transaction, which are linked to it as well."""
+        account = await self.accounts.register(
+            pending.keys, registration, self.catalogue, email_verified=True
+        )
+        linked = {pending.keys.link_hash}
+        for keys in others:
+            if keys.link_hash not in linked:
+                linked.add(keys.link_hash)
+                await self.accounts.link(account, keys, proof="login by both routes")
+        return account
+
+
+def account_claims(account: AccountRecord, catalogue: Catalogue) -> dict[str, Any]:
+    """The account's part of the claims: contact details the person gave (the e-mail address
+    proved by a code) and the partner organisations in the order chosen."""
+    partners = []
+    for org_id in account.partners:
+        org = catalogue.get(org_id)
+        partners.append(
+            {
+                "id": org_id,
+                "kind": org.kind if org else None,
+                "code": org.code if org else None,
+                "names": dict(org.names) if org else {},
+            }
+        )
+    return {
+        "email": account.email,
+        "email_verified": account.email_verified_at is not None,
+        "phone_number": account.phone,
+        "phone_number_verified": False,
+        "updated_at": int(account.updated_at),
+        "partner_organisations": partners,
+    }
