@@ -58,8 +58,8 @@ class Message:
 def parse_message(
     sender: str, recipients: Iterable[str], raw: bytes, received_at: datetime
 ) -> Message:
-    """Decode headers (RFC 2047) and the body's charset and transfer encoding; a message without
-    a plain-text part shows its first body part instead."""
+    """Decode headers (RFC 2047) and the body's charset and transfer encoding, and turn the
+    wire's CRLF line ends into "\n"; a message without a plain-text part shows its HTML part."""
     parsed = email.message_from_bytes(raw, policy=default)
     body = parsed.get_body(("plain", "html"))
     text = body.get_content() if body is not None else ""
@@ -67,7 +67,7 @@ def parse_message(
         sender=sender,
         recipients=tuple(recipients),
         subject=str(parsed.get("Subject", "")),
-        text=str(text),
+        text=str(text).replace("\r\n", "\n"),
         received_at=received_at,
         raw=raw,
     )
