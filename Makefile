@@ -3,7 +3,7 @@
 #   make install                       uv (from PyPI if missing), then .venv from uv.lock
 #   make lint                          ruff check + mypy --strict broker/
 #   make test [PYTEST_ARGS="-k foo"]   lint, then pytest
-#   make demo                          broker, mock organisation IdP and demo portal on 8000-8002
+#   make demo                          broker, mock IdPs, demo portal, mail sink (8000-8006, 8025)
 #   make bench                         benchmarks (bench/README.md); figures, not pass/fail
 #   make clean                         remove .venv, var/ and caches
 

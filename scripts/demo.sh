@@ -2,8 +2,9 @@
 # `make demo`: the broker on http://127.0.0.1:8000 (config/development.yaml, data in var/), the
 # demo portal on http://127.0.0.1:8001, the mock organisation OIDC IdP (the five organisations of
 # idp_configs/ on OIDC) on http://127.0.0.1:8002, the mock Suomi.fi on http://127.0.0.1:8003 and
-# the mock organisation SAML IdPs (OYS, TYKS, Soite) on http://127.0.0.1:8004. Ctrl-C stops
-# everything.
+# the mock organisation SAML IdPs (OYS, TYKS, Soite) on http://127.0.0.1:8004, and the mail sink
+# (SMTP 127.0.0.1:8025, which config/development.yaml sends the broker's e-mail codes to; its
+# messages on http://127.0.0.1:8006). Ctrl-C stops everything.
 #
 #   DEMO_NO_WAIT=1   start, wait for /healthz, print the instructions, stop and exit (a smoke test)
 #   DEMO_CONFIG=...  another settings file (default config/development.yaml)
@@ -25,6 +26,8 @@ STOP_SECONDS=10
 PORTAL=http://127.0.0.1:8001
 MOCK_IDP=http://127.0.0.1:8002
 ORG_SAML_IDP=http://127.0.0.1:8004
+MAIL_SINK=http://127.0.0.1:8006
+MAIL_SINK_SMTP_PORT=8025
 # The mock IdP's client secret for the broker (mock_idps/test_users.yaml); not a secret anywhere.
 # Only the organisations on OIDC have one; OYS, TYKS and Soite are on SAML.
 MOCK_IDP_SECRET=mock-idp-secret-for-development-only
@@ -144,12 +147,17 @@ fi
     --secret "$CLIENT_SECRET"
 
 # 3. The processes, each started with `start` and stopped by the one cleanup trap.
-for busy in 8001 8002 8003 8004; do
+for busy in 8001 8002 8003 8004 8006 "$MAIL_SINK_SMTP_PORT"; do
     if port_busy 127.0.0.1 "$busy"; then
-        say "port $busy (demo portal 8001, mock IdPs 8002-8004) is already in use; stop it first"
+        say "port $busy (demo portal 8001, mock IdPs 8002-8004, mail sink 8006 and" \
+            "$MAIL_SINK_SMTP_PORT) is already in use; stop it first"
         exit 1
     fi
 done
+# The mail sink first: the broker sends its e-mail codes to it.
+start mail-sink "$PY" -m mock_idps.mail_sink --host 127.0.0.1 \
+    --smtp-port "$MAIL_SINK_SMTP_PORT" --http-port 8006
+wait_until_up mail-sink "${pids[-1]}" "$MAIL_SINK/healthz"
 start mock-idp "$PY" -m mock_idps.oidc_idp --host 127.0.0.1 --port 8002 \
     --redirect-uri "$ISSUER/upstream/oidc/callback" --key-dir var/mock-idp-keys
 wait_until_up mock-idp "${pids[-1]}" "$MOCK_IDP/hus/.well-known/openid-configuration"
@@ -190,6 +198,7 @@ cat <<EOF
   Mock OIDC IdP   $MOCK_IDP/hus/.well-known/openid-configuration (and /pshva, /pirha, …)
   Mock Suomi.fi   http://127.0.0.1:8003/metadata; the broker's SP metadata: $ISSUER/saml/metadata
   Mock SAML orgs  $ORG_SAML_IDP/ (OYS, TYKS, Soite; metadata at /oys/metadata, …)
+  Mail sink       $MAIL_SINK/ (the broker's e-mail codes; SMTP 127.0.0.1:$MAIL_SINK_SMTP_PORT)
 
 EOF
 
