@@ -17,6 +17,8 @@ from typing import Any
 
 from broker import cli_accounts
 from broker.app import create_app, load_idps, open_keyring
+from broker.claims.release import permitted_scopes
+from broker.claims.scopes import supported_scopes
 from broker.claims.subjects import SUBJECT_TYPES
 from broker.cli_store import opened_store, run_with_store
 from broker.clock import SystemClock
@@ -113,7 +115,16 @@ def _add_client_parser(commands: Any) -> None:
     add.add_argument("--jwks-file", type=Path, help="private_key_jwt: the client's JWKS file")
     add.add_argument("--backchannel-logout-uri")
     add.add_argument(
-        "--scope", action="append", dest="scopes", help="allowed scope (repeat; default: all)"
+        "--scope",
+        action="append",
+        dest="scopes",
+        help="allowed scope (repeat; default: openid profile email phone)",
+    )
+    add.add_argument(
+        "--release-national-identity-code",
+        action="store_true",
+        help="let the portal ask for the national_identity_code scope (claim hetu); "
+        "confidential clients only",
     )
     add.add_argument("--no-refresh-tokens", action="store_true")
     add.add_argument("--id-token-alg", choices=["RS256", "ES256"], default="RS256")
@@ -204,6 +215,7 @@ def _client_from_args(settings: Settings, args: argparse.Namespace) -> tuple[Cli
         created_at=time.time(),
         subject_type=args.subject_type,
         sector_identifier=args.sector_identifier,
+        release_national_identity_code=args.release_national_identity_code,
     )
     check_client(client, development=settings.development)
     return client, secret
@@ -228,7 +240,8 @@ def _clients_list(settings: Settings, args: argparse.Namespace) -> int:
         print(json.dumps([_public(c) for c in clients], indent=2))
     else:
         for c in clients:
-            print(f"{c.client_id}\t{c.token_endpoint_auth_method}\t{' '.join(c.redirect_uris)}")
+            uris, scopes = " ".join(c.redirect_uris), " ".join(_scopes(c))
+            print(f"{c.client_id}\t{c.token_endpoint_auth_method}\t{uris}\t{scopes}")
     return 0
 
 
@@ -246,7 +259,13 @@ def _public(client: ClientRecord) -> dict[str, Any]:
         "id_token_signed_response_alg": client.id_token_signed_response_alg,
         "subject_type": client.subject_type,
         "sector_identifier": client.sector_identifier,
+        "release_national_identity_code": client.release_national_identity_code,
     }
+
+
+def _scopes(client: ClientRecord) -> list[str]:
+    """What the portal may ask for, the identity code's scope included when it is allowed."""
+    return [s for s in supported_scopes() if s in permitted_scopes(client)]
 
 
 def _clients_remove(settings: Settings, args: argparse.Namespace) -> int:

@@ -14,6 +14,9 @@ _TOKEN_SHAPES = re.compile(
     r"|((?:code|token|secret|assertion|password|id_token_hint|logout_token)=)[^&\s\"']+"
     r"|([A-Za-z0-9_-]{40,})"  # long random values (our codes and tokens are 43 characters)
 )
+QUIET_LIBRARIES = ("aiosqlite", "httpx", "httpcore", "asyncio", "multipart")
+"""Libraries that log request details or SQL parameters (claims, so the identity code) at DEBUG:
+they stay at WARNING whatever the level."""
 _EXTRA_FIELDS = ("client_id", "idp", "error_id", "request_id", "delivery_id", "path", "status")
 
 
@@ -71,8 +74,7 @@ def configure(level: str, *, json_format: bool) -> None:
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").disabled = True
-    # Libraries that log request details or SQL parameters at DEBUG stay quiet whatever the level.
-    for name in ("aiosqlite", "httpx", "httpcore", "asyncio", "multipart"):
+    for name in QUIET_LIBRARIES:
         logging.getLogger(name).setLevel(logging.WARNING)
     # pysaml2 logs whole responses, NameIDs and attribute values (the identity code) at INFO, and
     # a refused signature's decrypted assertion at ERROR; the SAML connector names each refusal.

@@ -144,6 +144,7 @@ fi
     --post-logout-redirect-uri "$PORTAL/" \
     --backchannel-logout-uri "$PORTAL/backchannel-logout" \
     --auth-method client_secret_basic \
+    --scope openid --scope profile --scope email --scope phone --scope professional \
     --secret "$CLIENT_SECRET"
 
 # 3. The processes, each started with `start` and stopped by the one cleanup trap.

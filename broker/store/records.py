@@ -28,6 +28,9 @@ class ClientRecord:
     """`pairwise` (the default) or `public` (OpenID Connect Core §8)."""
     sector_identifier: str | None = None
     """The host whose portals share one pairwise `sub`; default: the redirect URIs' host."""
+    release_national_identity_code: bool = False
+    """Whether the portal may ask for the `national_identity_code` scope (claim `hetu`); off
+    unless an operator turns it on (`clients add --release-national-identity-code`)."""
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,7 @@ class TransactionRecord:
     request: dict[str, Any]
     created_at: float
     expires_at: float
-    data: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,7 @@ class SessionRecord:
     auth_time: float
     acr: str | None
     amr: tuple[str, ...]
-    claims: dict[str, Any]
+    claims: dict[str, Any] = field(repr=False)  # may hold the identity code: never in a repr
     created_at: float
     expires_at: float
     ended_at: float | None = None
@@ -70,7 +73,7 @@ class GrantRecord:
     auth_time: float
     acr: str | None
     amr: tuple[str, ...]
-    claims: dict[str, Any]
+    claims: dict[str, Any] = field(repr=False)  # may hold the identity code: never in a repr
     created_at: float
     expires_at: float
     revoked_at: float | None = None

@@ -31,7 +31,7 @@ from mock_idps.demo_portal.sessions import (
 
 STATIC = Path(__file__).parent / "static"
 SESSION_COOKIE = "demo_portal_session"
-SCOPE = "openid profile email"
+SCOPE = "openid profile email professional"  # professional: to pre-fill the profile
 
 
 def create_app(

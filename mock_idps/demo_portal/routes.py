@@ -24,6 +24,7 @@ from starlette.routing import Route
 from mock_idps.demo_portal.logout_tokens import LogoutTokenError
 from mock_idps.demo_portal.pages import claim_rows, csrf_ok, language, render, session_of
 from mock_idps.demo_portal.portal import portal_of
+from mock_idps.demo_portal.prefill import prefill
 from mock_idps.demo_portal.sessions import LoginSession
 from mock_idps.demo_portal.texts import (
     AMMATTIRYHMAT,
@@ -203,15 +204,17 @@ def page_failed(
 
 
 async def profile(request: Request) -> Response:
-    """The portal's own profile, filled in once after the first login (seed 001)."""
+    """The portal's own profile, filled in once after the first login (seed 001), pre-filled
+    from the claims where they fit."""
     login = current_login(request)
     if login is None:
         return RedirectResponse("/", status_code=303)
     portal = portal_of(request)
     if request.method == "GET":
         saved = portal.profiles.get(login.sub)
-        chosen = (saved.ammattiryhma, saved.hyvinvointialue or "") if saved else ("", "")
-        return _profile_form(request, *chosen)
+        if saved:
+            return _profile_form(request, saved.ammattiryhma, saved.hyvinvointialue or "")
+        return _profile_form(request, *prefill(login.userinfo))
     form = await request.form()
     if not csrf_ok(request, form.get("csrf_token")):
         return page_failed(request, "error_csrf")

@@ -251,6 +251,18 @@ HYVINVOINTIALUEET: Final[dict[str, tuple[str, str]]] = {
     "lappi": ("Lapin hyvinvointialue", "Lapplands välfärdsområde"),
 }
 
+# Organisations that the broker names (`organisation_id`, the organisation's IdP id) and the
+# wellbeing area that runs them; HUS serves several areas, so it pre-fills none.
+ORGANISATION_AREAS: Final[dict[str, str]] = {
+    "oys": "pohjois-pohjanmaa",
+    "tyks": "varsinais-suomi",
+    "pshva": "pohjois-savo",
+    "pirha": "pirkanmaa",
+    "lshp": "lappi",
+    "soite": "keski-pohjanmaa",
+    "pajjatha": "paijat-hame",
+}
+
 
 def texts(language: str) -> dict[str, str]:
     return TEXTS.get(language, TEXTS[DEFAULT_LANGUAGE])

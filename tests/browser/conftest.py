@@ -85,6 +85,7 @@ async def serving_portal(broker: RunningBroker, idp_url: str) -> AsyncIterator[P
         post_logout_redirect_uris=(url + "/",),
         backchannel_logout_uri=url + "/backchannel-logout",
         token_endpoint_auth_method="client_secret_basic",
+        allowed_scopes=("openid", "profile", "email", "phone", "professional"),
     )
     app = create_portal(
         broker.url, PORTAL_CLIENT_ID, broker.secrets[PORTAL_CLIENT_ID], url, "browser-test-key"

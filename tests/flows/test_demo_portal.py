@@ -25,7 +25,14 @@ from joserfc.jwk import RSAKey
 
 from broker.frontend.oidc.keys import KeyRing
 from mock_idps.demo_portal import create_app
-from tests.conftest import HUS_USER_NAME, RunningBroker, hidden_inputs, tamper
+from tests.conftest import (
+    HUS_USER_NAME,
+    RunningBroker,
+    choose_organisation,
+    hidden_inputs,
+    tamper,
+    upstream_login,
+)
 from tests.conftest import log_in as broker_log_in
 from tests.servers import bound_socket, serve
 
@@ -49,6 +56,7 @@ async def portal(broker: RunningBroker) -> AsyncIterator[RunningPortal]:
         redirect_uris=(url + "/callback",),
         post_logout_redirect_uris=(url + "/",),
         backchannel_logout_uri=url + "/backchannel-logout",
+        allowed_scopes=("openid", "profile", "email", "phone", "professional"),
     )
     app = create_app(broker.url, CLIENT_ID, broker.secrets[CLIENT_ID], url, "test-session-key")
     with serve(app, sock) as served:
@@ -100,6 +108,13 @@ async def logged_in_portal(
     return page
 
 
+def selected(form: str, select: str) -> str:
+    """The pre-selected option of a <select> on the profile form ("" when none is)."""
+    options = form.split(f'<select id="{select}"')[1].split("</select>")[0]
+    found = re.search(r'<option value="([^"]*)" selected>', options)
+    return found.group(1) if found else ""
+
+
 def claim_in(page: str, name: str) -> str:
     found = re.search(rf'<th scope="row"><code>{name}</code></th><td>([^<]*)</td>', page)
     assert found, name
@@ -135,6 +150,7 @@ async def test_first_login_asks_for_the_profile_and_shows_the_claims(
     assert "Ammattiryhmä" in form.text and "Itä-Uudenmaan hyvinvointialue" in form.text
     choices = re.findall(r'<option value="[^"]+"', form.text)
     assert len(choices) == 6 + 22  # professional groups; 21 wellbeing areas and Helsinki
+    assert selected(form.text, "ammattiryhma") == "sairaanhoitaja"  # from title "Sairaanhoitaja"
     csrf = hidden_inputs(form.text)["csrf_token"]
     missing = await browser.post(portal.url + "/profile", data={"csrf_token": csrf})
     assert missing.status_code == 400 and "Valitse ammattiryhmä" in missing.text
@@ -155,6 +171,37 @@ async def test_first_login_asks_for_the_profile_and_shows_the_claims(
     assert claim_in(me.text, "email").endswith("@example.hus.fi")
     assert "eyJ" not in me.text  # no raw token on the page
     assert "demo_portal_session" in browser.cookies
+
+
+async def test_profile_is_pre_filled_from_the_professional_claims_and_can_be_changed(
+    broker: RunningBroker, portal: RunningPortal, browser: httpx.AsyncClient
+) -> None:
+    start = await browser.get(portal.url + "/login")
+    assert "professional" in query(start.headers["location"])["scope"].split()
+    assert (await browser.get(start.headers["location"])).headers["location"] == "/login/role"
+    to_idp = await choose_organisation(browser, broker, org="pirha")
+    back = await upstream_login(browser, to_idp, ("tiina.laine", "testi1234"))
+    answer = await browser.get(back.headers["location"])
+    assert answer.headers["location"] == "/profile"
+
+    form = await browser.get(portal.url + "/profile")
+    assert selected(form.text, "ammattiryhma") == "psykologi"  # title "Psykologi"
+    assert selected(form.text, "hyvinvointialue") == "pirkanmaa"  # PIRHA's area
+    saved = await browser.post(
+        portal.url + "/profile",
+        data={
+            "csrf_token": hidden_inputs(form.text)["csrf_token"],
+            "ammattiryhma": "muu",
+            "hyvinvointialue": "",
+        },
+    )
+    assert saved.status_code == 303
+    me = await browser.get(portal.url + "/me")
+    assert "Muu" in me.text
+    assert claim_in(me.text, "title") == "Psykologi"  # the userinfo claims, shown
+    again = await browser.get(portal.url + "/profile")
+    assert selected(again.text, "ammattiryhma") == "muu"  # the saved choice, not the claims
+    assert selected(again.text, "hyvinvointialue") == ""
 
 
 async def test_rp_initiated_logout_returns_logged_out_and_the_profile_is_remembered(

@@ -36,6 +36,22 @@ async def test_metadata_is_complete_and_consistent(
     assert meta["backchannel_logout_supported"] is True
     assert meta["authorization_response_iss_parameter_supported"] is True
     assert "http://ftn.ficora.fi/2017/loa3" in meta["acr_values_supported"]
+    assert {"openid", "profile", "email", "phone", "professional", "national_identity_code"} <= set(
+        meta["scopes_supported"]
+    )
+    assert {
+        "partner_organisations",
+        "route",
+        "idp",
+        "organisation_id",
+        "organisation_name",
+        "title",
+        "card_type",
+        "prescription_right",
+        "email_verified",
+        "phone_number_verified",
+        "hetu",
+    } <= set(meta["claims_supported"])
 
 
 async def test_unknown_path_is_a_page_not_a_stack_trace(

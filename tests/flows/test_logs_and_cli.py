@@ -172,6 +172,21 @@ def test_cli_manages_clients_and_keys(config: Path, tmp_path: Path) -> None:
         if c["client_id"] == "pub"
     )
     assert (pub["subject_type"], pub["sector_identifier"]) == ("public", "portal.example")
+    assert pub["release_national_identity_code"] is False
+
+    registry = ["clients", "add", "--client-id", "registry", "--redirect-uri", REDIRECT_URI]
+    cli(config, *registry, "--scope", "openid", "--release-national-identity-code")
+    rows = cli(config, "clients", "list").stdout.splitlines()
+    assert next(r for r in rows if r.startswith("registry\t")).endswith(
+        "\topenid national_identity_code"
+    )
+    refused = cli(
+        config, *registry, "--scope", "national_identity_code", "--scope", "openid", check=False
+    )
+    assert refused.returncode == 2 and "--release-national-identity-code" in refused.stderr
+    public_registry = [*registry, "--auth-method", "none", "--release-national-identity-code"]
+    refused = cli(config, *public_registry, check=False)
+    assert refused.returncode == 2 and "public client" in refused.stderr
 
     assert cli(config, "clients", "remove", "portal").returncode == 0
     assert cli(config, "clients", "remove", "portal", check=False).returncode == 1

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import sqlite3
 from collections.abc import AsyncIterator
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -95,6 +98,25 @@ async def test_clients_round_trip(store: Store) -> None:
     assert await store.delete_client("portal")
     assert not await store.delete_client("portal")
     assert await store.get_client("portal") is None
+
+
+async def test_a_client_saved_before_the_identity_code_setting_loads_without_it(
+    tmp_path: Path,
+) -> None:
+    """Clients are one JSON body each, so a new setting needs no migration: a body written
+    before it loads with the default, which for the identity code is no."""
+    store = SQLiteStore(tmp_path / "store.db")
+    await store.open()
+    old = asdict(ClientRecord("old", "Old", ("https://p/cb",), "client_secret_basic"))
+    del old["release_national_identity_code"]
+    with sqlite3.connect(tmp_path / "store.db") as db:
+        db.execute(
+            "INSERT INTO clients (client_id, body, created_at) VALUES (?, ?, 0)",
+            ("old", json.dumps(old)),
+        )
+    loaded = await store.get_client("old")
+    await store.close()
+    assert loaded is not None and loaded.release_national_identity_code is False
 
 
 async def test_code_is_single_use_even_when_redemptions_race(store: Store) -> None:

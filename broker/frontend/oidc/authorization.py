@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from broker.claims.release import permitted_scopes
 from broker.errors import (
     AuthorizationRedirectError,
     InvalidRequestError,
@@ -151,7 +152,8 @@ def _scope(raw: str, client: ClientRecord) -> tuple[str, ...]:
     requested = tuple(dict.fromkeys(raw.split()))
     if "openid" not in requested:
         raise InvalidScopeError("scope must include openid")
-    if not_allowed := [s for s in requested if s not in client.allowed_scopes]:
+    permitted = permitted_scopes(client)
+    if not_allowed := [s for s in requested if s not in permitted]:
         raise InvalidScopeError(f"scope not allowed for this client: {not_allowed[0]}")
     return requested
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
+from broker.claims.scopes import NATIONAL_IDENTITY_CODE_SCOPE, supported_scopes
 from broker.claims.subjects import SUBJECT_TYPES
 from broker.errors import ConfigError
 from broker.store.records import ClientRecord
@@ -12,7 +13,7 @@ from broker.store.records import ClientRecord
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
 GRANT_TYPES = ("authorization_code", "refresh_token")
 SIGNING_ALGS = ("RS256", "ES256")
-KNOWN_SCOPES = ("openid", "profile", "email", "phone", "offline_access")
+KNOWN_SCOPES = tuple(supported_scopes())
 MIN_SECRET_LENGTH = 32
 _HOST_RE = re.compile(
     r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"
@@ -43,9 +44,27 @@ def check_client(client: ClientRecord, *, development: bool) -> None:
         raise ConfigError(f"{cid}: allowed_scopes: must include openid")
     if unknown := set(client.allowed_scopes) - set(KNOWN_SCOPES):
         raise ConfigError(f"{cid}: allowed_scopes: unknown {sorted(unknown)}")
+    _check_identity_code(client)
     if client.id_token_signed_response_alg not in SIGNING_ALGS:
         raise ConfigError(f"{cid}: id_token_signed_response_alg: expected one of {SIGNING_ALGS}")
     _check_subject_type(client)
+
+
+def _check_identity_code(client: ClientRecord) -> None:
+    """The identity code's scope has one switch, `release_national_identity_code`, so that the
+    permission is never an item lost in a list; and a public client, which anyone can claim to
+    be, cannot have it."""
+    cid = client.client_id
+    if NATIONAL_IDENTITY_CODE_SCOPE in client.allowed_scopes:
+        raise ConfigError(
+            f"{cid}: allowed_scopes: {NATIONAL_IDENTITY_CODE_SCOPE} is not listed; it comes with "
+            "release_national_identity_code (clients add --release-national-identity-code)"
+        )
+    public = client.token_endpoint_auth_method == "none"  # noqa: S105 - a method name
+    if client.release_national_identity_code and public:
+        raise ConfigError(
+            f"{cid}: release_national_identity_code: a public client (none) cannot have it"
+        )
 
 
 def _check_subject_type(client: ClientRecord) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
+from broker.claims.release import release
 from broker.claims.subjects import ClientSubjects
 from broker.clock import Clock
 from broker.errors import UntrustedRequestError
@@ -33,7 +34,8 @@ class CodeIssuer:
         self, request: AuthorizationRequest, session: SessionRecord
     ) -> str:
         """The URL that sends the browser back to the portal with a fresh code; the grant has the
-        portal's own `sub` (pairwise unless the portal is configured public)."""
+        portal's own `sub` (pairwise unless the portal is configured public) and only the claims
+        its scopes release to it."""
         now = self._clock.now()
         code = secrets.new_secret()
         client = await self._store.get_client(request.client_id)
@@ -49,7 +51,7 @@ class CodeIssuer:
             auth_time=session.auth_time,
             acr=session.acr,
             amr=session.amr,
-            claims=session.claims,
+            claims=release(session.claims, request.scope, client),
             created_at=now,
             expires_at=now + self._ttl.refresh_token_ttl,
         )

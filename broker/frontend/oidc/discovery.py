@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from broker.claims.scopes import supported_claims
+from broker.claims.scopes import supported_claims, supported_scopes
 from broker.claims.subjects import SUBJECT_TYPES
 from broker.frontend.oidc.client_auth import ASSERTION_ALGS
-from broker.frontend.oidc.clients import AUTH_METHODS, KNOWN_SCOPES, SIGNING_ALGS
+from broker.frontend.oidc.clients import AUTH_METHODS, SIGNING_ALGS
 from broker.settings import Settings
 
 ENDPOINTS = {
@@ -30,7 +30,7 @@ def provider_metadata(settings: Settings) -> dict[str, Any]:
     return {
         "issuer": settings.issuer,
         **{name: settings.issuer + path for name, path in ENDPOINTS.items()},
-        "scopes_supported": list(KNOWN_SCOPES),
+        "scopes_supported": supported_scopes(),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token"],

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from broker.claims.scopes import claims_for_scopes
+from broker.claims.release import release
 from broker.clock import Clock
 from broker.errors import (
     InsufficientScopeError,
@@ -47,7 +47,8 @@ class TokenResources:
         token, grant = live
         if "openid" not in token.scope:
             raise InsufficientScopeError("the openid scope is required")
-        return {"sub": grant.sub, **claims_for_scopes(grant.claims, token.scope)}
+        client = await self._store.get_client(token.client_id)
+        return {"sub": grant.sub, **release(grant.claims, token.scope, client)}
 
     async def introspect(self, client: ClientRecord, form: Mapping[str, str]) -> dict[str, Any]:
         """Only the client a token was issued to learns anything about it."""
