@@ -1,6 +1,7 @@
 """Run every benchmark, print the figures, and keep them in bench/results/ (gitignored).
 
-    .venv/bin/python -m bench [--only signing|redemption|saml-verify|saml-logins] [--quick]
+    .venv/bin/python -m bench [--only signing|redemption|saml-verify|saml-logins|account-scale]
+        [--quick]
         [options below]
 
 Writes bench/results/bench-<UTC time>.txt and .json, and copies them to latest.txt / latest.json.
@@ -16,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import code_redemption, saml_logins, saml_verify, signing
+from bench import account_scale, code_redemption, saml_logins, saml_verify, signing
 from bench._stats import machine
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -25,7 +26,10 @@ RESULTS = Path(__file__).resolve().parent / "results"
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=["signing", "redemption", "saml-verify", "saml-logins"])
+    parser.add_argument(
+        "--only",
+        choices=["signing", "redemption", "saml-verify", "saml-logins", "account-scale"],
+    )
     parser.add_argument("--quick", action="store_true", help="smoke test: few runs, small counts")
     parser.add_argument("--signing-runs", type=int, default=5)
     parser.add_argument("--signing-count", type=int, default=2000)
@@ -37,12 +41,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--login-runs", type=int, default=3, help="Suomi.fi login runs")
     parser.add_argument("--logins", type=int, default=60, help="logins per run and backend")
     parser.add_argument("--login-concurrency", type=int, default=4)
+    parser.add_argument("--account-runs", type=int, default=5, help="account-scale runs")
+    parser.add_argument("--account-lookups", type=int, default=2000, help="finds per run, size")
+    parser.add_argument("--account-logins", type=int, default=100, help="logins per run, size")
+    parser.add_argument(
+        "--account-sizes", default="1000,1000000", help="account counts, smallest first"
+    )
     parser.add_argument("--no-pin", dest="pin", action="store_false", default=None)
     parser.add_argument("--no-save", action="store_true", help="print only; write no files")
     args = parser.parse_args(argv)
     if args.quick:
         args.signing_runs, args.signing_count, args.runs, args.codes = 2, 200, 1, 200
         args.saml_runs, args.saml_count, args.login_runs, args.logins = 1, 20, 1, 4
+        args.account_runs, args.account_lookups, args.account_logins = 1, 200, 4
+        args.account_sizes = "1000,100000"  # 1 000 000 takes a minute to generate the first time
 
     started = time.perf_counter()
     result: dict[str, Any] = {
@@ -74,6 +86,18 @@ def main(argv: list[str] | None = None) -> int:
         )
         texts.append(saml_logins.report(result["saml_logins"]))
         print(texts[-1], flush=True)
+    if args.only in (None, "account-scale"):
+        print("account store scale ...", file=sys.stderr, flush=True)
+        result["account_scale"] = account_scale.run(
+            args.account_runs,
+            args.account_lookups,
+            args.account_logins,
+            args.login_concurrency,
+            args.pin,
+            [int(n) for n in args.account_sizes.split(",")],
+        )
+        texts.append(account_scale.report(result["account_scale"]))
+        print(texts[-1], flush=True)
     result["wall_seconds"] = round(time.perf_counter() - started, 1)
 
     m = result["machine"]
@@ -100,8 +124,11 @@ def _all_ok(result: dict[str, Any]) -> bool:
     logins = result.get("saml_logins")
     algs = redemption["algs"].values() if redemption else []
     backends = logins["backends"].values() if logins else []
-    return all(r["errors"] == 0 and r["sanity"]["ok"] for r in algs) and all(
-        r["errors"] == 0 for r in backends
+    scale = result.get("account_scale")
+    return (
+        all(r["errors"] == 0 and r["sanity"]["ok"] for r in algs)
+        and all(r["errors"] == 0 for r in backends)
+        and (scale is None or account_scale.all_ok(scale))
     )
 
 
