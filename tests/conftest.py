@@ -26,7 +26,7 @@ from broker.frontend.oidc.keys import KeyRing
 from broker.settings import Settings
 from broker.store.records import ClientRecord
 from broker.store.sqlite import SQLiteStore
-from tests.mail import mail_sink
+from tests.mail import last_code, mail_sink
 from tests.servers import bound_socket, serve
 
 PORTAL = "http://127.0.0.1:9"  # redirects are read from Location headers, never followed
@@ -394,7 +394,7 @@ async def register_if_new(
     assert sent.headers["location"] == "/account/confirm"
     code_page = await browser.get(base + "/account/confirm")
     assert code_page.status_code == 200, code_page.text
-    code = mail_sink().last_code(typed_email)
+    code = last_code(typed_email)
     confirmed = await browser.post(
         base + "/account/confirm",
         data={**hidden_inputs(code_page.text), "code": code, "action": "confirm"},

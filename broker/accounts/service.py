@@ -80,6 +80,12 @@ def _keyed(key: bytes, purpose: str, *parts: str) -> str:
     return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
 
 
+def new_account_id() -> str:
+    """160 random bits as 32 lower-case base32 characters: the local subject of the account,
+    shaped like every other `sub` the broker gives (a public client sees it as it is)."""
+    return base64.b32encode(secrets.token_bytes(20)).decode("ascii").lower()
+
+
 @dataclass(frozen=True)
 class Registration:
     """What the person typed on the registration page (not yet normalised)."""
@@ -119,7 +125,7 @@ class Accounts:
         `email_verified`: the person typed the code sent to the address."""
         now = self._clock.now()
         account = AccountRecord(
-            account_id=secrets.token_urlsafe(16),
+            account_id=new_account_id(),
             phone=normalise_phone(typed.phone),
             email=normalise_email(typed.email),
             partners=_partners(typed.partners, catalogue),

@@ -2,8 +2,8 @@
 cannot join what they know of a person by their subject; public only for a client configured
 for it.
 
-    local subject   the broker's own stable name for the person (today: a keyed hash of the
-                    upstream issuer and subject; with professional accounts, of the account)
+    local subject   the broker's own stable name for the person: their professional account's
+                    id (random, 160 bits)
     pairwise        HMAC-SHA256 with the subject key over the portal's sector identifier and the
                     local subject: the same for every portal of one sector (its configured
                     `sector_identifier`, else the host of its redirect URIs), different across

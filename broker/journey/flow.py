@@ -22,6 +22,7 @@ from typing import Any
 from broker.accounts.service import IdentityKeys, identity_keys
 from broker.claims.identity import RawIdentity
 from broker.claims.mapping import normalise
+from broker.claims.sealed import Sealer
 from broker.errors import (
     AccountLinkError,
     FormInputError,
@@ -77,6 +78,7 @@ class LoginJourney:
         self._connectors = connectors
         self.accounts = accounts
         self._subject_key = subject_key
+        self._sealer = Sealer(subject_key)
         self._return_urls = {
             "oidc": provider.settings.issuer + CALLBACK_PATH,
             "saml": provider.settings.issuer + ACS_PATH,
@@ -190,7 +192,7 @@ class LoginJourney:
         identity = normalise(idp, raw)
         log.info("upstream login completed", extra={"idp": idp.id})
         keys = identity_keys(identity, self._subject_key)
-        pending = PendingLogin.of(identity, raw, keys)
+        pending = PendingLogin.of(identity, raw, keys, self._sealer)
         account = await self.accounts.accounts.find(keys)
         if account is None:
             return await self._no_account_yet(tx, pending, idp.id)
@@ -212,6 +214,7 @@ class LoginJourney:
         await self._transactions.update(
             tx,
             pending=pending.to_data(),
+            upstream=None,  # spent: a reloaded callback is refused, not sent upstream again
             linking=None,
             others=others,
             draft=self.accounts.first_draft(pending).to_data(),

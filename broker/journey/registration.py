@@ -24,6 +24,7 @@ from broker.accounts.contact import normalise_email, normalise_phone
 from broker.accounts.email_codes import EmailCodes
 from broker.accounts.service import MAX_PARTNERS, Accounts, IdentityKeys, Registration
 from broker.claims.identity import Identity, RawIdentity
+from broker.claims.sealed import Sealer
 from broker.errors import FormInputError, TransactionError
 from broker.store.accounts import AccountRecord
 from broker.store.records import UpstreamSession
@@ -42,8 +43,11 @@ class PendingLogin:
     upstream: UpstreamSession | None
 
     @classmethod
-    def of(cls, identity: Identity, raw: RawIdentity, keys: IdentityKeys) -> PendingLogin:
-        return cls(keys, identity_claims(identity), identity.acr, identity.amr, raw.session)
+    def of(
+        cls, identity: Identity, raw: RawIdentity, keys: IdentityKeys, sealer: Sealer
+    ) -> PendingLogin:
+        claims = identity_claims(identity, sealer)
+        return cls(keys, claims, identity.acr, identity.amr, raw.session)
 
     def to_data(self) -> dict[str, Any]:
         return {
@@ -68,12 +72,12 @@ class PendingLogin:
         )
 
 
-def identity_claims(identity: Identity) -> dict[str, Any]:
-    """What the IdP said that portals may receive (by scope, see `broker.claims.scopes`); the
-    identity code is among them only where the route supplied one."""
+def identity_claims(identity: Identity, sealer: Sealer) -> dict[str, Any]:
+    """What the IdP said that portals may receive (by scope, see `broker.claims.release`); the
+    identity code is among them, sealed, only where the route supplied one."""
     claims = {**identity.profile_claims(), "idp": identity.idp_id}
     if identity.hetu:
-        claims["hetu"] = identity.hetu
+        claims["hetu"] = sealer.seal(identity.hetu)
     return claims
 
 

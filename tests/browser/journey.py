@@ -14,7 +14,7 @@ from pathlib import Path
 from playwright.async_api import Locator, Page, expect
 
 from tests.browser.conftest import Portal
-from tests.mail import mail_sink
+from tests.mail import last_code
 
 HUS_USER = ("maija.meikalainen", "testi1234")
 HUS_USER_NAME = "Maija Meikäläinen"
@@ -194,7 +194,7 @@ class Journey:
         await expect(page).to_have_url(at(self.portal.broker_url, "/account/confirm"))
         heading = page.get_by_role("heading", level=1, name=self.words.confirm_heading)
         await expect(heading).to_be_visible()
-        await page.get_by_label(self.words.code, exact=True).fill(mail_sink().last_code(email))
+        await page.get_by_label(self.words.code, exact=True).fill(last_code(email))
         await self.activate(page.get_by_role("button", name=self.words.confirm, exact=True))
 
     async def fill_profile(self, hyvinvointialue: str | None) -> None:

@@ -7,7 +7,14 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from tests.conftest import HUS_USER, RunningBroker, hidden_inputs, log_in, walk_to_idp
+from tests.conftest import (
+    HUS_USER,
+    RunningBroker,
+    hidden_inputs,
+    log_in,
+    register_if_new,
+    walk_to_idp,
+)
 from tests.portal_client import REDIRECT_URI, callback_params
 
 CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"  # RFC 7636 appendix B
@@ -165,7 +172,7 @@ async def test_a_reloaded_upstream_callback_completes_the_login_once(
     )
     callback = posted.headers["location"]
     cookies = dict(browser.cookies)
-    first = await browser.get(callback)
+    first = await register_if_new(browser, await browser.get(callback))
     assert "code" in callback_params(first.headers["location"])
     browser.cookies.clear()
     browser.cookies.update(cookies)  # the tab still had the transaction cookie

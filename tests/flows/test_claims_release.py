@@ -19,7 +19,9 @@ import httpx
 import pytest
 from authlib.integrations.starlette_client import StarletteOAuth2App
 
+from broker.claims.sealed import Sealer
 from broker.logs import QUIET_LIBRARIES
+from broker.secret_files import load_or_create_keys
 from tests.conftest import HUS_USER_NAME, RunningBroker, jwt_parts, log_in
 from tests.portal_client import callback_params, portal_client, redeem, start
 
@@ -82,7 +84,11 @@ async def tokens_and_userinfo(
 
 
 def give_session_claims(broker: RunningBroker, claims: dict[str, Any]) -> None:
-    """Stand-in for the journey's account stage: the SSO session's claims as it will leave them."""
+    """The SSO session's claims as a card login through Suomi.fi leaves them: the identity code
+    sealed with the broker's key, as the journey stores it."""
+    sealer = Sealer(load_or_create_keys(broker.settings.subject_key_file)[0])
+    if "hetu" in claims:
+        claims = {**claims, "hetu": sealer.seal(claims["hetu"])}
     with sqlite3.connect(broker.settings.store.sqlite_path) as db:
         changed = db.execute("UPDATE sessions SET claims = ?", (json.dumps(claims),)).rowcount
     assert changed == 1
@@ -172,6 +178,7 @@ async def test_identity_code_only_to_an_allowed_portal_asking_for_its_scope(
     _, plain = await tokens_and_userinfo(broker, browser, "plain", "openid profile email phone")
     assert "hetu" not in plain
     assert HETU not in stored_grants(broker, "plain")
+    assert HETU not in stored_grants(broker, "registry")  # sealed there, opened by userinfo
 
     assert HETU not in caplog.text
     assert all(HETU not in str(record.__dict__) for record in caplog.records)

@@ -28,6 +28,7 @@ from joserfc import jwt
 from broker.cli import main
 from tests.conftest import HUS_USER, hidden_inputs, idp_configs_for, rsa_client_key
 from tests.flows.test_logout import LogoutReceiver
+from tests.mail import last_code, mail_sink
 from tests.portal_client import REDIRECT_URI, callback_params
 from tests.servers import bound_socket, serve
 
@@ -79,6 +80,7 @@ def config(tmp_path: Path, mock_idp_keys: Path) -> Iterator[Path]:
                 "idp_configs": str(idp_configs_for(idp_base, tmp_path / "idp_configs")),
                 "logging": {"level": "DEBUG"},
                 "backchannel": {"poll_seconds": 0.1},
+                "smtp": {"host": "127.0.0.1", "port": mail_sink().port, "security": "none"},
             }
         )
     )
@@ -409,4 +411,20 @@ def journey_login(browser: httpx.Client, seen: list[str]) -> httpx.Response:
     posted = browser.post(action, data={**form, "username": HUS_USER[0], "password": HUS_USER[1]})
     callback = posted.headers["location"]
     seen.extend(v[0] for v in parse_qs(urlsplit(callback).query).values())
-    return browser.get(callback)
+    return register(browser, browser.get(callback), seen)
+
+
+def register(browser: httpx.Client, answer: httpx.Response, seen: list[str]) -> httpx.Response:
+    """The first login's registration; the contact details and the e-mail code go into `seen`."""
+    if answer.headers["location"] != "/account/register":
+        return answer  # a later login: the account is found
+    form = hidden_inputs(browser.get("/account/register").text)
+    email, phone = "log.test@example.fi", "+358401234599"
+    seen.extend([*form.values(), email, phone, "0401234599"])
+    data = {**form, "phone": "040 123 4599", "email": email, "partner": "area:pirkanmaa"}
+    sent = browser.post("/account/register", data={**data, "action": "continue"})
+    assert sent.headers["location"] == "/account/confirm", sent.text
+    form = hidden_inputs(browser.get("/account/confirm").text)
+    code = last_code(email)
+    seen.append(code)
+    return browser.post("/account/confirm", data={**form, "code": code, "action": "confirm"})

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from broker.claims.sealed import Sealer
 from broker.claims.subjects import ClientSubjects
 from broker.clock import Clock
 from broker.errors import AuthorizationRedirectError, LoginRequiredError
@@ -53,7 +54,7 @@ class OIDCProvider:
         self.codes = CodeIssuer(store, clock, issuer, settings.tokens, subjects)
         self.issuer = TokenIssuer(store, keys, clock, issuer, settings.tokens)
         self.tokens = TokenEndpoint(store, self.issuer, clock)
-        self.resources = TokenResources(store, clock, issuer)
+        self.resources = TokenResources(store, clock, issuer, Sealer(subject_key))
         self.logout = LogoutValidator(store, keys, issuer)
         self.backchannel = BackchannelNotifier(
             store, self.issuer, clock, http, settings.backchannel, subjects

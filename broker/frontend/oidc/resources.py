@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from broker.claims.release import release
+from broker.claims.sealed import Sealer
 from broker.clock import Clock
 from broker.errors import (
     InsufficientScopeError,
@@ -21,10 +22,11 @@ from broker.store.records import ClientRecord, GrantRecord, TokenRecord
 
 
 class TokenResources:
-    def __init__(self, store: Store, clock: Clock, issuer: str) -> None:
+    def __init__(self, store: Store, clock: Clock, issuer: str, sealer: Sealer) -> None:
         self._store = store
         self._clock = clock
         self._issuer = issuer
+        self._sealer = sealer
 
     async def _live(self, value: str) -> tuple[TokenRecord, GrantRecord] | None:
         token = await self._store.get_token(secrets.hash_secret(value))
@@ -48,7 +50,14 @@ class TokenResources:
         if "openid" not in token.scope:
             raise InsufficientScopeError("the openid scope is required")
         client = await self._store.get_client(token.client_id)
-        return {"sub": grant.sub, **release(grant.claims, token.scope, client)}
+        released = release(grant.claims, token.scope, client)
+        if isinstance(sealed := released.get("hetu"), str):  # stored sealed, opened only here
+            opened = self._sealer.open(sealed)
+            if opened is None:
+                del released["hetu"]
+            else:
+                released["hetu"] = opened
+        return {"sub": grant.sub, **released}
 
     async def introspect(self, client: ClientRecord, form: Mapping[str, str]) -> dict[str, Any]:
         """Only the client a token was issued to learns anything about it."""
