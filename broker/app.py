@@ -22,6 +22,7 @@ from broker.errors import ConfigError
 from broker.frontend.oidc.keys import KeyRing
 from broker.frontend.oidc.provider import OIDCProvider
 from broker.http import (
+    account_routes,
     journey_routes,
     logout_routes,
     misc_routes,
@@ -149,6 +150,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         *logout_routes.ROUTES,
         *journey_routes.ROUTES,
         *registration_routes.ROUTES,
+        *account_routes.ROUTES,
         *misc_routes.ROUTES,
     ]
     return Starlette(

@@ -349,7 +349,8 @@ async def upstream_login(
     False: then the callback's answer as it is)."""
     form_page = await browser.get(idp_authorize_url)
     if form_page.status_code in (302, 303):
-        return await browser.get(form_page.headers["location"])
+        answer = await browser.get(form_page.headers["location"])
+        return await register_if_new(browser, answer) if register else answer
     assert form_page.status_code == 200, form_page.text
     action = form_page.text.split('<form method="post" action="')[1].split('"')[0]
     if not action.startswith("http"):

@@ -15,6 +15,7 @@ link it by logging in with the other route once (the account page, later).
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 import logging
@@ -151,6 +152,55 @@ class Accounts:
             return found
         log.info("account registered", extra={"idp": keys.idp_id})
         return account
+
+    async def edit(
+        self, account: AccountRecord, typed: Registration, catalogue: Catalogue, route: str | None
+    ) -> AccountRecord:
+        """The person's own edit on the account page; FormInputError names a field to correct.
+        A changed e-mail address is no longer verified (its code was for the old one)."""
+        edited = dataclasses.replace(
+            account,
+            phone=normalise_phone(typed.phone),
+            email=normalise_email(typed.email),
+            partners=_partners(typed.partners, catalogue),
+            updated_at=self._clock.now(),
+        )
+        if edited.email != account.email:
+            edited = dataclasses.replace(edited, email_verified_at=None)
+        changed = [
+            f for f in ("phone", "email", "partners") if getattr(edited, f) != getattr(account, f)
+        ]
+        if not changed:
+            return account
+        changes: dict[str, object] = {"fields": changed}
+        if "partners" in changed:
+            changes["partners"] = list(edited.partners)
+        entry = AuditEntry(
+            account.account_id,
+            self._clock.now(),
+            "edited",
+            actor="self",
+            route=route,
+            changes=changes,
+        )
+        await self._store.update_account(edited, entry)
+        log.info("account edited", extra={"fields": ",".join(changed)})
+        return edited
+
+    async def delete(self, account: AccountRecord, route: str | None) -> None:
+        """Gone with its links and identifiers; the audit trail (no personal data) stays for
+        `accounts.audit_retention_days`."""
+        entry = AuditEntry(
+            account.account_id, self._clock.now(), "deleted", actor="self", route=route
+        )
+        await self._store.delete_account(account.account_id, entry)
+        log.info("account deleted by its owner")
+
+    async def get(self, account_id: str) -> AccountRecord | None:
+        return await self._store.get_account(account_id)
+
+    async def links(self, account_id: str) -> list[LinkRecord]:
+        return await self._store.links(account_id)
 
     async def link(self, account: AccountRecord, keys: IdentityKeys, *, proof: str) -> None:
         """Let this route log in to the account too. `proof` says how the person showed it is

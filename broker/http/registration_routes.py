@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from broker.accounts.catalogue import Catalogue
 from broker.accounts.service import MAX_PARTNERS
 from broker.http.context import broker, locale_of
 from broker.http.journey_routes import current_transaction, logged_in
@@ -34,16 +35,16 @@ def _trusted(request: Request, tx: TransactionRecord, form: FormData) -> bool:
     )
 
 
-def _text(form: FormData, name: str, limit: int = MAX_FIELD) -> str:
+def text_field(form: FormData, name: str, limit: int = MAX_FIELD) -> str:
     value = form.get(name)
     return value[:limit] if isinstance(value, str) else ""
 
 
-def _draft_of(form: FormData) -> Draft:
+def draft_of(form: FormData) -> Draft:
     partners = [p for p in form.getlist("partner") if isinstance(p, str) and p]
     return Draft(
-        phone=_text(form, "phone"),
-        email=_text(form, "email"),
+        phone=text_field(form, "phone"),
+        email=text_field(form, "email"),
         partners=tuple(dict.fromkeys(partners))[:MAX_PARTNERS],
     )
 
@@ -63,13 +64,8 @@ async def post_register(request: Request) -> Response:
         return render_register(
             request, tx, saved, query="", errors={"form": "registration.form.expired"}, status=400
         )
-    draft, query, action = _draft_of(form), _text(form, "q", MAX_QUERY), _text(form, "action")
-    catalogue = ctx.journey.accounts.catalogue
-    if action.startswith("add:") and catalogue.choosable(action[4:]):
-        draft = draft.with_partner(action[4:])
-    elif action.startswith("remove:"):
-        draft = draft.without_partner(action[7:])
-    elif action == "link":
+    draft, query, action = edited_draft(form, ctx.journey.accounts.catalogue)
+    if action == "link":
         return redirect(request, await ctx.journey.link_by_other_route(tx))
     elif action == "continue":
         locale = locale_of(request, tx.request.get("ui_locales"))
@@ -92,13 +88,6 @@ def render_register(
 ) -> Response:
     ctx = broker(request)
     locale = locale_of(request, tx.request.get("ui_locales"))
-    catalogue = ctx.journey.accounts.catalogue
-    chosen = [org for org in (catalogue.get(p) for p in draft.partners) if org is not None]
-    if query.strip():
-        found = catalogue.search(query, locale, limit=40)
-    else:
-        found = catalogue.search("", locale, kinds=DEFAULT_KINDS, limit=40)
-    offered = [org for org in found if org.org_id not in draft.partners]
     return page(
         request,
         "register.html",
@@ -107,15 +96,46 @@ def render_register(
         action=REGISTER_PATH,
         csrf_token=ctx.cookies.csrf_token(tx.tx_id),
         tx=tx.tx_id,
-        draft=draft,
-        chosen=[_org_view(org, locale) for org in chosen],
-        offered=[_org_view(org, locale) for org in offered],
-        query=query,
-        searched=bool(query.strip()),
         errors=errors or {},
-        full=len(draft.partners) >= MAX_PARTNERS,
         link_failed=bool(tx.data.get("link_failed")),
+        **contact_fields(ctx.journey.accounts.catalogue, draft, query, locale),
     )
+
+
+def contact_fields(
+    catalogue: Catalogue, draft: Draft, query: str, locale: str
+) -> dict[str, object]:
+    """What `_contact_fields.html` shows: the draft, the chosen organisations and what the
+    search (or, before one, the organisations and wellbeing areas) offers to add."""
+    chosen = [org for org in (catalogue.get(p) for p in draft.partners) if org is not None]
+    if query.strip():
+        found = catalogue.search(query, locale, limit=40)
+    else:
+        found = catalogue.search("", locale, kinds=DEFAULT_KINDS, limit=40)
+    offered = [org for org in found if org.org_id not in draft.partners]
+    return {
+        "draft": draft,
+        "chosen": [_org_view(org, locale) for org in chosen],
+        "offered": [_org_view(org, locale) for org in offered],
+        "query": query,
+        "searched": bool(query.strip()),
+        "full": len(draft.partners) >= MAX_PARTNERS,
+    }
+
+
+def edited_draft(form: FormData, catalogue: Catalogue) -> tuple[Draft, str, str]:
+    """The form's draft after its button (add or remove an organisation), the search query,
+    and the button's action."""
+    draft, query, action = (
+        draft_of(form),
+        text_field(form, "q", MAX_QUERY),
+        text_field(form, "action"),
+    )
+    if action.startswith("add:") and catalogue.choosable(action[4:]):
+        draft = draft.with_partner(action[4:])
+    elif action.startswith("remove:"):
+        draft = draft.without_partner(action[7:])
+    return draft, query, action
 
 
 def _org_view(org: PartnerOrganisationRecord, locale: str) -> dict[str, str]:
@@ -136,13 +156,13 @@ async def post_confirm(request: Request) -> Response:
     form = await request.form()
     if not _trusted(request, tx, form):
         return render_confirm(request, tx, errors={"form": "registration.form.expired"}, status=400)
-    if _text(form, "action") == "resend":
+    if text_field(form, "action") == "resend":
         locale = locale_of(request, tx.request.get("ui_locales"))
         errors = await ctx.journey.resend_code(tx, locale)
         return render_confirm(
             request, tx, errors=errors, resent=not errors, status=400 if errors else 200
         )
-    outcome = await ctx.journey.confirm_registration(tx, _text(form, "code", 32))
+    outcome = await ctx.journey.confirm_registration(tx, text_field(form, "code", 32))
     if isinstance(outcome, Redirect):
         return logged_in(request, tx, outcome)
     if "form" in outcome:  # the form changed in another tab since the code was sent

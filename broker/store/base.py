@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from broker.store.accounts import AccountStore
 from broker.store.records import (
@@ -76,6 +76,10 @@ class Store(ABC):
     # SSO sessions
     @abstractmethod
     async def put_session(self, session: SessionRecord) -> None: ...
+
+    @abstractmethod
+    async def update_session_claims(self, sid: str, claims: dict[str, Any]) -> None:
+        """Replace an SSO session's claims (the person edited their account)."""
 
     @abstractmethod
     async def get_session(self, sid: str) -> SessionRecord | None: ...

@@ -191,6 +191,9 @@ class SQLiteStore(Store):
         return await self._run("DELETE FROM transactions WHERE tx_id = ?", (tx_id,)) > 0
 
     # sessions
+    async def update_session_claims(self, sid: str, claims: dict[str, Any]) -> None:
+        await self._run("UPDATE sessions SET claims = ? WHERE sid = ?", (_dump(claims), sid))
+
     async def put_session(self, session: SessionRecord) -> None:
         await self._run(
             "INSERT INTO sessions (sid, sub, auth_time, acr, amr, claims, created_at, expires_at, "

@@ -44,6 +44,10 @@ class SessionManager:
             await self._store.put_upstream_session(session.sid, upstream)
         return session
 
+    async def update_claims(self, session: SessionRecord, claims: Mapping[str, Any]) -> None:
+        """After the person edited their account: later portals get the new details."""
+        await self._store.update_session_claims(session.sid, dict(claims))
+
     async def active(self, sid: str | None) -> SessionRecord | None:
         if not sid:
             return None

@@ -1,0 +1,171 @@
+"""The account page: the person edits their contact details and partner organisations, sees the
+login routes linked to the account, and deletes it. Reached with the browser's SSO session (from
+a portal's "edit account" link, say); its CSRF tokens are bound to that session."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from broker.errors import AccountRequiredError, FormInputError
+from broker.http.context import broker, locale_of
+from broker.http.cookies import SESSION
+from broker.http.errors import NO_STORE
+from broker.http.pages import page
+from broker.http.registration_routes import contact_fields, edited_draft
+from broker.journey.registration import Draft, account_claims
+from broker.store.accounts import AccountRecord
+from broker.store.records import SessionRecord
+
+ACCOUNT_PATH = "/account"
+DELETE_PATH = "/account/delete"
+
+
+async def _signed_in(request: Request) -> tuple[SessionRecord, AccountRecord]:
+    ctx = broker(request)
+    session = await ctx.provider.sessions.active(ctx.cookies.read(request.cookies, SESSION))
+    account = await ctx.journey.accounts.accounts.get(session.sub) if session else None
+    if session is None or account is None:
+        raise AccountRequiredError("account page without an SSO session of an account")
+    return session, account
+
+
+def _csrf_ok(request: Request, session: SessionRecord, token: object) -> bool:
+    valid = isinstance(token, str) and broker(request).cookies.check_csrf(session.sid, token)
+    return bool(valid)
+
+
+async def show_account(request: Request) -> Response:
+    session, account = await _signed_in(request)
+    draft = Draft(account.phone, account.email, account.partners)
+    return await render_account(request, session, account, draft, query="")
+
+
+async def post_account(request: Request) -> Response:
+    ctx = broker(request)
+    session, account = await _signed_in(request)
+    form = await request.form()
+    saved = Draft(account.phone, account.email, account.partners)
+    if not _csrf_ok(request, session, form.get("csrf_token")):
+        errors = {"form": "registration.form.expired"}
+        return await render_account(request, session, account, saved, "", errors, 400)
+    stage = ctx.journey.accounts
+    draft, query, action = edited_draft(form, stage.catalogue)
+    if action != "save":
+        return await render_account(request, session, account, draft, query)
+    checked = stage.check(draft)
+    if checked.registration is None:
+        return await render_account(request, session, account, draft, query, checked.errors, 400)
+    try:
+        edited = await stage.accounts.edit(
+            account, checked.registration, stage.catalogue, session.claims.get("route")
+        )
+    except FormInputError as exc:
+        errors = {exc.field: exc.message_id}
+        return await render_account(request, session, account, draft, query, errors, 400)
+    await _refresh_session(request, session, edited)
+    return RedirectResponse(ACCOUNT_PATH + "?saved=1", 303, headers=NO_STORE)
+
+
+async def _refresh_session(
+    request: Request, session: SessionRecord, account: AccountRecord
+) -> None:
+    """The SSO session answers the next portal with the edited details."""
+    ctx = broker(request)
+    claims = {**session.claims, **account_claims(account, ctx.journey.accounts.catalogue)}
+    await ctx.provider.sessions.update_claims(session, claims)
+
+
+async def render_account(
+    request: Request,
+    session: SessionRecord,
+    account: AccountRecord,
+    draft: Draft,
+    query: str,
+    errors: Mapping[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    ctx = broker(request)
+    locale = locale_of(request)
+    registry = ctx.journey.map.registry
+    links = []
+    for link in await ctx.journey.accounts.accounts.links(account.account_id):
+        idp = registry.idp(link.idp_id)
+        links.append(
+            {
+                "name": idp.names.get(locale) if idp else link.idp_id,
+                "linked_at": _date(link.linked_at),
+                "last_login_at": _date(link.last_login_at) if link.last_login_at else "-",
+            }
+        )
+    response = page(
+        request,
+        "account.html",
+        status_code=status,
+        ui_locales=None,
+        action=ACCOUNT_PATH,
+        csrf_token=ctx.cookies.csrf_token(session.sid),
+        errors=errors or {},
+        saved=request.query_params.get("saved") == "1" and not errors,
+        email_verified=account.email_verified_at is not None,
+        links=links,
+        delete_url=DELETE_PATH,
+        retention_days=ctx.settings.accounts.audit_retention_days,
+        **contact_fields(ctx.journey.accounts.catalogue, draft, query, locale),
+    )
+    response.headers.update(NO_STORE)
+    return response
+
+
+def _date(at: float) -> str:
+    return time.strftime("%d.%m.%Y", time.gmtime(at))
+
+
+async def show_delete(request: Request) -> Response:
+    session, _ = await _signed_in(request)
+    return _render_delete(request, session)
+
+
+def _render_delete(
+    request: Request, session: SessionRecord, *, status: int = 200, not_confirmed: bool = False
+) -> Response:
+    ctx = broker(request)
+    return page(
+        request,
+        "account_delete.html",
+        status_code=status,
+        action=DELETE_PATH,
+        csrf_token=ctx.cookies.csrf_token(session.sid),
+        cancel_url=ACCOUNT_PATH,
+        retention_days=ctx.settings.accounts.audit_retention_days,
+        deleted=False,
+        not_confirmed=not_confirmed,
+    )
+
+
+async def post_delete(request: Request) -> Response:
+    """Deleting needs the box ticked; then the account goes, and the SSO session with it
+    (portals that asked for it get a back-channel logout)."""
+    ctx = broker(request)
+    session, account = await _signed_in(request)
+    form = await request.form()
+    if not _csrf_ok(request, session, form.get("csrf_token")) or form.get("confirm") != "yes":
+        return _render_delete(request, session, status=400, not_confirmed=True)
+    await ctx.journey.accounts.accounts.delete(account, session.claims.get("route"))
+    await ctx.provider.end_session(session)
+    response = page(request, "account_delete.html", deleted=True)
+    ctx.cookies.clear(response, SESSION)
+    response.headers.update(NO_STORE)
+    return response
+
+
+ROUTES = [
+    Route(ACCOUNT_PATH, show_account, methods=["GET"]),
+    Route(ACCOUNT_PATH, post_account, methods=["POST"]),
+    Route(DELETE_PATH, show_delete, methods=["GET"]),
+    Route(DELETE_PATH, post_delete, methods=["POST"]),
+]

@@ -1,0 +1,121 @@
+"""The account page through real HTTP: with the SSO session of a registered person it shows and
+edits the contact details and partner organisations (the next portal gets them), lists the linked
+routes, and deletes the account after a confirmation; without a session it is a clear page."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from typing import Any
+
+import httpx
+
+from tests.conftest import JourneyWorld, hidden_inputs, log_in
+from tests.portal_client import callback_params, portal_client, redeem, start
+
+SCOPES = ("openid", "profile", "email", "phone", "professional")
+
+
+async def logged_in(world: JourneyWorld, browser: httpx.AsyncClient) -> dict[str, Any]:
+    """A login (the first one registers) and what the portal's userinfo says."""
+    client = portal_client(world.broker, scope=" ".join(SCOPES))
+    auth = await start(client)
+    back = await log_in(browser, world.broker, auth.url)
+    tokens = await redeem(client, auth, callback_params(back.headers["location"])["code"])
+    info: dict[str, Any] = await client.userinfo(token=tokens)
+    return info
+
+
+def value(page: httpx.Response, name: str) -> str:
+    found = re.search(rf'<input id="{name}" name="{name}"[^>]* value="([^"]*)"', page.text)
+    assert found, name
+    return found.group(1)
+
+
+def audit(world: JourneyWorld) -> list[tuple[str, dict[str, Any]]]:
+    with sqlite3.connect(world.broker.settings.store.sqlite_path) as db:
+        rows = db.execute("SELECT action, changes FROM account_audit ORDER BY at, rowid")
+        return [(action, json.loads(changes)) for action, changes in rows]
+
+
+async def test_edit_the_details_and_the_next_portal_gets_them(
+    world: JourneyWorld, browser: httpx.AsyncClient
+) -> None:
+    await world.broker.add_client(allowed_scopes=SCOPES)
+    before = await logged_in(world, browser)
+    url = world.broker.url + "/account"
+    page = await browser.get(url)
+    assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
+    assert value(page, "phone") == "+358500000101"
+    assert "HUS – Helsingin ja Uudenmaan sairaanhoitopiiri" in page.text  # noqa: RUF001 (linked)
+    form = {**hidden_inputs(page.text), "email": value(page, "email")}
+
+    refused = await browser.post(url, data={**form, "phone": "12", "action": "save"})
+    assert refused.status_code == 400 and "Puhelinnumero ei ole kelvollinen" in refused.text
+    assert value(refused, "phone") == "12"
+
+    searched = await browser.post(
+        url, data={**form, "phone": "040 765 4321", "q": "tamk", "action": "search"}
+    )
+    assert searched.status_code == 200 and "add:school:tamk" in searched.text
+    saved = await browser.post(
+        url,
+        data={**hidden_inputs(searched.text), "phone": "040 765 4321",
+              "email": "maija.uusi@example.fi", "action": "add:school:tamk",
+              "partner": ["org:hus"]},
+    )  # fmt: skip
+    assert saved.status_code == 200  # adding is a step of its own; saving is the button
+    done = await browser.post(
+        url,
+        data={**hidden_inputs(saved.text), "phone": "040 765 4321",
+              "email": "maija.uusi@example.fi", "action": "save",
+              "partner": ["org:hus", "school:tamk"]},
+    )  # fmt: skip
+    assert done.status_code == 303 and done.headers["location"] == "/account?saved=1"
+    shown = await browser.get(world.broker.url + done.headers["location"])
+    assert "Muutokset tallennettiin" in shown.text
+
+    after = await logged_in(world, browser)  # the SSO session answers with the new details
+    assert after["sub"] == before["sub"]
+    assert after["phone_number"] == "+358407654321"
+    assert after["email"] == "maija.uusi@example.fi" and after["email_verified"] is False
+    assert [o["id"] for o in after["partner_organisations"]] == ["org:hus", "school:tamk"]
+    action, changes = audit(world)[-1]
+    assert action == "edited" and changes["fields"] == ["phone", "email", "partners"]
+    assert "maija" not in json.dumps(changes) and "765" not in json.dumps(changes)
+
+
+async def test_delete_asks_for_confirmation_then_removes_the_account_and_the_session(
+    world: JourneyWorld, browser: httpx.AsyncClient
+) -> None:
+    await world.broker.add_client(allowed_scopes=SCOPES)
+    first = await logged_in(world, browser)
+    delete_url = world.broker.url + "/account/delete"
+    confirm = await browser.get(delete_url)
+    assert "Haluatko varmasti poistaa tilisi?" in confirm.text
+    unticked = await browser.post(delete_url, data=hidden_inputs(confirm.text))
+    assert unticked.status_code == 400 and "rastittamalla ruutu" in unticked.text
+    forged = await browser.post(delete_url, data={"csrf_token": "x", "confirm": "yes"})
+    assert forged.status_code == 400
+    gone = await browser.post(delete_url, data={**hidden_inputs(confirm.text), "confirm": "yes"})
+    assert gone.status_code == 200 and "Tili on poistettu" in gone.text
+    with sqlite3.connect(world.broker.settings.store.sqlite_path) as db:
+        assert db.execute("SELECT count(*) FROM accounts").fetchone() == (0,)
+        assert db.execute("SELECT count(*) FROM account_links").fetchone() == (0,)
+    assert [a for a, _ in audit(world)] == ["registered", "deleted"]
+
+    after = await browser.get(world.broker.url + "/account")
+    assert after.status_code == 401 and "Kirjaudu ensin" in after.text
+    again = await logged_in(world, browser)  # registers anew: a new account, a new sub
+    assert again["sub"] != first["sub"]
+
+
+async def test_without_a_session_the_account_page_says_to_log_in(
+    world: JourneyWorld, browser: httpx.AsyncClient
+) -> None:
+    page = await browser.get(world.broker.url + "/account", headers={"Accept-Language": "sv"})
+    assert page.status_code == 401
+    assert "Logga in först" in page.text and "Traceback" not in page.text
+    posted = await browser.post(world.broker.url + "/account/delete", data={"confirm": "yes"})
+    assert posted.status_code == 401
