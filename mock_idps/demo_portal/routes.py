@@ -261,6 +261,7 @@ async def me(request: Request) -> Response:
         userinfo_rows=claim_rows(login.userinfo),
         ammattiryhma=dict(ammattiryhma_options(lang))[saved.ammattiryhma],
         hyvinvointialue=dict(hyvinvointialue_options(lang)).get(saved.hyvinvointialue or ""),
+        account_url=portal_of(request).config.issuer + "/account",
     )
 
 

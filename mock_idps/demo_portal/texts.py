@@ -43,6 +43,7 @@ TEXTS: Final[dict[str, dict[str, str]]] = {
         "value": "Arvo",
         "portal_profile": "Portaalin käyttäjäprofiili",
         "edit_profile": "Muokkaa profiilia",
+        "edit_account": "Muokkaa ammattilaistiliä (tunnistuspalvelussa)",
         "profile_title": "Käyttäjäprofiili",
         "profile_intro": (
             "Portaali tarvitsee kerran tiedon ammattiryhmästäsi: se ratkaisee, mitä sisältöä "
@@ -108,6 +109,7 @@ TEXTS: Final[dict[str, dict[str, str]]] = {
         "value": "Värde",
         "portal_profile": "Portalens användarprofil",
         "edit_profile": "Redigera profilen",
+        "edit_account": "Redigera ditt konto som yrkesperson (i identifieringstjänsten)",
         "profile_title": "Användarprofil",
         "profile_intro": (
             "Portalen behöver en gång veta din yrkesgrupp: den avgör vilket innehåll du ser. "
@@ -170,6 +172,7 @@ TEXTS: Final[dict[str, dict[str, str]]] = {
         "value": "Value",
         "portal_profile": "The portal's user profile",
         "edit_profile": "Edit profile",
+        "edit_account": "Edit your professional account (at the identification service)",
         "profile_title": "User profile",
         "profile_intro": (
             "The portal needs your professional group once: it decides what content you see. "

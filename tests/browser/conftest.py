@@ -120,6 +120,11 @@ class PageProblems:
         """A problem the test provokes on purpose (a refused form answers 400), by its start."""
         self.expected.append(problem)
 
+    def expect_refused_form(self, url: str) -> None:
+        """A form sent back to correct answers 400, which Chromium also reports in the console."""
+        self.expect(f"400: POST {url}")
+        self.expect("console: Failed to load resource: the server responded with a status of 400")
+
     def unexpected(self) -> list[str]:
         return [p for p in self.seen if not any(p.startswith(e) for e in self.expected)]
 

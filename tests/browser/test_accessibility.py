@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 from axe_playwright_python.async_playwright import Axe  # type: ignore[import-untyped]
+from playwright.async_api import expect
 
-from tests.browser.conftest import NewPage, Portal
-from tests.browser.journey import FINNISH, STEPS, Journey
+from tests.browser.conftest import NewPage, PageProblems, Portal
+from tests.browser.journey import FINNISH, STEPS, Journey, at
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -28,8 +29,12 @@ def described(violations: list[dict[str, Any]]) -> str:
 
 
 async def test_broker_choice_pages_have_no_axe_violations(
-    portal: Portal, new_page: NewPage
+    portal: Portal, new_page: NewPage, page_problems: PageProblems
 ) -> None:
+    page_problems.expect(f"400: POST {portal.broker_url}/account/register")
+    page_problems.expect(
+        "console: Failed to load resource: the server responded with a status of 400"
+    )
     axe = Axe()
     journey = Journey(await new_page(), portal, FINNISH)
     await journey.open_portal()
@@ -40,6 +45,18 @@ async def test_broker_choice_pages_have_no_axe_violations(
         results = await axe.run(journey.page)
         found[step] = results.response["violations"]
         await journey.broker_step(step, number)
+    await journey.idp_login()
+    page = journey.page
+    await expect(page).to_have_url(at(portal.broker_url, "/account/register"))
+    found["register"] = (await axe.run(page)).response["violations"]
+    await page.get_by_label(FINNISH.phone, exact=True).fill("12")
+    await page.get_by_role("button", name=FINNISH.register_continue, exact=True).click()
+    await expect(page.get_by_role("alert")).to_be_visible()
+    found["register with errors"] = (await axe.run(page)).response["violations"]
+    await page.get_by_label(FINNISH.phone, exact=True).fill("040 123 4567")
+    await page.get_by_role("button", name=FINNISH.register_continue, exact=True).click()
+    await expect(page).to_have_url(at(portal.broker_url, "/account/confirm"))
+    found["confirm"] = (await axe.run(page)).response["violations"]
     assert not any(found.values()), "\n".join(
         f"{step}:\n{described(violations)}" for step, violations in found.items() if violations
     )

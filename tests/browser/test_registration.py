@@ -21,10 +21,7 @@ async def test_first_login_registers_in_finnish(
     portal: Portal, new_page: NewPage, page_problems: PageProblems
 ) -> None:
     for refused in ("/account/register", "/account/confirm"):  # a form to correct is a 400
-        page_problems.expect(f"400: POST {portal.broker_url}{refused}")
-        page_problems.expect(
-            "console: Failed to load resource: the server responded with a status of 400"
-        )
+        page_problems.expect_refused_form(portal.broker_url + refused)
     page = await new_page()
     journey = Journey(page, portal, FINNISH)
     await journey.open_portal()
