@@ -47,6 +47,7 @@ class Words:
     confirm_heading: str = "Vahvista sähköpostiosoitteesi"
     code: str = "Vahvistuskoodi"
     confirm: str = "Vahvista ja rekisteröidy"
+    partner_area: str = "Pirkanmaan hyvinvointialue"
 
 
 FINNISH = Words(
@@ -106,6 +107,7 @@ SWEDISH = Words(
     confirm_heading="Bekräfta din e-postadress",
     code="Bekräftelsekod",
     confirm="Bekräfta och registrera",
+    partner_area="Birkalands välfärdsområde",
 )
 
 
@@ -180,6 +182,10 @@ class Journey:
         await expect(page).to_have_url(at(self.portal.broker_url, "/account/register"))
         heading = page.get_by_role("heading", level=1, name=self.words.register_heading)
         await expect(heading).to_be_visible()
+        await page.wait_for_load_state()  # its stylesheet too, before the next navigation
+        if await page.locator("ul.chosen li").count() == 0:  # the route named no organisation
+            area = re.compile("^" + re.escape(self.words.partner_area))
+            await self.activate(page.get_by_role("button", name=area))
         await page.get_by_label(self.words.phone, exact=True).fill(phone)
         if email is not None:
             await page.get_by_label(self.words.email, exact=True).fill(email)
@@ -194,6 +200,7 @@ class Journey:
         await expect(page).to_have_url(at(self.portal.broker_url, "/account/confirm"))
         heading = page.get_by_role("heading", level=1, name=self.words.confirm_heading)
         await expect(heading).to_be_visible()
+        await page.wait_for_load_state()
         await page.get_by_label(self.words.code, exact=True).fill(last_code(email))
         await self.activate(page.get_by_role("button", name=self.words.confirm, exact=True))
 
