@@ -5,6 +5,7 @@ buttons of the same form, each sending everything typed so far, which the journe
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -92,19 +93,15 @@ def render_register(
         request,
         "register.html",
         status_code=status,
-        ui_locales=tx.request.get("ui_locales"),
         action=REGISTER_PATH,
-        csrf_token=ctx.cookies.csrf_token(tx.tx_id),
-        tx=tx.tx_id,
         errors=errors or {},
+        **_transaction_form(request, tx),
         link_failed=bool(tx.data.get("link_failed")),
         **contact_fields(ctx.journey.accounts.catalogue, draft, query, locale),
     )
 
 
-def contact_fields(
-    catalogue: Catalogue, draft: Draft, query: str, locale: str
-) -> dict[str, object]:
+def contact_fields(catalogue: Catalogue, draft: Draft, query: str, locale: str) -> dict[str, Any]:
     """What `_contact_fields.html` shows: the draft, the chosen organisations and what the
     search (or, before one, the organisations and wellbeing areas) offers to add."""
     chosen = [org for org in (catalogue.get(p) for p in draft.partners) if org is not None]
@@ -136,6 +133,15 @@ def edited_draft(form: FormData, catalogue: Catalogue) -> tuple[Draft, str, str]
     elif action.startswith("remove:"):
         draft = draft.without_partner(action[7:])
     return draft, query, action
+
+
+def _transaction_form(request: Request, tx: TransactionRecord) -> dict[str, Any]:
+    """What every form of the login transaction carries, and the language it is in."""
+    return {
+        "ui_locales": tx.request.get("ui_locales"),
+        "csrf_token": broker(request).cookies.csrf_token(tx.tx_id),
+        "tx": tx.tx_id,
+    }
 
 
 def _org_view(org: PartnerOrganisationRecord, locale: str) -> dict[str, str]:
@@ -180,15 +186,12 @@ def render_confirm(
     resent: bool = False,
     status: int = 200,
 ) -> Response:
-    ctx = broker(request)
     return page(
         request,
         "confirm.html",
         status_code=status,
-        ui_locales=tx.request.get("ui_locales"),
         action=CONFIRM_PATH,
-        csrf_token=ctx.cookies.csrf_token(tx.tx_id),
-        tx=tx.tx_id,
+        **_transaction_form(request, tx),
         email=tx.data.get("code_sent_to") or "",
         errors=errors or {},
         resent=resent,
