@@ -309,3 +309,43 @@ async def test_a_suomifi_login_of_another_person_is_not_linked(
     [account] = account_ids(world)
     assert links(world) == [(account, "suomifi", "personal")]
     assert audit(world, "linked") == []
+
+
+async def test_two_people_without_accounts_cannot_register_one_together(
+    both_routes_world: BothRoutesWorld, portal: StarletteOAuth2App, browser: httpx.AsyncClient
+) -> None:
+    """Maija's HUS login carries Tessa's identity code; neither she nor Anna, as whom she then
+    logs in by Suomi.fi, has an account: the two are not registered as one."""
+    world = both_routes_world
+    _, answer = await by_hus(browser, world, portal, MAIJA)
+    assert answer.headers["location"] == "/account/register"
+    sso = await to_suomifi_for_link(browser, world)
+    refused = await suomifi_to_broker(browser, world, sso, ANNA)
+    assert refused.status_code == 409, refused.text  # at once, not after registering
+    assert LINK_REFUSED in refused.text
+    assert links(world) == [] and account_ids(world) == []
+
+
+async def test_nor_when_a_login_without_identity_code_comes_between_them(
+    both_routes_world: BothRoutesWorld, portal: StarletteOAuth2App, browser: httpx.AsyncClient
+) -> None:
+    """Maija (HUS, Tessa's code) links to Aino (HUS, no code), who has no account either; on
+    the registration page that follows she links again, to Anna by Suomi.fi: refused, since
+    all three logins would go into the account."""
+    world = both_routes_world
+    _, answer = await by_hus(browser, world, portal, MAIJA, prompt="login")
+    assert answer.headers["location"] == "/account/register"
+    linking = await press_link(browser, world)
+    assert linking.headers["location"] == "/login/route"
+    for path, choice in (("/login/route", "organisation"), ("/login/group", YSHP)):
+        assert (await choose(browser, world.broker.url, path, choice)).status_code == 303
+    to_hus = await choose(browser, world.broker.url, "/login/organisation", "hus")
+    second = await upstream_login(browser, to_hus.headers["location"], AINO, register=False)
+    assert second.headers["location"] == "/account/register"
+    page = await browser.get(world.broker.url + "/account/register")
+    assert LINK_FAILED in page.text
+    sso = await to_suomifi_for_link(browser, world)
+    refused = await suomifi_to_broker(browser, world, sso, ANNA)
+    assert refused.status_code == 409, refused.text
+    assert LINK_REFUSED in refused.text
+    assert links(world) == [] and account_ids(world) == []
