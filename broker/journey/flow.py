@@ -206,11 +206,15 @@ class LoginJourney:
         self, tx: TransactionRecord, pending: PendingLogin, idp_id: str
     ) -> Redirect:
         """To registration, pre-filled; after a linking login that found no account either,
-        both routes go into the account registered now (the person logged in with both)."""
+        both routes go into the account registered now (the person logged in with both),
+        unless their identity codes say they are of different people."""
         linking = tx.data.get("linking")
         others = list(tx.data.get("others") or [])
         if isinstance(linking, dict):
             others.append(linking["keys"])
+        people = {k["person_hash"] for k in others} | {pending.keys.person_hash}
+        if len(people - {None}) > 1:
+            raise AccountLinkError(f"route {idp_id} not linked: the logins are of different people")
         await self._transactions.update(
             tx,
             pending=pending.to_data(),
