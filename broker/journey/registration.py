@@ -25,8 +25,8 @@ from broker.accounts.email_codes import EmailCodes
 from broker.accounts.service import MAX_PARTNERS, Accounts, IdentityKeys, Registration
 from broker.claims.identity import Identity, RawIdentity
 from broker.claims.sealed import Sealer
-from broker.errors import FormInputError, TransactionError
-from broker.store.accounts import AccountRecord
+from broker.errors import AccountLinkError, FormInputError, TransactionError
+from broker.store.accounts import AccountExistsError, AccountRecord, PersonMismatchError
 from broker.store.records import UpstreamSession
 
 __all__ = ["AccountStage", "Draft", "PendingLogin", "account_claims"]
@@ -166,7 +166,10 @@ class AccountStage:
         for keys in others:
             if keys.link_hash not in linked:
                 linked.add(keys.link_hash)
-                await self.accounts.link(account, keys, proof="login by both routes")
+                try:
+                    await self.accounts.link(account, keys, proof="login by both routes")
+                except (AccountExistsError, PersonMismatchError) as exc:  # another's, meanwhile
+                    raise AccountLinkError(f"route {keys.idp_id} not linked: {exc}") from exc
         return account
 
 
