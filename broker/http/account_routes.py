@@ -4,6 +4,7 @@ a portal's "edit account" link, say); its CSRF tokens are bound to that session.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping
 
@@ -15,13 +16,14 @@ from broker.errors import AccountRequiredError, FormInputError
 from broker.http.context import broker, locale_of
 from broker.http.cookies import SESSION
 from broker.http.errors import NO_STORE
+from broker.http.oidc_routes import redirect
 from broker.http.pages import page
 from broker.http.registration_routes import contact_fields, edited_draft
+from broker.journey.flow import ACCOUNT_PATH
 from broker.journey.registration import Draft, account_claims
 from broker.store.accounts import AccountRecord
 from broker.store.records import SessionRecord
 
-ACCOUNT_PATH = "/account"
 DELETE_PATH = "/account/delete"
 
 
@@ -40,7 +42,14 @@ def _csrf_ok(request: Request, session: SessionRecord, token: object) -> bool:
 
 
 async def show_account(request: Request) -> Response:
-    session, account = await _signed_in(request)
+    """Without the SSO session of an account: a login for this page first."""
+    ctx = broker(request)
+    try:
+        session, account = await _signed_in(request)
+    except AccountRequiredError:
+        wanted = request.query_params.get("ui_locales", "")[:35]
+        ui_locales = wanted if re.fullmatch(r"[A-Za-z -]*", wanted) and wanted else None
+        return redirect(request, await ctx.journey.begin_for_account(ui_locales))
     draft = Draft(account.phone, account.email, account.partners)
     return await render_account(request, session, account, draft, query="")
 

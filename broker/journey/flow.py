@@ -47,6 +47,7 @@ CALLBACK_PATH = "/upstream/oidc/callback"
 ACS_PATH = "/upstream/saml/acs"
 SAML_CONTINUE_PATH = "/upstream/saml/continue"
 SLO_PATH = "/upstream/saml/slo"
+ACCOUNT_PATH = "/account"
 REGISTER_PATH = "/account/register"
 CONFIRM_PATH = "/account/confirm"
 
@@ -99,6 +100,23 @@ class LoginJourney:
         tx = await self._transactions.create(request)
         if hinted is not None:
             return await self._start_upstream(tx, hinted)
+        return Redirect(STEP_PATHS[Step.ROLE], tx_id=tx.tx_id)
+
+    async def begin_for_account(self, ui_locales: str | None) -> Redirect:
+        """A login for the account page itself (no portal): the same journey, and at its end
+        an SSO session and the account page instead of a code."""
+        request = AuthorizationRequest(
+            client_id="",
+            redirect_uri="",
+            scope=("openid",),
+            state=None,
+            nonce=None,
+            code_challenge=None,
+            code_challenge_method=None,
+            ui_locales=ui_locales,
+        )
+        tx = await self._transactions.create(request)
+        await self._transactions.update(tx, purpose="account")
         return Redirect(STEP_PATHS[Step.ROLE], tx_id=tx.tx_id)
 
     async def current(self, tx_id: str | None) -> TransactionRecord:
@@ -351,6 +369,8 @@ class LoginJourney:
         session = await self._provider.sessions.start(
             sub, acr=acr, amr=amr, claims=claims, upstream=upstream
         )
+        if tx.data.get("purpose") == "account":
+            return Redirect(ACCOUNT_PATH, session=session)
         url = await self._provider.complete(request, session)
         return Redirect(url, session=session)
 

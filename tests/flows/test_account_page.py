@@ -11,7 +11,13 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import JourneyWorld, hidden_inputs, log_in
+from tests.conftest import (
+    JourneyWorld,
+    choose_organisation,
+    hidden_inputs,
+    log_in,
+    upstream_login,
+)
 from tests.portal_client import callback_params, portal_client, redeem, start
 
 SCOPES = ("openid", "profile", "email", "phone", "professional")
@@ -105,17 +111,35 @@ async def test_delete_asks_for_confirmation_then_removes_the_account_and_the_ses
         assert db.execute("SELECT count(*) FROM account_links").fetchone() == (0,)
     assert [a for a, _ in audit(world)] == ["registered", "deleted"]
 
-    after = await browser.get(world.broker.url + "/account")
-    assert after.status_code == 401 and "Kirjaudu ensin" in after.text
+    after = await browser.get(world.broker.url + "/account")  # no session: a login first
+    assert after.status_code == 303 and after.headers["location"] == "/login/role"
     again = await logged_in(world, browser)  # registers anew: a new account, a new sub
     assert again["sub"] != first["sub"]
 
 
-async def test_without_a_session_the_account_page_says_to_log_in(
+async def test_without_a_session_the_account_page_logs_the_person_in_first(
     world: JourneyWorld, browser: httpx.AsyncClient
 ) -> None:
-    page = await browser.get(world.broker.url + "/account", headers={"Accept-Language": "sv"})
-    assert page.status_code == 401
-    assert "Logga in först" in page.text and "Traceback" not in page.text
-    posted = await browser.post(world.broker.url + "/account/delete", data={"confirm": "yes"})
-    assert posted.status_code == 401
+    """Straight to /account (a bookmark): the login journey, registration the first time, then
+    the account page with an SSO session that later serves portals too."""
+    await world.broker.add_client()
+    first = await browser.get(world.broker.url + "/account?ui_locales=sv")
+    assert first.status_code == 303 and first.headers["location"] == "/login/role"
+    role = await browser.get(world.broker.url + "/login/role")
+    assert 'lang="sv"' in role.text
+    back = await upstream_login(browser, await choose_organisation(browser, world.broker))
+    assert back.status_code == 303 and back.headers["location"] == "/account"
+    page = await browser.get(world.broker.url + "/account")
+    assert page.status_code == 200 and value(page, "phone") == "+358500000101"
+    portal = await start(portal_client(world.broker))
+    sso = await browser.get(portal.url)  # the session answers a portal without a login
+    assert "code" in callback_params(sso.headers["location"])
+
+
+async def test_forms_without_a_session_are_refused_with_a_clear_page(
+    world: JourneyWorld, browser: httpx.AsyncClient
+) -> None:
+    for path in ("/account", "/account/delete"):
+        posted = await browser.post(world.broker.url + path, data={"confirm": "yes"})
+        assert posted.status_code == 401
+        assert "Kirjaudu ensin" in posted.text and "Traceback" not in posted.text
