@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import platform
+import signal
 import statistics
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 
@@ -27,6 +29,27 @@ def percentile(sorted_values: Sequence[float], fraction: float) -> float:
         return float("nan")
     rank = max(1, math.ceil(fraction * len(sorted_values)))
     return sorted_values[min(rank, len(sorted_values)) - 1]
+
+
+@contextlib.contextmanager
+def stoppable() -> Iterator[None]:
+    """SIGTERM and SIGINT unwind through the caller's `finally` blocks (SIGINT even where a
+    shell started us with it ignored), so servers a benchmark started are stopped however this
+    process is stopped; afterwards the signal handlers and the CPU affinity are as they were."""
+    affinity = os.sched_getaffinity(0)
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    for sig in previous:
+        signal.signal(sig, _interrupted)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, affinity)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def machine() -> dict[str, Any]:

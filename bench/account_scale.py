@@ -41,7 +41,6 @@ import json
 import os
 import random
 import shutil
-import signal
 import sqlite3
 import sys
 import tempfile
@@ -52,15 +51,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import yaml
 
 from bench import _accounts_db
-from bench._stats import fmt_range, machine, percentile, summary
+from bench._stats import fmt_range, machine, percentile, stoppable, summary
 from bench.code_redemption import (
     CLIENT_CPU,
     SERVER_CPU,
     UPSTREAM_ORG,
-    UPSTREAM_USER,
     Client,
     Errors,
     _running,
@@ -68,22 +65,20 @@ from bench.code_redemption import (
     can_pin,
     first_login,
     free_port,
+    register_account,
     register_client,
     running_server,
     server_log_problems,
+    test_user_keys,
     write_idp_configs,
     write_settings,
 )
 from bench.saml_logins import process_tree_cpu
-from broker.accounts.service import Accounts, IdentityKeys, identity_keys
-from broker.claims.identity import Identity
+from broker.accounts.service import Accounts, IdentityKeys
 from broker.clock import SystemClock
-from broker.secret_files import load_or_create_keys
-from broker.store.accounts import AccountRecord, AuditEntry, LinkRecord
 from broker.store.sqlite import SQLiteStore
 
 SIZES = (1_000, 1_000_000)
-TEST_USERS = _accounts_db.REPO / "mock_idps" / "test_users.yaml"
 WARMUP_LOOKUPS = 200
 WARMUP_LOGINS = 3
 MISSES_PER_RUN = 4  # one unknown identity for every this many lookups of an existing account
@@ -264,47 +259,6 @@ class Broker:
     link_hash: str
 
 
-def _test_user() -> dict[str, Any]:
-    data = yaml.safe_load(TEST_USERS.read_text())
-    username = UPSTREAM_USER[0]
-    user: dict[str, Any] = next(
-        u for u in data["organisations"][UPSTREAM_ORG]["users"] if u["username"] == username
-    )
-    return user
-
-
-async def register_test_user(db: Path, subject_key: bytes, mock_url: str) -> str:
-    """The test user's account, registered as `Accounts.register` would (e-mail verified);
-    its link hash is what the broker computes for her login."""
-    user = _test_user()
-    identity = Identity(
-        idp_id=UPSTREAM_ORG,
-        issuer=f"{mock_url}/{UPSTREAM_ORG}",  # the oidc.issuer of idp_configs/hus.yaml here
-        subject=user["sub"],
-        route="organisation",
-    )
-    keys = identity_keys(identity, subject_key)
-    now = time.time()
-    account = AccountRecord(
-        account_id="bench-" + keys.link_hash[:16],
-        phone=str(user["phone_number"]),
-        email=str(user["email"]),
-        partners=("org:hus",),
-        created_at=now,
-        updated_at=now,
-        email_verified_at=now,
-    )
-    link = LinkRecord(keys.link_hash, account.account_id, keys.idp_id, keys.route, now)
-    entry = AuditEntry(account.account_id, now, "registered", "self", keys.route, {"idp": "hus"})
-    store = SQLiteStore(db)
-    await store.open()
-    try:
-        await store.accounts.register_account(account, link, keys.person_hash, entry)
-    finally:
-        await store.close()
-    return keys.link_hash
-
-
 def last_login_at(db: Path, link_hash: str) -> float | None:
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
@@ -399,8 +353,9 @@ def _logins(
     configs, link_hashes, clients = {}, {}, {}
     for size, path in paths.items():
         configs[size] = write_settings(path.parent, ports[size], idp_configs)
-        subject_key = load_or_create_keys(path.parent / "subject-key")[0]
-        link_hashes[size] = asyncio.run(register_test_user(path, subject_key, mock_url))
+        keys = test_user_keys(path.parent, mock_url)
+        asyncio.run(register_account(path, keys))
+        link_hashes[size] = keys.link_hash
         clients[size] = register_client(configs[size], "RS256")
     logs = {size: directory / f"broker-{size}.log" for size in paths}
     mock_log = directory / "mock-idp.log"
@@ -453,21 +408,13 @@ def run(
     started = time.perf_counter()
     databases = {n: _accounts_db.cached_database(n) for n in sorted(sizes)}
     affinity = os.sched_getaffinity(0)
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
-    for sig in previous:
-        signal.signal(sig, _interrupted)
-    try:
-        with tempfile.TemporaryDirectory(prefix="sote-bench-accounts-") as tmp:
-            paths = _copies(Path(tmp), {n: path for n, (path, _) in databases.items()})
-            if pin:  # the brokers' CPU, idle until they start
-                os.sched_setaffinity(0, {SERVER_CPU})
-            lookup = asyncio.run(_lookup_runs(paths, runs, lookups))
-            os.sched_setaffinity(0, affinity)
-            per_size, problems = _logins(Path(tmp), paths, runs, logins, concurrency, pin)
-    finally:
+    with stoppable(), tempfile.TemporaryDirectory(prefix="sote-bench-accounts-") as tmp:
+        paths = _copies(Path(tmp), {n: path for n, (path, _) in databases.items()})
+        if pin:  # the brokers' CPU, idle until they start
+            os.sched_setaffinity(0, {SERVER_CPU})
+        lookup = asyncio.run(_lookup_runs(paths, runs, lookups))
         os.sched_setaffinity(0, affinity)
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        per_size, problems = _logins(Path(tmp), paths, runs, logins, concurrency, pin)
     return {
         "benchmark": "account_scale",
         "runs": runs,
@@ -502,10 +449,6 @@ def _copies(directory: Path, cached: dict[int, Path]) -> dict[int, Path]:
         paths[n] = directory / str(n) / "broker.db"
         shutil.copyfile(path, paths[n])
     return paths
-
-
-def _interrupted(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
 
 
 LOOKUP_RATIOS = ("hit_us", "hit_p95_us", "miss_us", "sql_hit_us", "sql_miss_us")

@@ -49,7 +49,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -62,10 +61,17 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import yaml
 
-from bench._stats import fmt_range, machine, percentile, summary
+from bench._stats import fmt_range, machine, percentile, stoppable, summary
+from broker.accounts.catalogue import load_catalogue
+from broker.accounts.service import IdentityKeys, identity_keys
+from broker.claims.identity import Identity
 from broker.clock import SystemClock
 from broker.frontend.oidc.keys import KeyRing
+from broker.secret_files import load_or_create_keys
+from broker.store.accounts import AccountRecord, AuditEntry, LinkRecord
+from broker.store.sqlite import SQLiteStore
 
 ALGS = ("RS256", "ES256")
 REDIRECT_URI = "http://127.0.0.1/bench/callback"
@@ -87,6 +93,7 @@ JOURNEY = (
 )
 UPSTREAM_ORG = "hus"
 UPSTREAM_USER = ("maija.meikalainen", "testi1234")
+TEST_USERS = Path(__file__).resolve().parent.parent / "mock_idps" / "test_users.yaml"
 
 
 @dataclass(frozen=True)
@@ -367,6 +374,50 @@ def _redirect(response: httpx.Response, what: str, starts_with: str) -> str:
     return location
 
 
+def test_user_keys(directory: Path, mock_url: str) -> IdentityKeys:
+    """The keys the broker of the settings in `directory` computes for the test user's login
+    at the mock organisation IdP (its subject key file is made here if the broker has not yet
+    made it)."""
+    data = yaml.safe_load(TEST_USERS.read_text())
+    user = next(
+        u for u in data["organisations"][UPSTREAM_ORG]["users"] if u["username"] == UPSTREAM_USER[0]
+    )
+    identity = Identity(
+        idp_id=UPSTREAM_ORG,
+        issuer=f"{mock_url}/{UPSTREAM_ORG}",  # the oidc.issuer of idp_configs/hus.yaml here
+        subject=user["sub"],
+        route="organisation",
+    )
+    return identity_keys(identity, load_or_create_keys(directory / "subject-key")[0])
+
+
+async def register_account(db: Path, keys: IdentityKeys) -> None:
+    """An account for the benchmark's person, as `Accounts.register` writes it (e-mail
+    verified): the logins measured are a professional's every login but the first, which go
+    straight to the portal."""
+    now = time.time()
+    account = AccountRecord(
+        account_id="bench-" + keys.link_hash[:16],
+        phone="+358500000101",
+        email="bench@example.fi",
+        partners=("org:hus",),
+        created_at=now,
+        updated_at=now,
+        email_verified_at=now,
+    )
+    link = LinkRecord(keys.link_hash, account.account_id, keys.idp_id, keys.route, now)
+    entry = AuditEntry(
+        account.account_id, now, "registered", "self", keys.route, {"idp": keys.idp_id}
+    )
+    store = SQLiteStore(db)
+    await store.open()
+    try:
+        await load_catalogue(store.accounts, now)  # as a first start seeds it, for the partner
+        await store.accounts.register_account(account, link, keys.person_hash, entry)
+    finally:
+        await store.close()
+
+
 async def first_login(http: httpx.AsyncClient, client: Client, issuer: str, idp_url: str) -> Code:
     """The first login of a browser, through the real login journey and the mock IdP:
     afterwards `http` holds the broker's SSO session cookie."""
@@ -613,20 +664,8 @@ def run(
     pin = can_pin() if pin is None else pin and can_pin()
     started = time.perf_counter()
     affinity = os.sched_getaffinity(0)
-    # SIGTERM and SIGINT unwind through the `finally` blocks below (SIGINT even where a shell
-    # started us with it ignored), so the server is stopped however this process is stopped.
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
-    for sig in previous:
-        signal.signal(sig, _interrupted)
-    try:
+    with stoppable():
         return _run(runs, count, concurrency, pin, started, affinity)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-def _interrupted(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def _run(
@@ -644,6 +683,8 @@ def _run(
         idp_configs = write_idp_configs(directory / "idp_configs", f"http://127.0.0.1:{idp_port}")
         config = write_settings(directory, port, idp_configs)
         clients = [register_client(config, alg) for alg in ALGS]
+        person = test_user_keys(directory, f"http://127.0.0.1:{idp_port}")
+        asyncio.run(register_account(directory / "broker.db", person))
         log_path = directory / "server.log"
         idp_log_path = directory / "mock-idp.log"
         try:

@@ -36,7 +36,6 @@ import html
 import json
 import os
 import re
-import signal
 import sys
 import tempfile
 import time
@@ -48,7 +47,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from bench._stats import fmt_range, machine, percentile, summary
+from bench._stats import fmt_range, machine, percentile, stoppable, summary
 from bench.code_redemption import (
     _TICK,
     CLIENT_CPU,
@@ -63,12 +62,15 @@ from bench.code_redemption import (
     can_pin,
     free_port,
     machine_cpu,
+    register_account,
     register_client,
     running_server,
     server_log_problems,
     write_idp_configs,
     write_settings,
 )
+from broker.accounts.service import IdentityKeys, person_hash
+from broker.secret_files import load_or_create_keys
 from broker.upstream.saml_crypto import CRYPTO_BACKENDS
 
 MOCK_SUOMIFI_DEFAULT_URL = "http://127.0.0.1:8003"  # what idp_configs/suomifi.yaml points at
@@ -237,6 +239,14 @@ async def _drive(
     return per_backend
 
 
+def _test_person_keys(directory: Path) -> IdentityKeys:
+    """The test person's account is known by their identity code (Suomi.fi sends it): the
+    first login finds it by the code and links the route, later ones by that link."""
+    hetu = TEST_PERSON[1]
+    key = load_or_create_keys(directory / "subject-key")[0]
+    return IdentityKeys("bench-suomifi", person_hash(hetu, key), "suomifi", "personal")
+
+
 def _settings(directory: Path, port: int, idp_configs: Path, backend: str) -> Path:
     """`bench.code_redemption`'s settings, in their own directory, with the SAML SP's backend."""
     directory.mkdir()
@@ -275,17 +285,8 @@ def run(
         raise ValueError("runs, logins and concurrency must be at least 1")
     pin = can_pin() if pin is None else pin and can_pin()
     started = time.perf_counter()
-    affinity = os.sched_getaffinity(0)
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
-    for sig in previous:
-        signal.signal(sig, _interrupted)
-    try:
-        with tempfile.TemporaryDirectory(prefix="sote-bench-saml-") as tmp:
-            per_backend, problems = _run(Path(tmp), runs, logins, concurrency, pin)
-    finally:
-        os.sched_setaffinity(0, affinity)
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    with stoppable(), tempfile.TemporaryDirectory(prefix="sote-bench-saml-") as tmp:
+        per_backend, problems = _run(Path(tmp), runs, logins, concurrency, pin)
     return {
         "benchmark": "saml_logins",
         "runs": runs,
@@ -304,10 +305,6 @@ def run(
     }
 
 
-def _interrupted(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def _run(
     directory: Path, runs: int, logins: int, concurrency: int, pin: bool
 ) -> tuple[dict[str, Any], list[str]]:
@@ -320,6 +317,9 @@ def _run(
         for backend, port in ports.items()
     }
     clients = {backend: register_client(config, "RS256") for backend, config in configs.items()}
+    for backend in CRYPTO_BACKENDS:
+        keys = _test_person_keys(directory / backend)
+        asyncio.run(register_account(directory / backend / "broker.db", keys))
     logs = {backend: directory / f"broker-{backend}.log" for backend in CRYPTO_BACKENDS}
     mock_log = directory / "mock-suomifi.log"
     with contextlib.ExitStack() as stack:
