@@ -37,7 +37,7 @@ from broker.journey.registration import AccountStage, Draft, PendingLogin, accou
 from broker.journey.steps import STEP_PATHS, Choices, JourneyMap, Step
 from broker.journey.transactions import LoginTransactions
 from broker.journey.upstreams import Connector
-from broker.store.accounts import AccountExistsError, AccountRecord, PersonMismatchError
+from broker.store.accounts import AccountRecord
 from broker.store.records import SessionRecord, TransactionRecord, UpstreamSession
 from broker.upstream.registry import IdP
 
@@ -216,7 +216,7 @@ class LoginJourney:
             return await self._no_account_yet(tx, pending, idp.id)
         earlier = tx.data.get("linking")
         if isinstance(earlier, dict):  # the person logged in by another route to link it here
-            await self._link_first_route(account, PendingLogin.from_data(earlier))
+            await self.accounts.link_second_route(account, PendingLogin.from_data(earlier).keys)
         redirect = await self._finish_account(tx, account, pending)
         return Redirect(redirect.url, session=redirect.session, remember_idp=idp.id)
 
@@ -320,12 +320,6 @@ class LoginJourney:
             group=None,
         )
         return Redirect(STEP_PATHS[self.map.first_open_step(Choices.from_data(tx.data))])
-
-    async def _link_first_route(self, account: AccountRecord, first: PendingLogin) -> None:
-        try:
-            await self.accounts.accounts.link(account, first.keys, proof="login by both routes")
-        except (AccountExistsError, PersonMismatchError) as exc:
-            raise AccountLinkError(f"route {first.keys.idp_id} not linked: {exc}") from exc
 
     async def _finish_account(
         self, tx: TransactionRecord, account: AccountRecord, pending: PendingLogin

@@ -166,11 +166,16 @@ class AccountStage:
         for keys in others:
             if keys.link_hash not in linked:
                 linked.add(keys.link_hash)
-                try:
-                    await self.accounts.link(account, keys, proof="login by both routes")
-                except (AccountExistsError, PersonMismatchError) as exc:  # another's, meanwhile
-                    raise AccountLinkError(f"route {keys.idp_id} not linked: {exc}") from exc
+                await self.link_second_route(account, keys)
         return account
+
+    async def link_second_route(self, account: AccountRecord, keys: IdentityKeys) -> None:
+        """Link a route the person logged in with in the same transaction; AccountLinkError
+        if it is another person's (or, in the meantime, another account's)."""
+        try:
+            await self.accounts.link(account, keys, proof="login by both routes")
+        except (AccountExistsError, PersonMismatchError) as exc:
+            raise AccountLinkError(f"route {keys.idp_id} not linked: {exc}") from exc
 
 
 def account_claims(account: AccountRecord, catalogue: Catalogue) -> dict[str, Any]:
