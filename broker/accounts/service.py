@@ -37,7 +37,14 @@ from broker.store.accounts import (
     LinkRecord,
 )
 
-__all__ = ["Accounts", "IdentityKeys", "Registration", "identity_keys", "person_hash"]
+__all__ = [
+    "Accounts",
+    "IdentityKeys",
+    "Registration",
+    "checked_partners",
+    "identity_keys",
+    "person_hash",
+]
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +136,7 @@ class Accounts:
             account_id=new_account_id(),
             phone=normalise_phone(typed.phone),
             email=normalise_email(typed.email),
-            partners=_partners(typed.partners, catalogue),
+            partners=checked_partners(typed.partners, catalogue),
             created_at=now,
             updated_at=now,
             email_verified_at=now if email_verified else None,
@@ -162,7 +169,7 @@ class Accounts:
             account,
             phone=normalise_phone(typed.phone),
             email=normalise_email(typed.email),
-            partners=_partners(typed.partners, catalogue),
+            partners=checked_partners(typed.partners, catalogue),
             updated_at=self._clock.now(),
         )
         if edited.email != account.email:
@@ -228,7 +235,7 @@ class Accounts:
         )
 
 
-def _partners(chosen: Sequence[str], catalogue: Catalogue) -> tuple[str, ...]:
+def checked_partners(chosen: Sequence[str], catalogue: Catalogue) -> tuple[str, ...]:
     """At least one, each on offer, each once, in the order chosen."""
     unique = tuple(dict.fromkeys(org_id for org_id in chosen if org_id))
     if not unique:

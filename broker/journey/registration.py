@@ -22,7 +22,13 @@ from typing import Any
 from broker.accounts.catalogue import Catalogue
 from broker.accounts.contact import normalise_email, normalise_phone
 from broker.accounts.email_codes import EmailCodes
-from broker.accounts.service import MAX_PARTNERS, Accounts, IdentityKeys, Registration
+from broker.accounts.service import (
+    MAX_PARTNERS,
+    Accounts,
+    IdentityKeys,
+    Registration,
+    checked_partners,
+)
 from broker.claims.identity import Identity, RawIdentity
 from broker.claims.sealed import Sealer
 from broker.errors import AccountLinkError, FormInputError, TransactionError
@@ -145,14 +151,14 @@ class AccountStage:
                 values[name] = normalise(getattr(draft, name))
             except FormInputError as exc:
                 errors[name] = exc.message_id
-        partners = [p for p in draft.partners if p]
-        if not partners:
-            errors["partners"] = "registration.partners.missing"
-        elif not all(self.catalogue.choosable(p) for p in partners):
-            errors["partners"] = "registration.partners.invalid"
+        partners: tuple[str, ...] = ()
+        try:
+            partners = checked_partners(draft.partners, self.catalogue)
+        except FormInputError as exc:
+            errors["partners"] = exc.message_id
         if errors:
             return Checked(None, errors)
-        return Checked(Registration(values["phone"], values["email"], tuple(partners)), {})
+        return Checked(Registration(values["phone"], values["email"], partners), {})
 
     async def register(
         self, pending: PendingLogin, registration: Registration, others: Sequence[IdentityKeys]
