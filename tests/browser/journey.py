@@ -133,6 +133,9 @@ class Journey:
     screenshots: Path | None = None
 
     async def activate(self, target: Locator) -> None:
+        """The page has loaded first, its stylesheet too: a robot that navigates on at once
+        would cancel that request, which the page-problem watch counts as a failure."""
+        await self.page.wait_for_load_state()
         if self.keyboard:
             await target.press("Enter")  # focuses the element, then presses the key
         else:
@@ -182,7 +185,6 @@ class Journey:
         await expect(page).to_have_url(at(self.portal.broker_url, "/account/register"))
         heading = page.get_by_role("heading", level=1, name=self.words.register_heading)
         await expect(heading).to_be_visible()
-        await page.wait_for_load_state()  # its stylesheet too, before the next navigation
         if await page.locator("ul.chosen li").count() == 0:  # the route named no organisation
             area = re.compile("^" + re.escape(self.words.partner_area))
             await self.activate(page.get_by_role("button", name=area))
@@ -200,7 +202,6 @@ class Journey:
         await expect(page).to_have_url(at(self.portal.broker_url, "/account/confirm"))
         heading = page.get_by_role("heading", level=1, name=self.words.confirm_heading)
         await expect(heading).to_be_visible()
-        await page.wait_for_load_state()
         await page.get_by_label(self.words.code, exact=True).fill(last_code(email))
         await self.activate(page.get_by_role("button", name=self.words.confirm, exact=True))
 
