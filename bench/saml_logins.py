@@ -145,8 +145,7 @@ async def log_in(
     fields = _hidden(answer, "the mock's answer")
     saml = {"SAMLResponse": fields["SAMLResponse"], "RelayState": fields["RelayState"]}
     held = await no_cookies.post(acs, data=saml)
-    _location(held, "POST ACS", "/upstream/saml/continue")
-    done = await http.get("/upstream/saml/continue")
+    done = await http.get(_location(held, "POST ACS", "/upstream/saml/continue?h="))
     callback = _location(done, "continue", REDIRECT_URI + "?")
     code = parse_qs(urlsplit(callback).query)["code"][0]
     token = await http.post(

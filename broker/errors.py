@@ -10,6 +10,7 @@
     ├── PageError                   shown to a person as a page in their language, with an error id
     │   ├── UntrustedRequestError   /authorize: client or redirect_uri not trusted, never redirected
     │   ├── TransactionError        login transaction missing, expired or bound to another browser
+    │   │   └── LoginElsewhereError an IdP's answer in a browser that did not begin that login
     │   ├── CSRFError               a form without a valid CSRF token
     │   ├── LogoutRequestError      /end_session: bad id_token_hint or post_logout_redirect_uri
     │   ├── NotFoundError           no such page
@@ -99,6 +100,13 @@ class TransactionError(PageError):
     """The login transaction is missing, expired or belongs to another browser."""
 
     message_id = "error.transaction"
+
+
+class LoginElsewhereError(TransactionError):
+    """An IdP's answer reached a browser that did not begin that login (or without the handle
+    the ACS gave it): nothing is logged in, and the page says why a link may have been a trap."""
+
+    message_id = "error.login_elsewhere"
 
 
 class CSRFError(PageError):

@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from broker.errors import CSRFError, NotFoundError, TransactionError
+from broker.errors import CSRFError, LoginElsewhereError, NotFoundError, TransactionError
 from broker.http.context import broker, locale_of
 from broker.http.cookies import REMEMBER, TRANSACTION
 from broker.http.errors import NO_STORE
@@ -137,16 +137,21 @@ def logged_in(request: Request, tx: TransactionRecord, outcome: Redirect) -> Res
 async def saml_acs(request: Request) -> Response:
     """Cross-site POST from the IdP: no cookie is expected here (see LoginJourney)."""
     form, _ = single_values(await request.form())
-    relay = form.get("RelayState", "")
-    if not relay or "SAMLResponse" not in form:
+    if not form.get("RelayState") or "SAMLResponse" not in form:
         raise TransactionError("SAML POST without SAMLResponse or RelayState")
-    outcome = await broker(request).journey.hold_saml_response(relay, form)
+    outcome = await broker(request).journey.hold_saml_response(form)
     return RedirectResponse(outcome.url, 303, headers=NO_STORE)
 
 
 async def saml_continue(request: Request) -> Response:
-    tx = await current_transaction(request)
-    return logged_in(request, tx, await broker(request).journey.saml_continue(tx))
+    """Only the browser that began the login (its cookie) and posted the answer (the handle)."""
+    params, _ = single_values(request.query_params)
+    try:
+        tx = await current_transaction(request)
+    except TransactionError as exc:
+        raise LoginElsewhereError("SAML answer in a browser without its login") from exc
+    outcome = await broker(request).journey.saml_continue(tx, params.get("h", ""))
+    return logged_in(request, tx, outcome)
 
 
 ROUTES = [

@@ -17,20 +17,23 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
+from urllib.parse import urlencode
 
 from broker.accounts.service import IdentityKeys, identity_keys
-from broker.claims.identity import RawIdentity
 from broker.claims.mapping import normalise
 from broker.claims.sealed import Sealer
 from broker.errors import (
     AccountLinkError,
+    BrokerError,
     FormInputError,
+    LoginElsewhereError,
     LoginUnavailableError,
     TransactionError,
     UnknownChoiceError,
     UpstreamLoginRequiredError,
 )
+from broker.frontend.oidc import secrets
 from broker.frontend.oidc.authorization import AuthorizationRequest
 from broker.frontend.oidc.provider import OIDCProvider, login_required
 from broker.journey.registration import AccountStage, Draft, PendingLogin, account_claims
@@ -50,6 +53,8 @@ SLO_PATH = "/upstream/saml/slo"
 ACCOUNT_PATH = "/account"
 REGISTER_PATH = "/account/register"
 CONFIRM_PATH = "/account/confirm"
+HELD_SECONDS: Final = 300
+"""How long a checked SAML answer waits for its browser to come to the continue step."""
 
 
 @dataclass(frozen=True)
@@ -168,7 +173,11 @@ class LoginJourney:
 
     # -- the upstream IdP -----------------------------------------------------------------
     async def _start_upstream(self, tx: TransactionRecord, idp: IdP) -> Redirect:
+        """A fresh random RelayState per SAML login, never the transaction id: it travels
+        through the IdP and whoever holds the AuthnRequest URL, so it must name nothing that
+        lets anyone continue the login (see `hold_saml_response`)."""
         request = AuthorizationRequest.from_json(tx.request)
+        relay_state = secrets.new_id() if idp.protocol == "saml" else None
         started = await self._connectors[idp.id].start(
             redirect_uri=self._return_urls[idp.protocol],
             prompt=request.prompt,
@@ -176,49 +185,108 @@ class LoginJourney:
             login_hint=request.login_hint,
             acr_values=request.acr_values,
             ui_locales=request.ui_locales,
-            relay_state=tx.tx_id,
+            relay_state=relay_state,
         )
-        await self._transactions.update(tx, idp=idp.id, upstream=started.saved)
+        await self._transactions.expect_answer(
+            tx, relay_state, idp=idp.id, upstream=started.saved, held=None
+        )
         log.info("upstream login started", extra={"idp": idp.id})
         return Redirect(started.url, tx_id=tx.tx_id)
 
-    async def hold_saml_response(self, relay_state: str, params: Mapping[str, str]) -> Redirect:
-        """The ACS gets a cross-site POST, which carries no SameSite=Lax cookie. Keep the response
-        in the transaction its RelayState names and send the browser on with a same-site
-        redirect, where the transaction cookie is sent: the response is used only if that cookie
-        names the same transaction, so it cannot be replayed into another browser's login."""
-        tx = await self._transactions.load(relay_state)
-        if tx.data.get("upstream") is None:
-            raise TransactionError("SAML response for a transaction that started no login")
-        response = {k: v for k, v in params.items() if k in ("SAMLResponse", "RelayState")}
-        await self._transactions.update(tx, saml_response=response)
-        return Redirect(SAML_CONTINUE_PATH)
-
-    async def saml_continue(self, tx: TransactionRecord) -> Redirect:
-        held = tx.data.get("saml_response")
-        if not isinstance(held, dict):
-            raise TransactionError("no SAML response waits for this browser's login")
-        tx = await self._transactions.update(tx, saml_response=None)
-        return await self.upstream_callback(tx, held)
-
     async def upstream_callback(self, tx: TransactionRecord, params: Mapping[str, str]) -> Redirect:
+        """The OIDC redirect: a top-level GET, so the transaction comes from this browser's
+        cookie and the IdP's `state` must be the one saved in it (`OIDCConnector.finish`)."""
+        idp, saved = self._upstream_of(tx)
+        try:
+            pending = await self._verified_login(idp, params, saved)
+        except UpstreamLoginRequiredError as exc:
+            raise await self._login_required(tx, exc) from exc
+        return await self._with_account(tx, idp.id, pending)
+
+    async def hold_saml_response(self, params: Mapping[str, str]) -> Redirect:
+        """The ACS gets a cross-site POST, which carries no SameSite=Lax cookie, from whichever
+        browser the IdP answered: not necessarily the one that began the login (someone may have
+        been sent the AuthnRequest URL). So the answer is checked here and only held, sealed,
+        in the login its RelayState names, under a fresh single-use handle that goes to the
+        posting browser alone; `saml_continue` takes it only with the handle *and* the cookie
+        of the same login. Neither the RelayState nor the response is usable again."""
+        tx = await self._transactions.by_relay_state(params.get("RelayState", ""))
+        idp, saved = self._upstream_of(tx)
+        if idp.protocol != "saml":
+            raise TransactionError("SAML answer for a login that went to an OIDC IdP")
+        try:
+            held: dict[str, Any] = {
+                "pending": (await self._verified_login(idp, params, saved)).to_data()
+            }
+        except UpstreamLoginRequiredError:
+            request = AuthorizationRequest.from_json(tx.request)
+            if "none" not in request.prompt:
+                raise
+            held = {"login_required": True}
+        handle = secrets.new_secret()
+        await self._transactions.expect_answer(
+            tx,
+            None,
+            upstream=None,  # spent: the same AuthnRequest is answered once
+            held={**held, "handle": secrets.hash_secret(handle), "at": self._provider.clock.now()},
+        )
+        return Redirect(f"{SAML_CONTINUE_PATH}?{urlencode({'h': handle})}")
+
+    async def saml_continue(self, tx: TransactionRecord, handle: str) -> Redirect:
+        """The held answer, in the browser that brought it (the handle) and began the login
+        (the cookie that found `tx`). A browser with only one of the two gets nothing, and the
+        answer waits no longer than `HELD_SECONDS`."""
+        held = tx.data.get("held")
+        if not isinstance(held, dict) or not secrets.matches(handle, str(held.get("handle"))):
+            raise LoginElsewhereError("SAML answer continued without its handle or login")
+        tx = await self._transactions.update(tx, held=None)
+        if float(held["at"]) + HELD_SECONDS < self._provider.clock.now():
+            raise TransactionError("held SAML answer expired")
+        idp_id = str(tx.data.get("idp"))
+        if held.get("login_required"):
+            raise await self._login_required(tx, None)
+        return await self._with_account(tx, idp_id, PendingLogin.from_data(held["pending"]))
+
+    def _upstream_of(self, tx: TransactionRecord) -> tuple[IdP, dict[str, Any]]:
         idp = self.map.registry.idp(tx.data.get("idp") or "")
         saved = tx.data.get("upstream")
         if idp is None or not isinstance(saved, dict):
             raise TransactionError("callback for a transaction that started no upstream login")
-        raw = await self._finish_upstream(tx, idp, params, saved)
+        return idp, saved
+
+    async def _verified_login(
+        self, idp: IdP, params: Mapping[str, str], saved: Mapping[str, Any]
+    ) -> PendingLogin:
+        """The connector's checks, then what the login needs from the answer, normalised,
+        with the identity code sealed: the answer itself is never stored."""
+        raw = await self._connectors[idp.id].finish(params, saved)
         identity = normalise(idp, raw)
         log.info("upstream login completed", extra={"idp": idp.id})
         keys = identity_keys(identity, self._subject_key)
-        pending = PendingLogin.of(identity, raw, keys, self._sealer)
-        account = await self.accounts.accounts.find(keys)
+        return PendingLogin.of(identity, raw, keys, self._sealer)
+
+    async def _login_required(
+        self, tx: TransactionRecord, exc: UpstreamLoginRequiredError | None
+    ) -> BrokerError:
+        """An IdP that cannot log the person in without a page, after the portal's prompt=none,
+        means login_required for the portal (OIDC Core §3.1.2.6); else the page says so."""
+        request = AuthorizationRequest.from_json(tx.request)
+        if "none" not in request.prompt:
+            return exc or UpstreamLoginRequiredError("the IdP needs the person's interaction")
+        await self._transactions.finish(tx)
+        return login_required(request, "no session at the IdP")
+
+    async def _with_account(
+        self, tx: TransactionRecord, idp_id: str, pending: PendingLogin
+    ) -> Redirect:
+        account = await self.accounts.accounts.find(pending.keys)
         if account is None:
-            return await self._no_account_yet(tx, pending, idp.id)
+            return await self._no_account_yet(tx, pending, idp_id)
         earlier = tx.data.get("linking")
         if isinstance(earlier, dict):  # the person logged in by another route to link it here
             await self.accounts.link_second_route(account, PendingLogin.from_data(earlier).keys)
         redirect = await self._finish_account(tx, account, pending)
-        return Redirect(redirect.url, session=redirect.session, remember_idp=idp.id)
+        return Redirect(redirect.url, session=redirect.session, remember_idp=idp_id)
 
     async def _no_account_yet(
         self, tx: TransactionRecord, pending: PendingLogin, idp_id: str
@@ -334,20 +402,6 @@ class LoginJourney:
             amr=pending.amr,
             upstream=pending.upstream,
         )
-
-    async def _finish_upstream(
-        self, tx: TransactionRecord, idp: IdP, params: Mapping[str, str], saved: Mapping[str, Any]
-    ) -> RawIdentity:
-        """The connector's checks; an IdP that cannot log the person in without a page, after
-        the portal's prompt=none, means login_required for the portal (OIDC Core §3.1.2.6)."""
-        try:
-            return await self._connectors[idp.id].finish(params, saved)
-        except UpstreamLoginRequiredError as exc:
-            request = AuthorizationRequest.from_json(tx.request)
-            if "none" not in request.prompt:
-                raise
-            await self._transactions.finish(tx)
-            raise login_required(request, "no session at the IdP") from exc
 
     async def finish(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from broker.clock import Clock
@@ -40,17 +41,31 @@ class LoginTransactions:
             raise TransactionError("login transaction expired")
         return tx
 
+    async def by_relay_state(self, relay_state: str) -> TransactionRecord:
+        """The login waiting for a SAML answer with this RelayState (a cross-site POST, which
+        carries no cookie: the answer it brings is only held, see `LoginJourney`)."""
+        tx = await self._store.get_transaction_by_relay(secrets.hash_secret(relay_state))
+        if tx is None:
+            raise TransactionError("SAML answer for no login waiting for one")
+        return await self.load(tx.tx_id)
+
     async def update(self, tx: TransactionRecord, **data: Any) -> TransactionRecord:
-        updated = TransactionRecord(
-            tx_id=tx.tx_id,
-            client_id=tx.client_id,
-            request=tx.request,
-            created_at=tx.created_at,
-            expires_at=tx.expires_at,
-            data={**tx.data, **data},
+        """Merge `data` into the transaction's data."""
+        return await self._put(dataclasses.replace(tx, data={**tx.data, **data}))
+
+    async def expect_answer(
+        self, tx: TransactionRecord, relay_state: str | None, **data: Any
+    ) -> TransactionRecord:
+        """Merge `data`, and make the ACS find this transaction by `relay_state` (None: by
+        nothing, once the answer is held or when the login is not SAML)."""
+        relay_hash = None if relay_state is None else secrets.hash_secret(relay_state)
+        return await self._put(
+            dataclasses.replace(tx, data={**tx.data, **data}, relay_hash=relay_hash)
         )
-        await self._store.put_transaction(updated)
-        return updated
+
+    async def _put(self, tx: TransactionRecord) -> TransactionRecord:
+        await self._store.put_transaction(tx)
+        return tx
 
     async def finish(self, tx: TransactionRecord) -> AuthorizationRequest:
         """Remove the transaction; only the first of two racing submits gets past this."""

@@ -70,6 +70,10 @@ class Store(ABC):
     async def get_transaction(self, tx_id: str) -> TransactionRecord | None: ...
 
     @abstractmethod
+    async def get_transaction_by_relay(self, relay_hash: str) -> TransactionRecord | None:
+        """The transaction whose SAML login sent this RelayState (by its hash)."""
+
+    @abstractmethod
     async def delete_transaction(self, tx_id: str) -> bool:
         """Delete; False if it was already gone (so a double submit completes only once)."""
 

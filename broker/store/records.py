@@ -43,6 +43,8 @@ class TransactionRecord:
     created_at: float
     expires_at: float
     data: dict[str, Any] = field(default_factory=dict, repr=False)
+    relay_hash: str | None = field(default=None, repr=False)
+    """Hash of the RelayState of the SAML login waiting for its answer (see `LoginTransactions`)."""
 
 
 @dataclass(frozen=True)

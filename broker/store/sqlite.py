@@ -161,9 +161,11 @@ class SQLiteStore(Store):
     # login transactions
     async def put_transaction(self, tx: TransactionRecord) -> None:
         await self._run(
-            "INSERT INTO transactions (tx_id, client_id, request, data, created_at, expires_at) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tx_id) DO UPDATE SET "
-            "data = excluded.data, expires_at = excluded.expires_at",
+            "INSERT INTO transactions "
+            "(tx_id, client_id, request, data, created_at, expires_at, relay_hash) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tx_id) DO UPDATE SET "
+            "data = excluded.data, expires_at = excluded.expires_at, "
+            "relay_hash = excluded.relay_hash",
             (
                 tx.tx_id,
                 tx.client_id,
@@ -171,21 +173,17 @@ class SQLiteStore(Store):
                 _dump(tx.data),
                 tx.created_at,
                 tx.expires_at,
+                tx.relay_hash,
             ),
         )
 
     async def get_transaction(self, tx_id: str) -> TransactionRecord | None:
         row = await self._one("SELECT * FROM transactions WHERE tx_id = ?", (tx_id,))
-        if row is None:
-            return None
-        return TransactionRecord(
-            tx_id=row["tx_id"],
-            client_id=row["client_id"],
-            request=json.loads(row["request"]),
-            data=json.loads(row["data"]),
-            created_at=row["created_at"],
-            expires_at=row["expires_at"],
-        )
+        return None if row is None else _transaction(row)
+
+    async def get_transaction_by_relay(self, relay_hash: str) -> TransactionRecord | None:
+        row = await self._one("SELECT * FROM transactions WHERE relay_hash = ?", (relay_hash,))
+        return None if row is None else _transaction(row)
 
     async def delete_transaction(self, tx_id: str) -> bool:
         return await self._run("DELETE FROM transactions WHERE tx_id = ?", (tx_id,)) > 0
@@ -508,3 +506,15 @@ def _token(row: Row) -> TokenRecord:
     data = dict(row)
     data["scope"] = _tuple(data["scope"])
     return TokenRecord(**data)
+
+
+def _transaction(row: Row) -> TransactionRecord:
+    return TransactionRecord(
+        tx_id=row["tx_id"],
+        client_id=row["client_id"],
+        request=json.loads(row["request"]),
+        data=json.loads(row["data"]),
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+        relay_hash=row["relay_hash"],
+    )

@@ -80,10 +80,19 @@ async def back_at_broker(
     """The ACS POST and the same-site continue: the broker's answer for the portal."""
     held = await cross_site_post(acs, form)
     assert held.status_code == 303, held.text
-    assert held.headers["location"] == "/upstream/saml/continue"
-    return await register_if_new(
-        browser, await browser.get(world.broker.url + "/upstream/saml/continue")
-    )
+    return await register_if_new(browser, await continued(browser, world.broker.url, held))
+
+
+async def continued(
+    browser: httpx.AsyncClient, broker_url: str, held: httpx.Response
+) -> httpx.Response:
+    """After the ACS's answer to the cross-site POST, the same-site continue to the Location it
+    gave the posting browser (with the single-use handle); a refusal at the ACS as it is."""
+    if held.status_code != 303:
+        return held
+    location = held.headers["location"]
+    assert location.startswith("/upstream/saml/continue?h="), location
+    return await browser.get(broker_url + location)
 
 
 async def log_in_with_suomifi(

@@ -33,7 +33,7 @@ from tests.conftest import (
     upstream_login,
     walk_to_idp,
 )
-from tests.flows.suomifi import TESSA, cross_site_post, suomifi_answer, to_suomifi
+from tests.flows.suomifi import TESSA, continued, cross_site_post, suomifi_answer, to_suomifi
 from tests.portal_client import callback_params, portal_client, redeem, start
 from tests.servers import bound_socket, serve
 
@@ -110,7 +110,7 @@ async def suomifi_to_broker(
     acs, form = await suomifi_answer(browser, sso_url, hetu=hetu)
     held = await cross_site_post(acs, form)
     assert held.status_code == 303, held.text
-    return await browser.get(world.broker.url + "/upstream/saml/continue")
+    return await continued(browser, world.broker.url, held)
 
 
 async def by_suomifi(

@@ -24,6 +24,7 @@ from tests.conftest import (
     register_if_new,
     upstream_login,
 )
+from tests.flows.suomifi import continued
 from tests.mock_idps.saml_sp import form_action, hidden, posted_response
 from tests.portal_client import callback_params, portal_client, redeem, start
 
@@ -95,11 +96,7 @@ async def back_to_broker(
         held = await no_cookies.post(
             acs, data={"SAMLResponse": saml_response, "RelayState": relay_state}
         )
-    assert held.status_code == 303, held.text
-    assert held.headers["location"] == "/upstream/saml/continue"
-    return await register_if_new(
-        browser, await browser.get(world.broker.url + "/upstream/saml/continue")
-    )
+    return await register_if_new(browser, await continued(browser, world.broker.url, held))
 
 
 async def session_claims(world: OrgSAMLWorld, sid: str) -> dict[str, object]:

@@ -18,7 +18,7 @@ from broker.upstream.saml_sp_keys import CERT_FILE
 from mock_idps.saml_common.keys import KeyPair, KeyStore, load_or_create_pair
 from mock_idps.suomifi_idp.provider import KEY_NAME, ORGANISATION
 from tests.conftest import SAMLWorld, register_if_new
-from tests.flows.suomifi import cross_site_post, query, saml_message, to_suomifi
+from tests.flows.suomifi import continued, cross_site_post, query, saml_message, to_suomifi
 from tests.portal_client import Authorization, callback_params, portal_client, redeem, start
 from tests.servers import bound_socket, serve
 from tests.upstream import saml_attacks as attack
@@ -79,8 +79,7 @@ async def answer(
     """The IdP's auto-submitted form (cross-site), then the browser's same-site continue."""
     form = {"SAMLResponse": encode(xml), "RelayState": login.relay_state}
     held = await cross_site_post(broker_url + "/upstream/saml/acs", form)
-    assert held.status_code == 303, held.text
-    return await register_if_new(browser, await browser.get(broker_url + "/upstream/saml/continue"))
+    return await register_if_new(browser, await continued(browser, broker_url, held))
 
 
 async def assert_nothing_issued(browser: httpx.AsyncClient, world: SAMLWorld) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import sqlite3
 from collections.abc import AsyncIterator
@@ -169,6 +170,17 @@ async def test_transaction_delete_happens_once(store: Store) -> None:
     assert await store.get_transaction("t1") == tx
     results = await asyncio.gather(*(store.delete_transaction("t1") for _ in range(5)))
     assert results.count(True) == 1
+
+
+async def test_a_transaction_is_found_by_its_relay_state_hash_until_cleared(store: Store) -> None:
+    waiting = TransactionRecord("t1", "portal", {}, NOW, NOW + 60, {}, relay_hash="r1")
+    await store.put_transaction(waiting)
+    await store.put_transaction(TransactionRecord("t2", "portal", {}, NOW, NOW + 60))
+    assert await store.get_transaction_by_relay("r1") == waiting
+    assert await store.get_transaction_by_relay("r2") is None
+    await store.put_transaction(dataclasses.replace(waiting, relay_hash=None))
+    assert await store.get_transaction_by_relay("r1") is None
+    assert (await store.get_transaction("t1")) == dataclasses.replace(waiting, relay_hash=None)
 
 
 async def test_ending_a_session_revokes_its_grants_and_names_its_clients(store: Store) -> None:
