@@ -237,9 +237,11 @@ class LoginJourney:
         (the cookie that found `tx`). A browser with only one of the two gets nothing, and the
         answer waits no longer than `HELD_SECONDS`."""
         held = tx.data.get("held")
-        if not isinstance(held, dict) or not secrets.matches(handle, str(held.get("handle"))):
-            raise LoginElsewhereError("SAML answer continued without its handle or login")
-        tx = await self._transactions.update(tx, held=None)
+        if not isinstance(held, dict):
+            raise LoginElsewhereError("no SAML answer is held for this browser's login")
+        tx = await self._transactions.update(tx, held=None)  # one try, right or wrong
+        if not secrets.matches(handle, str(held.get("handle"))):
+            raise LoginElsewhereError("SAML answer continued without its handle")
         if float(held["at"]) + HELD_SECONDS < self._provider.clock.now():
             raise TransactionError("held SAML answer expired")
         idp_id = str(tx.data.get("idp"))

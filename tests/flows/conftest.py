@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -56,3 +57,10 @@ async def wait_for(condition: Any, seconds: float = 5.0) -> None:
             return
         await asyncio.sleep(0.02)
     raise AssertionError("condition not met in time")
+
+
+@pytest.fixture
+async def attacker() -> AsyncIterator[httpx.AsyncClient]:
+    """A second browser (its own cookies), for attacks where another browser is the victim."""
+    async with httpx.AsyncClient(follow_redirects=False, timeout=10) as client:
+        yield client

@@ -33,6 +33,7 @@ from tests.conftest import (
     upstream_login,
     walk_to_idp,
 )
+from tests.flows.binding import attacker_gets_nothing, victim_refused
 from tests.flows.suomifi import TESSA, continued, cross_site_post, suomifi_answer, to_suomifi
 from tests.portal_client import callback_params, portal_client, redeem, start
 from tests.servers import bound_socket, serve
@@ -349,3 +350,36 @@ async def test_nor_when_a_login_without_identity_code_comes_between_them(
     assert refused.status_code == 409, refused.text
     assert LINK_REFUSED in refused.text
     assert links(world) == [] and account_ids(world) == []
+
+
+# -- never by an answer that reached this browser from elsewhere -----------------------------
+async def test_a_route_is_not_linked_to_the_account_of_whoever_answered_elsewhere(
+    both_routes_world: BothRoutesWorld,
+    portal: StarletteOAuth2App,
+    browser: httpx.AsyncClient,
+    attacker: httpx.AsyncClient,
+) -> None:
+    """The escalation: the attacker logs in at HUS (no identity code), presses "log in another
+    way" and sends the Suomi.fi URL to the victim, whose account would have got the attacker's
+    HUS route linked: a permanent takeover."""
+    world = both_routes_world
+    auth, answer = await by_suomifi(browser, world, portal, VEIKKO)
+    victim_sub = await sub_of(portal, auth, await register(browser, answer, "veikko@example.fi"))
+    before = links(world)
+
+    _, answer = await by_hus(attacker, world, portal, MATTI)
+    assert answer.headers["location"] == "/account/register"
+    sso = await to_suomifi_for_link(attacker, world)
+    async with httpx.AsyncClient(follow_redirects=False, timeout=10) as victim:
+        acs, form = await suomifi_answer(victim, sso, hetu=VEIKKO)
+        held = await cross_site_post(acs, form)
+        assert held.status_code == 303, held.text
+        await attacker_gets_nothing(attacker, world.broker.url, held)
+        await victim_refused(victim, world.broker.url, held)
+    assert links(world) == before  # HUS is not linked to the victim's account
+
+    _, answer2 = await by_hus(attacker, world, portal, MATTI)  # and HUS alone is not them
+    assert answer2.headers["location"] == "/account/register"
+    async with httpx.AsyncClient(follow_redirects=False, timeout=10) as next_day:
+        auth3, answer3 = await by_suomifi(next_day, world, portal, VEIKKO)  # the victim's own
+        assert await sub_of(portal, auth3, answer3) == victim_sub
