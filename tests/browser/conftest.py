@@ -29,7 +29,7 @@ import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, async_playwright
 
 from mock_idps.demo_portal import create_app as create_portal
-from tests.conftest import JourneyWorld, RunningBroker, SAMLWorld
+from tests.conftest import JourneyWorld, OrgSAMLWorld, RunningBroker, SAMLWorld
 from tests.servers import bound_socket, serve
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -105,6 +105,13 @@ async def portal(world: JourneyWorld) -> AsyncIterator[Portal]:
 async def suomifi_portal(saml_world: SAMLWorld) -> AsyncIterator[Portal]:
     """The demo portal at a broker whose personal route logs in at the mock Suomi.fi."""
     async with serving_portal(saml_world.broker, saml_world.suomifi_url) as served:
+        yield served
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def org_saml_portal(org_saml_world: OrgSAMLWorld) -> AsyncIterator[Portal]:
+    """The demo portal at a broker whose SAML organisations log in at the mock org SAML IdP."""
+    async with serving_portal(org_saml_world.broker, org_saml_world.org_saml_url) as served:
         yield served
 
 
