@@ -13,6 +13,8 @@ and the victim's own login still working.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 
 from tests.conftest import (
@@ -25,6 +27,7 @@ from tests.conftest import (
 )
 from tests.flows.binding import ELSEWHERE, attacker_gets_nothing, hinted_idp_url, victim_refused
 from tests.flows.suomifi import (
+    TESSA,
     back_at_broker,
     continued,
     cross_site_post,
@@ -38,6 +41,12 @@ from tests.mock_idps.saml_sp import posted_response
 from tests.portal_client import callback_params, portal_client, start
 
 
+def store_bytes(db: Path) -> bytes:
+    """The database as a copy of its files would show it (the write-ahead log included)."""
+    wal = db.with_name(db.name + "-wal")
+    return db.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+
+
 async def test_suomifi_answer_posted_by_another_browser_logs_nobody_in(
     saml_world: SAMLWorld, browser: httpx.AsyncClient, attacker: httpx.AsyncClient
 ) -> None:
@@ -47,8 +56,11 @@ async def test_suomifi_answer_posted_by_another_browser_logs_nobody_in(
     acs, form = await suomifi_answer(browser, sso)  # the victim logs in at the real IdP
     held = await cross_site_post(acs, form)
     assert held.status_code == 303, held.text
-    await attacker_gets_nothing(attacker, saml_world.broker.url, held)
+    stored = store_bytes(saml_world.broker.settings.store.sqlite_path)
+    assert form["SAMLResponse"][:64].encode() not in stored  # the answer itself is not kept
+    assert TESSA.encode() not in stored  # what is held has the identity code sealed
 
+    await attacker_gets_nothing(attacker, saml_world.broker.url, held)
     await victim_refused(browser, saml_world.broker.url, held)
     again = await attacker.get(saml_world.broker.url + held.headers["location"])
     assert again.status_code == 400  # the attacker's cookie with the handle: spent by now
