@@ -93,6 +93,28 @@ class RequestedAttribute(_Frozen):
     required: bool = False
 
 
+EncryptionAlgorithm = Literal[
+    "aes128-gcm",
+    "aes192-gcm",
+    "aes256-gcm",
+    "aes128-cbc",
+    "aes192-cbc",
+    "aes256-cbc",
+    "rsa-oaep-mgf1p",
+    "rsa-oaep",
+    "rsa-1_5",
+]
+"""XML Encryption algorithms by their short names (`saml_decryption` maps them to their URIs):
+data encryption (aes*) and key transport (rsa-*)."""
+
+DEFAULT_ENCRYPTION: tuple[EncryptionAlgorithm, ...] = (
+    "aes128-gcm",
+    "aes256-gcm",
+    "rsa-oaep-mgf1p",
+    "rsa-oaep",
+)
+
+
 class SAMLUpstream(_Frozen):
     """A SAML 2.0 IdP (Suomi.fi e-Identification, or an organisation's SAML IdP)."""
 
@@ -104,6 +126,10 @@ class SAMLUpstream(_Frozen):
     want_assertions_signed: bool = True
     want_assertions_encrypted: bool = True
     """Suomi.fi encrypts assertions; an organisation IdP that cannot may set this false."""
+    encryption_algorithms: tuple[EncryptionAlgorithm, ...] = DEFAULT_ENCRYPTION
+    """What the IdP may encrypt assertions with: AES-GCM and RSA-OAEP unless this says more.
+    AES-CBC and RSA 1.5 (padding oracles) are used only if listed here, and even then only in
+    a Response whose own signature verified (`saml_decryption`)."""
     allow_unsolicited: bool = False
     name_id_format: Literal["transient", "persistent", "unspecified"] = "transient"
     """The NameIDPolicy Format of the AuthnRequests: Suomi.fi's NameID is transient; an
@@ -128,6 +154,16 @@ class SAMLUpstream(_Frozen):
     def _names_alone(cls, value: Any) -> Any:
         if isinstance(value, list | tuple):
             return [{"name": item} if isinstance(item, str) else item for item in value]
+        return value
+
+    @field_validator("encryption_algorithms")
+    @classmethod
+    def _data_and_key_transport(
+        cls, value: tuple[EncryptionAlgorithm, ...]
+    ) -> tuple[EncryptionAlgorithm, ...]:
+        kinds = {name.startswith("rsa-") for name in value}
+        if kinds != {True, False}:
+            raise ValueError("name at least one aes* (data) and one rsa-* (key transport)")
         return value
 
     @model_validator(mode="after")

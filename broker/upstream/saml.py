@@ -50,6 +50,7 @@ from broker.errors import (
 from broker.upstream.oidc_checks import requirement_problem
 from broker.upstream.registry import IdP
 from broker.upstream.saml_assertion import VerifiedAssertion, read_assertion, text_of
+from broker.upstream.saml_decryption import EncryptionPolicyError, received_response
 from broker.upstream.saml_idp_metadata import IdPClient, MetadataCache
 from broker.upstream.saml_sp import DIGEST_ALG, SIGN_ALG, ServiceProvider
 from broker.upstream.saved_login import (
@@ -279,14 +280,17 @@ class SAMLConnector:
 
     def _verify(self, idp: IdPClient, saml_response: str, expected: _Saved) -> VerifiedAssertion:
         """Blocking (xmlsec1 subprocesses): run in a thread."""
-        envelope = self._envelope(saml_response)
+        xml, envelope = self._envelope(saml_response)
         outstanding = {expected.request_id: self._acs_url}
         try:
-            response = idp.client.parse_authn_request_response(
-                saml_response, BINDING_HTTP_POST, outstanding=outstanding
-            )
+            with received_response(xml):
+                response = idp.client.parse_authn_request_response(
+                    saml_response, BINDING_HTTP_POST, outstanding=outstanding
+                )
         except StatusError as exc:
             raise self._status_error(exc, envelope) from exc
+        except EncryptionPolicyError as exc:
+            raise UpstreamResponseError(f"{self._idp.id}: {exc}") from exc
         except Exception as exc:  # pysaml2's exceptions share no base class
             raise UpstreamResponseError(f"{self._idp.id}: {type(exc).__name__}") from exc
         if response is None or response.assertion is None:  # e.g. a wrong Destination
@@ -297,9 +301,9 @@ class SAMLConnector:
             response.assertion, idp.entity_id, response.name_id, self._idp.id, self._skew
         )
 
-    def _envelope(self, saml_response: str) -> Any:
-        """The Response as sent, before pysaml2 decrypts it: no DTD, exactly one assertion,
-        encrypted unless the connector allows otherwise."""
+    def _envelope(self, saml_response: str) -> tuple[bytes, Any]:
+        """The Response as sent (its XML, and parsed), before pysaml2 decrypts it: no DTD,
+        exactly one assertion, encrypted unless the connector allows otherwise."""
         idp = self._idp.id
         try:
             xml = base64.b64decode(saml_response)
@@ -319,7 +323,7 @@ class SAMLConnector:
                 raise UpstreamResponseError(f"{idp}: {plain + encrypted} assertions, wanted one")
             if plain and self._require_encryption:
                 raise UpstreamResponseError(f"{idp}: assertion not encrypted")
-        return envelope
+        return xml, envelope
 
     def _status_error(self, exc: StatusError, envelope: Any) -> UpstreamError:
         idp = self._idp.id

@@ -16,10 +16,17 @@ The Reference resolves only to the element found: its ID is the only one registe
 profile refused any other element carrying it. Only the allowed transforms and algorithms are
 enabled in the signature context, a second fence behind the profile check.
 
-Decryption takes the first xenc:EncryptedData in the document, as `xmlsec1 --decrypt` does: its
-xenc:EncryptedKey (in its KeyInfo, or beside it) with the SP's private key, then the data with
-that session key; the algorithms are those libxmlsec1 supports (the xmlsec1 path accepts the
-same). The broker never encrypts (it is an SP), so `encrypt` and `encrypt_assertion` refuse.
+Decryption takes the first xenc:EncryptedData in the document, as `xmlsec1 --decrypt` does,
+after `saml_decryption` checked its algorithms and those of every xenc:EncryptedKey against the
+IdP's policy: its xenc:EncryptedKey (in its KeyInfo, or beside it) with the SP's private key,
+then the data with that session key, to octets; `saml_decryption` parses them in the context of
+the EncryptedData's parent as the IdP sent it. The xmlsec1 path decrypts the same element to
+octets and hands them to the same function. The broker never encrypts (it is an SP), so
+`encrypt` and `encrypt_assertion` refuse.
+
+`verify_enveloped` is the in-process signature check itself (key from a certificate file, the
+element's ID registered, only the allowed algorithms enabled): the IdP metadata's signature goes
+through it too (`saml_metadata_signature`), so the in-process backend needs no xmlsec1 at all.
 
 pysaml2 builds its own SecurityContext in `Entity.__init__` from `crypto_backend` in its config;
 `ServiceProvider.client` replaces it with this module's at once. Blocking, all of it: run in a
@@ -36,6 +43,12 @@ from typing import Any, Final, Literal
 from lxml import etree
 
 from broker.errors import ConfigError
+from broker.upstream.saml_decryption import (
+    XENC,
+    EncryptionPolicy,
+    encrypted_part,
+    replace_with_cleartext,
+)
 from broker.upstream.saml_signature_profile import (
     DS,
     SignatureProfileError,
@@ -71,11 +84,11 @@ __all__ = [
     "ProgramCrypto",
     "check_backend",
     "security_context",
+    "verify_enveloped",
 ]
 
 CryptoBackendName = Literal["xmlsec", "xmlsec1"]
 CRYPTO_BACKENDS: Final[tuple[CryptoBackendName, ...]] = ("xmlsec", "xmlsec1")
-XENC: Final = "http://www.w3.org/2001/04/xmlenc#"
 
 
 def check_backend(backend: CryptoBackendName, xmlsec_binary: str) -> None:
@@ -93,16 +106,20 @@ def check_backend(backend: CryptoBackendName, xmlsec_binary: str) -> None:
         )
 
 
-def security_context(config: Any, backend: CryptoBackendName) -> Any:
+def security_context(
+    config: Any, backend: CryptoBackendName, encryption: EncryptionPolicy | None = None
+) -> Any:
     """What `saml2.sigver.security_context` makes, with the broker's backend: the same keys and
-    metadata, and the RSA signer for the HTTP-Redirect binding (the AuthnRequest)."""
+    metadata, and the RSA signer for the HTTP-Redirect binding (the AuthnRequest); decryption
+    by the IdP's `encryption` policy (the default one if None)."""
+    policy = encryption or EncryptionPolicy()
     crypto: CryptoBackend
     if backend == "xmlsec":
-        crypto = InProcessCrypto()
+        crypto = InProcessCrypto(policy)
     else:
         binary = config.xmlsec_binary or shutil.which("xmlsec1") or ""
         check_backend(backend, binary)
-        crypto = ProgramCrypto(binary, delete_tmpfiles=config.delete_tmpfiles)
+        crypto = ProgramCrypto(binary, delete_tmpfiles=config.delete_tmpfiles, encryption=policy)
     pairs = config.encryption_keypairs or []
     return SecurityContext(
         crypto,
@@ -119,7 +136,17 @@ def security_context(config: Any, backend: CryptoBackendName) -> Any:
 
 
 class ProgramCrypto(CryptoBackendXmlSec1):  # type: ignore[misc]  # pysaml2 is untyped
-    """The `xmlsec1` program, as pysaml2 runs it, after the broker's profile check."""
+    """The `xmlsec1` program, as pysaml2 runs it, after the broker's profile check and
+    encryption policy."""
+
+    def __init__(
+        self,
+        xmlsec_binary: str,
+        delete_tmpfiles: bool = True,
+        encryption: EncryptionPolicy | None = None,
+    ) -> None:
+        super().__init__(xmlsec_binary, delete_tmpfiles=delete_tmpfiles)
+        self._policy = encryption or EncryptionPolicy()
 
     def validate_signature(
         self, signedtext: str | bytes, cert_file: str, cert_type: str, node_name: str, node_id: str
@@ -130,10 +157,21 @@ class ProgramCrypto(CryptoBackendXmlSec1):  # type: ignore[misc]  # pysaml2 is u
             super().validate_signature(signedtext, cert_file, cert_type, node_name, node_id)
         )
 
+    def decrypt(self, enctext: str | bytes, key_file: str) -> str:
+        """xmlsec1 decrypts the first EncryptedData, its Type removed, to the cleartext alone."""
+        part = encrypted_part(enctext, self._policy)
+        document = etree.tostring(part.root, encoding="unicode")
+        cleartext = str(super().decrypt(document, key_file))
+        return replace_with_cleartext(part, cleartext.encode("utf-8"))
+
 
 class InProcessCrypto(CryptoBackend):  # type: ignore[misc]  # pysaml2 is untyped
     """libxmlsec1 through python-xmlsec. Every failure is one of pysaml2's XmlsecError kinds
     (SignatureError, DecryptError), as a failed xmlsec1 run is, so pysaml2 reacts the same."""
+
+    def __init__(self, encryption: EncryptionPolicy | None = None) -> None:
+        super().__init__()
+        self._policy = encryption or EncryptionPolicy()
 
     @property
     def version(self) -> str:
@@ -147,34 +185,24 @@ class InProcessCrypto(CryptoBackend):  # type: ignore[misc]  # pysaml2 is untype
             raise SignatureProfileError("only PEM certificates")
         element, signature = signed_element(parse(signedtext), node_name, node_id)
         check_profile(signature, node_id)
-        context = _verification_context(_key(cert_file, xmlsec.constants.KeyDataFormatCertPem))
-        try:
-            context.register_id(element, "ID")
-            context.verify(signature)
-        except xmlsec.Error as exc:
-            raise SignatureError(f"signature not valid ({type(exc).__name__})") from exc
+        verify_enveloped(element, signature, cert_file)
         return True
 
     def decrypt(self, enctext: str | bytes, key_file: str) -> str:
         """The document with its first xenc:EncryptedData replaced by what it decrypts to."""
-        try:
-            root = parse(enctext)
-        except SignatureProfileError as exc:
-            raise DecryptError(str(exc)) from exc
-        encrypted = next(root.iter(f"{{{XENC}}}EncryptedData"), None)
-        if encrypted is None:
-            raise DecryptError("no xenc:EncryptedData")
+        part = encrypted_part(enctext, self._policy)
         session_key = _session_key(
-            encrypted, _key(key_file, xmlsec.constants.KeyDataFormatPem, DecryptError)
+            part.data, _key(key_file, xmlsec.constants.KeyDataFormatPem, DecryptError)
         )
         context = xmlsec.EncryptionContext()
         context.key = session_key
         try:
-            decrypted = context.decrypt(encrypted)
+            cleartext = context.decrypt(part.data)  # octets: the Type is removed
         except xmlsec.Error as exc:
             raise DecryptError(f"decryption failed ({type(exc).__name__})") from exc
-        top = root if encrypted is not root else decrypted
-        return str(etree.tostring(top, encoding="unicode"))
+        if not isinstance(cleartext, bytes):
+            raise DecryptError("decryption did not give octets")
+        return replace_with_cleartext(part, cleartext)
 
     def sign_statement(
         self, statement: Any, node_name: str, key_file: str, node_id: str | None
@@ -203,7 +231,23 @@ class InProcessCrypto(CryptoBackend):  # type: ignore[misc]  # pysaml2 is untype
         raise EncryptError("the broker is an SP: it does not encrypt")
 
 
-def _verification_context(key: xmlsec.Key) -> xmlsec.SignatureContext:
+def verify_enveloped(
+    element: etree._Element, signature: etree._Element, cert_file: str, *, ecdsa: bool = False
+) -> None:
+    """SignatureError unless `signature` (the enveloped one `signed_element` found, its profile
+    checked) verifies `element` with the key of the PEM certificate in `cert_file`, and that
+    key only. `ecdsa` also enables ECDSA (IdP metadata may be signed so)."""
+    context = _verification_context(
+        _key(cert_file, xmlsec.constants.KeyDataFormatCertPem), ecdsa=ecdsa
+    )
+    try:
+        context.register_id(element, "ID")
+        context.verify(signature)
+    except xmlsec.Error as exc:
+        raise SignatureError(f"signature not valid ({type(exc).__name__})") from exc
+
+
+def _verification_context(key: xmlsec.Key, *, ecdsa: bool = False) -> xmlsec.SignatureContext:
     """A signature context that knows one key and enables only the profile's algorithms (those
     of `saml_signature_profile`; the digests count as reference transforms in libxmlsec1)."""
     constants = xmlsec.constants
@@ -224,9 +268,21 @@ def _verification_context(key: xmlsec.Key) -> xmlsec.SignatureContext:
         constants.TransformRsaSha256,
         constants.TransformRsaSha384,
         constants.TransformRsaSha512,
+        *(_ECDSA if ecdsa else ()),
     ):
         context.enable_signature_transform(transform)
     return context
+
+
+_ECDSA: Final = (
+    (
+        xmlsec.constants.TransformEcdsaSha256,
+        xmlsec.constants.TransformEcdsaSha384,
+        xmlsec.constants.TransformEcdsaSha512,
+    )
+    if _UNAVAILABLE is None
+    else ()
+)
 
 
 def _session_key(encrypted: etree._Element, private_key: xmlsec.Key) -> xmlsec.Key:
@@ -234,7 +290,7 @@ def _session_key(encrypted: etree._Element, private_key: xmlsec.Key) -> xmlsec.K
     beside it in the EncryptedAssertion) that the SP's key decrypts. Done by hand, not through
     an xmlsec KeysManager: adding an RSA key to one costs about 27 ms (OpenSSL 3 duplicates
     it), five times the decryption itself."""
-    method = encrypted.find(f"{{{XENC}}}EncryptionMethod")
+    method = encrypted.find(f"{{{XENC}}}EncryptionMethod")  # allowed: `saml_decryption`
     algorithm = "" if method is None else method.get("Algorithm", "")
     constants = xmlsec.constants
     klass = constants.KeyDataAes if "#aes" in algorithm else None

@@ -18,6 +18,7 @@ import httpx
 from broker.clock import Clock
 from broker.errors import ConfigError, UpstreamUnavailableError
 from broker.upstream.registry import IdP
+from broker.upstream.saml_decryption import EncryptionPolicy
 from broker.upstream.saml_metadata_document import Validity, parse_metadata, validity
 from broker.upstream.saml_metadata_signature import check_metadata_signature
 from broker.upstream.saml_sp import ServiceProvider
@@ -49,20 +50,28 @@ class IdPClient:
 
 @dataclass(frozen=True)
 class _Loaded:
-    """Accepted metadata: its client, its validUntil (epoch; None: none given) and when the
-    background refresh is to fetch it again."""
+    """Accepted metadata: its client, its validity (validUntil, cacheDuration, when published)
+    and when the background refresh is to fetch it again."""
 
     client: IdPClient
-    valid_until: float | None
+    validity: Validity
     refresh_at: float
+
+    @property
+    def valid_until(self) -> float | None:
+        return self.validity.valid_until
 
 
 class MetadataCache:
     """The IdP's metadata, accepted, and the client built on it.
 
     Accepted means: no DOCTYPE; signed on its root by one of `metadata_signing_certificates`
-    when any are configured (`saml_metadata_signature`); validUntil not passed
-    (`saml_metadata_document`). The injected clock decides everything. validUntil has no clock
+    within its validity period, when any are configured (`saml_metadata_signature`, by the SP's
+    crypto backend); validUntil not passed; not older than the metadata serving now (published
+    or valid until earlier, `saml_metadata_document`): a replayed old document, still validly
+    signed, could bring back a retired key. The refusal is logged and the held metadata keeps
+    serving; after a restart nothing is held, so an operator can go back on purpose. The
+    injected clock decides everything. validUntil has no clock
     skew: pysaml2 checks it again, strictly by the system clock, when it parses, and metadata
     is valid for days, so a minute's tolerance would only make the two checks disagree.
 
@@ -86,6 +95,7 @@ class MetadataCache:
     ) -> None:
         self._idp = idp
         self._saml = idp.saml_settings
+        self._encryption = EncryptionPolicy(frozenset(self._saml.encryption_algorithms))
         self._sp = sp
         self._clock = clock
         self._acs_url = acs_url
@@ -172,7 +182,7 @@ class MetadataCache:
 
     async def _load(self) -> _Loaded:
         xml = await self._metadata_bytes()
-        loaded = await asyncio.to_thread(self._accept, xml)
+        loaded = await asyncio.to_thread(self._accept, xml, self._usable())
         log.info("idp %s: SAML metadata loaded", self._idp.id)
         return loaded
 
@@ -206,16 +216,29 @@ class MetadataCache:
             return None
         return None if found is None else (found.st_mtime_ns, found.st_size)
 
-    def _accept(self, xml: bytes) -> _Loaded:
-        """Blocking (xmlsec1, pysaml2): the checks, then the client, then the next refresh."""
+    def _accept(self, xml: bytes, held: _Loaded | None) -> _Loaded:
+        """Blocking (XML signature, pysaml2): the checks, then the client, then the next
+        refresh. `held` is the metadata serving now, if any: an older document is refused."""
         idp = self._idp.id
         root = parse_metadata(idp, xml)
-        if certificates := self._saml.metadata_signing_certificates:
-            check_metadata_signature(idp, xml, root, certificates)
-        found = validity(idp, root, self._saml.entity_id)
         now = self._clock.now()
+        if certificates := self._saml.metadata_signing_certificates:
+            check_metadata_signature(
+                idp,
+                xml,
+                root,
+                certificates,
+                now=now,
+                skew=self._skew,
+                backend=self._sp.crypto_backend,
+            )
+        found = validity(idp, root, self._saml.entity_id)
         if found.valid_until is not None and now >= found.valid_until:
             raise UpstreamUnavailableError(f"{idp}: metadata expired (validUntil passed)")
+        if held is not None and (older := found.older_than(held.validity)):
+            raise UpstreamUnavailableError(
+                f"{idp}: metadata older than the one held ({older}), a rollback"
+            )
         if found.valid_until is None and not self._warned_no_valid_until:
             self._warned_no_valid_until = True
             log.warning("idp %s: metadata has no validUntil; it serves until replaced", idp)
@@ -224,7 +247,7 @@ class MetadataCache:
         except UnicodeDecodeError as exc:
             raise UpstreamUnavailableError(f"{idp}: metadata is not UTF-8") from exc
         client = self._build(text)
-        return _Loaded(client, found.valid_until, now + self._keep_for(found, now))
+        return _Loaded(client, found, now + self._keep_for(found, now))
 
     def _keep_for(self, found: Validity, now: float) -> float:
         """min(metadata_refresh_seconds, cacheDuration, validUntil - now), at least 0."""
@@ -249,7 +272,7 @@ class MetadataCache:
         settings["accepted_time_diff"] = self._skew
         try:
             config = self._sp.config(settings)
-            client = self._sp.client(config)
+            client = self._sp.client(config, self._encryption)
             entity_id = self._entity_id(config.metadata)
         except (UpstreamUnavailableError, ConfigError):
             raise

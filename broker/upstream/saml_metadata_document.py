@@ -1,5 +1,7 @@
-"""An IdP's SAML metadata as received: size and DOCTYPE guard, the parse, and how long it may be
-used (`validUntil`, `cacheDuration`, SAML Metadata §2.3.1 and §2.2.x).
+"""An IdP's SAML metadata as received: size and DOCTYPE guard, the parse, how long it may be
+used (`validUntil`, `cacheDuration`, SAML Metadata §2.3.1 and §2.2.x) and when it was published
+(`mdrpi:PublicationInfo` `creationInstant`, SAML Metadata RPI §2.2), which say whether a refreshed
+document is older than the one held.
 
 The validity that counts is the strictest of the root, the IdP's `EntityDescriptor` (inside an
 `EntitiesDescriptor`) and that entity's `IDPSSODescriptor`s: each may carry `validUntil` and
@@ -32,6 +34,7 @@ MAX_METADATA_BYTES: Final = 4 * 1024 * 1024
 _MD: Final = "urn:oasis:names:tc:SAML:2.0:metadata"
 _ENTITY: Final = f"{{{_MD}}}EntityDescriptor"
 _IDP_ROLE: Final = f"{{{_MD}}}IDPSSODescriptor"
+_PUBLICATION: Final = f"{{{_MD}}}Extensions/{{urn:oasis:names:tc:SAML:metadata:rpi}}PublicationInfo"
 _DURATION_RE: Final = re.compile(
     r"P(?:(?P<Y>\d+)Y)?(?:(?P<M>\d+)M)?(?:(?P<D>\d+)D)?"
     r"(?:T(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?"
@@ -42,11 +45,26 @@ _SECONDS: Final = {"Y": 365 * 86400, "M": 28 * 86400, "D": 86400, "h": 3600, "m"
 
 @dataclass(frozen=True)
 class Validity:
-    """Epoch seconds of the earliest validUntil, and the shortest cacheDuration in seconds;
-    None where the metadata gives none."""
+    """Epoch seconds of the earliest validUntil, the shortest cacheDuration in seconds and the
+    latest creationInstant; None where the metadata gives none."""
 
     valid_until: float | None
     cache_duration: float | None
+    published: float | None = None
+
+    def older_than(self, held: Validity) -> str | None:
+        """Why this document is older than `held` (published earlier, or valid until earlier:
+        a publisher's newer document does not end sooner), or None. What either lacks is not
+        compared."""
+        if _earlier(self.published, held.published):
+            return "published earlier"
+        if _earlier(self.valid_until, held.valid_until):
+            return "validUntil earlier"
+        return None
+
+
+def _earlier(mine: float | None, theirs: float | None) -> bool:
+    return mine is not None and theirs is not None and mine < theirs
 
 
 def parse_metadata(idp: str, xml: bytes) -> Element:
@@ -66,12 +84,18 @@ def validity(idp: str, root: Element, entity_id: str | None) -> Validity:
     (`entity_id`, or every one with an IDPSSODescriptor) and its IDPSSODescriptors."""
     until: list[float] = []
     durations: list[float] = []
+    published: list[float] = []
     for element in _scoped(root, entity_id):
         if (text := element.get("validUntil")) is not None:
-            until.append(_instant(idp, text))
+            until.append(_instant(idp, text, "validUntil"))
         if (text := element.get("cacheDuration")) is not None:
             durations.append(_duration(idp, text))
-    return Validity(min(until, default=None), min(durations, default=None))
+        for info in element.findall(_PUBLICATION):
+            if (text := info.get("creationInstant")) is not None:
+                published.append(_instant(idp, text, "creationInstant"))
+    return Validity(
+        min(until, default=None), min(durations, default=None), max(published, default=None)
+    )
 
 
 def _scoped(root: Element, entity_id: str | None) -> Iterator[Element]:
@@ -87,11 +111,11 @@ def _scoped(root: Element, entity_id: str | None) -> Iterator[Element]:
         yield from roles
 
 
-def _instant(idp: str, text: str) -> float:
+def _instant(idp: str, text: str, what: str) -> float:
     try:
         moment = datetime.datetime.fromisoformat(text.strip())
     except ValueError as exc:
-        raise UpstreamUnavailableError(f"{idp}: metadata validUntil is malformed") from exc
+        raise UpstreamUnavailableError(f"{idp}: metadata {what} is malformed") from exc
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=datetime.UTC)
     return moment.timestamp()

@@ -12,25 +12,42 @@ What is accepted, and why each rule:
   comments); RSA or ECDSA with SHA-256/384/512, digests SHA-256/384/512 (no SHA-1, no XPath or
   XSLT transform);
 - the key comes from a configured certificate only, never from the document's `KeyInfo`
-  (xmlsec1 left to its defaults takes an `RSAKeyValue` from `KeyInfo` and verifies with it):
-  `--enabled-key-data raw-x509-cert`, and `--node-xpath` pins xmlsec1 to the signature the rules
-  above checked.
+  (xmlsec1 left to its defaults takes an `RSAKeyValue` from `KeyInfo` and verifies with it),
+  and only from one within its validity period (notBefore, notAfter) by the injected clock,
+  with the clock skew: an expired signing certificate no longer vouches for anything.
+
+Which program checks the cryptography follows `saml_sp.crypto_backend`: in process, the same
+check as the responses' signatures (`saml_crypto.verify_enveloped`, after
+`saml_signature_profile.signed_element`, ECDSA enabled too), no xmlsec1 needed; with `xmlsec1`,
+`--enabled-key-data raw-x509-cert`, and `--node-xpath` pins xmlsec1 to the signature the rules
+above checked.
 
 The document must already have passed the DOCTYPE guard and been parsed (`root`). Blocking
-(xmlsec1 runs as a subprocess, once per configured certificate until one verifies): call it in a
-thread.
+(libxmlsec1, or xmlsec1 as a subprocess, once per usable certificate until one verifies): call
+it in a thread.
 """
 
 from __future__ import annotations
 
+import datetime
 import shutil
 import subprocess
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 from xml.etree.ElementTree import Element
 
+from cryptography import x509
+from lxml import etree
+
 from broker.errors import UpstreamUnavailableError
+from broker.upstream.saml_crypto import CryptoBackendName, verify_enveloped
+from broker.upstream.saml_signature_profile import parse, signed_element
+
+with warnings.catch_warnings():  # see saml_sp: pysaml2's import-time CryptographyDeprecationWarning
+    warnings.filterwarnings("ignore", "CFB has been moved")
+    from saml2.sigver import SignatureError
 
 __all__ = ["check_metadata_signature"]
 
@@ -64,19 +81,72 @@ _TIMEOUT_SECONDS: Final = 30
 
 
 def check_metadata_signature(
-    idp: str, xml: bytes, root: Element, certificates: Sequence[Path]
+    idp: str,
+    xml: bytes,
+    root: Element,
+    certificates: Sequence[Path],
+    *,
+    now: float,
+    skew: float,
+    backend: CryptoBackendName,
 ) -> None:
     """Raise UpstreamUnavailableError unless `xml` (parsed as `root`) carries a valid enveloped
-    signature on its root by one of `certificates`. `idp` names the IdP in the message."""
+    signature on its root by one of `certificates` valid at `now` (± `skew`), checked by
+    `backend`. `idp` names the IdP in the message."""
     if problem := _shape_problem(root):
         raise UpstreamUnavailableError(f"{idp}: metadata signature: {problem}")
+    usable = [c for c in certificates if _within_validity(c, now, skew)]
+    if not usable:
+        raise UpstreamUnavailableError(
+            f"{idp}: metadata signature: no configured certificate is within its validity "
+            "period (expired, or not yet valid)"
+        )
+    if not _verified(idp, xml, usable, backend):
+        raise UpstreamUnavailableError(
+            f"{idp}: metadata signature: not valid by any configured certificate"
+            + ("" if len(usable) == len(certificates) else " within its validity period")
+        )
+
+
+def _within_validity(certificate: Path, now: float, skew: float) -> bool:
+    """notBefore - skew <= now <= notAfter + skew; an unreadable file counts as outside (the
+    registry read each one at start-up)."""
+    try:
+        found = x509.load_pem_x509_certificate(certificate.read_bytes())
+    except (OSError, ValueError):
+        return False
+    moment = datetime.datetime.fromtimestamp(now, datetime.UTC)
+    margin = datetime.timedelta(seconds=skew)
+    return found.not_valid_before_utc - margin <= moment <= found.not_valid_after_utc + margin
+
+
+def _verified(
+    idp: str, xml: bytes, certificates: Sequence[Path], backend: CryptoBackendName
+) -> bool:
+    if backend == "xmlsec":
+        return _verified_in_process(xml, certificates)
     xmlsec = shutil.which("xmlsec1")
     if xmlsec is None:
         raise UpstreamUnavailableError(f"{idp}: metadata signature: xmlsec1 is not installed")
-    if not any(_verifies(xmlsec, xml, certificate) for certificate in certificates):
-        raise UpstreamUnavailableError(
-            f"{idp}: metadata signature: not valid by any configured certificate"
-        )
+    return any(_verifies(xmlsec, xml, certificate) for certificate in certificates)
+
+
+def _verified_in_process(xml: bytes, certificates: Sequence[Path]) -> bool:
+    """libxmlsec1 in process, as a response's signature is verified: the one element holding
+    the root's ID, its own first ds:Signature, the key from the certificate only."""
+    try:
+        lxml_root = parse(xml)
+        node_name = f"{MD}:{etree.QName(lxml_root).localname}"
+        element, signature = signed_element(lxml_root, node_name, lxml_root.get("ID"))
+    except SignatureError:
+        return False
+    for certificate in certificates:
+        try:
+            verify_enveloped(element, signature, str(certificate), ecdsa=True)
+        except SignatureError:
+            continue
+        return True
+    return False
 
 
 def _shape_problem(root: Element) -> str | None:

@@ -23,6 +23,7 @@ from typing import Any, Final
 
 from broker.upstream.registry import RequestedAttribute
 from broker.upstream.saml_crypto import CryptoBackendName, check_backend, security_context
+from broker.upstream.saml_decryption import EncryptionPolicy
 from broker.upstream.saml_sp_keys import ServiceProviderKeys, SPKeyRing
 from broker.upstream.saml_sp_metadata import attribute_names, describe_service
 
@@ -141,15 +142,16 @@ class ServiceProvider:
         config.load(dict(settings))
         return config
 
-    def security(self, config: Any) -> Any:
-        """The pysaml2 SecurityContext for `config`, with this SP's crypto backend."""
-        return security_context(config, self.crypto_backend)
+    def security(self, config: Any, encryption: EncryptionPolicy | None = None) -> Any:
+        """The pysaml2 SecurityContext for `config`, with this SP's crypto backend, decrypting
+        by `encryption` (the IdP's policy; the default one if None)."""
+        return security_context(config, self.crypto_backend, encryption)
 
-    def client(self, config: Any) -> Any:
+    def client(self, config: Any, encryption: EncryptionPolicy | None = None) -> Any:
         """A pysaml2 `Saml2Client` on `config` whose every signature check, decryption and
         signature goes through this SP's crypto backend."""
         client = Saml2Client(config=config)
-        client.sec = self.security(config)
+        client.sec = self.security(config, encryption)
         return client
 
 

@@ -4,7 +4,8 @@ metadata as a file, and connectors made per IdP profile. The SP runs once per cr
 
 IdP profiles: `suomifi` signs the Response and the assertion and encrypts (Suomi.fi's file);
 `assertion_signed` (the defaults) and `response_signed` sign one of the two, so that wrapping
-reaches that signature's check; `in_clear` is an organisation IdP that cannot encrypt.
+reaches that signature's check; `in_clear` is an organisation IdP that cannot encrypt;
+`legacy_encryption` may also use AES-CBC and RSA 1.5 (the assertion's signature required).
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ PROFILES: dict[str, dict[str, Any]] = {
     "response_signed": {"want_response_signed": True, "want_assertions_signed": False},
     "in_clear": {"want_assertions_encrypted": False},
     "unsolicited_allowed": {"want_response_signed": True, "allow_unsolicited": True},
+    "legacy_encryption": {
+        "encryption_algorithms": ("aes256-gcm", "aes256-cbc", "rsa-oaep-mgf1p", "rsa-1_5")
+    },
 }
 
 

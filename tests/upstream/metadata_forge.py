@@ -16,6 +16,7 @@ from mock_idps.saml_common.keys import KeyPair
 from tests.upstream.saml_forge import DS, SAMLP, TRANSIENT, instant
 
 MD = "urn:oasis:names:tc:SAML:2.0:metadata"
+MDRPI = "urn:oasis:names:tc:SAML:metadata:rpi"
 REDIRECT = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
 RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
 RSA_SHA1 = "http://www.w3.org/2000/09/xmldsig#rsa-sha1"
@@ -31,9 +32,11 @@ def entity(
     element_id: str = "_metadata",
     valid_until: float | None = None,
     cache_duration: str | None = None,
+    published: float | None = None,
 ) -> str:
     """An EntityDescriptor with a KeyDescriptor per signing certificate (two while the IdP rolls
-    its key), a HTTP-Redirect SSO, and a place for a signature (`{signature}`)."""
+    its key), a HTTP-Redirect SSO, and a place for a signature (`{signature}`); `published`
+    adds an mdrpi:PublicationInfo with that creationInstant."""
     attributes = f" ID={quoteattr(element_id)} entityID={quoteattr(entity_id)}"
     if valid_until is not None:
         attributes += f' validUntil="{instant(valid_until)}"'
@@ -42,8 +45,15 @@ def entity(
     keys = "".join(
         f'<md:KeyDescriptor use="signing">{key_info(k)}</md:KeyDescriptor>' for k in signing
     )
+    extensions = (
+        ""
+        if published is None
+        else f'<md:Extensions><mdrpi:PublicationInfo xmlns:mdrpi="{MDRPI}"'
+        f' creationInstant="{instant(published)}" publisher="https://tunnistus.test"/>'
+        f"</md:Extensions>"
+    )
     return (
-        f'<md:EntityDescriptor xmlns:md="{MD}"{attributes}>{{signature}}'
+        f'<md:EntityDescriptor xmlns:md="{MD}"{attributes}>{{signature}}{extensions}'
         f'<md:IDPSSODescriptor WantAuthnRequestsSigned="true"'
         f' protocolSupportEnumeration="{SAMLP}">{keys}'
         f"<md:NameIDFormat>{TRANSIENT}</md:NameIDFormat>"

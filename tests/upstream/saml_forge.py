@@ -1,6 +1,7 @@
 """A test-side SAML IdP that forges Responses as Suomi.fi makes them: the assertion signed, then
 encrypted for the SP, then the Response signed (RSA-SHA256, exclusive c14n, AES-256-GCM with
-RSA-OAEP). `saml_attacks.py` builds the attacks from these parts.
+RSA-OAEP, or AES-CBC and RSA 1.5 where a test asks). `saml_attacks.py` builds the attacks from
+these parts.
 
 Everything is real XML signed by the `xmlsec1` program with keys the fixtures make. The XML is
 written as text, so that an attack can put any element anywhere and splice signed bytes as they
@@ -39,6 +40,11 @@ LOA2 = "http://ftn.ficora.fi/2017/loa2"
 LOA3 = "http://ftn.ficora.fi/2017/loa3"
 CARD = "urn:oid:1.2.246.517.3002.110.2"
 TESSA = "010280-952L"  # who logged in
+AES256_GCM = "http://www.w3.org/2009/xmlenc11#aes256-gcm"
+AES128_CBC = f"{XENC}aes128-cbc"
+AES256_CBC = f"{XENC}aes256-cbc"
+RSA_OAEP_MGF1P = f"{XENC}rsa-oaep-mgf1p"
+RSA_1_5 = f"{XENC}rsa-1_5"
 
 Build = Callable[["Forge", "Statement"], str]
 """An attack (or a genuine answer): the Response XML for what the IdP would have said."""
@@ -140,23 +146,27 @@ class Forge:
         )
         return self.sign(xml, s.assertion_id, key) if signed else xml
 
-    def encrypted(self, *assertions: str) -> str:
+    def encrypted(
+        self, *assertions: str, data_alg: str = AES256_GCM, key_alg: str = RSA_OAEP_MGF1P
+    ) -> str:
         """A saml:EncryptedAssertion that decrypts to `assertions`: one is encrypted as an
-        Element, as IdPs do; several (an attack) as the element's Content."""
+        Element, as IdPs do; several (an attack) as the element's Content. AES-256-GCM and
+        RSA-OAEP unless `data_alg` and `key_alg` say otherwise."""
         kind = "Element" if len(assertions) == 1 else "Content"
         xml = f'<saml:EncryptedAssertion xmlns:saml="{SAML}">{"".join(assertions)}'
         xml += "</saml:EncryptedAssertion>"
+        bits = re.search(r"aes(\d+)", data_alg)
         with tempfile.TemporaryDirectory(prefix="saml-forge-") as tmp:
             data = Path(tmp, "data.xml")
             data.write_text(xml, encoding="utf-8")
             return self._xmlsec(
                 Path(tmp),
-                self._encryption_template(kind),
+                self._encryption_template(kind, data_alg, key_alg),
                 "--encrypt",
                 "--pubkey-cert-pem",
                 str(self.sp_cert),
                 "--session-key",
-                "aes-256",
+                f"aes-{bits.group(1) if bits else 256}",
                 "--node-xpath",
                 "/*/*" if kind == "Element" else "/*",
                 "--xml-data",
@@ -233,14 +243,14 @@ class Forge:
             f"{_key_info(key or self.key)}</ds:Signature>"
         )
 
-    def _encryption_template(self, kind: str) -> str:
+    def _encryption_template(self, kind: str, data_alg: str, key_alg: str) -> str:
         lines = self.sp_cert.read_text(encoding="ascii").strip().splitlines()
         cert = "".join(line for line in lines if not line.startswith("-----"))
         return (
             f'<xenc:EncryptedData xmlns:xenc="{XENC}" xmlns:ds="{DS}" Type="{XENC}{kind}">'
-            f'<xenc:EncryptionMethod Algorithm="http://www.w3.org/2009/xmlenc11#aes256-gcm"/>'
+            f'<xenc:EncryptionMethod Algorithm="{data_alg}"/>'
             f"<ds:KeyInfo><xenc:EncryptedKey>"
-            f'<xenc:EncryptionMethod Algorithm="{XENC}rsa-oaep-mgf1p"/>'
+            f'<xenc:EncryptionMethod Algorithm="{key_alg}"/>'
             f"<ds:KeyInfo><ds:X509Data><ds:X509Certificate>{cert}</ds:X509Certificate>"
             f"</ds:X509Data></ds:KeyInfo>"
             f"<xenc:CipherData><xenc:CipherValue/></xenc:CipherData></xenc:EncryptedKey>"

@@ -404,3 +404,94 @@ async def test_the_idps_key_rollover_is_followed_without_a_restart(
             with pytest.raises(UpstreamResponseError):
                 await signed_by(key)
     assert published.hits == 3
+
+
+# -- a rolled-back document, the signer's certificate, no xmlsec1 ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("held", "older", "reason"),
+    [
+        ({"valid_until_in": 7200}, {"valid_until_in": 5000}, "validUntil earlier"),
+        (
+            {"valid_until_in": 7200, "published_ago": 100},
+            {"valid_until_in": 9000, "published_ago": 200},
+            "published earlier",
+        ),
+    ],
+    ids=["valid-until", "creation-instant"],
+)
+async def test_a_rolled_back_document_is_refused_and_the_held_one_kept(
+    sp: ServiceProvider,
+    keys: Keys,
+    clock: FrozenClock,
+    published: Published,
+    caplog: pytest.LogCaptureFixture,
+    held: dict[str, int],
+    older: dict[str, int],
+    reason: str,
+) -> None:
+    """An older document, genuinely signed (e.g. one that still lists a retired key), served
+    again by whoever answers the URL: refused, logged, the held one keeps serving; a newer one
+    is then accepted."""
+
+    def document(sso: str, valid_until_in: int, published_ago: int | None = None) -> str:
+        moment = None if published_ago is None else clock.now() - published_ago
+        return signed_entity(
+            keys, sso=sso, valid_until=clock.now() + valid_until_in, published=moment
+        )
+
+    published.body = document(SSO, **held)
+    cache = cache_for(sp, clock, [keys.signer.cert_file], metadata_url=published.url)
+    await cache.refresh_if_due()
+    published.body = document(NEW_SSO, **older)
+    clock.advance(3600)
+    with caplog.at_level(logging.WARNING, logger="broker.upstream.saml"):
+        await cache.refresh_if_due()
+    assert published.hits == 2
+    assert f"metadata older than the one held ({reason}), a rollback); keeping" in caplog.text
+    assert sso_of(await cache.get()) == SSO
+    published.body = document(NEW_SSO, valid_until_in=9000)  # newer: accepted
+    clock.advance(3600)
+    await cache.refresh_if_due()
+    assert sso_of(await cache.get()) == NEW_SSO
+
+
+@pytest.mark.parametrize("moved", [3651 * 86400, -3 * 86400], ids=["expired", "not-yet-valid"])
+async def test_a_signing_certificate_outside_its_validity_is_refused(
+    sp: ServiceProvider, keys: Keys, clock: FrozenClock, published: Published, moved: int
+) -> None:
+    """The signer's certificate is valid from a day before the fixtures made it for ten years;
+    the broker's clock is moved past either end (no validUntil in the document)."""
+    published.body = signed_entity(keys)
+    cache = cache_for(sp, clock, [keys.signer.cert_file], metadata_url=published.url)
+    clock.advance(moved)
+    with pytest.raises(UpstreamUnavailableError, match="within its validity period"):
+        await cache.get()
+    clock.advance(-moved)
+    assert (await cache.get()).entity_id == IDP_ENTITY_ID
+
+
+async def test_the_in_process_backend_checks_metadata_without_xmlsec1(
+    sp: ServiceProvider,
+    keys: Keys,
+    clock: FrozenClock,
+    published: Published,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No xmlsec1 on PATH (the forge signed before): the in-process backend verifies the
+    metadata's signature itself, and refuses a tampered document; the xmlsec1 backend says the
+    program is missing."""
+    genuine, forged = signed_entity(keys), tampered(keys)
+    monkeypatch.setenv("PATH", "")
+    cache = cache_for(sp, clock, [keys.signer.cert_file], metadata_url=published.url)
+    if sp.crypto_backend == "xmlsec1":
+        published.body = genuine
+        with pytest.raises(UpstreamUnavailableError, match="xmlsec1 is not installed"):
+            await cache.get()
+        return
+    published.body = forged
+    with pytest.raises(UpstreamUnavailableError, match="not valid by any configured"):
+        await cache.get()
+    published.body = genuine
+    assert sso_of(await cache.get()) == SSO
