@@ -16,6 +16,8 @@
     │   ├── LoginUnavailableError   no login route is configured
     │   ├── UnknownChoiceError      a journey choice that is not on offer (tampered or stale page)
     │   ├── AccountLinkError        two logins that cannot be one account (another person's)
+    │   ├── LinkAssuranceError      a login too weak to link by identity code to the account
+    │   │                           that code already has
     │   ├── AccountRequiredError    an account page without an SSO session of an account
     │   ├── UpstreamLogoutError     an IdP's single-logout message refused, or answering nothing
     │   └── UpstreamError           the upstream IdP failed us; the person may pick another route
@@ -137,6 +139,14 @@ class AccountLinkError(PageError):
 
     status_code = 409
     message_id = "error.account_link"
+
+
+class LinkAssuranceError(PageError):
+    """The login's identity code already has an account, but its level of assurance is below
+    what linking by the code needs: a stronger login, or the account's own route, is needed."""
+
+    status_code = 403
+    message_id = "error.link_assurance"
 
 
 class AccountRequiredError(PageError):

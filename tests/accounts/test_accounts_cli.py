@@ -19,6 +19,7 @@ from broker.claims.identity import Identity
 from broker.clock import FrozenClock
 from broker.secret_files import load_or_create_keys
 from broker.store.sqlite import SQLiteStore
+from broker.upstream.registry import HIGH_ASSURANCE
 from tests.flows.test_logs_and_cli import cli
 
 TESSA = "010280-952L"
@@ -41,11 +42,16 @@ async def registered(tmp_path: Path) -> tuple[Path, str]:
         clock = FrozenClock(time.time() - 60)  # before the CLI, which uses the real time
         catalogue = await load_catalogue(store.accounts, clock.now())
         identity = Identity(
-            idp_id="suomifi", issuer="https://suomi.fi", subject=TESSA, route="personal", hetu=TESSA
+            idp_id="suomifi",
+            issuer="https://suomi.fi",
+            subject=TESSA,
+            route="personal",
+            hetu=TESSA,
+            acr=HIGH_ASSURANCE[0],
         )
         typed = Registration("040 123 4567", "tessa@example.fi", ["school:tamk"])
         account = await Accounts(store.accounts, clock).register(
-            identity_keys(identity, key), typed, catalogue
+            identity_keys(identity, key, link_acr=HIGH_ASSURANCE), typed, catalogue
         )
     finally:
         await store.close()
