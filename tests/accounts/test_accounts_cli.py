@@ -72,6 +72,7 @@ def test_an_export_by_identity_code_shows_everything_stored_and_is_audited(
         "tessa@example.fi",
     )
     assert data["partner_organisations"][0]["names"]["fi"] == "Tampereen ammattikorkeakoulu (TAMK)"
+    assert data["language"] == "fi"  # the one registered in, for the mail the broker sends
     assert [r["idp"] for r in data["login_routes"]] == ["suomifi"]
     assert [e["action"] for e in data["audit_trail"]] == ["registered"]
     again = json.loads(cli(config, "accounts", "export", "--account-id", account_id).stdout)
