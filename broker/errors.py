@@ -16,8 +16,6 @@
     │   ├── LoginUnavailableError   no login route is configured
     │   ├── UnknownChoiceError      a journey choice that is not on offer (tampered or stale page)
     │   ├── AccountLinkError        two logins that cannot be one account (another person's)
-    │   ├── LinkAssuranceError      a login too weak to link by identity code to the account
-    │   │                           that code already has
     │   ├── AccountRequiredError    an account page without an SSO session of an account
     │   ├── UpstreamLogoutError     an IdP's single-logout message refused, or answering nothing
     │   └── UpstreamError           the upstream IdP failed us; the person may pick another route
@@ -26,6 +24,8 @@
     │       ├── UpstreamDeniedError        the IdP said no (access_denied, login_required…)
     │       │   └── UpstreamLoginRequiredError   no login without interaction (SAML NoPassive)
     │       └── UpstreamRequirementError   a valid answer that does not satisfy prompt/max_age/acr
+    │           └── LinkAssuranceError     too weak to link by identity code to the account
+    │                                      that code already has
     └── OAuthError                  RFC 6749 error codes, one class per code
         ├── InvalidRequestError, UnauthorizedClientError, AccessDeniedError,
         │   UnsupportedResponseTypeError, InvalidScopeError, ServerError,
@@ -141,14 +141,6 @@ class AccountLinkError(PageError):
     message_id = "error.account_link"
 
 
-class LinkAssuranceError(PageError):
-    """The login's identity code already has an account, but its level of assurance is below
-    what linking by the code needs: a stronger login, or the account's own route, is needed."""
-
-    status_code = 403
-    message_id = "error.link_assurance"
-
-
 class AccountRequiredError(PageError):
     """The account pages need the browser's SSO session of a registered account."""
 
@@ -192,6 +184,15 @@ class UpstreamRequirementError(UpstreamError):
 
     status_code = 400
     message_id = "error.upstream_requirements"
+
+
+class LinkAssuranceError(UpstreamRequirementError):
+    """The login's identity code already has an account, but its level of assurance is below
+    what linking by the code needs: a stronger login, or the account's own route, is needed
+    (the page offers the routes again)."""
+
+    status_code = 403
+    message_id = "error.link_assurance"
 
 
 class UpstreamLogoutError(PageError):

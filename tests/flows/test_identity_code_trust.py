@@ -108,7 +108,9 @@ async def test_a_trusted_idp_below_the_linking_level_does_not_link_by_identity_c
         _, refused = await by_hus(other_day, world, portal, MAIJA)  # the mock's default: loa2
         assert refused.status_code == 403, refused.text
         assert STRONGER_LOGIN in refused.text and 'lang="fi"' in refused.text
-        assert "Virhetunnus" in refused.text
+        assert "Virhetunnus" in refused.text and 'href="/login/role"' in refused.text
+        again = await other_day.get(world.broker.url + "/login/role")  # the routes again
+        assert again.status_code == 200, again.text
 
     [account] = account_ids(world)
     assert links(world) == [(account, "suomifi", "personal")]
