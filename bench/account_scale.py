@@ -108,7 +108,13 @@ class Recorder:
 
 
 def _keys(link_hash: str, person_hash: str | None = None) -> IdentityKeys:
-    return IdentityKeys(link_hash, person_hash, idp_id="hus", route="organisation")
+    return IdentityKeys(
+        link_hash,
+        person_hash,
+        idp_id="hus",
+        route="organisation",
+        person_proven=person_hash is not None,  # a trusted code at the linking level
+    )
 
 
 def _unknown(count: int) -> list[IdentityKeys]:

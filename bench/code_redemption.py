@@ -388,7 +388,8 @@ def test_user_keys(directory: Path, mock_url: str) -> IdentityKeys:
         subject=user["sub"],
         route="organisation",
     )
-    return identity_keys(identity, load_or_create_keys(directory / "subject-key")[0])
+    key = load_or_create_keys(directory / "subject-key")[0]
+    return identity_keys(identity, key, link_acr=())  # no identity code: found by its link
 
 
 async def register_account(db: Path, keys: IdentityKeys) -> None:

@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute
 from broker import __version__
 from broker.accounts.catalogue import load_catalogue
 from broker.accounts.email_codes import CODE_TTL, EmailCodes
+from broker.accounts.link_notice import LinkNotices
 from broker.accounts.mail import SMTPMailSender
 from broker.accounts.service import Accounts
 from broker.clock import Clock, SystemClock
@@ -106,7 +107,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
                 saml=saml.context if saml else None,
             )
             renderer = Renderer()
-            accounts = await account_stage(settings, store, clock, renderer, subject_key)
+            accounts = await account_stage(settings, store, clock, renderer, subject_key, registry)
             journey = LoginJourney(
                 provider,
                 transactions,
@@ -165,10 +166,15 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
 
 
 async def account_stage(
-    settings: Settings, store: Store, clock: Clock, renderer: Renderer, key: bytes
+    settings: Settings,
+    store: Store,
+    clock: Clock,
+    renderer: Renderer,
+    key: bytes,
+    registry: Registry,
 ) -> AccountStage:
-    """Accounts, the e-mail codes (over SMTP, in the person's language) and the catalogue of
-    partner organisations (seeded from the bundled one on first start)."""
+    """Accounts, the e-mail codes and link notices (over SMTP, in the person's language) and the
+    catalogue of partner organisations (seeded from the bundled one on first start)."""
 
     def compose(code: str, language: str) -> tuple[str, str]:
         minutes = int(CODE_TTL // 60)
@@ -177,9 +183,19 @@ async def account_stage(
             renderer.text(language, "mail.code.body", code=code, minutes=minutes),
         )
 
-    codes = EmailCodes(store.accounts, SMTPMailSender(settings.smtp), compose, clock, key)
+    def compose_linked(idp_id: str, language: str, when: str) -> tuple[str, str]:
+        idp = registry.idp(idp_id)
+        route = idp.names.get(language) if idp is not None else idp_id
+        return (
+            renderer.text(language, "mail.linked.subject"),
+            renderer.text(language, "mail.linked.body", route=route, when=when),
+        )
+
+    sender = SMTPMailSender(settings.smtp)
+    codes = EmailCodes(store.accounts, sender, compose, clock, key)
+    notices = LinkNotices(sender, compose_linked)
     catalogue = await load_catalogue(store.accounts, clock.now())
-    return AccountStage(Accounts(store.accounts, clock), codes, catalogue)
+    return AccountStage(Accounts(store.accounts, clock, notices), codes, catalogue)
 
 
 async def _housekeeping(

@@ -136,6 +136,7 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
             "phone_number": account.phone,
             "email": account.email,
             "email_verified_at": account.email_verified_at,
+            "language": account.language,
             "partner_organisations": [
                 {
                     "id": org_id,

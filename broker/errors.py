@@ -25,6 +25,8 @@
     │       ├── UpstreamDeniedError        the IdP said no (access_denied, login_required…)
     │       │   └── UpstreamLoginRequiredError   no login without interaction (SAML NoPassive)
     │       └── UpstreamRequirementError   a valid answer that does not satisfy prompt/max_age/acr
+    │           └── LinkAssuranceError     too weak to link by identity code to the account
+    │                                      that code already has
     └── OAuthError                  RFC 6749 error codes, one class per code
         ├── InvalidRequestError, UnauthorizedClientError, AccessDeniedError,
         │   UnsupportedResponseTypeError, InvalidScopeError, ServerError,
@@ -190,6 +192,15 @@ class UpstreamRequirementError(UpstreamError):
 
     status_code = 400
     message_id = "error.upstream_requirements"
+
+
+class LinkAssuranceError(UpstreamRequirementError):
+    """The login's identity code already has an account, but its level of assurance is below
+    what linking by the code needs: a stronger login, or the account's own route, is needed
+    (the page offers the routes again)."""
+
+    status_code = 403
+    message_id = "error.link_assurance"
 
 
 class UpstreamLogoutError(PageError):

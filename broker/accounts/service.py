@@ -3,8 +3,14 @@ identified. Never by e-mail or name: only by
 
     the link         a keyed hash of (upstream issuer, subject): this route has logged in before
     the person       a keyed hash of a valid national identity code, where the route supplied one
-                     (Suomi.fi; an organisation IdP that sends it): the same person by another
-                     route, who is then linked to the account they already have
+                     and is trusted for it (`trust_identity_code`: Suomi.fi), at a level of
+                     assurance its `identity_code_acr` lists: the same person by another route,
+                     who is then linked to the account they already have
+
+A trusted IdP's code below that level finds and records nothing; it still keeps two people apart
+(a link between logins whose codes differ is refused), and if its code already has an account,
+the login stops at a page asking for a stronger login (LinkAssuranceError) rather than making a
+second account. Every new link is audited and announced by e-mail to the account's address.
 
 Both hashes use the broker's subject key with their own purpose label, so neither equals the
 portal's `sub` nor another purpose's hash, and the store never holds a subject or code in clear.
@@ -20,15 +26,16 @@ import hashlib
 import hmac
 import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from broker.accounts.catalogue import Catalogue
 from broker.accounts.contact import normalise_email, normalise_phone
+from broker.accounts.link_notice import LinkNotices
 from broker.claims.hetu import HetuError, parse_hetu
 from broker.claims.identity import Identity
 from broker.clock import Clock
-from broker.errors import FormInputError
+from broker.errors import FormInputError, LinkAssuranceError
 from broker.store.accounts import (
     AccountExistsError,
     AccountRecord,
@@ -57,11 +64,20 @@ class IdentityKeys:
 
     link_hash: str
     person_hash: str | None
+    """The trusted IdP's identity code (None when it sent none, or is not trusted for it)."""
     idp_id: str
     route: str
+    person_proven: bool = False
+    """The code came at a level that may find, link and record an account by it."""
+
+    @property
+    def proven_person(self) -> str | None:
+        return self.person_hash if self.person_proven else None
 
 
-def identity_keys(identity: Identity, key: bytes) -> IdentityKeys:
+def identity_keys(identity: Identity, key: bytes, *, link_acr: Collection[str]) -> IdentityKeys:
+    """`identity.hetu` is there only from an IdP trusted for it (`broker.claims.mapping`);
+    `link_acr` are the levels at which that IdP's code may find an account."""
     person = None
     if identity.hetu:
         try:
@@ -73,6 +89,7 @@ def identity_keys(identity: Identity, key: bytes) -> IdentityKeys:
         person_hash=person,
         idp_id=identity.idp_id,
         route=identity.route,
+        person_proven=person is not None and identity.acr in link_acr,
     )
 
 
@@ -104,16 +121,23 @@ class Registration:
 
 
 class Accounts:
-    def __init__(self, store: AccountStore, clock: Clock) -> None:
+    def __init__(
+        self, store: AccountStore, clock: Clock, notices: LinkNotices | None = None
+    ) -> None:
         self._store = store
         self._clock = clock
+        self._notices = notices
 
     async def find(self, keys: IdentityKeys) -> AccountRecord | None:
-        """The person's account by this route's link, else by their identity code (then this
-        route is linked to it now); None means the person registers first."""
+        """The person's account by this route's link, else by their identity code where it is
+        proven enough (then this route is linked to it now); None means the person registers
+        first. LinkAssuranceError: the code has an account, but this login is too weak to
+        link to it (registering would make the person a second one)."""
         account = await self._store.account_by_link(keys.link_hash)
         if account is None and keys.person_hash is not None:
             account = await self._store.account_by_person(keys.person_hash)
+            if account is not None and not keys.person_proven:
+                raise LinkAssuranceError(f"route {keys.idp_id}: below the level for linking")
             if account is not None:
                 await self.link(account, keys, proof="identity code")
         if account is not None:
@@ -127,10 +151,13 @@ class Accounts:
         catalogue: Catalogue,
         *,
         email_verified: bool = False,
+        language: str = "fi",
     ) -> AccountRecord:
         """A new account, or FormInputError naming the field to correct. A second submission
         (a double click, or two tabs racing) gets the account the first one made.
-        `email_verified`: the person typed the code sent to the address."""
+        `email_verified`: the person typed the code sent to the address; `language`: the one
+        they registered in, for the mail the broker sends them later. The identity code is
+        recorded only where proven enough to find the account by it."""
         now = self._clock.now()
         account = AccountRecord(
             account_id=new_account_id(),
@@ -140,6 +167,7 @@ class Accounts:
             created_at=now,
             updated_at=now,
             email_verified_at=now if email_verified else None,
+            language=language,
         )
         link = self._new_link(account.account_id, keys)
         entry = AuditEntry(
@@ -151,7 +179,7 @@ class Accounts:
             changes={"idp": keys.idp_id, "partners": list(account.partners)},
         )
         try:
-            await self._store.register_account(account, link, keys.person_hash, entry)
+            await self._store.register_account(account, link, keys.proven_person, entry)
         except AccountExistsError as exists:
             found = await self._store.get_account(exists.account_id)
             if found is None:  # deleted in between: let the person try again
@@ -211,19 +239,27 @@ class Accounts:
 
     async def link(self, account: AccountRecord, keys: IdentityKeys, *, proof: str) -> None:
         """Let this route log in to the account too. `proof` says how the person showed it is
-        theirs (the same identity code, or a login by both routes in one transaction)."""
+        theirs (the same identity code, or a login by both routes in one transaction). A code
+        below the linking level is checked against the account's, never recorded. The account's
+        address is told (audited in the same store transaction as the link)."""
+        now = self._clock.now()
         entry = AuditEntry(
             account.account_id,
-            self._clock.now(),
+            now,
             "linked",
             actor="self",
             route=keys.route,
             changes={"idp": keys.idp_id, "proof": proof},
         )
         await self._store.add_link(
-            self._new_link(account.account_id, keys), keys.person_hash, entry
+            self._new_link(account.account_id, keys),
+            keys.person_hash,
+            entry,
+            record_person=keys.person_proven,
         )
         log.info("login route linked to an account", extra={"idp": keys.idp_id})
+        if self._notices is not None:
+            await self._notices.send(account, keys.idp_id, now)
 
     def _new_link(self, account_id: str, keys: IdentityKeys) -> LinkRecord:
         return LinkRecord(

@@ -3,7 +3,9 @@
 The mapping is data (`claims:` in `idp_configs/<idp>.yaml`): for each normalised field, the name
 of the upstream claim that fills it, or nothing. Only strings count; they are stripped, and an
 empty string is no value. `hetu` (henkilötunnus, the national identity code) is read only when
-the IdP's mapping names a claim for it.
+the IdP's mapping names a claim for it and the IdP is trusted for it (`trust_identity_code`):
+an untrusted IdP's code is nobody's proof of who the person is, so it neither finds an account,
+nor keeps two people apart, nor reaches a portal as if it were verified.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ def normalise(idp: IdP, raw: RawIdentity) -> Identity:
         email=_text(claims, mapping.email),
         phone_number=_text(claims, mapping.phone_number),
         title=_text(claims, mapping.title),
-        hetu=_text(claims, mapping.hetu),
+        hetu=_text(claims, mapping.hetu) if idp.trust_identity_code else None,
         organisation_id=idp.id if organisation else None,
         organisation_name=idp.names.fi if organisation else None,
         acr=raw.acr,

@@ -264,7 +264,7 @@ class LoginJourney:
         raw = await self._connectors[idp.id].finish(params, saved)
         identity = normalise(idp, raw)
         log.info("upstream login completed", extra={"idp": idp.id})
-        keys = identity_keys(identity, self._subject_key)
+        keys = identity_keys(identity, self._subject_key, link_acr=idp.identity_code_acr)
         return PendingLogin.of(identity, raw, keys, self._sealer)
 
     async def _login_required(
@@ -339,7 +339,9 @@ class LoginJourney:
             await self.accounts.codes.send(tx.tx_id, checked.registration.email, language)
         except FormInputError as exc:
             return {exc.field: exc.message_id}
-        await self._transactions.update(tx, code_sent_to=checked.registration.email)
+        await self._transactions.update(
+            tx, code_sent_to=checked.registration.email, language=language
+        )
         return Redirect(CONFIRM_PATH)
 
     async def resend_code(self, tx: TransactionRecord, language: str) -> Mapping[str, str]:
@@ -364,7 +366,8 @@ class LoginJourney:
         except FormInputError as exc:
             return {exc.field: exc.message_id}
         others = [IdentityKeys(**k) for k in tx.data.get("others") or []]
-        account = await self.accounts.register(pending, checked.registration, others)
+        language = str(tx.data.get("language") or "fi")
+        account = await self.accounts.register(pending, checked.registration, others, language)
         redirect = await self._finish_account(tx, account, pending)
         return Redirect(redirect.url, session=redirect.session)
 

@@ -161,12 +161,17 @@ class AccountStage:
         return Checked(Registration(values["phone"], values["email"], partners), {})
 
     async def register(
-        self, pending: PendingLogin, registration: Registration, others: Sequence[IdentityKeys]
+        self,
+        pending: PendingLogin,
+        registration: Registration,
+        others: Sequence[IdentityKeys],
+        language: str = "fi",
     ) -> AccountRecord:
         """The account, once the e-mail code was confirmed; `others` are routes the person also
-        logged in with in this transaction, which are linked to it as well."""
+        logged in with in this transaction, which are linked to it as well. `language`: the
+        one the person registered in, for the mail they get later."""
         account = await self.accounts.register(
-            pending.keys, registration, self.catalogue, email_verified=True
+            pending.keys, registration, self.catalogue, email_verified=True, language=language
         )
         linked = {pending.keys.link_hash}
         for keys in others:

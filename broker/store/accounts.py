@@ -70,6 +70,8 @@ class AccountRecord:
     created_at: float
     updated_at: float
     email_verified_at: float | None = None
+    language: str = "fi"
+    """The language the person registered in (fi, sv, en): for the mail sent to them later."""
 
 
 @dataclass(frozen=True)
@@ -154,10 +156,18 @@ class AccountStore(ABC):
         account."""
 
     @abstractmethod
-    async def add_link(self, link: LinkRecord, person_hash: str | None, audit: AuditEntry) -> None:
-        """Link another upstream identity (and the person's identifier, if the account has none
-        yet) to the account. AccountExistsError if either belongs to another account;
-        PersonMismatchError if the account has another person's identifier."""
+    async def add_link(
+        self,
+        link: LinkRecord,
+        person_hash: str | None,
+        audit: AuditEntry,
+        *,
+        record_person: bool = True,
+    ) -> None:
+        """Link another upstream identity (and, with `record_person`, the person's identifier,
+        if the account has none yet) to the account. AccountExistsError if either belongs to
+        another account; PersonMismatchError if the account has another person's identifier
+        (checked whether or not it is recorded)."""
 
     @abstractmethod
     async def record_login(self, link_hash: str, now: float) -> None: ...

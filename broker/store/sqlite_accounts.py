@@ -100,7 +100,7 @@ class SQLiteAccountStore(AccountStore):
                 await _refuse_taken(db, link.link_hash, person_hash, account.account_id)
                 await db.execute(
                     "INSERT INTO accounts (account_id, phone, email, email_verified_at, "
-                    "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    "created_at, updated_at, language) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (
                         account.account_id,
                         account.phone,
@@ -108,6 +108,7 @@ class SQLiteAccountStore(AccountStore):
                         account.email_verified_at,
                         account.created_at,
                         account.updated_at,
+                        account.language,
                     ),
                 )
                 await _put_partners(db, account)
@@ -163,12 +164,19 @@ class SQLiteAccountStore(AccountStore):
             raise StoreError(f"account update failed: {exc}") from exc
         return True
 
-    async def add_link(self, link: LinkRecord, person_hash: str | None, audit: AuditEntry) -> None:
+    async def add_link(
+        self,
+        link: LinkRecord,
+        person_hash: str | None,
+        audit: AuditEntry,
+        *,
+        record_person: bool = True,
+    ) -> None:
         try:
             async with self._store._transaction() as db:
                 await _refuse_taken(db, link.link_hash, person_hash, link.account_id)
                 await _insert_link(db, link)
-                if person_hash is not None:
+                if person_hash is not None and record_person:
                     await db.execute(
                         "INSERT OR IGNORE INTO account_person_ids (person_hash, account_id) "
                         "VALUES (?, ?)",
@@ -272,6 +280,7 @@ class SQLiteAccountStore(AccountStore):
             created_at=row["created_at"],
             updated_at=row["updated_at"],
             email_verified_at=row["email_verified_at"],
+            language=row["language"],
         )
 
 

@@ -20,6 +20,8 @@ from broker.errors import ConfigError
 
 JOURNEY_FILE = "journey.yaml"
 LOCALES = ("fi", "sv", "en")
+HIGH_ASSURANCE = ("http://ftn.ficora.fi/2017/loa3", "http://eidas.europa.eu/LoA/high")
+"""The acr values of a high level of assurance (Suomi.fi loa3 and its eIDAS equivalent)."""
 
 
 class _Frozen(BaseModel):
@@ -203,6 +205,14 @@ class IdP(_Frozen):
     subject: str | None = None
     """The claim that identifies the person when the protocol's subject is transient (Suomi.fi's
     NameID is): e.g. the national identity code attribute. None: the protocol's subject."""
+    trust_identity_code: bool = False
+    """Whether the identity code this IdP sends is verified enough to be the person's: to find
+    and link their account by it, and to release it to portals. False: what it sends as `hetu`
+    is dropped at normalisation (see `broker.claims.mapping`)."""
+    identity_code_acr: tuple[str, ...] = HIGH_ASSURANCE
+    """The levels (acr, after the claim mapping's `acr_values`) at which a login of a trusted IdP
+    may find and link an account by the identity code: the minimum and every level above it,
+    listed, as the portals' `acr_values` are. A login at another level is not linked by it."""
 
     @model_validator(mode="after")
     def _protocol_section(self) -> IdP:
@@ -210,6 +220,8 @@ class IdP(_Frozen):
             raise ValueError("protocol oidc needs an oidc section and no saml section")
         if self.protocol == "saml" and (self.saml is None or self.oidc is not None):
             raise ValueError("protocol saml needs a saml section and no oidc section")
+        if self.trust_identity_code and self.claims.hetu is None:
+            raise ValueError("trust_identity_code: true needs claims.hetu (the code's claim)")
         return self
 
     @property

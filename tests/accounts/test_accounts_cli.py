@@ -19,6 +19,7 @@ from broker.claims.identity import Identity
 from broker.clock import FrozenClock
 from broker.secret_files import load_or_create_keys
 from broker.store.sqlite import SQLiteStore
+from broker.upstream.registry import HIGH_ASSURANCE
 from tests.flows.test_logs_and_cli import cli
 
 TESSA = "010280-952L"
@@ -41,11 +42,16 @@ async def registered(tmp_path: Path) -> tuple[Path, str]:
         clock = FrozenClock(time.time() - 60)  # before the CLI, which uses the real time
         catalogue = await load_catalogue(store.accounts, clock.now())
         identity = Identity(
-            idp_id="suomifi", issuer="https://suomi.fi", subject=TESSA, route="personal", hetu=TESSA
+            idp_id="suomifi",
+            issuer="https://suomi.fi",
+            subject=TESSA,
+            route="personal",
+            hetu=TESSA,
+            acr=HIGH_ASSURANCE[0],
         )
         typed = Registration("040 123 4567", "tessa@example.fi", ["school:tamk"])
         account = await Accounts(store.accounts, clock).register(
-            identity_keys(identity, key), typed, catalogue
+            identity_keys(identity, key, link_acr=HIGH_ASSURANCE), typed, catalogue
         )
     finally:
         await store.close()
@@ -66,6 +72,7 @@ def test_an_export_by_identity_code_shows_everything_stored_and_is_audited(
         "tessa@example.fi",
     )
     assert data["partner_organisations"][0]["names"]["fi"] == "Tampereen ammattikorkeakoulu (TAMK)"
+    assert data["language"] == "fi"  # the one registered in, for the mail the broker sends
     assert [r["idp"] for r in data["login_routes"]] == ["suomifi"]
     assert [e["action"] for e in data["audit_trail"]] == ["registered"]
     again = json.loads(cli(config, "accounts", "export", "--account-id", account_id).stdout)

@@ -12,14 +12,17 @@ from pathlib import Path
 import pytest
 
 from broker.accounts.catalogue import Catalogue, load_catalogue
-from broker.accounts.service import Accounts, Registration, identity_keys
+from broker.accounts.service import Accounts, IdentityKeys, Registration
+from broker.accounts.service import identity_keys as keys_at
 from broker.claims.identity import Identity
 from broker.clock import FrozenClock
-from broker.errors import FormInputError, InvalidContactError
+from broker.errors import FormInputError, InvalidContactError, LinkAssuranceError
 from broker.store.sqlite import SQLiteStore
+from broker.upstream.registry import HIGH_ASSURANCE
 
 KEY = b"k" * 32
 TESSA = "010280-952L"
+LOA2, LOA3 = "http://ftn.ficora.fi/2017/loa2", HIGH_ASSURANCE[0]
 SUOMIFI = Identity(
     idp_id="suomifi",
     issuer="https://tunnistus.suomi.fi/idp",
@@ -27,11 +30,17 @@ SUOMIFI = Identity(
     route="personal",
     email="tessa@example.fi",
     hetu=TESSA,
+    acr=LOA3,
 )
 HUS = Identity(
     idp_id="hus", issuer="https://hus.example/idp", subject="emp-1", route="organisation"
 )
 TYPED = Registration(phone="040 123 4567", email="tessa@example.fi", partners=["school:tamk"])
+
+
+def identity_keys(identity: Identity, key: bytes) -> IdentityKeys:
+    """The keys of a login of an IdP trusted for the identity code (else `hetu` is None)."""
+    return keys_at(identity, key, link_acr=HIGH_ASSURANCE)
 
 
 @pytest.fixture
@@ -72,7 +81,7 @@ async def test_another_route_with_the_same_identity_code_joins_the_account(
 ) -> None:
     accounts, catalogue, store = world
     account = await accounts.register(identity_keys(SUOMIFI, KEY), TYPED, catalogue)
-    hus_with_code = identity_keys(replace(HUS, hetu=TESSA), KEY)
+    hus_with_code = identity_keys(replace(HUS, hetu=TESSA, acr=LOA3), KEY)
     assert await accounts.find(hus_with_code) == account
     assert [link.idp_id for link in await store.accounts.links(account.account_id)] == [
         "suomifi",
@@ -81,6 +90,25 @@ async def test_another_route_with_the_same_identity_code_joins_the_account(
     trail = await store.accounts.audit_trail(account.account_id)
     assert [e.action for e in trail] == ["registered", "linked"]
     assert TESSA not in str(trail)
+
+
+async def test_a_code_below_the_linking_level_neither_finds_nor_is_recorded(
+    world: tuple[Accounts, Catalogue, SQLiteStore],
+) -> None:
+    accounts, catalogue, store = world
+    weak = identity_keys(replace(SUOMIFI, acr=LOA2), KEY)
+    assert weak.person_hash is not None and not weak.person_proven
+    account = await accounts.register(weak, TYPED, catalogue)
+    assert await store.accounts.account_by_person(weak.person_hash) is None  # not recorded
+    assert await accounts.find(weak) == account  # its own link still finds it
+
+    hus_weak = identity_keys(replace(HUS, hetu=TESSA, acr=LOA2), KEY)
+    assert await accounts.find(hus_weak) is None  # nothing to find by the code
+    other = replace(HUS, subject="emp-2", hetu=TESSA, acr=LOA3)
+    proven = await accounts.register(identity_keys(other, KEY), TYPED, catalogue)
+    with pytest.raises(LinkAssuranceError):  # the code has an account now: no second one
+        await accounts.find(hus_weak)
+    assert [link.idp_id for link in await store.accounts.links(proven.account_id)] == ["hus"]
 
 
 async def test_an_organisation_login_without_a_code_is_not_joined_by_email_or_name(

@@ -107,12 +107,21 @@ def test_unmapped_field_stays_empty_even_if_the_claim_is_there() -> None:
     assert identity.name == "Maija Meikäläinen"
 
 
-def test_hetu_only_when_mapped() -> None:
+def test_hetu_only_when_mapped_and_trusted() -> None:
     claims = {**STANDARD, "hetu": "010190-999X"}
     assert normalise(make_idp(), make_raw(claims)).hetu is None
-    mapped = normalise(make_idp(claims={"hetu": "hetu"}), make_raw(claims))
+    trusted = make_idp(claims={"hetu": "hetu"}, trust_identity_code=True)
+    mapped = normalise(trusted, make_raw(claims))
     assert mapped.hetu == "010190-999X"
     assert "010190-999X" not in repr(mapped)
+
+
+def test_an_untrusted_idps_hetu_is_dropped() -> None:
+    """Not an identity code anyone vouches for: neither a key to an account nor a claim."""
+    claims = {**STANDARD, "hetu": "010190-999X"}
+    untrusted = make_idp(claims={"hetu": "hetu"})
+    assert untrusted.trust_identity_code is False  # the default
+    assert normalise(untrusted, make_raw(claims)).hetu is None
 
 
 def test_non_string_values_are_ignored() -> None:

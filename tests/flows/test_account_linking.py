@@ -4,8 +4,11 @@ supply one; else by logging in with both routes once in one transaction; and nev
 logins are of different people.
 
 The committed `idp_configs/hus.yaml` maps no identity code (whether HUS's IdP sends a verified
-one is a decision for its own config); the world here maps the `hetu` claim the mock HUS sends,
-as an organisation IdP that sends one would be configured."""
+one is a decision for its own config); the world here maps the `hetu` claim the mock HUS sends
+and trusts it (`trust_identity_code: true`), as an organisation IdP that sends a verified one
+would be configured; `test_identity_code_trust.py` has the same world with HUS untrusted. The mock
+HUS logs in at loa2 unless the portal asks for loa3 (`acr_values`), the level that linking by
+the identity code needs; the mock Suomi.fi's default method (card) is loa3."""
 
 from __future__ import annotations
 
@@ -34,7 +37,14 @@ from tests.conftest import (
     walk_to_idp,
 )
 from tests.flows.binding import attacker_gets_nothing, victim_refused
-from tests.flows.suomifi import TESSA, continued, cross_site_post, suomifi_answer, to_suomifi
+from tests.flows.suomifi import (
+    LOA3,
+    TESSA,
+    continued,
+    cross_site_post,
+    suomifi_answer,
+    to_suomifi,
+)
 from tests.portal_client import callback_params, portal_client, redeem, start
 from tests.servers import bound_socket, serve
 
@@ -55,18 +65,25 @@ class BothRoutesWorld(SAMLWorld):
     idp_url: str = ""
 
 
-def map_hetu(hus_yaml: Path) -> None:
+def map_hetu(hus_yaml: Path, *, trusted: bool) -> None:
     text = hus_yaml.read_text()
     assert "claims:\n  title: title\n" in text, "hus.yaml's claims changed: update this test"
-    hus_yaml.write_text(
-        text.replace("claims:\n  title: title\n", "claims:\n  title: title\n  hetu: hetu\n")
-    )
+    assert "trust_identity_code: false\n" in text, "hus.yaml's trust changed: update this test"
+    text = text.replace("claims:\n  title: title\n", "claims:\n  title: title\n  hetu: hetu\n")
+    if trusted:
+        text = text.replace("trust_identity_code: false\n", "trust_identity_code: true\n")
+    hus_yaml.write_text(text)
 
 
 @pytest.fixture
 def both_routes_world(
-    tmp_path: Path, broker_keys: Path, mock_idp_keys: Path, saml_sp_keys: Path
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    broker_keys: Path,
+    mock_idp_keys: Path,
+    saml_sp_keys: Path,
 ) -> Iterator[BothRoutesWorld]:
+    """HUS trusted for the identity code, unless parametrized (indirect) with False."""
     from mock_idps.oidc_idp import create_app as create_mock_idp
     from mock_idps.suomifi_idp import create_app as create_suomifi
 
@@ -80,7 +97,7 @@ def both_routes_world(
         key_dir=mock_idp_keys,
     )
     configs = idp_configs_for(idp_base, tmp_path / "idp_configs", suomifi_base)
-    map_hetu(configs / "hus.yaml")
+    map_hetu(configs / "hus.yaml", trusted=getattr(request, "param", True))
     shutil.copytree(saml_sp_keys, tmp_path / "saml-keys")
     with serve(mock, idp_sock) as idp_url:
         for running in start_broker(
@@ -203,7 +220,7 @@ async def test_suomifi_account_is_found_by_the_identity_code_an_organisation_sen
     first_sub = await sub_of(portal, auth, await register(browser, answer, "tessa@example.fi"))
 
     async with httpx.AsyncClient(follow_redirects=False, timeout=10) as other_day:
-        auth2, answer2 = await by_hus(other_day, world, portal, MAIJA)
+        auth2, answer2 = await by_hus(other_day, world, portal, MAIJA, acr_values=LOA3)
         assert answer2.headers["location"] != "/account/register"  # no registration page
         assert await sub_of(portal, auth2, answer2) == first_sub
 

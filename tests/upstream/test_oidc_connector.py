@@ -145,6 +145,7 @@ def make_idp(
                 **oidc,
             },
             "claims": {"title": "title", "hetu": "hetu", **(claims or {})},
+            "trust_identity_code": True,
         }
     )
 

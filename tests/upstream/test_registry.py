@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from broker.errors import ConfigError
-from broker.upstream.registry import load_registry
+from broker.upstream.registry import HIGH_ASSURANCE, load_registry
 from mock_idps.saml_common.keys import load_or_create_pair
 
 REPO_CONFIGS = Path(__file__).parents[2] / "idp_configs"
@@ -84,6 +84,30 @@ def test_bad_value_names_file_and_key(configs: Path) -> None:
         load_registry(configs, development=True)
     assert "tyks.yaml" in str(refused.value)
     assert "protocol" in str(refused.value)
+
+
+def test_every_committed_idp_says_whether_it_is_trusted_for_the_identity_code(
+    configs: Path,
+) -> None:
+    """Explicitly, in each file (not by the default), and only Suomi.fi is, at loa3/high."""
+    for path in configs.glob("*.yaml"):
+        if path.name != "journey.yaml":
+            assert "\ntrust_identity_code: " in path.read_text(), path.name
+    registry = load_registry(configs, development=True)
+    assert [i.id for i in registry.idps() if i.trust_identity_code] == ["suomifi"]
+    suomifi = registry.idp("suomifi")
+    assert suomifi is not None and suomifi.identity_code_acr == HIGH_ASSURANCE
+
+
+def test_trust_in_an_identity_code_that_is_not_mapped_stops_start_up(configs: Path) -> None:
+    text = (configs / "hus.yaml").read_text()
+    (configs / "hus.yaml").write_text(
+        text.replace("trust_identity_code: false", "trust_identity_code: true")
+    )
+    with pytest.raises(
+        ConfigError, match=r"hus\.yaml(.|\n)*trust_identity_code: true needs claims\.hetu"
+    ):
+        load_registry(configs, development=True)
 
 
 def test_unknown_group_reference_is_refused(configs: Path) -> None:
