@@ -15,8 +15,9 @@ MAKEFLAGS += --no-builtin-rules
 PYTHON ?= python3
 UV ?= scripts/uv.sh
 # Debian packages the project needs (installed only if missing, only as root): chromium for the
-# browser tests (tests/browser, Playwright drives /usr/bin/chromium; it never downloads one).
-APT_PACKAGES ?= chromium xmlsec1
+# browser tests (tests/browser, Playwright drives /usr/bin/chromium; it never downloads one);
+# postgresql for the store's tests on PostgreSQL (tests/postgres.py runs its own server).
+APT_PACKAGES ?= chromium xmlsec1 postgresql
 PYTEST_ARGS ?=
 
 export PYTHON

@@ -48,6 +48,7 @@ from broker.journey.upstreams import build_connectors
 from broker.secret_files import load_or_create_keys
 from broker.settings import Settings
 from broker.store.base import Store
+from broker.store.postgres import PostgresStore
 from broker.store.sqlite import SQLiteStore
 from broker.ui import Renderer
 from broker.upstream.registry import Registry, empty_registry, load_registry
@@ -70,8 +71,20 @@ def open_keyring(settings: Settings, clock: Clock) -> KeyRing:
     return keys
 
 
-def make_store(settings: Settings) -> Store:
-    return SQLiteStore(settings.store.sqlite_path)
+def make_store(settings: Settings, *, migrate: bool | None = None) -> Store:
+    """The configured backend. PostgreSQL applies migrations on open only in development (or
+    when `migrate` says so: `sote-broker migrate`); in production it refuses a database whose
+    schema is behind. SQLite, the broker's own file, always migrates on open."""
+    config = settings.store
+    if config.backend == "postgresql":
+        return PostgresStore(
+            config.read_dsn(),
+            migrate=settings.development if migrate is None else migrate,
+            min_size=config.pool_min_size,
+            max_size=config.pool_max_size,
+            timeout=config.timeout_seconds,
+        )
+    return SQLiteStore(config.sqlite_path)
 
 
 def load_idps(settings: Settings) -> Registry:
@@ -213,7 +226,7 @@ async def _housekeeping(
     while True:
         try:
             await store.purge_expired(clock.now())
-            await store.accounts.purge_audit(clock.now() - retention)
+            await store.audit.purge(clock.now() - retention)
             keys.reload_if_changed()
             keys.prune()
             if saml is not None:

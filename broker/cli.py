@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from broker import cli_accounts
-from broker.app import create_app, load_idps, open_keyring
+from broker.app import create_app, load_idps, make_store, open_keyring
 from broker.claims.release import permitted_scopes
 from broker.claims.scopes import supported_scopes
 from broker.claims.subjects import SUBJECT_TYPES
@@ -54,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check-config", help="validate settings, store and keys; exit")
     check.set_defaults(func=_check_config)
+
+    migrate = commands.add_parser("migrate", help="apply the store's pending migrations; exit")
+    migrate.set_defaults(func=_migrate)
 
     clients = commands.add_parser("clients", help="manage portals (OAuth clients)")
     client_commands = clients.add_subparsers(required=True, metavar="ACTION")
@@ -160,10 +163,29 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _migrate(settings: Settings, args: argparse.Namespace) -> int:
+    """Bring the store's schema up to date (before starting a new version on PostgreSQL, where
+    brokers in production mode do not migrate by themselves). Safe to run while brokers run:
+    each migration is one transaction, and replicas take turns."""
+
+    async def migrate() -> list[int]:
+        store = make_store(settings, migrate=True)
+        await store.connection.open()
+        try:
+            return await store.migrate()
+        finally:
+            await store.close()
+
+    applied = asyncio.run(migrate())
+    names = ", ".join(f"{v:04d}" for v in applied)
+    print(f"ok: applied {names}" if applied else "ok: the schema is up to date")
+    return 0
+
+
 def _check_config(settings: Settings, args: argparse.Namespace) -> int:
     async def check() -> int:
         async with opened_store(settings) as store:
-            clients = await store.list_clients()
+            clients = await store.clients.all()
         for client in clients:
             check_client(client, development=settings.development)
         keys = open_keyring(settings, SystemClock())
@@ -224,7 +246,7 @@ def _client_from_args(settings: Settings, args: argparse.Namespace) -> tuple[Cli
 def _clients_add(settings: Settings, args: argparse.Namespace) -> int:
     client, secret = _client_from_args(settings, args)
 
-    run_with_store(settings, lambda store: store.put_client(client))
+    run_with_store(settings, lambda store: store.clients.put(client))
     if args.json:
         print(json.dumps({"client_id": client.client_id, "client_secret": secret or None}))
     else:
@@ -235,7 +257,7 @@ def _clients_add(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _clients_list(settings: Settings, args: argparse.Namespace) -> int:
-    clients = run_with_store(settings, lambda store: store.list_clients())
+    clients = run_with_store(settings, lambda store: store.clients.all())
     if args.json:
         print(json.dumps([_public(c) for c in clients], indent=2))
     else:
@@ -269,7 +291,7 @@ def _scopes(client: ClientRecord) -> list[str]:
 
 
 def _clients_remove(settings: Settings, args: argparse.Namespace) -> int:
-    if not run_with_store(settings, lambda store: store.delete_client(args.client_id)):
+    if not run_with_store(settings, lambda store: store.clients.delete(args.client_id)):
         print(f"sote-broker: no client {args.client_id}", file=sys.stderr)
         return 1
     print(f"client {args.client_id} removed")

@@ -24,6 +24,7 @@ from broker.errors import ConfigError
 from broker.secret_files import load_or_create_keys
 from broker.settings import Settings
 from broker.store.accounts import AccountStore, AuditEntry
+from broker.store.base import Store
 
 _T = TypeVar("_T")
 
@@ -126,7 +127,8 @@ async def _find(settings: Settings, accounts: AccountStore, args: argparse.Names
 
 
 def _export(settings: Settings, args: argparse.Namespace) -> int:
-    async def export(accounts: AccountStore) -> dict[str, Any]:
+    async def export(store: Store) -> dict[str, Any]:
+        accounts = store.accounts
         account = await _find(settings, accounts, args)
         catalogue = {
             o.org_id: o for o in await accounts.partner_organisations(include_inactive=True)
@@ -163,15 +165,15 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
                     "route": e.route,
                     "changes": dict(e.changes),
                 }
-                for e in await accounts.audit_trail(account.account_id)
+                for e in await store.audit.trail(account.account_id)
             ],
         }
-        await accounts.add_audit(
+        await store.audit.add(
             AuditEntry(account.account_id, time.time(), "exported", actor="operator")
         )
         return data
 
-    print(json.dumps(_with_accounts(settings, export), ensure_ascii=False, indent=2))
+    print(json.dumps(run_with_store(settings, export), ensure_ascii=False, indent=2))
     return 0
 
 

@@ -19,14 +19,14 @@ import httpx
 import pytest
 from joserfc.jwk import RSAKey
 
-from broker.app import create_app
+from broker.app import create_app, make_store
 from broker.clock import FrozenClock
 from broker.frontend.oidc import secrets
 from broker.frontend.oidc.keys import KeyRing
 from broker.settings import Settings
 from broker.store.records import ClientRecord
-from broker.store.sqlite import SQLiteStore
 from tests.mail import last_code, mail_sink
+from tests.postgres import PostgresServer
 from tests.servers import bound_socket, serve
 
 PORTAL = "http://127.0.0.1:9"  # redirects are read from Location headers, never followed
@@ -78,15 +78,59 @@ class RunningBroker:
                 **fields,
             }
         )
-        store = SQLiteStore(self.settings.store.sqlite_path)
+        store = make_store(self.settings)
         await store.open()
         try:
-            await store.put_client(record)
+            await store.clients.put(record)
         finally:
             await store.close()
         if secret:
             self.secrets[client_id] = secret
         return record
+
+    async def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        """Rows straight from the broker's store, whichever the backend (`?` placeholders)."""
+        store = make_store(self.settings)
+        await store.open()
+        try:
+            return await store.connection.all(sql, params)
+        finally:
+            await store.close()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server for the whole run, started by the first test that asks."""
+    server = PostgresServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_dsn(postgres: PostgresServer) -> str:
+    """A fresh database of the broker's schema, for this test alone."""
+    return postgres.new_database()
+
+
+@pytest.fixture
+def store_backend() -> str:
+    """The brokers' store: SQLite; a module whose flows run on PostgreSQL too overrides this
+    fixture with `params=BACKENDS`."""
+    return "sqlite"
+
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture
+def store_settings(request: pytest.FixtureRequest, store_backend: str) -> dict[str, Any]:
+    """`store:` settings of the backend (the SQLite file is under the test's tmp_path)."""
+    if store_backend == "postgresql":
+        return {"backend": "postgresql", "dsn": request.getfixturevalue("postgres_dsn")}
+    return {"backend": "sqlite"}
 
 
 @pytest.fixture(scope="session")
@@ -168,7 +212,11 @@ def mock_idp_keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def serve_journey(
-    tmp_path: Path, broker_keys: Path, mock_idp_keys: Path, org_saml_url: str | None = None
+    tmp_path: Path,
+    broker_keys: Path,
+    mock_idp_keys: Path,
+    org_saml_url: str | None = None,
+    **overrides: Any,
 ) -> Iterator[RunningBroker]:
     """A broker with the login journey and the mock organisation OIDC IdP it logs in with
     (`idp_url`); with `org_saml_url`, the organisations on SAML point there."""
@@ -185,14 +233,18 @@ def serve_journey(
     )
     configs = idp_configs_for(idp_base, tmp_path / "idp_configs", org_saml_url=org_saml_url)
     with serve(mock, idp_sock) as idp_url:
-        for running in start_broker(tmp_path, broker_keys, broker_sock, idp_configs=configs):
+        for running in start_broker(
+            tmp_path, broker_keys, broker_sock, idp_configs=configs, **overrides
+        ):
             running.idp_url = idp_url
             yield running
 
 
 @pytest.fixture
-def world(tmp_path: Path, broker_keys: Path, mock_idp_keys: Path) -> Iterator[JourneyWorld]:
-    for running in serve_journey(tmp_path, broker_keys, mock_idp_keys):
+def world(
+    tmp_path: Path, broker_keys: Path, mock_idp_keys: Path, store_settings: dict[str, Any]
+) -> Iterator[JourneyWorld]:
+    for running in serve_journey(tmp_path, broker_keys, mock_idp_keys, store=store_settings):
         yield JourneyWorld(running, running.idp_url)
 
 

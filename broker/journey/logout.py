@@ -126,7 +126,7 @@ class UpstreamLogouts:
     async def begin(self, sid: str, target: LogoutTarget) -> LogoutRedirect | None:
         """After the SSO session `sid` ended: a LogoutRequest to its IdP, or None when there is
         nobody to ask (no SAML session, no SLO service, the IdP unreachable)."""
-        upstream = await self._store.get_upstream_session(sid)
+        upstream = await self._store.sessions.get_upstream_session(sid)
         connector = self._connectors.get(upstream.idp_id) if upstream else None
         if upstream is None or connector is None:
             return None
@@ -156,7 +156,7 @@ class UpstreamLogouts:
         url = await asyncio.to_thread(
             slo.request_url, upstream, logout.request_id, logout.logout_id, now
         )
-        await self._store.put_upstream_logout(logout)
+        await self._store.sessions.put_upstream_logout(logout)
         log.info("idp %s: LogoutRequest sent", slo.idp_id)
         return LogoutRedirect(url, slo.idp_id)
 
@@ -164,17 +164,17 @@ class UpstreamLogouts:
         """The IdP's LogoutResponse: where the browser goes now. A response that fails a check
         leaves the pending logout for the real one and raises UpstreamLogoutError."""
         message = _decoded(raw_query)
-        logout = await self._store.get_upstream_logout(message.relay_state or "")
+        logout = await self._store.sessions.get_upstream_logout(message.relay_state or "")
         if logout is None or logout.expires_at <= self._clock.now():
             raise UpstreamLogoutError("LogoutResponse for no logout the broker is waiting for")
         target = LogoutTarget.from_json(logout.target)
         connector = self._connectors.get(logout.idp_id)
         slo = await self._single_logout(logout.idp_id, connector) if connector else None
         if slo is None:  # the IdP's metadata is gone: nothing can be checked, nothing is trusted
-            await self._store.finish_upstream_logout(logout.logout_id)
+            await self._store.sessions.finish_upstream_logout(logout.logout_id)
             return target
         status = await asyncio.to_thread(slo.check_response, message, logout.request_id)
-        if not await self._store.finish_upstream_logout(logout.logout_id):
+        if not await self._store.sessions.finish_upstream_logout(logout.logout_id):
             raise UpstreamLogoutError(f"{logout.idp_id}: logout already answered")
         if status == SUCCESS:
             log.info("idp %s: logged out at the IdP", logout.idp_id)
@@ -191,13 +191,15 @@ class UpstreamLogouts:
             raise UpstreamLogoutError("LogoutRequest from no SAML IdP of this broker")
         request = await asyncio.to_thread(slo.read_request, message, self._clock.now())
         issuer = slo.idp.entity_id
-        if not await self._store.remember_jti(issuer, request.request_id, request.expires_at):
+        if not await self._store.replay.remember_jti(
+            issuer, request.request_id, request.expires_at
+        ):
             raise UpstreamLogoutError(f"{slo.idp_id}: LogoutRequest replayed")
-        ended = await self._store.find_upstream_sessions(
+        ended = await self._store.sessions.find_upstream_sessions(
             slo.idp_id, request.name_id, request.session_indexes
         )
         for sid in ended:
-            await self._provider.end_session(await self._store.get_session(sid))
+            await self._provider.end_session(await self._store.sessions.get(sid))
         log.info("idp %s: IdP-initiated logout ended %d session(s)", slo.idp_id, len(ended))
         now = self._clock.now()
         url = await asyncio.to_thread(slo.response_url, request, SUCCESS, now)

@@ -103,7 +103,7 @@ async def start_saml_service(
             for a in sp_settings.entity_attributes
         ],
     )
-    context = SAMLContext(sp, acs_url, store.remember_jti)
+    context = SAMLContext(sp, acs_url, store.replay.remember_jti)
     return await asyncio.to_thread(SAMLService, context, describe)
 
 

@@ -28,13 +28,13 @@ class LoginTransactions:
             created_at=now,
             expires_at=now + self._ttl,
         )
-        await self._store.put_transaction(tx)
+        await self._store.transactions.put(tx)
         return tx
 
     async def load(self, tx_id: str | None) -> TransactionRecord:
         if not tx_id:
             raise TransactionError("no login transaction in this browser")
-        tx = await self._store.get_transaction(tx_id)
+        tx = await self._store.transactions.get(tx_id)
         if tx is None:
             raise TransactionError("login transaction not found or already finished")
         if tx.expires_at <= self._clock.now():
@@ -44,7 +44,7 @@ class LoginTransactions:
     async def by_relay_state(self, relay_state: str) -> TransactionRecord:
         """The login waiting for a SAML answer with this RelayState (a cross-site POST, which
         carries no cookie: the answer it brings is only held, see `LoginJourney`)."""
-        tx = await self._store.get_transaction_by_relay(secrets.hash_secret(relay_state))
+        tx = await self._store.transactions.get_by_relay(secrets.hash_secret(relay_state))
         if tx is None:
             raise TransactionError("SAML answer for no login waiting for one")
         return await self.load(tx.tx_id)
@@ -64,11 +64,11 @@ class LoginTransactions:
         )
 
     async def _put(self, tx: TransactionRecord) -> TransactionRecord:
-        await self._store.put_transaction(tx)
+        await self._store.transactions.put(tx)
         return tx
 
     async def finish(self, tx: TransactionRecord) -> AuthorizationRequest:
         """Remove the transaction; only the first of two racing submits gets past this."""
-        if not await self._store.delete_transaction(tx.tx_id):
+        if not await self._store.transactions.delete(tx.tx_id):
             raise TransactionError("login transaction already finished")
         return AuthorizationRequest.from_json(tx.request)

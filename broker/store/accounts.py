@@ -1,5 +1,7 @@
 """The store contract for professional accounts, their links and the partner-organisation
-catalogue; small and async, like `broker.store.base`, and the same for every backend.
+catalogue; small and async like the other aggregates of `broker.store`, the same for every
+backend (its one SQL implementation: `broker.store.account_sql`; the audit trail:
+`broker.store.audit`).
 
 Identities arrive here already hashed (keyed, in `broker.accounts`): the store never sees an
 upstream subject or a national identifier in clear. Registration is one atomic call whose unique
@@ -9,10 +11,9 @@ same person succeeds, the other gets `AccountExistsError` naming the account tha
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal, Protocol, TypeAlias
 
 from broker.errors import StoreError
 
@@ -113,23 +114,20 @@ class EmailCodeRecord:
     expires_at: float
 
 
-class AccountStore(ABC):
+class AccountStore(Protocol):
     # the catalogue
-    @abstractmethod
     async def replace_partner_organisations(
         self, organisations: Sequence[PartnerOrganisationRecord], now: float
     ) -> tuple[int, int, int]:
         """Make the catalogue these organisations: (added, updated, deactivated). An organisation
         missing from the new list is deactivated, never deleted (accounts may name it)."""
 
-    @abstractmethod
     async def partner_organisations(
         self, *, include_inactive: bool = False
     ) -> list[PartnerOrganisationRecord]:
         """Ordered by id."""
 
     # accounts
-    @abstractmethod
     async def register_account(
         self,
         account: AccountRecord,
@@ -141,21 +139,16 @@ class AccountStore(ABC):
         AccountExistsError if the link or the person already belongs to an account; then
         nothing is written. StoreError if a partner organisation is unknown."""
 
-    @abstractmethod
     async def get_account(self, account_id: str) -> AccountRecord | None: ...
 
-    @abstractmethod
     async def account_by_link(self, link_hash: str) -> AccountRecord | None: ...
 
-    @abstractmethod
     async def account_by_person(self, person_hash: str) -> AccountRecord | None: ...
 
-    @abstractmethod
     async def update_account(self, account: AccountRecord, audit: AuditEntry) -> bool:
         """Replace phone, e-mail, its verification and the partners; False if there is no such
         account."""
 
-    @abstractmethod
     async def add_link(
         self,
         link: LinkRecord,
@@ -169,34 +162,18 @@ class AccountStore(ABC):
         another account; PersonMismatchError if the account has another person's identifier
         (checked whether or not it is recorded)."""
 
-    @abstractmethod
     async def record_login(self, link_hash: str, now: float) -> None: ...
 
-    @abstractmethod
     async def links(self, account_id: str) -> list[LinkRecord]: ...
 
-    @abstractmethod
     async def delete_account(self, account_id: str, audit: AuditEntry) -> bool:
         """Delete the account, its links and identifiers; the audit trail stays."""
 
-    @abstractmethod
-    async def audit_trail(self, account_id: str) -> list[AuditEntry]: ...
-
-    @abstractmethod
-    async def purge_audit(self, before: float) -> int:
-        """Delete the audit entries older than `before`; how many went."""
-
-    @abstractmethod
-    async def add_audit(self, entry: AuditEntry) -> None:
-        """An audit entry of its own (an operator's export, say)."""
-
     # one-time e-mail codes
-    @abstractmethod
     async def put_email_code(self, code: EmailCodeRecord, max_sends: int) -> bool:
         """Keep the transaction's new code (replacing an earlier one, its attempts reset);
         False, and nothing changed, once `max_sends` codes were sent in this transaction."""
 
-    @abstractmethod
     async def use_email_code(
         self, tx_id: str, email: str, code_hash: str, now: float, max_attempts: int
     ) -> CodeCheck:

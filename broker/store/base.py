@@ -1,179 +1,88 @@
-"""The store contract: small, async, and the same for SQLite and (later) PostgreSQL.
+"""The store: small async Protocols, one per aggregate, composed into one object.
 
-Every operation that must be atomic across processes is one method here (consuming a code,
-rotating a refresh token, remembering a jti), so each backend can do it in one statement or
-transaction and no caller needs a lock.
+    store.clients        ClientStore        portals (OAuth clients)
+    store.transactions   TransactionStore   login transactions
+    store.sessions       SessionStore       SSO sessions, their portals, upstream sessions, SLO
+    store.grants         GrantStore         grants, codes, access and refresh tokens
+    store.replay         ReplayCache        JWT ids seen
+    store.outbox         LogoutOutbox       back-channel logout deliveries
+    store.accounts       AccountStore       professional accounts, links, catalogue, e-mail codes
+    store.audit          AuditStore         the accounts' audit trail
+
+Each aggregate's SQL is written once against `broker.store.connection.Connection`; a backend is
+only a connection and its migrations (`broker.store.sqlite`, `broker.store.postgres`), so every
+backend passes the same contract tests. Every operation that must be atomic across processes is
+one method (consuming a code, rotating a refresh token, remembering a jti), done in one
+conditional statement or one short transaction, so no caller needs a lock.
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
-
+from broker.store import migrations
+from broker.store.account_sql import SQLAccounts
 from broker.store.accounts import AccountStore
-from broker.store.records import (
-    ClientRecord,
-    CodeRecord,
-    GrantRecord,
-    LogoutDelivery,
-    SessionRecord,
-    TokenRecord,
-    TransactionRecord,
-    UpstreamLogout,
-    UpstreamSession,
+from broker.store.audit import AuditStore, SQLAudit
+from broker.store.clients import ClientStore, SQLClients
+from broker.store.connection import Connection
+from broker.store.grants import GrantStore, SQLGrants
+from broker.store.outbox import LogoutOutbox, SQLLogoutOutbox
+from broker.store.records import Consumed
+from broker.store.replay import ReplayCache, SQLReplayCache
+from broker.store.sessions import SessionStore, SQLSessions
+from broker.store.transactions import SQLTransactions, TransactionStore
+
+__all__ = ["Consumed", "Store"]
+
+# What housekeeping deletes once it has expired; e-mail codes an hour after they expired.
+_PURGES = (
+    ("transactions", 0.0),
+    ("seen_jtis", 0.0),
+    ("grants", 0.0),  # with their codes and tokens (ON DELETE CASCADE)
+    ("sessions", 0.0),
+    ("upstream_logouts", 0.0),
+    ("email_codes", 3600.0),
 )
 
-R = TypeVar("R", CodeRecord, TokenRecord)
 
+class Store:
+    def __init__(self, connection: Connection, *, migrate: bool = True) -> None:
+        """`migrate`: apply pending migrations on open; otherwise refuse to open a database
+        that `sote-broker migrate` has not brought up to date."""
+        self.connection = connection
+        self._migrate = migrate
+        self.clients: ClientStore = SQLClients(connection)
+        self.transactions: TransactionStore = SQLTransactions(connection)
+        self.sessions: SessionStore = SQLSessions(connection)
+        self.grants: GrantStore = SQLGrants(connection)
+        self.replay: ReplayCache = SQLReplayCache(connection)
+        self.outbox: LogoutOutbox = SQLLogoutOutbox(connection)
+        self.accounts: AccountStore = SQLAccounts(connection)
+        self.audit: AuditStore = SQLAudit(connection)
 
-@dataclass(frozen=True)
-class Consumed(Generic[R]):
-    """The outcome of a single-use redemption: the record, and whether it had been used before."""
-
-    record: R
-    first_use: bool
-
-
-class Store(ABC):
-    @property
-    @abstractmethod
-    def accounts(self) -> AccountStore:
-        """Professional accounts, their links and the partner-organisation catalogue."""
-
-    @abstractmethod
     async def open(self) -> None:
-        """Connect and apply pending migrations."""
+        """Connect; apply pending migrations, or check that none is pending."""
+        await self.connection.open()
+        try:
+            if self._migrate:
+                await migrations.apply(self.connection)
+            else:
+                await migrations.require_current(self.connection)
+        except BaseException:
+            await self.connection.close()
+            raise
 
-    @abstractmethod
-    async def close(self) -> None: ...
+    async def migrate(self) -> list[int]:
+        """Apply pending migrations (on an open store); the versions applied."""
+        return await migrations.apply(self.connection)
 
-    # clients
-    @abstractmethod
-    async def put_client(self, client: ClientRecord) -> None:
-        """Insert or replace a client."""
+    async def close(self) -> None:
+        await self.connection.close()
 
-    @abstractmethod
-    async def get_client(self, client_id: str) -> ClientRecord | None: ...
-
-    @abstractmethod
-    async def list_clients(self) -> list[ClientRecord]: ...
-
-    @abstractmethod
-    async def delete_client(self, client_id: str) -> bool: ...
-
-    # login transactions
-    @abstractmethod
-    async def put_transaction(self, tx: TransactionRecord) -> None: ...
-
-    @abstractmethod
-    async def get_transaction(self, tx_id: str) -> TransactionRecord | None: ...
-
-    @abstractmethod
-    async def get_transaction_by_relay(self, relay_hash: str) -> TransactionRecord | None:
-        """The transaction whose SAML login sent this RelayState (by its hash)."""
-
-    @abstractmethod
-    async def delete_transaction(self, tx_id: str) -> bool:
-        """Delete; False if it was already gone (so a double submit completes only once)."""
-
-    # SSO sessions
-    @abstractmethod
-    async def put_session(self, session: SessionRecord) -> None: ...
-
-    @abstractmethod
-    async def update_session_claims(self, sid: str, claims: dict[str, Any]) -> None:
-        """Replace an SSO session's claims (the person edited their account)."""
-
-    @abstractmethod
-    async def get_session(self, sid: str) -> SessionRecord | None: ...
-
-    @abstractmethod
-    async def end_session(self, sid: str, now: float) -> list[str]:
-        """Mark ended, revoke its grants; return the ids of the clients that took part in it."""
-
-    @abstractmethod
-    async def add_session_client(self, sid: str, client_id: str) -> None: ...
-
-    # grants, codes and tokens
-    @abstractmethod
-    async def put_grant(self, grant: GrantRecord, code: CodeRecord) -> None: ...
-
-    @abstractmethod
-    async def get_grant(self, grant_id: str) -> GrantRecord | None: ...
-
-    @abstractmethod
-    async def revoke_grant(self, grant_id: str, now: float) -> None:
-        """Revoke the grant and so every token that descends from it."""
-
-    @abstractmethod
-    async def consume_code(self, code_hash: str, now: float) -> Consumed[CodeRecord] | None:
-        """Mark the code used; None if unknown. `first_use` is False on a second redemption."""
-
-    @abstractmethod
-    async def put_tokens(self, tokens: list[TokenRecord]) -> None: ...
-
-    @abstractmethod
-    async def get_token(self, token_hash: str) -> TokenRecord | None: ...
-
-    @abstractmethod
-    async def consume_refresh_token(
-        self, token_hash: str, now: float
-    ) -> Consumed[TokenRecord] | None:
-        """Mark a refresh token used for rotation; `first_use` is False when it is replayed."""
-
-    @abstractmethod
-    async def revoke_token(self, token_hash: str, now: float) -> None: ...
-
-    # replay protection
-    @abstractmethod
-    async def remember_jti(self, issuer: str, jti: str, expires_at: float) -> bool:
-        """Record a JWT id; False if it was already recorded (a replay)."""
-
-    # back-channel logout outbox
-    @abstractmethod
-    async def enqueue_logouts(self, deliveries: list[LogoutDelivery]) -> None: ...
-
-    @abstractmethod
-    async def claim_due_logouts(
-        self, now: float, lease_seconds: float, limit: int
-    ) -> list[LogoutDelivery]:
-        """Take due deliveries, leasing them so another replica does not send them too."""
-
-    @abstractmethod
-    async def finish_logout(self, delivery_id: str) -> None: ...
-
-    @abstractmethod
-    async def retry_logout(
-        self, delivery_id: str, attempts: int, next_attempt_at: float
-    ) -> None: ...
-
-    # upstream sessions and single logout
-    @abstractmethod
-    async def put_upstream_session(self, sid: str, upstream: UpstreamSession) -> None:
-        """Record the upstream IdP's session behind the SSO session `sid`."""
-
-    @abstractmethod
-    async def get_upstream_session(self, sid: str) -> UpstreamSession | None: ...
-
-    @abstractmethod
-    async def find_upstream_sessions(
-        self, idp_id: str, name_id: str, session_indexes: tuple[str, ...]
-    ) -> list[str]:
-        """The ids of the SSO sessions, not ended, behind which the IdP knows the person by
-        `name_id`; with `session_indexes`, only those sessions."""
-
-    @abstractmethod
-    async def put_upstream_logout(self, logout: UpstreamLogout) -> None: ...
-
-    @abstractmethod
-    async def get_upstream_logout(self, logout_id: str) -> UpstreamLogout | None: ...
-
-    @abstractmethod
-    async def finish_upstream_logout(self, logout_id: str) -> bool:
-        """Delete; False if it was already gone (so an answer completes a logout only once)."""
-
-    # housekeeping
-    @abstractmethod
     async def purge_expired(self, now: float) -> int:
         """Delete what has expired; returns how many rows went."""
+        total = 0
+        async with self.connection.transaction() as db:
+            for table, grace in _PURGES:
+                sql = f"DELETE FROM {table} WHERE expires_at < ?"  # noqa: S608 - names above
+                total += await db.run(sql, (now - grace,))
+        return total

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 
 @dataclass(frozen=True)
@@ -147,3 +147,14 @@ class UpstreamLogout:
     target: dict[str, Any]
     created_at: float
     expires_at: float
+
+
+R = TypeVar("R", CodeRecord, TokenRecord)
+
+
+@dataclass(frozen=True)
+class Consumed(Generic[R]):
+    """The outcome of a single-use redemption: the record, and whether it had been used before."""
+
+    record: R
+    first_use: bool

@@ -104,7 +104,7 @@ async def left_behind(tmp_path: Path, account_id: str) -> tuple[list[Any], list[
     store = SQLiteStore(tmp_path / "broker.db")
     await store.open()
     try:
-        trail = await store.accounts.audit_trail(account_id)
-        return trail, await store._all("SELECT * FROM account_person_ids")
+        trail = await store.audit.trail(account_id)
+        return trail, await store.connection.all("SELECT * FROM account_person_ids")
     finally:
         await store.close()

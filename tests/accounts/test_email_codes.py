@@ -155,7 +155,7 @@ async def test_no_code_is_stored_or_logged_in_clear(
     code = world.sink.last_code()
     await refused(world, "000000" if code != "000000" else "111111")
     await world.codes.confirm("tx1", ADDRESS, code)
-    rows = await world.store._all("SELECT * FROM email_codes")
+    rows = await world.store.connection.all("SELECT * FROM email_codes")
     assert code not in str([tuple(row) for row in rows])
     # the test's own SMTP server ("mail.log") logs what it receives; nothing of the broker does
     assert not [r for r in caplog.records if r.name != "mail.log" and code in r.getMessage()]

@@ -87,7 +87,7 @@ async def test_another_route_with_the_same_identity_code_joins_the_account(
         "suomifi",
         "hus",
     ]
-    trail = await store.accounts.audit_trail(account.account_id)
+    trail = await store.audit.trail(account.account_id)
     assert [e.action for e in trail] == ["registered", "linked"]
     assert TESSA not in str(trail)
 
@@ -155,4 +155,4 @@ async def test_the_same_form_submitted_twice_at_once_gives_one_account(
     keys = identity_keys(SUOMIFI, KEY)
     results = await asyncio.gather(*(accounts.register(keys, TYPED, catalogue) for _ in range(5)))
     assert len({account.account_id for account in results}) == 1
-    assert len(await store._all("SELECT 1 FROM accounts")) == 1
+    assert len(await store.connection.all("SELECT 1 FROM accounts")) == 1

@@ -8,7 +8,7 @@ from authlib.integrations.base_client.errors import OAuthError as ClientOAuthErr
 from authlib.integrations.starlette_client import StarletteOAuth2App
 from joserfc.errors import BadSignatureError
 
-from tests.conftest import HUS_USER_NAME, RunningBroker, jwt_parts, log_in, tamper
+from tests.conftest import BACKENDS, HUS_USER_NAME, RunningBroker, jwt_parts, log_in, tamper
 from tests.portal_client import (
     Authorization,
     callback_params,
@@ -17,6 +17,12 @@ from tests.portal_client import (
     redeem,
     start,
 )
+
+
+@pytest.fixture(params=BACKENDS)
+def store_backend(request: pytest.FixtureRequest) -> str:
+    """These flows run on SQLite and on PostgreSQL."""
+    return str(request.param)
 
 
 async def login(

@@ -104,7 +104,7 @@ async def session_claims(world: OrgSAMLWorld, sid: str) -> dict[str, object]:
     store = SQLiteStore(world.broker.settings.store.sqlite_path)
     await store.open()
     try:
-        session = await store.get_session(sid)
+        session = await store.sessions.get(sid)
     finally:
         await store.close()
     assert session is not None

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import re
-import sqlite3
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.conftest import (
+    BACKENDS,
     JourneyWorld,
     hidden_inputs,
     register_if_new,
@@ -22,6 +22,13 @@ from tests.conftest import (
 )
 from tests.mail import last_code
 from tests.portal_client import callback_params, portal_client, redeem, start
+
+
+@pytest.fixture(params=BACKENDS)
+def store_backend(request: pytest.FixtureRequest) -> str:
+    """These flows run on SQLite and on PostgreSQL."""
+    return str(request.param)
+
 
 HUS_EMAIL = "maija.meikalainen@example.hus.fi"
 PRO_SCOPES = ("openid", "profile", "email", "phone", "professional")
@@ -65,9 +72,9 @@ async def send(
     return await browser.post(world.broker.url + "/account/register", data=data)
 
 
-def accounts(world: JourneyWorld) -> list[tuple[str, str, str | None]]:
-    with sqlite3.connect(world.broker.settings.store.sqlite_path) as db:
-        return db.execute("SELECT phone, email, email_verified_at FROM accounts").fetchall()
+async def accounts(world: JourneyWorld) -> list[tuple[str, str, str | None]]:
+    rows = await world.broker.query("SELECT phone, email, email_verified_at FROM accounts")
+    return [(row["phone"], row["email"], row["email_verified_at"]) for row in rows]
 
 
 async def test_first_login_registers_and_the_second_goes_straight_through(
@@ -94,7 +101,7 @@ async def test_first_login_registers_and_the_second_goes_straight_through(
     assert [org["id"] for org in info["partner_organisations"]] == ["org:hus"]
     assert info["partner_organisations"][0]["names"]["sv"] == "HUS-sammanslutningen"
     first_sub = info["sub"]
-    [(phone, email, verified_at)] = accounts(world)
+    [(phone, email, verified_at)] = await accounts(world)
     assert (phone, email) == ("+358500000101", HUS_EMAIL) and verified_at is not None
 
     browser.cookies.clear()  # another day, another browser: straight to the portal
@@ -104,7 +111,7 @@ async def test_first_login_registers_and_the_second_goes_straight_through(
     )
     tokens2 = await redeem(client, auth2, callback_params(back.headers["location"])["code"])
     assert (await client.userinfo(token=tokens2))["sub"] == first_sub
-    assert len(accounts(world)) == 1
+    assert len(await accounts(world)) == 1
 
 
 @pytest.mark.parametrize(
@@ -139,7 +146,7 @@ async def test_every_wrong_field_is_told_in_the_persons_language_and_nothing_typ
     assert 'aria-invalid="true" aria-describedby="phone-error"' in refused.text
     again = await browser.get(world.broker.url + "/account/register")  # a reload keeps it too
     assert typed(again, "phone") == "12345" and chosen(again) == []
-    assert accounts(world) == []
+    assert await accounts(world) == []
 
 
 async def test_search_add_and_remove_work_without_javascript(
@@ -181,7 +188,7 @@ async def test_a_tampered_form_is_refused_with_what_was_saved_kept(
     assert no_csrf.status_code == 400
     assert "Lomake oli vanhentunut" in no_csrf.text
     assert typed(no_csrf, "phone") == "040 123 4567"  # the saved draft, not the forged values
-    assert accounts(world) == []
+    assert await accounts(world) == []
 
 
 async def test_wrong_expired_and_exhausted_codes_are_told_and_a_new_one_works(
@@ -213,7 +220,7 @@ async def test_wrong_expired_and_exhausted_codes_are_told_and_a_new_one_works(
     done = await try_code(last_code(HUS_EMAIL))
     assert done.status_code == 303
     assert "code" in callback_params(done.headers["location"])
-    assert len(accounts(world)) == 1
+    assert len(await accounts(world)) == 1
     _ = client, auth
 
 
@@ -250,7 +257,7 @@ async def test_racing_registrations_of_one_person_leave_one_account(
         subs.add((await client.userinfo(token=tokens))["sub"])
         await browser.aclose()
     assert len(subs) == 1
-    assert len(accounts(world)) == 1
+    assert len(await accounts(world)) == 1
 
 
 async def test_the_helper_registers_a_first_login(

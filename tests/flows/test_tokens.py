@@ -7,8 +7,14 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import HUS_USER_NAME, RunningBroker, log_in
+from tests.conftest import BACKENDS, HUS_USER_NAME, RunningBroker, log_in
 from tests.portal_client import callback_params, portal_client, redeem, start
+
+
+@pytest.fixture(params=BACKENDS)
+def store_backend(request: pytest.FixtureRequest) -> str:
+    """These flows run on SQLite and on PostgreSQL."""
+    return str(request.param)
 
 
 async def tokens(

@@ -1,4 +1,4 @@
-"""The account store contract on real SQLite files: registration happens once per person even
+"""The account store contract on every backend: registration happens once per person even
 when registrations race (in one process and across two), links and identifiers never cross
 people, edits and deletions leave an audit trail, and the catalogue deactivates what an import
 drops instead of deleting it."""
@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
@@ -22,15 +21,16 @@ from broker.store.accounts import (
     PartnerOrganisationRecord,
     PersonMismatchError,
 )
-from broker.store.sqlite import SQLiteStore
+from broker.store.base import Store
+from tests.store.conftest import StoreFactory
 
 NOW = 1_800_000_000.0
 TAMPERE, TAMK = "municipality:837", "school:tamk"
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
-    s = SQLiteStore(tmp_path / "store.db")
+async def store(store_factory: StoreFactory) -> AsyncIterator[Store]:
+    s = store_factory()
     await s.open()
     await load_catalogue(s.accounts, NOW)
     yield s
@@ -58,17 +58,17 @@ def audit(account_id: str = "a1", action: str = "registered") -> AuditEntry:
     return AuditEntry(account_id, NOW, action, actor="self", route="personal")  # type: ignore[arg-type]
 
 
-async def test_a_registered_account_is_found_by_its_link_and_person(store: SQLiteStore) -> None:
+async def test_a_registered_account_is_found_by_its_link_and_person(store: Store) -> None:
     accounts = store.accounts
     await accounts.register_account(account(partners=(TAMK, TAMPERE)), link(), "p1", audit())
     found = await accounts.account_by_link("l-suomifi")
     assert found == account(partners=(TAMK, TAMPERE))  # the partners in the chosen order
     assert await accounts.account_by_person("p1") == found
     assert await accounts.account_by_link("l-other") is None
-    assert [e.action for e in await accounts.audit_trail("a1")] == ["registered"]
+    assert [e.action for e in await store.audit.trail("a1")] == ["registered"]
 
 
-async def test_a_second_registration_of_the_same_person_is_refused(store: SQLiteStore) -> None:
+async def test_a_second_registration_of_the_same_person_is_refused(store: Store) -> None:
     accounts = store.accounts
     await accounts.register_account(account(), link(), "p1", audit())
     with pytest.raises(AccountExistsError) as same_link:
@@ -80,11 +80,13 @@ async def test_a_second_registration_of_the_same_person_is_refused(store: SQLite
             account("a2"), link("l-hus", "a2", "hus"), "p1", audit("a2")
         )
     assert await accounts.get_account("a2") is None
-    assert await accounts.audit_trail("a2") == []
+    assert await store.audit.trail("a2") == []
 
 
-async def test_racing_registrations_leave_one_account(store: SQLiteStore, tmp_path: Path) -> None:
-    other_process = SQLiteStore(tmp_path / "store.db")
+async def test_racing_registrations_leave_one_account(
+    store: Store, store_factory: StoreFactory
+) -> None:
+    other_process = store_factory()
     await other_process.open()
     try:
         attempts = [
@@ -100,11 +102,11 @@ async def test_racing_registrations_leave_one_account(store: SQLiteStore, tmp_pa
     winners = [o for o in outcomes if o is None]
     assert len(winners) == 1
     assert all(isinstance(o, AccountExistsError) for o in outcomes if o is not None)
-    rows = await store._all("SELECT account_id FROM accounts")
+    rows = await store.connection.all("SELECT account_id FROM accounts")
     assert len(rows) == 1
 
 
-async def test_links_join_one_person_and_never_another(store: SQLiteStore) -> None:
+async def test_links_join_one_person_and_never_another(store: Store) -> None:
     accounts = store.accounts
     await accounts.register_account(account(), link(), "p1", audit())
     later = replace(link("l-hus", idp="hus"), linked_at=NOW + 1)
@@ -119,7 +121,7 @@ async def test_links_join_one_person_and_never_another(store: SQLiteStore) -> No
 
 
 async def test_edits_and_deletion_are_audited_and_the_trail_outlives_the_account(
-    store: SQLiteStore,
+    store: Store,
 ) -> None:
     accounts = store.accounts
     await accounts.register_account(account(), link(), "p1", audit())
@@ -136,7 +138,7 @@ async def test_edits_and_deletion_are_audited_and_the_trail_outlives_the_account
     assert await accounts.get_account("a1") is None
     assert await accounts.account_by_person("p1") is None
     assert await accounts.links("a1") == []
-    trail = await accounts.audit_trail("a1")
+    trail = await store.audit.trail("a1")
     assert [e.action for e in trail] == ["registered", "edited", "deleted"]
     assert trail[1].changes == {"fields": ["phone", "partners"]}
     # the person may register again afterwards
@@ -144,7 +146,7 @@ async def test_edits_and_deletion_are_audited_and_the_trail_outlives_the_account
 
 
 async def test_an_import_updates_adds_and_deactivates_without_losing_chosen_ones(
-    store: SQLiteStore,
+    store: Store,
 ) -> None:
     accounts = store.accounts
     await accounts.register_account(account(partners=(TAMK,)), link(), None, audit())
@@ -165,10 +167,10 @@ async def test_an_import_updates_adds_and_deactivates_without_losing_chosen_ones
     assert await accounts.replace_partner_organisations([*renamed, new], NOW + 2) == (0, 0, 0)
 
 
-async def test_the_audit_trail_is_purged_past_its_retention(store: SQLiteStore) -> None:
+async def test_the_audit_trail_is_purged_past_its_retention(store: Store) -> None:
     accounts = store.accounts
     await accounts.register_account(account(), link(), None, audit())
-    await accounts.add_audit(replace(audit(action="exported"), at=NOW + 100))
-    assert await accounts.purge_audit(NOW + 1) == 1  # the registration, not the export
-    assert [e.action for e in await accounts.audit_trail("a1")] == ["exported"]
+    await store.audit.add(replace(audit(action="exported"), at=NOW + 100))
+    assert await store.audit.purge(NOW + 1) == 1  # the registration, not the export
+    assert [e.action for e in await store.audit.trail("a1")] == ["exported"]
     assert await accounts.get_account("a1") is not None  # the account itself stays

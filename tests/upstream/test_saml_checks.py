@@ -101,7 +101,7 @@ async def test_a_replayed_assertion_is_refused_by_another_connector_on_the_same_
         await store.open()
     try:
         first, second = (
-            make_connector(sp, metadata, store.remember_jti, "suomifi") for store in stores
+            make_connector(sp, metadata, store.replay.remember_jti, "suomifi") for store in stores
         )
         saved, statement = await begin(first)
         answer = posted(forge.genuine(statement))

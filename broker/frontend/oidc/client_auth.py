@@ -67,7 +67,7 @@ class ClientAuthenticator:
         self, form: Mapping[str, str], authorization: str | None
     ) -> ClientRecord:
         presented = read_credentials(form, authorization)
-        client = await self._store.get_client(presented.client_id)
+        client = await self._store.clients.get(presented.client_id)
         if client is None:
             raise InvalidClientError("unknown client")
         if presented.method != client.token_endpoint_auth_method:
@@ -102,7 +102,7 @@ class ClientAuthenticator:
             raise InvalidClientError("client assertion iat out of range")
         if not isinstance(jti, str) or not jti:
             raise InvalidClientError("client assertion needs a jti")
-        if not await self._store.remember_jti(client.client_id, jti, exp + self._skew):
+        if not await self._store.replay.remember_jti(client.client_id, jti, exp + self._skew):
             log.warning("replayed client assertion refused", extra={"client_id": client.client_id})
             raise InvalidClientError("client assertion was already used")
 

@@ -38,7 +38,7 @@ class CodeIssuer:
         its scopes release to it."""
         now = self._clock.now()
         code = secrets.new_secret()
-        client = await self._store.get_client(request.client_id)
+        client = await self._store.clients.get(request.client_id)
         if client is None:  # removed while the person was logging in
             raise UntrustedRequestError(f"client {request.client_id} is no longer registered")
         grant = GrantRecord(
@@ -64,8 +64,8 @@ class CodeIssuer:
             code_challenge_method=request.code_challenge_method,
             expires_at=now + self._ttl.code_ttl,
         )
-        await self._store.put_grant(grant, record)
-        await self._store.add_session_client(session.sid, request.client_id)
+        await self._store.grants.put_grant(grant, record)
+        await self._store.sessions.add_client(session.sid, request.client_id)
         params = {"code": code, "state": request.state, "iss": self._issuer}
         return redirect_with(request.redirect_uri, params)
 

@@ -73,7 +73,7 @@ class TokenIssuer:
             lifetime = max(0, int(grant.expires_at - now))
             kept = refresh_scope or scope
             records.append(self._record(refresh, "refresh", client, grant, kept, now, lifetime))
-        await self._store.put_tokens(records)
+        await self._store.grants.put_tokens(records)
         id_token = self.id_token(client, grant, access, with_nonce=with_nonce)
         return IssuedTokens(access, self._ttl.access_token_ttl, scope, id_token, refresh)
 

@@ -51,7 +51,7 @@ class LogoutValidator:
         client_id = params.get("client_id") or hinted_client
         if hinted_client and params.get("client_id") and params["client_id"] != hinted_client:
             raise LogoutRequestError("client_id does not match id_token_hint")
-        client = await self._store.get_client(client_id) if client_id else None
+        client = await self._store.clients.get(client_id) if client_id else None
         if client_id and client is None:
             raise LogoutRequestError("unknown client")
         target = params.get("post_logout_redirect_uri")
@@ -107,7 +107,7 @@ class BackchannelNotifier:
         """`sub` is the session's local subject; each portal's token carries its own."""
         deliveries = []
         for client_id in client_ids:
-            client = await self._store.get_client(client_id)
+            client = await self._store.clients.get(client_id)
             if client is None or not client.backchannel_logout_uri:
                 continue
             deliveries.append(
@@ -122,7 +122,7 @@ class BackchannelNotifier:
                 )
             )
         if deliveries:
-            await self._store.enqueue_logouts(deliveries)
+            await self._store.outbox.enqueue(deliveries)
             self._wake.set()
 
     async def run(self) -> None:
@@ -137,14 +137,14 @@ class BackchannelNotifier:
                 await asyncio.wait_for(self._wake.wait(), self._settings.poll_seconds)
 
     async def deliver_due(self) -> int:
-        due = await self._store.claim_due_logouts(self._clock.now(), self.LEASE_SECONDS, 50)
+        due = await self._store.outbox.claim_due(self._clock.now(), self.LEASE_SECONDS, 50)
         await asyncio.gather(*(self._deliver(d) for d in due))
         return len(due)
 
     async def _deliver(self, delivery: LogoutDelivery) -> None:
-        client = await self._store.get_client(delivery.client_id)
+        client = await self._store.clients.get(delivery.client_id)
         if client is None:
-            await self._store.finish_logout(delivery.delivery_id)
+            await self._store.outbox.finish(delivery.delivery_id)
             return
         token = self._issuer.logout_token(client, delivery.sub, delivery.sid)
         try:
@@ -159,7 +159,7 @@ class BackchannelNotifier:
         except httpx.HTTPError as exc:
             delivered, reason = False, type(exc).__name__
         if delivered:
-            await self._store.finish_logout(delivery.delivery_id)
+            await self._store.outbox.finish(delivery.delivery_id)
             log.info("back-channel logout delivered", extra={"client_id": client.client_id})
             return
         await self._retry_or_drop(delivery, reason)
@@ -168,7 +168,7 @@ class BackchannelNotifier:
         attempts = delivery.attempts + 1
         context = {"client_id": delivery.client_id, "delivery_id": delivery.delivery_id}
         if attempts >= self._settings.max_attempts:
-            await self._store.finish_logout(delivery.delivery_id)
+            await self._store.outbox.finish(delivery.delivery_id)
             log.error(
                 "back-channel logout abandoned after %d attempts (%s)",
                 attempts,
@@ -177,7 +177,7 @@ class BackchannelNotifier:
             )
             return
         delay = self._settings.retry_base_seconds * 2 ** (attempts - 1)
-        await self._store.retry_logout(delivery.delivery_id, attempts, self._clock.now() + delay)
+        await self._store.outbox.retry(delivery.delivery_id, attempts, self._clock.now() + delay)
         log.warning(
             "back-channel logout failed (%s); retry in %.0f s", reason, delay, extra=context
         )

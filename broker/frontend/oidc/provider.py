@@ -76,7 +76,7 @@ class OIDCProvider:
         self, params: Mapping[str, str], duplicates: frozenset[str]
     ) -> AuthorizationRequest:
         client_id = params.get("client_id")
-        client = await self.store.get_client(client_id) if client_id else None
+        client = await self.store.clients.get(client_id) if client_id else None
         return validate_authorization_request(
             params,
             duplicates,

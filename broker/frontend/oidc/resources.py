@@ -29,13 +29,13 @@ class TokenResources:
         self._sealer = sealer
 
     async def _live(self, value: str) -> tuple[TokenRecord, GrantRecord] | None:
-        token = await self._store.get_token(secrets.hash_secret(value))
+        token = await self._store.grants.get_token(secrets.hash_secret(value))
         if token is None or token.revoked_at is not None:
             return None
         now = self._clock.now()
         if token.expires_at <= now or (token.kind == "refresh" and token.used_at is not None):
             return None
-        grant = await self._store.get_grant(token.grant_id)
+        grant = await self._store.grants.get_grant(token.grant_id)
         if grant is None or grant.revoked_at is not None:
             return None
         return token, grant
@@ -49,7 +49,7 @@ class TokenResources:
         token, grant = live
         if "openid" not in token.scope:
             raise InsufficientScopeError("the openid scope is required")
-        client = await self._store.get_client(token.client_id)
+        client = await self._store.clients.get(token.client_id)
         released = release(grant.claims, token.scope, client)
         if isinstance(sealed := released.get("hetu"), str):  # stored sealed, opened only here
             opened = self._sealer.open(sealed)
@@ -86,13 +86,13 @@ class TokenResources:
         value = form.get("token")
         if not value:
             raise InvalidRequestError("token missing")
-        token = await self._store.get_token(secrets.hash_secret(value))
+        token = await self._store.grants.get_token(secrets.hash_secret(value))
         if token is None:
             return
         if token.client_id != client.client_id:
             raise UnauthorizedClientError("token was issued to another client")
         now = self._clock.now()
         if token.kind == "refresh":
-            await self._store.revoke_grant(token.grant_id, now)
+            await self._store.grants.revoke_grant(token.grant_id, now)
         else:
-            await self._store.revoke_token(token.token_hash, now)
+            await self._store.grants.revoke_token(token.token_hash, now)

@@ -39,19 +39,19 @@ class SessionManager:
             created_at=now,
             expires_at=now + self._ttl,
         )
-        await self._store.put_session(session)
+        await self._store.sessions.put(session)
         if upstream is not None:
-            await self._store.put_upstream_session(session.sid, upstream)
+            await self._store.sessions.put_upstream_session(session.sid, upstream)
         return session
 
     async def update_claims(self, session: SessionRecord, claims: Mapping[str, Any]) -> None:
         """After the person edited their account: later portals get the new details."""
-        await self._store.update_session_claims(session.sid, dict(claims))
+        await self._store.sessions.update_claims(session.sid, dict(claims))
 
     async def active(self, sid: str | None) -> SessionRecord | None:
         if not sid:
             return None
-        session = await self._store.get_session(sid)
+        session = await self._store.sessions.get(sid)
         if session is None or session.ended_at is not None:
             return None
         if session.expires_at <= self._clock.now():
@@ -67,4 +67,4 @@ class SessionManager:
         return not (request.acr_values and session.acr not in request.acr_values)
 
     async def end(self, sid: str) -> list[str]:
-        return await self._store.end_session(sid, self._clock.now())
+        return await self._store.sessions.end(sid, self._clock.now())

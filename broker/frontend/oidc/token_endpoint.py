@@ -45,12 +45,14 @@ class TokenEndpoint:
 
     async def exchange_code(self, client: ClientRecord, form: Mapping[str, str]) -> dict[str, Any]:
         code = _required(form, "code")
-        consumed = await self._store.consume_code(secrets.hash_secret(code), self._clock.now())
+        consumed = await self._store.grants.consume_code(
+            secrets.hash_secret(code), self._clock.now()
+        )
         if consumed is None:
             raise InvalidGrantError("unknown authorization code")
         record = consumed.record
         if not consumed.first_use:
-            await self._store.revoke_grant(record.grant_id, self._clock.now())
+            await self._store.grants.revoke_grant(record.grant_id, self._clock.now())
             log.warning(
                 "authorization code reused; its grant revoked",
                 extra={"client_id": client.client_id},
@@ -88,14 +90,14 @@ class TokenEndpoint:
             raise UnauthorizedClientError("client may not use refresh tokens")
         value = _required(form, "refresh_token")
         now = self._clock.now()
-        consumed = await self._store.consume_refresh_token(secrets.hash_secret(value), now)
+        consumed = await self._store.grants.consume_refresh_token(secrets.hash_secret(value), now)
         if consumed is None:
             raise InvalidGrantError("unknown refresh token")
         token = consumed.record
         if token.client_id != client.client_id:
             raise InvalidGrantError("refresh token was issued to another client")
         if not consumed.first_use:
-            await self._store.revoke_grant(token.grant_id, now)
+            await self._store.grants.revoke_grant(token.grant_id, now)
             log.warning(
                 "refresh token reused; its family revoked", extra={"client_id": client.client_id}
             )
@@ -110,7 +112,7 @@ class TokenEndpoint:
         return issued.response()
 
     async def _live_grant(self, grant_id: str) -> GrantRecord:
-        grant = await self._store.get_grant(grant_id)
+        grant = await self._store.grants.get_grant(grant_id)
         if grant is None or grant.revoked_at is not None or grant.expires_at <= self._clock.now():
             raise InvalidGrantError("grant revoked or expired")
         return grant

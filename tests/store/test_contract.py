@@ -1,0 +1,224 @@
+"""The store contract, on each backend (a real SQLite file, a real PostgreSQL database)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+from dataclasses import asdict
+
+from broker.store import migrations
+from broker.store.base import Store
+from broker.store.records import (
+    ClientRecord,
+    CodeRecord,
+    GrantRecord,
+    LogoutDelivery,
+    SessionRecord,
+    TokenRecord,
+    TransactionRecord,
+)
+from tests.store.conftest import StoreFactory
+
+NOW = 1_800_000_000.0
+
+
+def grant(grant_id: str = "g1", sid: str | None = "s1", expires: float = NOW + 100) -> GrantRecord:
+    return GrantRecord(
+        grant_id=grant_id,
+        client_id="portal",
+        sub="u",
+        sid=sid,
+        scope=("openid",),
+        nonce="n",
+        auth_time=NOW,
+        acr=None,
+        amr=("dev",),
+        claims={"name": "Tessa"},
+        created_at=NOW,
+        expires_at=expires,
+    )
+
+
+def code(code_hash: str = "c1", grant_id: str = "g1") -> CodeRecord:
+    return CodeRecord(
+        code_hash=code_hash,
+        grant_id=grant_id,
+        client_id="portal",
+        redirect_uri="https://p/cb",
+        code_challenge="x" * 43,
+        code_challenge_method="S256",
+        expires_at=NOW + 60,
+    )
+
+
+def token(token_hash: str, kind: str = "refresh", grant_id: str = "g1") -> TokenRecord:
+    return TokenRecord(
+        token_hash=token_hash,
+        kind=kind,
+        grant_id=grant_id,
+        client_id="portal",
+        sub="u",
+        scope=("openid",),
+        issued_at=NOW,
+        expires_at=NOW + 100,
+    )
+
+
+async def test_migrations_apply_once(store_factory: StoreFactory) -> None:
+    for _ in range(2):
+        s = store_factory()
+        await s.open()
+        assert await s.migrate() == []
+        rows = await s.connection.all("SELECT version FROM schema_migrations")
+        await s.close()
+    assert sorted(row["version"] for row in rows) == [v for v, _, _ in migrations.load("sqlite")]
+
+
+async def test_clients_round_trip(store: Store) -> None:
+    client = ClientRecord(
+        client_id="portal",
+        client_name="Portal",
+        redirect_uris=("https://p/cb",),
+        token_endpoint_auth_method="private_key_jwt",
+        jwks={"keys": []},
+    )
+    await store.clients.put(client)
+    assert await store.clients.get("portal") == client
+    assert await store.clients.all() == [client]
+    assert await store.clients.delete("portal")
+    assert not await store.clients.delete("portal")
+    assert await store.clients.get("portal") is None
+
+
+async def test_a_client_saved_before_the_identity_code_setting_loads_without_it(
+    store: Store,
+) -> None:
+    """Clients are one JSON body each, so a new setting needs no migration: a body written
+    before it loads with the default, which for the identity code is no."""
+    old = asdict(ClientRecord("old", "Old", ("https://p/cb",), "client_secret_basic"))
+    del old["release_national_identity_code"]
+    await store.connection.run(
+        "INSERT INTO clients (client_id, body, created_at) VALUES (?, ?, 0)",
+        ("old", json.dumps(old)),
+    )
+    loaded = await store.clients.get("old")
+    assert loaded is not None and loaded.release_national_identity_code is False
+
+
+async def test_code_is_single_use_even_when_redemptions_race(store: Store) -> None:
+    await store.grants.put_grant(grant(), code())
+    outcomes = await asyncio.gather(*(store.grants.consume_code("c1", NOW) for _ in range(10)))
+    assert sum(1 for o in outcomes if o is not None and o.first_use) == 1
+    assert await store.grants.consume_code("unknown", NOW) is None
+
+
+async def test_two_connections_share_single_use(store_factory: StoreFactory) -> None:
+    """Two broker processes on one database: still exactly one redemption."""
+    first, second = store_factory(), store_factory()
+    await first.open()
+    await second.open()
+    try:
+        await first.grants.put_grant(grant(), code())
+        results = await asyncio.gather(
+            first.grants.consume_code("c1", NOW), second.grants.consume_code("c1", NOW)
+        )
+        assert sorted(r.first_use for r in results if r) == [False, True]
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_refresh_token_rotation_and_grant_revocation(store: Store) -> None:
+    await store.grants.put_grant(grant(), code())
+    await store.grants.put_tokens([token("r1"), token("a1", "access")])
+    first = await store.grants.consume_refresh_token("r1", NOW)
+    assert first is not None and first.first_use
+    again = await store.grants.consume_refresh_token("r1", NOW)
+    assert again is not None and not again.first_use
+    assert await store.grants.consume_refresh_token("a1", NOW) is None  # not a refresh token
+    await store.grants.revoke_grant("g1", NOW)
+    revoked = await store.grants.get_grant("g1")
+    assert revoked is not None and revoked.revoked_at == NOW
+
+
+async def test_jti_is_remembered_until_it_expires(store: Store) -> None:
+    assert await store.replay.remember_jti("portal", "j1", NOW + 60)
+    assert not await store.replay.remember_jti("portal", "j1", NOW + 60)
+    assert await store.replay.remember_jti("other", "j1", NOW + 60)
+    await store.purge_expired(NOW + 61)
+    assert await store.replay.remember_jti("portal", "j1", NOW + 120)
+
+
+async def test_transaction_delete_happens_once(store: Store) -> None:
+    tx = TransactionRecord("t1", "portal", {"a": 1}, NOW, NOW + 60, {"step": "role"})
+    await store.transactions.put(tx)
+    assert await store.transactions.get("t1") == tx
+    results = await asyncio.gather(*(store.transactions.delete("t1") for _ in range(5)))
+    assert results.count(True) == 1
+
+
+async def test_a_transaction_is_found_by_its_relay_state_hash_until_cleared(store: Store) -> None:
+    waiting = TransactionRecord("t1", "portal", {}, NOW, NOW + 60, {}, relay_hash="r1")
+    await store.transactions.put(waiting)
+    await store.transactions.put(TransactionRecord("t2", "portal", {}, NOW, NOW + 60))
+    assert await store.transactions.get_by_relay("r1") == waiting
+    assert await store.transactions.get_by_relay("r2") is None
+    await store.transactions.put(dataclasses.replace(waiting, relay_hash=None))
+    assert await store.transactions.get_by_relay("r1") is None
+    assert (await store.transactions.get("t1")) == dataclasses.replace(waiting, relay_hash=None)
+
+
+async def test_ending_a_session_revokes_its_grants_and_names_its_clients(store: Store) -> None:
+    session = SessionRecord("s1", "u", NOW, None, ("dev",), {}, NOW, NOW + 100)
+    await store.sessions.put(session)
+    await store.grants.put_grant(grant(), code())
+    await store.sessions.add_client("s1", "portal")
+    await store.sessions.add_client("s1", "portal")
+    await store.sessions.add_client("s1", "other")
+    assert await store.sessions.end("s1", NOW + 1) == ["other", "portal"]
+    ended = await store.sessions.get("s1")
+    assert ended is not None and ended.ended_at == NOW + 1
+    revoked = await store.grants.get_grant("g1")
+    assert revoked is not None and revoked.revoked_at == NOW + 1
+
+
+async def test_logout_outbox_leases_deliveries(store: Store) -> None:
+    delivery = LogoutDelivery("d1", "portal", "https://p/bc", "u", "s1", 0, NOW)
+    await store.outbox.enqueue([delivery])
+    assert [d.delivery_id for d in await store.outbox.claim_due(NOW, 60, 10)] == ["d1"]
+    assert await store.outbox.claim_due(NOW + 1, 60, 10) == []  # leased to the first taker
+    await store.outbox.retry("d1", 1, NOW + 5)
+    assert await store.outbox.claim_due(NOW + 4, 60, 10) == []
+    again = await store.outbox.claim_due(NOW + 5, 60, 10)
+    assert again[0].attempts == 1
+    await store.outbox.finish("d1")
+    assert await store.outbox.claim_due(NOW + 1000, 60, 10) == []
+
+
+async def test_purge_removes_expired_grants_with_their_codes_and_tokens(store: Store) -> None:
+    await store.grants.put_grant(grant(expires=NOW + 10), code())
+    await store.grants.put_tokens([token("r1")])
+    removed = await store.purge_expired(NOW + 11)
+    assert removed >= 1
+    assert await store.grants.get_grant("g1") is None
+    assert await store.grants.get_token("r1") is None
+    assert await store.grants.consume_code("c1", NOW) is None
+
+
+async def test_replicas_claim_each_delivery_once(store_factory: StoreFactory) -> None:
+    """Two replicas' back-channel workers claiming at the same moment never share a delivery."""
+    first, second = store_factory(), store_factory()
+    await first.open()
+    await second.open()
+    try:
+        due = [LogoutDelivery(f"d{n}", "p", "https://p/bc", "u", "s", 0, NOW) for n in range(20)]
+        await first.outbox.enqueue(due)
+        claims = await asyncio.gather(
+            *(s.outbox.claim_due(NOW, 60, 5) for _ in range(4) for s in (first, second))
+        )
+    finally:
+        await first.close()
+        await second.close()
+    claimed = [d.delivery_id for batch in claims for d in batch]
+    assert sorted(claimed) == sorted(f"d{n}" for n in range(20))
