@@ -269,10 +269,13 @@ def _scopes(client: ClientRecord) -> list[str]:
 
 
 def _clients_remove(settings: Settings, args: argparse.Namespace) -> int:
-    if not run_with_store(settings, lambda store: store.delete_client(args.client_id)):
+    removed = run_with_store(
+        settings, lambda store: store.delete_client(args.client_id, time.time())
+    )
+    if not removed:
         print(f"sote-broker: no client {args.client_id}", file=sys.stderr)
         return 1
-    print(f"client {args.client_id} removed")
+    print(f"client {args.client_id} removed; its grants and tokens revoked")
     return 0
 
 
