@@ -31,7 +31,7 @@ from broker.http import (
 )
 from broker.http.context import BrokerContext
 from broker.http.cookies import CookieSigner
-from broker.http.errors import EXCEPTION_HANDLERS
+from broker.http.errors import EXCEPTION_HANDLERS, UnexpectedErrorMiddleware
 from broker.http.middleware import AccessLogMiddleware, SecurityHeadersMiddleware
 from broker.journey.flow import LoginJourney
 from broker.journey.registration import AccountStage
@@ -158,6 +158,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         middleware=[
             Middleware(AccessLogMiddleware),
             Middleware(SecurityHeadersMiddleware, hsts=settings.secure_cookies),
+            Middleware(UnexpectedErrorMiddleware),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,

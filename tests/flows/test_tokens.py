@@ -13,7 +13,6 @@ import pytest
 import yaml
 
 from broker.cli import main
-
 from tests.conftest import HUS_USER_NAME, RunningBroker, log_in
 from tests.portal_client import callback_params, portal_client, redeem, start
 
