@@ -339,6 +339,12 @@ def _saml_keys_step(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _keys_rotate(settings: Settings, args: argparse.Namespace) -> int:
+    lead = args.publish_lead
+    if lead is not None and not settings.development and lead < settings.min_publish_lead:
+        raise ConfigError(
+            f"--publish-lead: at least {settings.min_publish_lead:g} in production "
+            "(keys.jwks_cache_seconds + housekeeping_seconds + tokens.clock_skew)"
+        )
     keys = open_keyring(settings, SystemClock())
     for alg in args.alg or settings.keys.algorithms:
         info = keys.rotate(alg, args.publish_lead)

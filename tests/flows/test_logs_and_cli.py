@@ -243,6 +243,10 @@ def test_bad_settings_stop_start_up_naming_file_and_key(tmp_path: Path) -> None:
             "mode: production\nissuer: https://broker.example\nidp_configs: /nonexistent\n",
             "/nonexistent",
         ),
+        (
+            "mode: production\nissuer: https://broker.example\nkeys:\n  publish_lead_seconds: 0\n",
+            "keys.publish_lead_seconds: at least 420",
+        ),
         ("issuer: [1, 2\n", "not valid YAML"),
         ("mode: development\nissuer: http://127.0.0.1:1\nunknown_key: 1\n", "unknown_key"),
     ],
@@ -428,3 +432,12 @@ def register(browser: httpx.Client, answer: httpx.Response, seen: list[str]) -> 
     code = last_code(email)
     seen.append(code)
     return browser.post("/account/confirm", data={**form, "code": code, "action": "confirm"})
+
+
+def test_production_keys_rotate_refuses_a_short_publish_lead(tmp_path: Path) -> None:
+    path = tmp_path / "production.yaml"
+    path.write_text(f"issuer: https://broker.example\nkeys:\n  directory: {tmp_path / 'keys'}\n")
+    result = cli(path, "keys", "rotate", "--alg", "ES256", "--publish-lead", "0", check=False)
+    assert result.returncode == 2
+    assert "--publish-lead: at least 420" in result.stderr
+    assert not (tmp_path / "keys").exists()
