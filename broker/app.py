@@ -104,6 +104,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
                 clock,
                 clock_skew=settings.tokens.clock_skew,
                 saml=saml.context if saml else None,
+                https_only=not settings.development,
             )
             renderer = Renderer()
             accounts = await account_stage(settings, store, clock, renderer, subject_key)

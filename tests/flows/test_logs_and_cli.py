@@ -441,3 +441,57 @@ def test_production_keys_rotate_refuses_a_short_publish_lead(tmp_path: Path) -> 
     assert result.returncode == 2
     assert "--publish-lead: at least 420" in result.stderr
     assert not (tmp_path / "keys").exists()
+
+
+def production_config(tmp_path: Path) -> Path:
+    """Production settings for the CLI (no server runs: the commands only need the store)."""
+    path = tmp_path / "production.yaml"
+    settings = {
+        "issuer": "https://broker.example",
+        "secret_file": "secret",
+        "subject_key_file": "subject-key",
+        "store": {"sqlite_path": "broker.db"},
+        "keys": {"directory": "keys"},
+    }
+    path.write_text(yaml.safe_dump(settings))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("option", "uri"),
+    [
+        ("--jwks-uri", "http://portal.example.fi/jwks"),
+        ("--jwks-uri", "http://169.254.169.254/latest/meta-data/"),
+        ("--jwks-uri", "file:///etc/passwd"),
+        ("--jwks-uri", "http://127.0.0.1:8001/jwks"),
+        ("--backchannel-logout-uri", "http://portal.example.fi/logout"),
+        ("--backchannel-logout-uri", "http://127.0.0.1:8001/backchannel-logout"),
+    ],
+)
+def test_production_refuses_a_client_uri_the_broker_would_call_without_https(
+    tmp_path: Path, option: str, uri: str
+) -> None:
+    """Server to server, with no loopback exception: whoever answers plain http would choose
+    the client's keys (or learn of its logouts)."""
+    config = production_config(tmp_path)
+    add = ["clients", "add", "--client-id", "portal", "--redirect-uri", "https://p.example/cb"]
+    if option == "--jwks-uri":
+        add += ["--auth-method", "private_key_jwt"]
+    result = cli(config, *add, option, uri, check=False)
+    assert result.returncode == 2
+    field = "jwks_uri" if option == "--jwks-uri" else "backchannel_logout_uri"
+    assert f"portal: {field}: {uri!r} must use https" in result.stderr
+    if uri.startswith("http://"):
+        cli(config, *add, option, "https://" + uri.removeprefix("http://"))
+
+
+def test_check_config_names_a_stored_client_with_a_plain_http_jwks_uri(
+    config: Path, tmp_path: Path
+) -> None:
+    """A client registered in development (or before this check) is named by check-config."""
+    add = ["clients", "add", "--client-id", "old", "--redirect-uri", "https://p.example/cb"]
+    cli(config, *add, "--auth-method", "private_key_jwt", "--jwks-uri", "http://p.example/jwks")
+    production = production_config(tmp_path)
+    result = cli(production, "check-config", check=False)
+    assert result.returncode == 2
+    assert "old: jwks_uri: 'http://p.example/jwks' must use https" in result.stderr

@@ -70,6 +70,7 @@ class OIDCProvider:
             ),
             max_assertion_age=settings.tokens.client_assertion_max_age,
             clock_skew=settings.tokens.clock_skew,
+            https_only=not settings.development,
         )
 
     async def validate_authorization(
