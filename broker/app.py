@@ -33,6 +33,7 @@ from broker.http.context import BrokerContext
 from broker.http.cookies import CookieSigner
 from broker.http.errors import EXCEPTION_HANDLERS, UnexpectedErrorMiddleware
 from broker.http.middleware import AccessLogMiddleware, SecurityHeadersMiddleware
+from broker.instance_secrets import open_secrets
 from broker.journey.flow import LoginJourney
 from broker.journey.registration import AccountStage
 from broker.journey.saml_service import (
@@ -44,7 +45,6 @@ from broker.journey.saml_service import (
 from broker.journey.steps import JourneyMap
 from broker.journey.transactions import LoginTransactions
 from broker.journey.upstreams import build_connectors
-from broker.secret_files import load_or_create_keys
 from broker.settings import Settings
 from broker.store.base import Store
 from broker.store.sqlite import SQLiteStore
@@ -88,13 +88,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.open()
         keys = open_keyring(settings, clock)
-        cookies = CookieSigner(
-            load_or_create_keys(settings.secret_file), secure=settings.secure_cookies
-        )
+        secrets = await open_secrets(settings, store)
+        cookies = CookieSigner(secrets.cookie_keys, secure=settings.secure_cookies)
         async with httpx.AsyncClient(
             timeout=10.0, headers={"User-Agent": f"sote-broker/{__version__}"}
         ) as http:
-            subject_key = load_or_create_keys(settings.subject_key_file)[0]
+            subject_key = secrets.subject_key
             provider = OIDCProvider(settings, store, keys, clock, http, subject_key=subject_key)
             transactions = LoginTransactions(store, clock, settings.tokens.transaction_ttl)
             saml = await start_saml_service(settings, registry, store)

@@ -25,6 +25,7 @@ from broker.clock import SystemClock
 from broker.errors import BrokerError, ConfigError
 from broker.frontend.oidc import secrets
 from broker.frontend.oidc.clients import AUTH_METHODS, MIN_SECRET_LENGTH, check_client
+from broker.instance_secrets import check_secrets, init_secrets
 from broker.logs import configure
 from broker.settings import Settings, load_settings
 from broker.store.records import ClientRecord
@@ -54,6 +55,17 @@ def _parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check-config", help="validate settings, store and keys; exit")
     check.set_defaults(func=_check_config)
+
+    init = commands.add_parser(
+        "init", help="create the subject key and cookie keys where missing (README: keys)"
+    )
+    init.add_argument(
+        "--new-keys",
+        action="store_true",
+        help="even though the store holds accounts or sessions: the old subject key is lost, "
+        "and every portal's sub and every account link changes",
+    )
+    init.set_defaults(func=_init)
 
     clients = commands.add_parser("clients", help="manage portals (OAuth clients)")
     client_commands = clients.add_subparsers(required=True, metavar="ACTION")
@@ -147,6 +159,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     configure(settings.logging.level, json_format=settings.logging.json_format)
+    if not settings.development:  # a lost key file stops start-up here, with a plain message
+        run_with_store(settings, lambda store: check_secrets(settings, store))
     app = create_app(settings)
     uvicorn.run(
         app,
@@ -164,6 +178,8 @@ def _check_config(settings: Settings, args: argparse.Namespace) -> int:
     async def check() -> int:
         async with opened_store(settings) as store:
             clients = await store.list_clients()
+            if not settings.development:
+                await check_secrets(settings, store)
         for client in clients:
             check_client(client, development=settings.development)
         keys = open_keyring(settings, SystemClock())
@@ -178,6 +194,17 @@ def _check_config(settings: Settings, args: argparse.Namespace) -> int:
         return 0
 
     return asyncio.run(check())
+
+
+def _init(settings: Settings, args: argparse.Namespace) -> int:
+    made = run_with_store(
+        settings, lambda store: init_secrets(settings, store, new_keys=args.new_keys)
+    )
+    for path in made:
+        print(f"created {path} (0600): back it up; every replica needs the same file")
+    if not made:
+        print("ok: the subject key and the cookie keys exist; nothing was created")
+    return 0
 
 
 def _client_from_args(settings: Settings, args: argparse.Namespace) -> tuple[ClientRecord, str]:

@@ -175,6 +175,11 @@ class Store(ABC):
     async def finish_upstream_logout(self, logout_id: str) -> bool:
         """Delete; False if it was already gone (so an answer completes a logout only once)."""
 
+    @abstractmethod
+    async def holds_identities(self) -> bool:
+        """Whether anything made with the subject key is stored (an account, its links, an
+        SSO session, a grant): then a missing subject key is a lost one, not a first start."""
+
     # housekeeping
     @abstractmethod
     async def purge_expired(self, now: float) -> int:

@@ -488,6 +488,14 @@ class SQLiteStore(Store):
         deleted = await self._run("DELETE FROM upstream_logouts WHERE logout_id = ?", (logout_id,))
         return deleted > 0
 
+    async def holds_identities(self) -> bool:
+        row = await self._one(
+            "SELECT EXISTS (SELECT 1 FROM accounts) OR EXISTS (SELECT 1 FROM account_links) "
+            "OR EXISTS (SELECT 1 FROM sessions) OR EXISTS (SELECT 1 FROM grants)",
+            (),
+        )
+        return row is not None and bool(row[0])
+
     async def purge_expired(self, now: float) -> int:
         total = 0
         async with self._transaction() as db:

@@ -179,6 +179,14 @@ async def test_deleting_a_client_revokes_its_grants(store: Store) -> None:
     assert kept is not None and kept.revoked_at is None
 
 
+async def test_the_store_says_whether_it_holds_identities(store: Store) -> None:
+    """What a missing subject key would orphan: accounts, SSO sessions, grants."""
+    await store.put_client(ClientRecord("portal", "Portal", ("https://p/cb",), "none"))
+    assert not await store.holds_identities()  # clients alone are no identities
+    await store.put_session(SessionRecord("s1", "u", NOW, None, (), {}, NOW, NOW + 60))
+    assert await store.holds_identities()
+
+
 async def test_jti_is_remembered_until_it_expires(store: Store) -> None:
     assert await store.remember_jti("portal", "j1", NOW + 60)
     assert not await store.remember_jti("portal", "j1", NOW + 60)
