@@ -120,9 +120,15 @@ def _add_client_parser(commands: Any) -> None:
         "--post-logout-redirect-uri", action="append", default=[], dest="post_logout_uris"
     )
     add.add_argument("--auth-method", choices=AUTH_METHODS, default="client_secret_basic")
-    add.add_argument(
-        "--secret", help=f"client secret (>= {MIN_SECRET_LENGTH} chars); generated if omitted"
+    given = add.add_mutually_exclusive_group()
+    given.add_argument(
+        "--secret-stdin",
+        action="store_true",
+        help=f"read the client secret (>= {MIN_SECRET_LENGTH} chars) from standard input; "
+        "without this or --secret-file one is generated and shown once",
     )
+    given.add_argument("--secret-file", type=Path, help="read the client secret from a file")
+    given.add_argument("--secret", help=argparse.SUPPRESS)  # refused: see _given_secret
     add.add_argument("--jwks-uri", help="private_key_jwt: where the client publishes its keys")
     add.add_argument("--jwks-file", type=Path, help="private_key_jwt: the client's JWKS file")
     add.add_argument("--backchannel-logout-uri")
@@ -210,13 +216,14 @@ def _init(settings: Settings, args: argparse.Namespace) -> int:
 def _client_from_args(settings: Settings, args: argparse.Namespace) -> tuple[ClientRecord, str]:
     secret = ""
     secret_hash = None
+    given = _given_secret(args)
     if args.auth_method.startswith("client_secret"):
-        secret = args.secret or secrets.new_secret()
+        secret = secrets.new_secret() if given is None else given
         if len(secret) < MIN_SECRET_LENGTH:
-            raise ConfigError(f"--secret: at least {MIN_SECRET_LENGTH} characters expected")
+            raise ConfigError(f"client secret: at least {MIN_SECRET_LENGTH} characters expected")
         secret_hash = secrets.hash_secret(secret)
-    elif args.secret:
-        raise ConfigError(f"--secret: not used with {args.auth_method}")
+    elif given is not None:
+        raise ConfigError(f"client secret: not used with {args.auth_method}")
     jwks = None
     if args.jwks_file:
         try:
@@ -248,6 +255,24 @@ def _client_from_args(settings: Settings, args: argparse.Namespace) -> tuple[Cli
     return client, secret
 
 
+def _given_secret(args: argparse.Namespace) -> str | None:
+    """The secret from standard input or a file, never from the command line, which `ps` and
+    the shell's history would show."""
+    if args.secret is not None:
+        raise ConfigError(
+            "--secret: a secret on the command line is visible in ps and the shell history; "
+            "give it with --secret-stdin or --secret-file"
+        )
+    if args.secret_stdin:
+        return sys.stdin.readline().strip()
+    if args.secret_file is not None:
+        try:
+            return str(args.secret_file.read_text(encoding="utf-8").strip())
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"--secret-file: cannot read {args.secret_file} ({exc})") from exc
+    return None
+
+
 def _clients_add(settings: Settings, args: argparse.Namespace) -> int:
     client, secret = _client_from_args(settings, args)
 
@@ -256,7 +281,7 @@ def _clients_add(settings: Settings, args: argparse.Namespace) -> int:
         print(json.dumps({"client_id": client.client_id, "client_secret": secret or None}))
     else:
         print(f"client {client.client_id} saved")
-        if secret and not args.secret:
+        if secret and not (args.secret_stdin or args.secret_file):
             print(f"client_secret: {secret}\n(shown once; only its hash is stored)")
     return 0
 

@@ -7,6 +7,7 @@ in the captured log.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import json
@@ -26,6 +27,9 @@ import yaml
 from joserfc import jwt
 
 from broker.cli import main
+from broker.frontend.oidc import secrets
+from broker.store.records import ClientRecord
+from broker.store.sqlite import SQLiteStore
 from tests.conftest import HUS_USER, hidden_inputs, idp_configs_for, rsa_client_key
 from tests.flows.test_logout import LogoutReceiver
 from tests.mail import last_code, mail_sink
@@ -36,11 +40,17 @@ CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
 VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
 
 
-def cli(config: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def cli(
+    config: Path, *args: str, check: bool = True, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
     """Run `sote-broker` in this process (fast; `serve` below runs as a real subprocess)."""
     out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(["--config", str(config), *args])
+    saved_stdin, sys.stdin = sys.stdin, io.StringIO(stdin)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(["--config", str(config), *args])
+    finally:
+        sys.stdin = saved_stdin
     if check and code != 0:
         raise AssertionError(f"sote-broker {' '.join(args)} failed: {err.getvalue()}")
     return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
@@ -160,11 +170,11 @@ def test_cli_manages_clients_and_keys(config: Path, tmp_path: Path) -> None:
         "weak",
         "--redirect-uri",
         REDIRECT_URI,
-        "--secret",
-        "short",
+        "--secret-stdin",
         check=False,
+        stdin="short\n",
     )
-    assert short.returncode == 2 and "--secret" in short.stderr
+    assert short.returncode == 2 and "at least 32 characters" in short.stderr
 
     public = ["clients", "add", "--client-id", "pub", "--redirect-uri", REDIRECT_URI]
     cli(config, *public, "--subject-type", "public", "--sector-identifier", "portal.example")
@@ -495,3 +505,37 @@ def test_check_config_names_a_stored_client_with_a_plain_http_jwks_uri(
     result = cli(production, "check-config", check=False)
     assert result.returncode == 2
     assert "old: jwks_uri: 'http://p.example/jwks' must use https" in result.stderr
+
+
+def test_clients_add_takes_the_secret_from_stdin_or_a_file_never_the_command_line(
+    config: Path, tmp_path: Path
+) -> None:
+    """A secret in argv is visible in `ps` and kept by the shell's history."""
+    add = ["clients", "add", "--client-id", "portal", "--redirect-uri", REDIRECT_URI]
+    secret = "s" * 40
+    refused = cli(config, *add, "--secret", secret, check=False)
+    assert refused.returncode == 2
+    assert "--secret-stdin or --secret-file" in refused.stderr
+    assert "client_secret" not in cli(config, *add, "--secret-stdin", stdin=secret + "\n").stdout
+    assert stored_secret_matches(tmp_path, secret)
+    secret_file = tmp_path / "portal-secret"
+    secret_file.write_text("f" * 40 + "\n")
+    cli(config, *add, "--secret-file", str(secret_file))
+    assert stored_secret_matches(tmp_path, "f" * 40)
+    database = (tmp_path / "broker.db").read_bytes().decode("latin-1")
+    assert secret not in database and "f" * 40 not in database
+    missing = cli(config, *add, "--secret-file", str(tmp_path / "none"), check=False)
+    assert missing.returncode == 2 and "--secret-file: cannot read" in missing.stderr
+
+
+def stored_secret_matches(tmp_path: Path, secret: str) -> bool:
+    async def load() -> ClientRecord | None:
+        store = SQLiteStore(tmp_path / "broker.db")
+        await store.open()
+        try:
+            return await store.get_client("portal")
+        finally:
+            await store.close()
+
+    client = asyncio.run(load())
+    return client is not None and secrets.matches(secret, client.secret_hash or "")
