@@ -41,11 +41,14 @@ VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
 
 
 def cli(
-    config: Path, *args: str, check: bool = True, stdin: str = ""
+    config: Path, *args: str, check: bool = True, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run `sote-broker` in this process (fast; `serve` below runs as a real subprocess)."""
+    """Run `sote-broker` in this process (fast; `serve` below runs as a real subprocess);
+    `stdin`, if given, is its standard input."""
     out, err = io.StringIO(), io.StringIO()
-    saved_stdin, sys.stdin = sys.stdin, io.StringIO(stdin)
+    saved_stdin = sys.stdin
+    if stdin is not None:
+        sys.stdin = io.StringIO(stdin)
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             code = main(["--config", str(config), *args])
