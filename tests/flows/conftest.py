@@ -1,11 +1,15 @@
-"""Shared by the flow tests: a portal's back-channel logout endpoint, and waiting for it."""
+"""Shared by the flow tests: a portal's back-channel logout endpoint, and waiting for it; a
+broker in production mode."""
 
 from __future__ import annotations
 
 import asyncio
+import shutil
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +18,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from broker.app import create_app
+from broker.clock import FrozenClock
+from tests.conftest import RunningBroker, make_settings
 from tests.servers import bound_socket, serve
 
 
@@ -56,3 +63,20 @@ async def wait_for(condition: Any, seconds: float = 5.0) -> None:
             return
         await asyncio.sleep(0.02)
     raise AssertionError("condition not met in time")
+
+
+@pytest.fixture
+def production_broker(tmp_path: Path, broker_keys: Path) -> Iterator[RunningBroker]:
+    """A broker in production mode (served over http here; only its issuer says https)."""
+    sock = bound_socket()
+    shutil.copytree(broker_keys, tmp_path / "keys")
+    settings = make_settings(
+        tmp_path,
+        sock.getsockname()[1],
+        mode="production",
+        issuer="https://broker.example",
+        keys={"publish_lead_seconds": 3600},
+    )
+    clock = FrozenClock(time.time())
+    with serve(create_app(settings, clock=clock), sock) as url:
+        yield RunningBroker(url, clock, settings)

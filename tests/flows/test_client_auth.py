@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -19,9 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from broker.app import create_app
-from broker.clock import FrozenClock
-from tests.conftest import RunningBroker, log_in, make_settings, rsa_client_key
+from tests.conftest import RunningBroker, log_in, rsa_client_key
 from tests.portal_client import (
     callback_params,
     code_form,
@@ -270,23 +265,6 @@ async def test_authlib_reports_wrong_secret(
     with pytest.raises(ClientOAuthError) as refused:
         await redeem(client, auth, callback_params(response.headers["location"])["code"])
     assert refused.value.error == "invalid_client"
-
-
-@pytest.fixture
-def production_broker(tmp_path: Path, broker_keys: Path) -> Iterator[RunningBroker]:
-    """A broker in production mode (served over http here; only its issuer says https)."""
-    sock = bound_socket()
-    shutil.copytree(broker_keys, tmp_path / "keys")
-    settings = make_settings(
-        tmp_path,
-        sock.getsockname()[1],
-        mode="production",
-        issuer="https://broker.example",
-        keys={"publish_lead_seconds": 3600},
-    )
-    clock = FrozenClock(time.time())
-    with serve(create_app(settings, clock=clock), sock) as url:
-        yield RunningBroker(url, clock, settings)
 
 
 async def test_production_never_fetches_a_stored_plain_http_jwks_uri(

@@ -47,3 +47,14 @@ async def test_a_500_json_answer_carries_the_security_headers(
     )
     assert_security_headers(response)
     assert response.json()["error"] == "server_error"
+
+
+async def test_a_500_on_an_https_issuer_carries_hsts(
+    production_broker: RunningBroker, browser: httpx.AsyncClient
+) -> None:
+    break_the_store(production_broker, "tokens")
+    response = await browser.get(
+        production_broker.url + "/userinfo", headers={"Authorization": "Bearer some-token"}
+    )
+    assert_security_headers(response)
+    assert response.headers.get("Strict-Transport-Security") == "max-age=31536000"
