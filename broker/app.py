@@ -87,8 +87,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.open()
-        keys = open_keyring(settings, clock)
-        secrets = await open_secrets(settings, store)
+        try:
+            keys = open_keyring(settings, clock)
+            secrets = await open_secrets(settings, store)
+        except BaseException:  # start-up refused: leave no connection behind
+            await store.close()
+            raise
         cookies = CookieSigner(secrets.cookie_keys, secure=settings.secure_cookies)
         async with httpx.AsyncClient(
             timeout=10.0, headers={"User-Agent": f"sote-broker/{__version__}"}

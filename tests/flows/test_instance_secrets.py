@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -19,8 +20,11 @@ import httpx
 import pytest
 import yaml
 
+from broker.app import create_app
+from broker.errors import ConfigError
 from broker.store.records import SessionRecord
 from broker.store.sqlite import SQLiteStore
+from tests.conftest import make_settings
 from tests.flows.test_logs_and_cli import cli, free_port
 
 
@@ -129,3 +133,24 @@ def test_a_key_shorter_than_32_bytes_is_refused(tmp_path: Path) -> None:
     refused = cli(config, "check-config", check=False)
     assert refused.returncode == 2
     assert f"{tmp_path / 'subject-key'}: line 1: a key of 16 bytes" in refused.stderr
+
+
+async def test_the_application_itself_refuses_to_start_without_its_subject_key(
+    tmp_path: Path, broker_keys: Path
+) -> None:
+    """The same rule in the app's own start-up, for whoever runs `create_app` without `serve`."""
+    await asyncio.to_thread(someone_logged_in, tmp_path)
+    write_key(tmp_path / "secret")
+    shutil.copytree(broker_keys, tmp_path / "keys")
+    settings = make_settings(
+        tmp_path,
+        9,
+        mode="production",
+        issuer="https://broker.example",
+        keys={"publish_lead_seconds": 3600},
+    )
+    app = create_app(settings)
+    with pytest.raises(ConfigError, match=r"subject-key: subject_key_file: the file is missing"):
+        async with app.router.lifespan_context(app):
+            pass
+    assert not settings.subject_key_file.exists()
