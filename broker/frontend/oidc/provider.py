@@ -57,7 +57,13 @@ class OIDCProvider:
         self.resources = TokenResources(store, clock, issuer, Sealer(subject_key))
         self.logout = LogoutValidator(store, keys, issuer)
         self.backchannel = BackchannelNotifier(
-            store, self.issuer, clock, http, settings.backchannel, subjects
+            store,
+            self.issuer,
+            clock,
+            http,
+            settings.backchannel,
+            subjects,
+            https_only=not settings.development,
         )
         self.client_auth = ClientAuthenticator(
             store,
