@@ -144,9 +144,11 @@ class Settings(_Frozen):
     port: int = Field(8000, ge=1, le=65535)
     subject_key_file: Path = Path("var/subject-key")
     """The key of the keyed hash that turns an upstream identity into the portal's `sub`. Never
-    rotate it: every `sub` would change. Generated (0600) if missing; back it up."""
+    rotate it: every `sub` would change. Created (0600) if missing, in production only on a store
+    without identities or by `sote-broker init` (`broker/instance_secrets.py`); back it up."""
     secret_file: Path = Path("var/cookie-secret")
-    """Cookie and CSRF signing keys, one per line, newest signs; created (0600) if missing."""
+    """Cookie and CSRF signing keys, one per line, newest signs; created (0600) if missing, as the
+    subject key is."""
     acr_values_supported: tuple[str, ...] = (
         "http://ftn.ficora.fi/2017/loa2",
         "http://ftn.ficora.fi/2017/loa3",
