@@ -60,7 +60,9 @@ class Store(ABC):
     async def list_clients(self) -> list[ClientRecord]: ...
 
     @abstractmethod
-    async def delete_client(self, client_id: str) -> bool: ...
+    async def delete_client(self, client_id: str, now: float) -> bool:
+        """Delete the client and, in the same transaction, revoke its grants (so its tokens
+        die with it and a client later registered under the same id inherits none)."""
 
     # login transactions
     @abstractmethod
@@ -107,8 +109,11 @@ class Store(ABC):
         """Revoke the grant and so every token that descends from it."""
 
     @abstractmethod
-    async def consume_code(self, code_hash: str, now: float) -> Consumed[CodeRecord] | None:
-        """Mark the code used; None if unknown. `first_use` is False on a second redemption."""
+    async def consume_code(
+        self, code_hash: str, client_id: str, now: float
+    ) -> Consumed[CodeRecord] | None:
+        """Mark the code used; None if unknown or issued to another client (which then leaves
+        it unused). `first_use` is False on a second redemption."""
 
     @abstractmethod
     async def put_tokens(self, tokens: list[TokenRecord]) -> None: ...
@@ -118,9 +123,10 @@ class Store(ABC):
 
     @abstractmethod
     async def consume_refresh_token(
-        self, token_hash: str, now: float
+        self, token_hash: str, client_id: str, now: float
     ) -> Consumed[TokenRecord] | None:
-        """Mark a refresh token used for rotation; `first_use` is False when it is replayed."""
+        """Mark a refresh token used for rotation; None if unknown or issued to another client
+        (which then leaves it unused). `first_use` is False when it is replayed."""
 
     @abstractmethod
     async def revoke_token(self, token_hash: str, now: float) -> None: ...
@@ -172,6 +178,11 @@ class Store(ABC):
     @abstractmethod
     async def finish_upstream_logout(self, logout_id: str) -> bool:
         """Delete; False if it was already gone (so an answer completes a logout only once)."""
+
+    @abstractmethod
+    async def holds_identities(self) -> bool:
+        """Whether anything made with the subject key is stored (an account, its links, an
+        SSO session, a grant): then a missing subject key is a lost one, not a first start."""
 
     # housekeeping
     @abstractmethod

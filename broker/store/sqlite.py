@@ -155,8 +155,14 @@ class SQLiteStore(Store):
         rows = await self._all("SELECT body FROM clients ORDER BY client_id")
         return [_client(row["body"]) for row in rows]
 
-    async def delete_client(self, client_id: str) -> bool:
-        return await self._run("DELETE FROM clients WHERE client_id = ?", (client_id,)) > 0
+    async def delete_client(self, client_id: str, now: float) -> bool:
+        async with self._transaction() as db:
+            await db.execute(
+                "UPDATE grants SET revoked_at = ? WHERE client_id = ? AND revoked_at IS NULL",
+                (now, client_id),
+            )
+            async with db.execute("DELETE FROM clients WHERE client_id = ?", (client_id,)) as cur:
+                return cur.rowcount > 0
 
     # login transactions
     async def put_transaction(self, tx: TransactionRecord) -> None:
@@ -308,12 +314,17 @@ class SQLiteStore(Store):
             (now, grant_id),
         )
 
-    async def consume_code(self, code_hash: str, now: float) -> Consumed[CodeRecord] | None:
+    async def consume_code(
+        self, code_hash: str, client_id: str, now: float
+    ) -> Consumed[CodeRecord] | None:
         first = await self._run(
-            "UPDATE codes SET used_at = ? WHERE code_hash = ? AND used_at IS NULL",
-            (now, code_hash),
+            "UPDATE codes SET used_at = ? WHERE code_hash = ? AND client_id = ? "
+            "AND used_at IS NULL",
+            (now, code_hash, client_id),
         )
-        row = await self._one("SELECT * FROM codes WHERE code_hash = ?", (code_hash,))
+        row = await self._one(
+            "SELECT * FROM codes WHERE code_hash = ? AND client_id = ?", (code_hash, client_id)
+        )
         if row is None:
             return None
         return Consumed(record=CodeRecord(**dict(row)), first_use=first == 1)
@@ -345,15 +356,16 @@ class SQLiteStore(Store):
         return None if row is None else _token(row)
 
     async def consume_refresh_token(
-        self, token_hash: str, now: float
+        self, token_hash: str, client_id: str, now: float
     ) -> Consumed[TokenRecord] | None:
         first = await self._run(
-            "UPDATE tokens SET used_at = ? WHERE token_hash = ? AND kind = 'refresh' "
-            "AND used_at IS NULL",
-            (now, token_hash),
+            "UPDATE tokens SET used_at = ? WHERE token_hash = ? AND client_id = ? "
+            "AND kind = 'refresh' AND used_at IS NULL",
+            (now, token_hash, client_id),
         )
         row = await self._one(
-            "SELECT * FROM tokens WHERE token_hash = ? AND kind = 'refresh'", (token_hash,)
+            "SELECT * FROM tokens WHERE token_hash = ? AND client_id = ? AND kind = 'refresh'",
+            (token_hash, client_id),
         )
         if row is None:
             return None
@@ -473,6 +485,14 @@ class SQLiteStore(Store):
     async def finish_upstream_logout(self, logout_id: str) -> bool:
         deleted = await self._run("DELETE FROM upstream_logouts WHERE logout_id = ?", (logout_id,))
         return deleted > 0
+
+    async def holds_identities(self) -> bool:
+        row = await self._one(
+            "SELECT EXISTS (SELECT 1 FROM accounts) OR EXISTS (SELECT 1 FROM account_links) "
+            "OR EXISTS (SELECT 1 FROM sessions) OR EXISTS (SELECT 1 FROM grants)",
+            (),
+        )
+        return row is not None and bool(row[0])
 
     async def purge_expired(self, now: float) -> int:
         total = 0

@@ -96,8 +96,8 @@ async def test_clients_round_trip(store: Store) -> None:
     await store.put_client(client)
     assert await store.get_client("portal") == client
     assert await store.list_clients() == [client]
-    assert await store.delete_client("portal")
-    assert not await store.delete_client("portal")
+    assert await store.delete_client("portal", NOW)
+    assert not await store.delete_client("portal", NOW)
     assert await store.get_client("portal") is None
 
 
@@ -122,9 +122,9 @@ async def test_a_client_saved_before_the_identity_code_setting_loads_without_it(
 
 async def test_code_is_single_use_even_when_redemptions_race(store: Store) -> None:
     await store.put_grant(grant(), code())
-    outcomes = await asyncio.gather(*(store.consume_code("c1", NOW) for _ in range(10)))
+    outcomes = await asyncio.gather(*(store.consume_code("c1", "portal", NOW) for _ in range(10)))
     assert sum(1 for o in outcomes if o is not None and o.first_use) == 1
-    assert await store.consume_code("unknown", NOW) is None
+    assert await store.consume_code("unknown", "portal", NOW) is None
 
 
 async def test_two_connections_share_single_use(tmp_path: Path) -> None:
@@ -135,7 +135,7 @@ async def test_two_connections_share_single_use(tmp_path: Path) -> None:
     try:
         await first.put_grant(grant(), code())
         results = await asyncio.gather(
-            first.consume_code("c1", NOW), second.consume_code("c1", NOW)
+            first.consume_code("c1", "portal", NOW), second.consume_code("c1", "portal", NOW)
         )
         assert sorted(r.first_use for r in results if r) == [False, True]
     finally:
@@ -146,14 +146,46 @@ async def test_two_connections_share_single_use(tmp_path: Path) -> None:
 async def test_refresh_token_rotation_and_grant_revocation(store: Store) -> None:
     await store.put_grant(grant(), code())
     await store.put_tokens([token("r1"), token("a1", "access")])
-    first = await store.consume_refresh_token("r1", NOW)
+    first = await store.consume_refresh_token("r1", "portal", NOW)
     assert first is not None and first.first_use
-    again = await store.consume_refresh_token("r1", NOW)
+    again = await store.consume_refresh_token("r1", "portal", NOW)
     assert again is not None and not again.first_use
-    assert await store.consume_refresh_token("a1", NOW) is None  # not a refresh token
+    assert await store.consume_refresh_token("a1", "portal", NOW) is None  # not a refresh token
     await store.revoke_grant("g1", NOW)
     revoked = await store.get_grant("g1")
     assert revoked is not None and revoked.revoked_at == NOW
+
+
+async def test_another_clients_code_or_refresh_token_is_left_unused(store: Store) -> None:
+    """Presented by a client it was not issued to, a code or refresh token is unknown and stays
+    unused: its owner's redemption is still the first (and revokes nothing)."""
+    await store.put_grant(grant(), code())
+    await store.put_tokens([token("r1")])
+    assert await store.consume_code("c1", "intruder", NOW) is None
+    assert await store.consume_refresh_token("r1", "intruder", NOW) is None
+    redeemed = await store.consume_code("c1", "portal", NOW)
+    assert redeemed is not None and redeemed.first_use
+    refreshed = await store.consume_refresh_token("r1", "portal", NOW)
+    assert refreshed is not None and refreshed.first_use
+
+
+async def test_deleting_a_client_revokes_its_grants(store: Store) -> None:
+    await store.put_client(ClientRecord("portal", "Portal", ("https://p/cb",), "none"))
+    await store.put_grant(grant(), code())
+    other = grant("g2")
+    await store.put_grant(GrantRecord(**{**asdict(other), "client_id": "other"}), code("c2", "g2"))
+    assert await store.delete_client("portal", NOW)
+    revoked, kept = await store.get_grant("g1"), await store.get_grant("g2")
+    assert revoked is not None and revoked.revoked_at == NOW
+    assert kept is not None and kept.revoked_at is None
+
+
+async def test_the_store_says_whether_it_holds_identities(store: Store) -> None:
+    """What a missing subject key would orphan: accounts, SSO sessions, grants."""
+    await store.put_client(ClientRecord("portal", "Portal", ("https://p/cb",), "none"))
+    assert not await store.holds_identities()  # clients alone are no identities
+    await store.put_session(SessionRecord("s1", "u", NOW, None, (), {}, NOW, NOW + 60))
+    assert await store.holds_identities()
 
 
 async def test_jti_is_remembered_until_it_expires(store: Store) -> None:
@@ -217,7 +249,7 @@ async def test_purge_removes_expired_grants_with_their_codes_and_tokens(store: S
     assert removed >= 1
     assert await store.get_grant("g1") is None
     assert await store.get_token("r1") is None
-    assert await store.consume_code("c1", NOW) is None
+    assert await store.consume_code("c1", "portal", NOW) is None
 
 
 async def test_a_write_is_committed_when_it_returns_even_beside_an_open_transaction(
