@@ -209,12 +209,19 @@ def register_client(config: Path, alg: str) -> Client:
         REDIRECT_URI,
         "--auth-method",
         "client_secret_basic",
-        f"--secret={client.secret}",  # one word: a random secret may begin with "-"
+        "--secret-stdin",
         "--id-token-alg",
         alg,
         "--json",
     )
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=60)  # noqa: S603
+    done = subprocess.run(  # noqa: S603
+        cmd,
+        input=client.secret + "\n",
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"clients add failed ({done.returncode}): {done.stderr.strip()}")
     return client

@@ -32,8 +32,9 @@ from broker.http import (
 )
 from broker.http.context import BrokerContext
 from broker.http.cookies import CookieSigner
-from broker.http.errors import EXCEPTION_HANDLERS
+from broker.http.errors import EXCEPTION_HANDLERS, UnexpectedErrorMiddleware
 from broker.http.middleware import AccessLogMiddleware, SecurityHeadersMiddleware
+from broker.instance_secrets import open_secrets
 from broker.journey.flow import LoginJourney
 from broker.journey.registration import AccountStage
 from broker.journey.saml_service import (
@@ -45,7 +46,6 @@ from broker.journey.saml_service import (
 from broker.journey.steps import JourneyMap
 from broker.journey.transactions import LoginTransactions
 from broker.journey.upstreams import build_connectors
-from broker.secret_files import load_or_create_keys
 from broker.settings import Settings
 from broker.store.base import Store
 from broker.store.postgres import PostgresStore
@@ -101,14 +101,17 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.open()
-        keys = open_keyring(settings, clock)
-        cookies = CookieSigner(
-            load_or_create_keys(settings.secret_file), secure=settings.secure_cookies
-        )
+        try:
+            keys = open_keyring(settings, clock)
+            secrets = await open_secrets(settings, store)
+        except BaseException:  # start-up refused: leave no connection behind
+            await store.close()
+            raise
+        cookies = CookieSigner(secrets.cookie_keys, secure=settings.secure_cookies)
         async with httpx.AsyncClient(
             timeout=10.0, headers={"User-Agent": f"sote-broker/{__version__}"}
         ) as http:
-            subject_key = load_or_create_keys(settings.subject_key_file)[0]
+            subject_key = secrets.subject_key
             provider = OIDCProvider(settings, store, keys, clock, http, subject_key=subject_key)
             transactions = LoginTransactions(store, clock, settings.tokens.transaction_ttl)
             saml = await start_saml_service(settings, registry, store)
@@ -118,6 +121,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
                 clock,
                 clock_skew=settings.tokens.clock_skew,
                 saml=saml.context if saml else None,
+                https_only=not settings.development,
             )
             renderer = Renderer()
             accounts = await account_stage(settings, store, clock, renderer, subject_key, registry)
@@ -172,6 +176,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         middleware=[
             Middleware(AccessLogMiddleware),
             Middleware(SecurityHeadersMiddleware, hsts=settings.secure_cookies),
+            Middleware(UnexpectedErrorMiddleware),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,

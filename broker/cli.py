@@ -25,6 +25,7 @@ from broker.clock import SystemClock
 from broker.errors import BrokerError, ConfigError
 from broker.frontend.oidc import secrets
 from broker.frontend.oidc.clients import AUTH_METHODS, MIN_SECRET_LENGTH, check_client
+from broker.instance_secrets import check_secrets, init_secrets
 from broker.logs import configure
 from broker.settings import Settings, load_settings
 from broker.store.records import ClientRecord
@@ -57,6 +58,16 @@ def _parser() -> argparse.ArgumentParser:
 
     migrate = commands.add_parser("migrate", help="apply the store's pending migrations; exit")
     migrate.set_defaults(func=_migrate)
+    init = commands.add_parser(
+        "init", help="create the subject key and cookie keys where missing (README: keys)"
+    )
+    init.add_argument(
+        "--new-keys",
+        action="store_true",
+        help="even though the store holds accounts or sessions: the old subject key is lost, "
+        "and every portal's sub and every account link changes",
+    )
+    init.set_defaults(func=_init)
 
     clients = commands.add_parser("clients", help="manage portals (OAuth clients)")
     client_commands = clients.add_subparsers(required=True, metavar="ACTION")
@@ -111,9 +122,15 @@ def _add_client_parser(commands: Any) -> None:
         "--post-logout-redirect-uri", action="append", default=[], dest="post_logout_uris"
     )
     add.add_argument("--auth-method", choices=AUTH_METHODS, default="client_secret_basic")
-    add.add_argument(
-        "--secret", help=f"client secret (>= {MIN_SECRET_LENGTH} chars); generated if omitted"
+    given = add.add_mutually_exclusive_group()
+    given.add_argument(
+        "--secret-stdin",
+        action="store_true",
+        help=f"read the client secret (>= {MIN_SECRET_LENGTH} chars) from standard input; "
+        "without this or --secret-file one is generated and shown once",
     )
+    given.add_argument("--secret-file", type=Path, help="read the client secret from a file")
+    given.add_argument("--secret", help=argparse.SUPPRESS)  # refused: see _given_secret
     add.add_argument("--jwks-uri", help="private_key_jwt: where the client publishes its keys")
     add.add_argument("--jwks-file", type=Path, help="private_key_jwt: the client's JWKS file")
     add.add_argument("--backchannel-logout-uri")
@@ -150,6 +167,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     configure(settings.logging.level, json_format=settings.logging.json_format)
+    if not settings.development:  # a lost key file stops start-up here, with a plain message
+        run_with_store(settings, lambda store: check_secrets(settings, store))
     app = create_app(settings)
     uvicorn.run(
         app,
@@ -186,6 +205,8 @@ def _check_config(settings: Settings, args: argparse.Namespace) -> int:
     async def check() -> int:
         async with opened_store(settings) as store:
             clients = await store.clients.all()
+            if not settings.development:
+                await check_secrets(settings, store)
         for client in clients:
             check_client(client, development=settings.development)
         keys = open_keyring(settings, SystemClock())
@@ -202,16 +223,28 @@ def _check_config(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(check())
 
 
+def _init(settings: Settings, args: argparse.Namespace) -> int:
+    made = run_with_store(
+        settings, lambda store: init_secrets(settings, store, new_keys=args.new_keys)
+    )
+    for path in made:
+        print(f"created {path} (0600): back it up; every replica needs the same file")
+    if not made:
+        print("ok: the subject key and the cookie keys exist; nothing was created")
+    return 0
+
+
 def _client_from_args(settings: Settings, args: argparse.Namespace) -> tuple[ClientRecord, str]:
     secret = ""
     secret_hash = None
+    given = _given_secret(args)
     if args.auth_method.startswith("client_secret"):
-        secret = args.secret or secrets.new_secret()
+        secret = secrets.new_secret() if given is None else given
         if len(secret) < MIN_SECRET_LENGTH:
-            raise ConfigError(f"--secret: at least {MIN_SECRET_LENGTH} characters expected")
+            raise ConfigError(f"client secret: at least {MIN_SECRET_LENGTH} characters expected")
         secret_hash = secrets.hash_secret(secret)
-    elif args.secret:
-        raise ConfigError(f"--secret: not used with {args.auth_method}")
+    elif given is not None:
+        raise ConfigError(f"client secret: not used with {args.auth_method}")
     jwks = None
     if args.jwks_file:
         try:
@@ -243,6 +276,24 @@ def _client_from_args(settings: Settings, args: argparse.Namespace) -> tuple[Cli
     return client, secret
 
 
+def _given_secret(args: argparse.Namespace) -> str | None:
+    """The secret from standard input or a file, never from the command line, which `ps` and
+    the shell's history would show."""
+    if args.secret is not None:
+        raise ConfigError(
+            "--secret: a secret on the command line is visible in ps and the shell history; "
+            "give it with --secret-stdin or --secret-file"
+        )
+    if args.secret_stdin:
+        return sys.stdin.readline().strip()
+    if args.secret_file is not None:
+        try:
+            return str(args.secret_file.read_text(encoding="utf-8").strip())
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"--secret-file: cannot read {args.secret_file} ({exc})") from exc
+    return None
+
+
 def _clients_add(settings: Settings, args: argparse.Namespace) -> int:
     client, secret = _client_from_args(settings, args)
 
@@ -251,7 +302,7 @@ def _clients_add(settings: Settings, args: argparse.Namespace) -> int:
         print(json.dumps({"client_id": client.client_id, "client_secret": secret or None}))
     else:
         print(f"client {client.client_id} saved")
-        if secret and not args.secret:
+        if secret and not (args.secret_stdin or args.secret_file):
             print(f"client_secret: {secret}\n(shown once; only its hash is stored)")
     return 0
 
@@ -291,10 +342,13 @@ def _scopes(client: ClientRecord) -> list[str]:
 
 
 def _clients_remove(settings: Settings, args: argparse.Namespace) -> int:
-    if not run_with_store(settings, lambda store: store.clients.delete(args.client_id)):
+    removed = run_with_store(
+        settings, lambda store: store.clients.delete(args.client_id, time.time())
+    )
+    if not removed:
         print(f"sote-broker: no client {args.client_id}", file=sys.stderr)
         return 1
-    print(f"client {args.client_id} removed")
+    print(f"client {args.client_id} removed; its grants and tokens revoked")
     return 0
 
 
@@ -358,6 +412,12 @@ def _saml_keys_step(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _keys_rotate(settings: Settings, args: argparse.Namespace) -> int:
+    lead = args.publish_lead
+    if lead is not None and not settings.development and lead < settings.min_publish_lead:
+        raise ConfigError(
+            f"--publish-lead: at least {settings.min_publish_lead:g} in production "
+            "(keys.jwks_cache_seconds + housekeeping_seconds + tokens.clock_skew)"
+        )
     keys = open_keyring(settings, SystemClock())
     for alg in args.alg or settings.keys.algorithms:
         info = keys.rotate(alg, args.publish_lead)

@@ -21,7 +21,7 @@ from broker.accounts.service import person_hash
 from broker.claims.hetu import HetuError
 from broker.cli_store import run_with_store
 from broker.errors import ConfigError
-from broker.secret_files import load_or_create_keys
+from broker.instance_secrets import subject_key
 from broker.settings import Settings
 from broker.store.accounts import AccountStore, AuditEntry
 from broker.store.base import Store
@@ -115,7 +115,7 @@ async def _find(settings: Settings, accounts: AccountStore, args: argparse.Names
     if args.account_id:
         account = await accounts.get_account(args.account_id)
     else:
-        key = load_or_create_keys(settings.subject_key_file)[0]
+        key = subject_key(settings)
         try:
             hashed = person_hash(sys.stdin.readline().strip(), key)
         except HetuError as exc:

@@ -13,21 +13,44 @@ from pathlib import Path
 
 from broker.errors import ConfigError
 
+MIN_KEY_BYTES = 32
+
 
 def load_or_create_keys(path: Path) -> list[bytes]:
     """Read the key file; create it with one fresh key (mode 0600) if it does not exist."""
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(base64.b64encode(secrets.token_bytes(32)).decode() + "\n")
-    lines = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+        create_key_file(path)
+    return load_keys(path)
+
+
+def create_key_file(path: Path) -> None:
+    """A new key file with one random key, 0600; never over an existing one."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(base64.b64encode(secrets.token_bytes(MIN_KEY_BYTES)).decode() + "\n")
+
+
+def load_keys(path: Path) -> list[bytes]:
+    """The keys of a key file, one base64 key a line, each at least 32 bytes."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the key file ({exc.strerror})") from exc
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
     if not lines:
         raise ConfigError(f"{path}: the secret file has no keys")
     try:
-        return [base64.b64decode(line, validate=True) for line in lines]
+        keys = [base64.b64decode(line, validate=True) for line in lines]
     except ValueError as exc:
         raise ConfigError(f"{path}: each line must be a base64 key") from exc
+    for number, key in enumerate(keys, 1):
+        if len(key) < MIN_KEY_BYTES:
+            raise ConfigError(
+                f"{path}: line {number}: a key of {len(key)} bytes; at least {MIN_KEY_BYTES} "
+                "random bytes expected"
+            )
+    return keys
 
 
 DIR_MODE = 0o700

@@ -76,7 +76,10 @@ class KeySettings(_Frozen):
     directory: Path = Path("var/keys")
     algorithms: tuple[Literal["RS256", "ES256"], ...] = ("RS256", "ES256")
     publish_lead_seconds: float = Field(3600, ge=0)
-    """A rotated key is published this long before it signs, so portals' JWKS caches see it."""
+    """A rotated key is published this long before it signs, so portals' JWKS caches see it.
+    Production wants at least jwks_cache_seconds + housekeeping_seconds + tokens.clock_skew."""
+    jwks_cache_seconds: int = Field(300, ge=0, le=86400)
+    """How long portals may cache /jwks (its Cache-Control max-age)."""
 
 
 class Localised(_Frozen):
@@ -182,9 +185,11 @@ class Settings(_Frozen):
     port: int = Field(8000, ge=1, le=65535)
     subject_key_file: Path = Path("var/subject-key")
     """The key of the keyed hash that turns an upstream identity into the portal's `sub`. Never
-    rotate it: every `sub` would change. Generated (0600) if missing; back it up."""
+    rotate it: every `sub` would change. Created (0600) if missing, in production only on a store
+    without identities or by `sote-broker init` (`broker/instance_secrets.py`); back it up."""
     secret_file: Path = Path("var/cookie-secret")
-    """Cookie and CSRF signing keys, one per line, newest signs; created (0600) if missing."""
+    """Cookie and CSRF signing keys, one per line, newest signs; created (0600) if missing, as the
+    subject key is."""
     acr_values_supported: tuple[str, ...] = (
         "http://ftn.ficora.fi/2017/loa2",
         "http://ftn.ficora.fi/2017/loa3",
@@ -217,9 +222,21 @@ class Settings(_Frozen):
                 raise ValueError("production mode requires smtp.security starttls or tls")
             if self.store.dsn is not None:
                 raise ValueError("production mode takes store.dsn_file or store.dsn_env, not dsn")
+            if self.keys.publish_lead_seconds < self.min_publish_lead:
+                raise ValueError(
+                    f"keys.publish_lead_seconds: at least {self.min_publish_lead:g} in production "
+                    "(keys.jwks_cache_seconds + housekeeping_seconds + tokens.clock_skew), so "
+                    "that every portal can have seen a rotated key before it signs"
+                )
         elif parts.scheme not in ("http", "https"):
             raise ValueError("issuer must be http(s)")
         return self
+
+    @property
+    def min_publish_lead(self) -> float:
+        """The shortest safe publish lead: a portal's cached JWKS expires, every broker process
+        picks the new key file up (housekeeping), and clocks may differ by the skew."""
+        return self.keys.jwks_cache_seconds + self.housekeeping_seconds + self.tokens.clock_skew
 
     @property
     def secure_cookies(self) -> bool:

@@ -137,7 +137,7 @@ if port_busy "${LOCAL_HOST//[\[\]]/}" "$PORT"; then
 fi
 
 # 2. The demo portal as a client ("add" replaces an existing one, so this is idempotent).
-"${BROKER[@]}" clients add \
+printf '%s\n' "$CLIENT_SECRET" | "${BROKER[@]}" clients add \
     --client-id "$CLIENT_ID" \
     --name "Demo portal" \
     --redirect-uri "$PORTAL/callback" \
@@ -145,7 +145,7 @@ fi
     --backchannel-logout-uri "$PORTAL/backchannel-logout" \
     --auth-method client_secret_basic \
     --scope openid --scope profile --scope email --scope phone --scope professional \
-    --secret "$CLIENT_SECRET"
+    --secret-stdin
 
 # 3. The processes, each started with `start` and stopped by the one cleanup trap.
 for busy in 8001 8002 8003 8004 8006 "$MAIL_SINK_SMTP_PORT"; do

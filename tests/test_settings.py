@@ -68,3 +68,31 @@ def test_invalid_values_name_file_and_key(tmp_path: Path, text: str, key: str) -
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load_settings(tmp_path / "missing.yaml", {})
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        "keys:\n  publish_lead_seconds: 0\n",
+        # the lead must also outlast a longer JWKS cache, housekeeping and the skew
+        "keys:\n  publish_lead_seconds: 3600\n  jwks_cache_seconds: 3600\n",
+    ],
+)
+def test_production_refuses_a_publish_lead_shorter_than_the_jwks_cache(
+    tmp_path: Path, keys: str
+) -> None:
+    path = write(tmp_path, "issuer: https://tunnistus.example.fi\n" + keys)
+    with pytest.raises(ConfigError) as refused:
+        load_settings(path, {})
+    assert str(path) in str(refused.value)
+    assert "keys.publish_lead_seconds" in str(refused.value)
+
+
+def test_publish_lead_minimum_is_jwks_cache_plus_housekeeping_plus_skew(tmp_path: Path) -> None:
+    path = write(tmp_path, "issuer: https://tunnistus.example.fi\n")
+    settings = load_settings(path, {"SOTE_BROKER__KEYS__PUBLISH_LEAD_SECONDS": "420"})
+    assert settings.min_publish_lead == 300 + 60 + 60
+    with pytest.raises(ConfigError, match=r"keys\.publish_lead_seconds: at least 420"):
+        load_settings(path, {"SOTE_BROKER__KEYS__PUBLISH_LEAD_SECONDS": "419"})
+    development = write(tmp_path, "mode: development\nissuer: http://127.0.0.1:8000\n")
+    assert load_settings(development, {"SOTE_BROKER__KEYS__PUBLISH_LEAD_SECONDS": "0"})

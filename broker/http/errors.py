@@ -16,6 +16,7 @@ from typing import Any, cast
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from broker.errors import (
     AuthorizationRedirectError,
@@ -119,6 +120,35 @@ def _error_page(
     return response
 
 
+class UnexpectedErrorMiddleware:
+    """Turns an exception nothing else handled into `on_unexpected`'s 500, inside the
+    security-headers and access-log middleware. (Starlette would run an `Exception` handler in
+    its outermost ServerErrorMiddleware, whose response skips every other middleware: a 500
+    without CSP, HSTS, nosniff or request id.)"""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_tracked)
+        except Exception as exc:
+            if started:  # too late for another response; ServerErrorMiddleware logs it
+                raise
+            response = await on_unexpected(Request(scope, receive), exc)
+            await response(scope, receive, send)
+
+
 class _MethodNotAllowedError(OAuthError):
     error = "invalid_request"
     status_code = 405
@@ -132,5 +162,5 @@ EXCEPTION_HANDLERS: dict[Any, Handler] = {
     AuthorizationRedirectError: cast(Handler, on_redirect_error),
     PageError: cast(Handler, on_page_error),
     HTTPException: cast(Handler, on_http_exception),
-    Exception: on_unexpected,
 }
+"""Anything else is `UnexpectedErrorMiddleware`'s."""

@@ -46,9 +46,13 @@ async def discovery(request: Request) -> Response:
 
 
 async def jwks(request: Request) -> Response:
-    keys = broker(request).provider.keys
+    ctx = broker(request)
+    keys = ctx.provider.keys
     keys.reload_if_changed()
-    return JSONResponse(dict(keys.public_jwks()), headers={"Cache-Control": "public, max-age=300"})
+    max_age = ctx.settings.keys.jwks_cache_seconds
+    return JSONResponse(
+        dict(keys.public_jwks()), headers={"Cache-Control": f"public, max-age={max_age}"}
+    )
 
 
 async def authorize(request: Request) -> Response:

@@ -42,6 +42,7 @@ def build_connectors(
     *,
     clock_skew: int,
     saml: SAMLContext | None = None,
+    https_only: bool = False,
 ) -> dict[str, Connector]:
     """Resolve every enabled OIDC IdP's secret now, so a missing one stops start-up, not a
     login. SAML IdPs need the broker's service-provider context."""
@@ -50,7 +51,12 @@ def build_connectors(
         if idp.oidc is not None:
             secret = idp.oidc.client_secret.resolve()
             connectors[idp.id] = OIDCConnector(
-                idp, http, clock, client_secret=secret, clock_skew=clock_skew
+                idp,
+                http,
+                clock,
+                client_secret=secret,
+                clock_skew=clock_skew,
+                https_only=https_only,
             )
         elif idp.saml is not None:
             if saml is None:

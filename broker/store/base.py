@@ -78,6 +78,15 @@ class Store:
     async def close(self) -> None:
         await self.connection.close()
 
+    async def holds_identities(self) -> bool:
+        """Whether anything made with the subject key is stored (an account, its links, an
+        SSO session, a grant): then a missing subject key is a lost one, not a first start."""
+        row = await self.connection.one(
+            "SELECT EXISTS (SELECT 1 FROM accounts) OR EXISTS (SELECT 1 FROM account_links) "
+            "OR EXISTS (SELECT 1 FROM sessions) OR EXISTS (SELECT 1 FROM grants) AS held"
+        )
+        return row is not None and bool(row["held"])
+
     async def purge_expired(self, now: float) -> int:
         """Delete what has expired; returns how many rows went."""
         total = 0

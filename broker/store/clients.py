@@ -21,7 +21,9 @@ class ClientStore(Protocol):
 
     async def all(self) -> list[ClientRecord]: ...
 
-    async def delete(self, client_id: str) -> bool: ...
+    async def delete(self, client_id: str, now: float) -> bool:
+        """Delete the client and, in the same transaction, revoke its grants (so its tokens
+        die with it and a client later registered under the same id inherits none)."""
 
 
 class SQLClients:
@@ -43,8 +45,13 @@ class SQLClients:
         rows = await self._db.all("SELECT body FROM clients ORDER BY client_id")
         return [_client(row["body"]) for row in rows]
 
-    async def delete(self, client_id: str) -> bool:
-        return await self._db.run("DELETE FROM clients WHERE client_id = ?", (client_id,)) > 0
+    async def delete(self, client_id: str, now: float) -> bool:
+        async with self._db.transaction() as db:
+            await db.run(
+                "UPDATE grants SET revoked_at = ? WHERE client_id = ? AND revoked_at IS NULL",
+                (now, client_id),
+            )
+            return await db.run("DELETE FROM clients WHERE client_id = ?", (client_id,)) > 0
 
 
 def _client(body: str) -> ClientRecord:

@@ -22,17 +22,21 @@ class GrantStore(Protocol):
     async def revoke_grant(self, grant_id: str, now: float) -> None:
         """Revoke the grant and so every token that descends from it."""
 
-    async def consume_code(self, code_hash: str, now: float) -> Consumed[CodeRecord] | None:
-        """Mark the code used; None if unknown. `first_use` is False on a second redemption."""
+    async def consume_code(
+        self, code_hash: str, client_id: str, now: float
+    ) -> Consumed[CodeRecord] | None:
+        """Mark the code used; None if unknown or issued to another client (which then leaves
+        it unused). `first_use` is False on a second redemption."""
 
     async def put_tokens(self, tokens: list[TokenRecord]) -> None: ...
 
     async def get_token(self, token_hash: str) -> TokenRecord | None: ...
 
     async def consume_refresh_token(
-        self, token_hash: str, now: float
+        self, token_hash: str, client_id: str, now: float
     ) -> Consumed[TokenRecord] | None:
-        """Mark a refresh token used for rotation; `first_use` is False when it is replayed."""
+        """Mark a refresh token used for rotation; None if unknown or issued to another client
+        (which then leaves it unused). `first_use` is False when it is replayed."""
 
     async def revoke_token(self, token_hash: str, now: float) -> None: ...
 
@@ -104,12 +108,17 @@ class SQLGrants:
             (now, grant_id),
         )
 
-    async def consume_code(self, code_hash: str, now: float) -> Consumed[CodeRecord] | None:
+    async def consume_code(
+        self, code_hash: str, client_id: str, now: float
+    ) -> Consumed[CodeRecord] | None:
         first = await self._db.run(
-            "UPDATE codes SET used_at = ? WHERE code_hash = ? AND used_at IS NULL",
-            (now, code_hash),
+            "UPDATE codes SET used_at = ? WHERE code_hash = ? AND client_id = ? "
+            "AND used_at IS NULL",
+            (now, code_hash, client_id),
         )
-        row = await self._db.one("SELECT * FROM codes WHERE code_hash = ?", (code_hash,))
+        row = await self._db.one(
+            "SELECT * FROM codes WHERE code_hash = ? AND client_id = ?", (code_hash, client_id)
+        )
         if row is None:
             return None
         return Consumed(record=CodeRecord(**row), first_use=first == 1)
@@ -140,15 +149,16 @@ class SQLGrants:
         return None if row is None else _token(row)
 
     async def consume_refresh_token(
-        self, token_hash: str, now: float
+        self, token_hash: str, client_id: str, now: float
     ) -> Consumed[TokenRecord] | None:
         first = await self._db.run(
-            "UPDATE tokens SET used_at = ? WHERE token_hash = ? AND kind = 'refresh' "
-            "AND used_at IS NULL",
-            (now, token_hash),
+            "UPDATE tokens SET used_at = ? WHERE token_hash = ? AND client_id = ? "
+            "AND kind = 'refresh' AND used_at IS NULL",
+            (now, token_hash, client_id),
         )
         row = await self._db.one(
-            "SELECT * FROM tokens WHERE token_hash = ? AND kind = 'refresh'", (token_hash,)
+            "SELECT * FROM tokens WHERE token_hash = ? AND client_id = ? AND kind = 'refresh'",
+            (token_hash, client_id),
         )
         if row is None:
             return None

@@ -58,6 +58,7 @@ from broker.upstream.saved_login import (
     reading_saved,
     requested_fields,
 )
+from broker.urls import is_https
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +150,9 @@ class OIDCConnector:
         client_secret: str,
         clock_skew: int = 60,
         metadata_ttl: float = 3600,
+        https_only: bool = False,
     ) -> None:
+        """`https_only` (production): every endpoint found in discovery must be https."""
         oidc = idp.oidc_settings
         if unsafe := [a for a in oidc.id_token_algs if a == "none" or a.startswith("HS")]:
             raise ConfigError(f"{idp.id}.yaml: oidc.id_token_algs: {unsafe[0]} is not allowed")
@@ -159,6 +162,7 @@ class OIDCConnector:
         self._clock = clock
         self._secret = client_secret
         self._skew = clock_skew
+        self._https_only = https_only
         self._timeout = httpx.Timeout(oidc.timeout_seconds)
         self._metadata: _Cache[_Metadata] = _Cache(clock, metadata_ttl)
         self._jwks: _Cache[KeySet] = _Cache(clock, metadata_ttl)
@@ -355,6 +359,8 @@ class OIDCConnector:
         urls = {k: v for k in _ENDPOINTS if isinstance(v := doc.get(k), str) and v}
         if missing := [k for k in _ENDPOINTS[:3] if k not in urls]:
             raise UpstreamUnavailableError(f"{self._idp.id}: discovery without {missing[0]}")
+        if self._https_only and (plain := [k for k, v in urls.items() if not is_https(v)]):
+            raise UpstreamResponseError(f"{self._idp.id}: discovery: {plain[0]} is not https")
         iss_parameter = doc.get("authorization_response_iss_parameter_supported") is True
         log.info("idp %s: discovery document fetched", self._idp.id)
         return _Metadata(

@@ -17,6 +17,7 @@ from cryptography import x509
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from broker.errors import ConfigError
+from broker.urls import is_https
 
 JOURNEY_FILE = "journey.yaml"
 LOCALES = ("fi", "sv", "en")
@@ -329,6 +330,8 @@ def load_registry(directory: Path, *, development: bool) -> Registry:
             raise ConfigError(f"{path}: oidc.client_secret: no inline values in production")
         if not development and idp.saml is not None:
             _refuse_unsigned_metadata_url(path, idp.saml)
+        if not development:
+            _refuse_plain_http(path, idp)
         idp = _relative_to(idp, directory)
         if idp.saml is not None:
             _check_certificates(path, idp.saml.metadata_signing_certificates)
@@ -345,6 +348,20 @@ def _refuse_unsigned_metadata_url(path: Path, saml: SAMLUpstream) -> None:
             f"{path}: saml.metadata_signing_certificates: required in production with "
             "saml.metadata_url (the certificate that signs the IdP's metadata)"
         )
+
+
+def _refuse_plain_http(path: Path, idp: IdP) -> None:
+    """Production: the broker fetches keys and answers from these URLs server to server, so
+    each is https (no loopback exception): whoever is on the path of plain http would otherwise
+    serve their own keys. Endpoints found in OIDC discovery are checked when it is fetched."""
+    urls = {
+        "oidc.issuer": idp.oidc.issuer if idp.oidc else None,
+        "oidc.discovery_url": idp.oidc.discovery_url if idp.oidc else None,
+        "saml.metadata_url": idp.saml.metadata_url if idp.saml else None,
+    }
+    for key, url in urls.items():
+        if url is not None and not is_https(url):
+            raise ConfigError(f"{path}: {key}: must be an https URL in production, not {url!r}")
 
 
 def _check_certificates(path: Path, certificates: tuple[Path, ...]) -> None:

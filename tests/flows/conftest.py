@@ -1,11 +1,15 @@
-"""Shared by the flow tests: a portal's back-channel logout endpoint, and waiting for it."""
+"""Shared by the flow tests: a portal's back-channel logout endpoint, and waiting for it; a
+broker in production mode."""
 
 from __future__ import annotations
 
 import asyncio
+import shutil
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,6 +19,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from broker.app import create_app
+from broker.clock import FrozenClock
+from tests.conftest import RunningBroker, make_settings
 from tests.servers import bound_socket, serve
 
 
@@ -64,3 +71,20 @@ async def attacker() -> AsyncIterator[httpx.AsyncClient]:
     """A second browser (its own cookies), for attacks where another browser is the victim."""
     async with httpx.AsyncClient(follow_redirects=False, timeout=10) as client:
         yield client
+
+
+@pytest.fixture
+def production_broker(tmp_path: Path, broker_keys: Path) -> Iterator[RunningBroker]:
+    """A broker in production mode (served over http here; only its issuer says https)."""
+    sock = bound_socket()
+    shutil.copytree(broker_keys, tmp_path / "keys")
+    settings = make_settings(
+        tmp_path,
+        sock.getsockname()[1],
+        mode="production",
+        issuer="https://broker.example",
+        keys={"publish_lead_seconds": 3600},
+    )
+    clock = FrozenClock(time.time())
+    with serve(create_app(settings, clock=clock), sock) as url:
+        yield RunningBroker(url, clock, settings)

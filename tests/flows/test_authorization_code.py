@@ -196,6 +196,26 @@ async def test_code_issued_to_one_client_cannot_be_redeemed_by_another(
     assert response.json()["error"] == "invalid_grant"
 
 
+async def test_a_leaked_code_presented_by_a_public_client_is_not_burnt(
+    broker: RunningBroker, browser: httpx.AsyncClient
+) -> None:
+    """Anyone can be a public client: presenting a leaked code under one must not mark it used,
+    or the real portal's redemption would look like a replay and revoke the grant."""
+    await broker.add_client()
+    await broker.add_client("spa", token_endpoint_auth_method="none")
+    client, auth, params = await login(broker, browser)
+    stolen = await browser.post(
+        broker.url + "/token",
+        data=code_form(params["code"], auth.code_verifier, client_id="spa"),
+    )
+    assert stolen.status_code == 400 and stolen.json()["error"] == "invalid_grant"
+    token = await redeem(client, auth, params["code"])
+    info = await browser.get(
+        broker.url + "/userinfo", headers={"Authorization": f"Bearer {token['access_token']}"}
+    )
+    assert info.status_code == 200
+
+
 async def test_public_client_with_pkce_and_no_secret(
     broker: RunningBroker, browser: httpx.AsyncClient
 ) -> None:

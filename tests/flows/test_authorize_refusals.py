@@ -96,6 +96,7 @@ async def test_error_page_speaks_the_users_language(
         ({"code_challenge_method": "plain"}, "invalid_request"),
         ({"code_challenge": "too-short"}, "invalid_request"),
         ({"prompt": "none login"}, "invalid_request"),
+        ({"prompt": "consent"}, "invalid_request"),  # not honoured, so refused
         ({"max_age": "-1"}, "invalid_request"),
         ({"request": "eyJ.x.y"}, "request_not_supported"),
         ({"request_uri": "https://x/r"}, "request_uri_not_supported"),
@@ -139,6 +140,8 @@ async def test_sso_session_prompt_and_max_age(
 
     again = await browser.get(authorize_url(broker, prompt="login"))
     assert again.headers["location"] == "/login/role"
+    choose_again = await browser.get(authorize_url(broker, prompt="select_account"))
+    assert choose_again.headers["location"] == "/login/role"
 
     broker.clock.advance(120)
     fresh_enough = await browser.get(authorize_url(broker, max_age="600"))

@@ -11,6 +11,10 @@ from authlib.integrations.base_client.errors import OAuthError as ClientOAuthErr
 from authlib.oauth2.rfc7523 import PrivateKeyJWT
 from joserfc import jwt
 from joserfc.jwk import RSAKey
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from tests.conftest import RunningBroker, log_in, rsa_client_key
 from tests.portal_client import (
@@ -20,6 +24,7 @@ from tests.portal_client import (
     redeem,
     start,
 )
+from tests.servers import bound_socket, serve
 
 
 async def code_for(
@@ -260,3 +265,32 @@ async def test_authlib_reports_wrong_secret(
     with pytest.raises(ClientOAuthError) as refused:
         await redeem(client, auth, callback_params(response.headers["location"])["code"])
     assert refused.value.error == "invalid_client"
+
+
+async def test_production_never_fetches_a_stored_plain_http_jwks_uri(
+    production_broker: RunningBroker, browser: httpx.AsyncClient
+) -> None:
+    """A client stored before registration refused plain http: its keys are not fetched from
+    where anyone on the path could serve their own."""
+    key = rsa_client_key()
+    fetched: list[str] = []
+
+    def jwks(request: Request) -> JSONResponse:
+        fetched.append(request.url.path)
+        return JSONResponse({"keys": [key.as_dict(private=False)]})
+
+    with serve(Starlette(routes=[Route("/jwks", jwks)]), bound_socket()) as portal_url:
+        await production_broker.add_client(
+            token_endpoint_auth_method="private_key_jwt", jwks_uri=portal_url + "/jwks"
+        )
+        response = await browser.post(
+            production_broker.url + "/token",
+            data=code_form(
+                "some-code",
+                "v" * 43,
+                client_assertion_type="urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                client_assertion=assertion(key, "https://broker.example"),
+            ),
+        )
+    assert response.status_code == 401 and response.json()["error"] == "invalid_client"
+    assert fetched == []

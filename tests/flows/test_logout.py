@@ -9,9 +9,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from itsdangerous import Signer
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
+from broker.http.cookies import SESSION, CookieSigner
+from broker.secret_files import load_keys
+from broker.store.records import SessionRecord
+from broker.store.sqlite import SQLiteStore
 from tests.conftest import RunningBroker, log_in, tamper
 from tests.flows.conftest import LogoutReceiver, wait_for
 from tests.portal_client import callback_params, portal_client, redeem, start
@@ -215,3 +220,40 @@ async def test_expired_id_token_is_still_a_valid_hint(
         params={"id_token_hint": token["id_token"], "post_logout_redirect_uri": LOGGED_OUT},
     )
     assert response.status_code == 303
+
+
+async def test_production_sends_no_logout_token_to_a_stored_plain_http_uri(
+    production_broker: RunningBroker, browser: httpx.AsyncClient, receiver: LogoutReceiver
+) -> None:
+    """A client stored before registration refused plain http: its logout token (sub, sid)
+    is not sent where anyone on the path could read it."""
+    receiver.release = threading.Event()  # a delivery would wait here, still in the outbox
+    broker = production_broker
+    await broker.add_client(backchannel_logout_uri=receiver.url)
+    now = broker.clock.now()
+    store = SQLiteStore(broker.settings.store.sqlite_path)
+    await store.open()
+    await store.sessions.put(SessionRecord("sid-1", "sub", now, None, (), {}, now, now + 600))
+    await store.sessions.add_client("sid-1", "portal")
+    cookies = CookieSigner(load_keys(broker.settings.secret_file), secure=True)
+    cookie = (
+        cookies.name(SESSION)
+        + "="
+        + Signer(load_keys(broker.settings.secret_file), salt="sote-broker.session")
+        .sign("sid-1")
+        .decode()
+    )
+    try:
+        response = await browser.post(
+            broker.url + "/end_session",
+            data={"confirm": "yes", "csrf_token": cookies.csrf_token("sid-1")},
+            headers={"Cookie": cookie},
+        )
+        assert response.status_code in (200, 303), response.text
+        ended = await store.sessions.get("sid-1")
+        assert ended is not None and ended.ended_at is not None
+        assert await store.outbox.claim_due(now + 3600, 60, 10) == []
+        assert receiver.tokens == []
+    finally:
+        receiver.release.set()
+        await store.close()

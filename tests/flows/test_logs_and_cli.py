@@ -7,6 +7,7 @@ in the captured log.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import json
@@ -26,6 +27,9 @@ import yaml
 from joserfc import jwt
 
 from broker.cli import main
+from broker.frontend.oidc import secrets
+from broker.store.records import ClientRecord
+from broker.store.sqlite import SQLiteStore
 from tests.conftest import HUS_USER, hidden_inputs, idp_configs_for, rsa_client_key
 from tests.flows.test_logout import LogoutReceiver
 from tests.mail import last_code, mail_sink
@@ -36,11 +40,20 @@ CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
 VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
 
 
-def cli(config: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run `sote-broker` in this process (fast; `serve` below runs as a real subprocess)."""
+def cli(
+    config: Path, *args: str, check: bool = True, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `sote-broker` in this process (fast; `serve` below runs as a real subprocess);
+    `stdin`, if given, is its standard input."""
     out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(["--config", str(config), *args])
+    saved_stdin = sys.stdin
+    if stdin is not None:
+        sys.stdin = io.StringIO(stdin)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(["--config", str(config), *args])
+    finally:
+        sys.stdin = saved_stdin
     if check and code != 0:
         raise AssertionError(f"sote-broker {' '.join(args)} failed: {err.getvalue()}")
     return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
@@ -160,11 +173,11 @@ def test_cli_manages_clients_and_keys(config: Path, tmp_path: Path) -> None:
         "weak",
         "--redirect-uri",
         REDIRECT_URI,
-        "--secret",
-        "short",
+        "--secret-stdin",
         check=False,
+        stdin="short\n",
     )
-    assert short.returncode == 2 and "--secret" in short.stderr
+    assert short.returncode == 2 and "at least 32 characters" in short.stderr
 
     public = ["clients", "add", "--client-id", "pub", "--redirect-uri", REDIRECT_URI]
     cli(config, *public, "--subject-type", "public", "--sector-identifier", "portal.example")
@@ -242,6 +255,10 @@ def test_bad_settings_stop_start_up_naming_file_and_key(tmp_path: Path) -> None:
         (
             "mode: production\nissuer: https://broker.example\nidp_configs: /nonexistent\n",
             "/nonexistent",
+        ),
+        (
+            "mode: production\nissuer: https://broker.example\nkeys:\n  publish_lead_seconds: 0\n",
+            "keys.publish_lead_seconds: at least 420",
         ),
         ("issuer: [1, 2\n", "not valid YAML"),
         ("mode: development\nissuer: http://127.0.0.1:1\nunknown_key: 1\n", "unknown_key"),
@@ -428,3 +445,100 @@ def register(browser: httpx.Client, answer: httpx.Response, seen: list[str]) -> 
     code = last_code(email)
     seen.append(code)
     return browser.post("/account/confirm", data={**form, "code": code, "action": "confirm"})
+
+
+def test_production_keys_rotate_refuses_a_short_publish_lead(tmp_path: Path) -> None:
+    path = tmp_path / "production.yaml"
+    path.write_text(f"issuer: https://broker.example\nkeys:\n  directory: {tmp_path / 'keys'}\n")
+    result = cli(path, "keys", "rotate", "--alg", "ES256", "--publish-lead", "0", check=False)
+    assert result.returncode == 2
+    assert "--publish-lead: at least 420" in result.stderr
+    assert not (tmp_path / "keys").exists()
+
+
+def production_config(tmp_path: Path) -> Path:
+    """Production settings for the CLI (no server runs: the commands only need the store)."""
+    path = tmp_path / "production.yaml"
+    settings = {
+        "issuer": "https://broker.example",
+        "secret_file": "secret",
+        "subject_key_file": "subject-key",
+        "store": {"sqlite_path": "broker.db"},
+        "keys": {"directory": "keys"},
+    }
+    path.write_text(yaml.safe_dump(settings))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("option", "uri"),
+    [
+        ("--jwks-uri", "http://portal.example.fi/jwks"),
+        ("--jwks-uri", "http://169.254.169.254/latest/meta-data/"),
+        ("--jwks-uri", "file:///etc/passwd"),
+        ("--jwks-uri", "http://127.0.0.1:8001/jwks"),
+        ("--backchannel-logout-uri", "http://portal.example.fi/logout"),
+        ("--backchannel-logout-uri", "http://127.0.0.1:8001/backchannel-logout"),
+    ],
+)
+def test_production_refuses_a_client_uri_the_broker_would_call_without_https(
+    tmp_path: Path, option: str, uri: str
+) -> None:
+    """Server to server, with no loopback exception: whoever answers plain http would choose
+    the client's keys (or learn of its logouts)."""
+    config = production_config(tmp_path)
+    add = ["clients", "add", "--client-id", "portal", "--redirect-uri", "https://p.example/cb"]
+    if option == "--jwks-uri":
+        add += ["--auth-method", "private_key_jwt"]
+    result = cli(config, *add, option, uri, check=False)
+    assert result.returncode == 2
+    field = "jwks_uri" if option == "--jwks-uri" else "backchannel_logout_uri"
+    assert f"portal: {field}: {uri!r} must use https" in result.stderr
+    if uri.startswith("http://"):
+        cli(config, *add, option, "https://" + uri.removeprefix("http://"))
+
+
+def test_check_config_names_a_stored_client_with_a_plain_http_jwks_uri(
+    config: Path, tmp_path: Path
+) -> None:
+    """A client registered in development (or before this check) is named by check-config."""
+    add = ["clients", "add", "--client-id", "old", "--redirect-uri", "https://p.example/cb"]
+    cli(config, *add, "--auth-method", "private_key_jwt", "--jwks-uri", "http://p.example/jwks")
+    production = production_config(tmp_path)
+    result = cli(production, "check-config", check=False)
+    assert result.returncode == 2
+    assert "old: jwks_uri: 'http://p.example/jwks' must use https" in result.stderr
+
+
+def test_clients_add_takes_the_secret_from_stdin_or_a_file_never_the_command_line(
+    config: Path, tmp_path: Path
+) -> None:
+    """A secret in argv is visible in `ps` and kept by the shell's history."""
+    add = ["clients", "add", "--client-id", "portal", "--redirect-uri", REDIRECT_URI]
+    secret = "s" * 40
+    refused = cli(config, *add, "--secret", secret, check=False)
+    assert refused.returncode == 2
+    assert "--secret-stdin or --secret-file" in refused.stderr
+    assert "client_secret" not in cli(config, *add, "--secret-stdin", stdin=secret + "\n").stdout
+    assert stored_secret_matches(tmp_path, secret)
+    secret_file = tmp_path / "portal-secret"
+    secret_file.write_text("f" * 40 + "\n")
+    cli(config, *add, "--secret-file", str(secret_file))
+    assert stored_secret_matches(tmp_path, "f" * 40)
+    database = (tmp_path / "broker.db").read_bytes().decode("latin-1")
+    assert secret not in database and "f" * 40 not in database
+    missing = cli(config, *add, "--secret-file", str(tmp_path / "none"), check=False)
+    assert missing.returncode == 2 and "--secret-file: cannot read" in missing.stderr
+
+
+def stored_secret_matches(tmp_path: Path, secret: str) -> bool:
+    async def load() -> ClientRecord | None:
+        store = SQLiteStore(tmp_path / "broker.db")
+        await store.open()
+        try:
+            return await store.clients.get("portal")
+        finally:
+            await store.close()
+
+    client = asyncio.run(load())
+    return client is not None and secrets.matches(secret, client.secret_hash or "")

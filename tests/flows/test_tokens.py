@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import io
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import yaml
 
+from broker.cli import main
 from tests.conftest import BACKENDS, HUS_USER_NAME, RunningBroker, log_in
 from tests.portal_client import callback_params, portal_client, redeem, start
 
@@ -92,6 +98,49 @@ async def test_refresh_token_of_another_client_is_refused(
         auth=("other", broker.secrets["other"]),
     )
     assert response.json()["error"] == "invalid_grant"
+
+
+async def test_a_leaked_refresh_token_presented_by_a_public_client_is_not_burnt(
+    broker: RunningBroker, browser: httpx.AsyncClient
+) -> None:
+    """Presented under a public client id (anyone can claim one), a leaked refresh token stays
+    unused: the real portal's next refresh is no replay and the grant lives on."""
+    await broker.add_client()
+    await broker.add_client("spa", token_endpoint_auth_method="none")
+    first = await tokens(broker, browser)
+    stolen = await browser.post(
+        broker.url + "/token",
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": first["refresh_token"],
+            "client_id": "spa",
+        },
+    )
+    assert stolen.status_code == 400 and stolen.json()["error"] == "invalid_grant"
+    rotated = await refresh(broker, browser, first["refresh_token"])
+    assert rotated.status_code == 200, rotated.text
+    assert (await userinfo(broker, browser, first["access_token"])).status_code == 200
+    assert (await refresh(broker, browser, rotated.json()["refresh_token"])).status_code == 200
+
+
+async def test_removing_a_client_revokes_its_tokens(
+    broker: RunningBroker, browser: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    """`clients remove`: the portal's tokens die with it, and a client registered again under
+    the same id inherits none of them."""
+    await broker.add_client()
+    first = await tokens(broker, browser)
+    config = tmp_path / "cli.yaml"
+    config.write_text(yaml.safe_dump(broker.settings.model_dump(mode="json")))
+    with contextlib.redirect_stdout(io.StringIO()):  # the CLI runs its own event loop
+        removed = await asyncio.to_thread(
+            main, ["--config", str(config), "clients", "remove", "portal"]
+        )
+    assert removed == 0
+    assert (await userinfo(broker, browser, first["access_token"])).status_code == 401
+    await broker.add_client()
+    again = await refresh(broker, browser, first["refresh_token"])
+    assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
 
 
 async def test_expired_refresh_token_is_refused(

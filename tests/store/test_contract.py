@@ -86,8 +86,8 @@ async def test_clients_round_trip(store: Store) -> None:
     await store.clients.put(client)
     assert await store.clients.get("portal") == client
     assert await store.clients.all() == [client]
-    assert await store.clients.delete("portal")
-    assert not await store.clients.delete("portal")
+    assert await store.clients.delete("portal", NOW)
+    assert not await store.clients.delete("portal", NOW)
     assert await store.clients.get("portal") is None
 
 
@@ -108,9 +108,11 @@ async def test_a_client_saved_before_the_identity_code_setting_loads_without_it(
 
 async def test_code_is_single_use_even_when_redemptions_race(store: Store) -> None:
     await store.grants.put_grant(grant(), code())
-    outcomes = await asyncio.gather(*(store.grants.consume_code("c1", NOW) for _ in range(10)))
+    outcomes = await asyncio.gather(
+        *(store.grants.consume_code("c1", "portal", NOW) for _ in range(10))
+    )
     assert sum(1 for o in outcomes if o is not None and o.first_use) == 1
-    assert await store.grants.consume_code("unknown", NOW) is None
+    assert await store.grants.consume_code("unknown", "portal", NOW) is None
 
 
 async def test_two_connections_share_single_use(store_factory: StoreFactory) -> None:
@@ -121,7 +123,8 @@ async def test_two_connections_share_single_use(store_factory: StoreFactory) -> 
     try:
         await first.grants.put_grant(grant(), code())
         results = await asyncio.gather(
-            first.grants.consume_code("c1", NOW), second.grants.consume_code("c1", NOW)
+            first.grants.consume_code("c1", "portal", NOW),
+            second.grants.consume_code("c1", "portal", NOW),
         )
         assert sorted(r.first_use for r in results if r) == [False, True]
     finally:
@@ -132,14 +135,50 @@ async def test_two_connections_share_single_use(store_factory: StoreFactory) -> 
 async def test_refresh_token_rotation_and_grant_revocation(store: Store) -> None:
     await store.grants.put_grant(grant(), code())
     await store.grants.put_tokens([token("r1"), token("a1", "access")])
-    first = await store.grants.consume_refresh_token("r1", NOW)
+    first = await store.grants.consume_refresh_token("r1", "portal", NOW)
     assert first is not None and first.first_use
-    again = await store.grants.consume_refresh_token("r1", NOW)
+    again = await store.grants.consume_refresh_token("r1", "portal", NOW)
     assert again is not None and not again.first_use
-    assert await store.grants.consume_refresh_token("a1", NOW) is None  # not a refresh token
+    assert (
+        await store.grants.consume_refresh_token("a1", "portal", NOW) is None
+    )  # not a refresh token
     await store.grants.revoke_grant("g1", NOW)
     revoked = await store.grants.get_grant("g1")
     assert revoked is not None and revoked.revoked_at == NOW
+
+
+async def test_another_clients_code_or_refresh_token_is_left_unused(store: Store) -> None:
+    """Presented by a client it was not issued to, a code or refresh token is unknown and stays
+    unused: its owner's redemption is still the first (and revokes nothing)."""
+    await store.grants.put_grant(grant(), code())
+    await store.grants.put_tokens([token("r1")])
+    assert await store.grants.consume_code("c1", "intruder", NOW) is None
+    assert await store.grants.consume_refresh_token("r1", "intruder", NOW) is None
+    redeemed = await store.grants.consume_code("c1", "portal", NOW)
+    assert redeemed is not None and redeemed.first_use
+    refreshed = await store.grants.consume_refresh_token("r1", "portal", NOW)
+    assert refreshed is not None and refreshed.first_use
+
+
+async def test_deleting_a_client_revokes_its_grants(store: Store) -> None:
+    await store.clients.put(ClientRecord("portal", "Portal", ("https://p/cb",), "none"))
+    await store.grants.put_grant(grant(), code())
+    other = grant("g2")
+    await store.grants.put_grant(
+        GrantRecord(**{**asdict(other), "client_id": "other"}), code("c2", "g2")
+    )
+    assert await store.clients.delete("portal", NOW)
+    revoked, kept = await store.grants.get_grant("g1"), await store.grants.get_grant("g2")
+    assert revoked is not None and revoked.revoked_at == NOW
+    assert kept is not None and kept.revoked_at is None
+
+
+async def test_the_store_says_whether_it_holds_identities(store: Store) -> None:
+    """What a missing subject key would orphan: accounts, SSO sessions, grants."""
+    await store.clients.put(ClientRecord("portal", "Portal", ("https://p/cb",), "none"))
+    assert not await store.holds_identities()  # clients alone are no identities
+    await store.sessions.put(SessionRecord("s1", "u", NOW, None, (), {}, NOW, NOW + 60))
+    assert await store.holds_identities()
 
 
 async def test_jti_is_remembered_until_it_expires(store: Store) -> None:
@@ -203,7 +242,7 @@ async def test_purge_removes_expired_grants_with_their_codes_and_tokens(store: S
     assert removed >= 1
     assert await store.grants.get_grant("g1") is None
     assert await store.grants.get_token("r1") is None
-    assert await store.grants.consume_code("c1", NOW) is None
+    assert await store.grants.consume_code("c1", "portal", NOW) is None
 
 
 async def test_replicas_claim_each_delivery_once(store_factory: StoreFactory) -> None:

@@ -408,6 +408,20 @@ async def test_discovery_issuer_must_be_the_configured_issuer(
         await connector.start(redirect_uri=CALLBACK)
 
 
+async def test_production_refuses_plain_http_endpoints_found_in_discovery(
+    mock: MockIdP, http: httpx.AsyncClient, clock: FrozenClock
+) -> None:
+    """The mock's discovery names http endpoints: production (https_only) logs nobody in
+    through them, development does."""
+    production = connector_for(make_idp(mock.url), http, clock, https_only=True)
+    with pytest.raises(
+        UpstreamResponseError, match="discovery: authorization_endpoint is not https"
+    ):
+        await production.start(redirect_uri=CALLBACK)
+    development = connector_for(make_idp(mock.url), http, clock)
+    assert (await development.start(redirect_uri=CALLBACK)).url.startswith(mock.url)
+
+
 async def test_a_code_for_another_issuer_is_refused(
     mock: MockIdP, http: httpx.AsyncClient, clock: FrozenClock, browser: httpx.AsyncClient
 ) -> None:

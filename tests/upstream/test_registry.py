@@ -22,9 +22,17 @@ def configs(tmp_path: Path) -> Path:
     return target
 
 
+def https_configs(configs: Path) -> Path:
+    """`configs` with the mocks' http URLs made https, as production wants."""
+    for path in configs.glob("*.yaml"):
+        path.write_text(path.read_text().replace("http://127.0.0.1", "https://127.0.0.1"))
+    return configs
+
+
 def signed_metadata_configs(configs: Path) -> Path:
-    """`configs` with a metadata signing certificate (made now, next to the IdP files) for
+    """`https_configs` with a metadata signing certificate (made now, next to the IdP files) for
     every SAML IdP whose metadata comes from a URL, as production wants."""
+    https_configs(configs)
     load_or_create_pair(configs, "metadata-signer-TEST-ONLY")
     for path in configs.glob("*.yaml"):
         text = path.read_text()
@@ -196,7 +204,7 @@ def test_production_refuses_a_metadata_url_without_signing_certificates(configs:
     """The committed files point at the mocks, unsigned: fine in development only."""
     assert load_registry(configs, development=True).idp("suomifi") is not None
     with pytest.raises(ConfigError, match=r"\.yaml: saml\.metadata_signing_certificates: requ"):
-        load_registry(configs, development=False)
+        load_registry(https_configs(configs), development=False)
 
 
 def test_an_unsigned_metadata_file_is_allowed_in_production(configs: Path) -> None:
@@ -205,7 +213,7 @@ def test_an_unsigned_metadata_file_is_allowed_in_production(configs: Path) -> No
     text = path.read_text()
     text = text.replace("  metadata_signing_certificates: metadata-signer-TEST-ONLY.crt\n", "")
     path.write_text(
-        text.replace("metadata_url: http://127.0.0.1:8003/metadata", "metadata_file: x")
+        text.replace("metadata_url: https://127.0.0.1:8003/metadata", "metadata_file: x")
     )
     idp = load_registry(configs, development=False).idp("suomifi")
     assert idp is not None and idp.saml_settings.metadata_signing_certificates == ()
@@ -245,3 +253,31 @@ def test_a_bad_signing_certificate_stops_start_up(
         load_registry(configs, development=True)
     message = str(refused.value)
     assert "suomifi.yaml: saml.metadata_signing_certificates.0" in message and problem in message
+
+
+@pytest.mark.parametrize(
+    ("file", "key", "plain"),
+    [
+        ("hus.yaml", "oidc.issuer", "issuer: http://idp.example.org/hus"),
+        ("hus.yaml", "oidc.discovery_url", "discovery_url: http://idp.example.org/hus/.wk"),
+        ("oys.yaml", "saml.metadata_url", "metadata_url: http://idp.example.org/oys/metadata"),
+        ("suomifi.yaml", "saml.metadata_url", "metadata_url: file:///etc/passwd"),
+    ],
+)
+def test_production_refuses_plain_http_upstream_urls(
+    configs: Path, file: str, key: str, plain: str
+) -> None:
+    """Whoever is on the path of plain http would serve the keys the broker trusts."""
+    signed_metadata_configs(configs)
+    path = configs / file
+    name = plain.split(":")[0]
+    lines = [
+        line for line in path.read_text().splitlines() if not line.strip().startswith(name + ":")
+    ]
+    section = "oidc:" if key.startswith("oidc") else "saml:"
+    text = "\n".join(lines).replace(section, f"{section}\n  {plain}", 1) + "\n"
+    path.write_text(text)
+    assert load_registry(configs, development=True).idp(path.stem) is not None
+    with pytest.raises(ConfigError) as refused:
+        load_registry(configs, development=False)
+    assert f"{path}: {key}: must be an https URL" in str(refused.value)

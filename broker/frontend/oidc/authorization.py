@@ -28,7 +28,11 @@ from broker.errors import (
 from broker.store.records import ClientRecord
 
 PKCE_VERIFIER_CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")
-PROMPTS = ("none", "login", "consent", "select_account")
+PROMPTS = ("none", "login", "select_account")
+"""What the broker honours: select_account, like login, sends the person through the choice
+pages instead of reusing the SSO session (`SessionManager.satisfies`). `consent` is refused as an
+unsupported value (invalid_request): the broker asks no consent of its own (the portal is the
+controller of what it requests), so it must not pretend to have asked."""
 MAX_PARAM_LENGTH = 2048
 
 

@@ -26,6 +26,7 @@ from broker.errors import InvalidClientError, InvalidRequestError
 from broker.frontend.oidc import secrets
 from broker.store.base import Store
 from broker.store.records import ClientRecord
+from broker.urls import is_https
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +55,17 @@ class ClientAuthenticator:
         endpoints: tuple[str, ...],
         max_assertion_age: int,
         clock_skew: int,
+        https_only: bool = False,
     ) -> None:
+        """`https_only` (production): a client's jwks_uri is fetched only over https, even
+        for a client stored before `check_client` refused plain http."""
         self._store = store
         self._clock = clock
         self._http = http
         self._audiences = {issuer, *endpoints}
         self._max_age = max_assertion_age
         self._skew = clock_skew
+        self._https_only = https_only
         self._jwks_cache: dict[str, KeySet] = {}
 
     async def authenticate(
@@ -129,6 +134,9 @@ class ClientAuthenticator:
         return self._jwks_cache[uri]
 
     async def _fetch_jwks(self, uri: str) -> KeySet:
+        if self._https_only and not is_https(uri):
+            log.warning("client jwks_uri is not https; not fetched (sote-broker check-config)")
+            raise InvalidClientError("client keys cannot be fetched")
         try:
             response = await self._http.get(uri)
             response.raise_for_status()

@@ -9,6 +9,7 @@ from broker.claims.scopes import NATIONAL_IDENTITY_CODE_SCOPE, supported_scopes
 from broker.claims.subjects import SUBJECT_TYPES
 from broker.errors import ConfigError
 from broker.store.records import ClientRecord
+from broker.urls import is_https
 
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
 GRANT_TYPES = ("authorization_code", "refresh_token")
@@ -34,9 +35,13 @@ def check_client(client: ClientRecord, *, development: bool) -> None:
     for uri in client.post_logout_redirect_uris:
         check_redirect_uri(uri, development=development, field=f"{cid}: post_logout_redirect_uris")
     if client.backchannel_logout_uri:
-        check_redirect_uri(
-            client.backchannel_logout_uri, development=development, field=f"{cid}: backchannel"
+        check_server_uri(
+            client.backchannel_logout_uri,
+            development=development,
+            field=f"{cid}: backchannel_logout_uri",
         )
+    if client.jwks_uri:
+        check_server_uri(client.jwks_uri, development=development, field=f"{cid}: jwks_uri")
     _check_credentials(client)
     if unknown := set(client.grant_types) - set(GRANT_TYPES):
         raise ConfigError(f"{cid}: grant_types: unknown {sorted(unknown)}")
@@ -94,6 +99,18 @@ def _check_credentials(client: ClientRecord) -> None:
             raise ConfigError(f"{cid}: a public client (none) cannot have a secret")
         if not client.require_pkce:
             raise ConfigError(f"{cid}: a public client (none) must use PKCE")
+
+
+def check_server_uri(uri: str, *, development: bool, field: str) -> None:
+    """A URI the broker itself calls (the client's keys, its back-channel logout): https in
+    production with no loopback exception (a loopback service is not the portal's), http(s)
+    only in development (for the mocks)."""
+    parts = urlsplit(uri)
+    if parts.fragment or "#" in uri:
+        raise ConfigError(f"{field}: {uri!r} must be an absolute URI without a fragment")
+    plain_allowed = development and parts.scheme == "http" and parts.hostname
+    if not plain_allowed and not is_https(uri):
+        raise ConfigError(f"{field}: {uri!r} must use https")
 
 
 def check_redirect_uri(uri: str, *, development: bool, field: str) -> None:

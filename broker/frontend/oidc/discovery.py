@@ -6,6 +6,7 @@ from typing import Any
 
 from broker.claims.scopes import supported_claims, supported_scopes
 from broker.claims.subjects import SUBJECT_TYPES
+from broker.frontend.oidc.authorization import PROMPTS
 from broker.frontend.oidc.client_auth import ASSERTION_ALGS
 from broker.frontend.oidc.clients import AUTH_METHODS, SIGNING_ALGS
 from broker.settings import Settings
@@ -26,7 +27,8 @@ def endpoint(settings: Settings, name: str) -> str:
 
 
 def provider_metadata(settings: Settings) -> dict[str, Any]:
-    authenticated = [m for m in AUTH_METHODS if m != "none"]
+    """Only what the broker does: revocation and introspection authenticate a client as the
+    token endpoint does (`ClientAuthenticator`), so a public client uses them with `none`."""
     return {
         "issuer": settings.issuer,
         **{name: settings.issuer + path for name, path in ENDPOINTS.items()},
@@ -38,12 +40,12 @@ def provider_metadata(settings: Settings) -> dict[str, Any]:
         "id_token_signing_alg_values_supported": list(SIGNING_ALGS),
         "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
         "token_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGS,
-        "revocation_endpoint_auth_methods_supported": authenticated,
-        "introspection_endpoint_auth_methods_supported": authenticated,
+        "revocation_endpoint_auth_methods_supported": list(AUTH_METHODS),
+        "introspection_endpoint_auth_methods_supported": list(AUTH_METHODS),
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": supported_claims(),
         "acr_values_supported": list(settings.acr_values_supported),
-        "prompt_values_supported": ["none", "login"],
+        "prompt_values_supported": list(PROMPTS),
         "ui_locales_supported": ["fi", "sv", "en"],
         "claims_parameter_supported": False,
         "request_parameter_supported": False,

@@ -23,6 +23,7 @@ from broker.frontend.oidc.keys import InvalidSignatureError, KeyRing
 from broker.settings import BackchannelSettings
 from broker.store.base import Store
 from broker.store.records import ClientRecord, LogoutDelivery
+from broker.urls import is_https
 
 log = logging.getLogger(__name__)
 
@@ -94,8 +95,13 @@ class BackchannelNotifier:
         http: httpx.AsyncClient,
         settings: BackchannelSettings,
         subjects: ClientSubjects,
+        *,
+        https_only: bool = False,
     ) -> None:
+        """`https_only` (production): nothing is sent to a plain-http backchannel_logout_uri,
+        even of a client stored before `check_client` refused it."""
         self._store = store
+        self._https_only = https_only
         self._subjects = subjects
         self._issuer = issuer
         self._clock = clock
@@ -109,6 +115,13 @@ class BackchannelNotifier:
         for client_id in client_ids:
             client = await self._store.clients.get(client_id)
             if client is None or not client.backchannel_logout_uri:
+                continue
+            if self._https_only and not is_https(client.backchannel_logout_uri):
+                log.warning(
+                    "backchannel_logout_uri is not https; no logout token sent "
+                    "(sote-broker check-config)",
+                    extra={"client_id": client_id},
+                )
                 continue
             deliveries.append(
                 LogoutDelivery(

@@ -57,7 +57,13 @@ class OIDCProvider:
         self.resources = TokenResources(store, clock, issuer, Sealer(subject_key))
         self.logout = LogoutValidator(store, keys, issuer)
         self.backchannel = BackchannelNotifier(
-            store, self.issuer, clock, http, settings.backchannel, subjects
+            store,
+            self.issuer,
+            clock,
+            http,
+            settings.backchannel,
+            subjects,
+            https_only=not settings.development,
         )
         self.client_auth = ClientAuthenticator(
             store,
@@ -70,6 +76,7 @@ class OIDCProvider:
             ),
             max_assertion_age=settings.tokens.client_assertion_max_age,
             clock_skew=settings.tokens.clock_skew,
+            https_only=not settings.development,
         )
 
     async def validate_authorization(

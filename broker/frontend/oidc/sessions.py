@@ -60,8 +60,8 @@ class SessionManager:
 
     def satisfies(self, session: SessionRecord, request: AuthorizationRequest) -> bool:
         """Whether the session may answer the request without a new login (OIDC Core §3.1.2.1)."""
-        if "login" in request.prompt:
-            return False
+        if "login" in request.prompt or "select_account" in request.prompt:
+            return False  # the person logs in again, choosing route and organisation anew
         if request.max_age is not None and self._clock.now() - session.auth_time > request.max_age:
             return False
         return not (request.acr_values and session.acr not in request.acr_values)

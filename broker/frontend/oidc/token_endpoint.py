@@ -46,9 +46,9 @@ class TokenEndpoint:
     async def exchange_code(self, client: ClientRecord, form: Mapping[str, str]) -> dict[str, Any]:
         code = _required(form, "code")
         consumed = await self._store.grants.consume_code(
-            secrets.hash_secret(code), self._clock.now()
+            secrets.hash_secret(code), client.client_id, self._clock.now()
         )
-        if consumed is None:
+        if consumed is None:  # unknown, or another client's (left unused for its owner)
             raise InvalidGrantError("unknown authorization code")
         record = consumed.record
         if not consumed.first_use:
@@ -67,8 +67,6 @@ class TokenEndpoint:
     def _check_code(
         self, record: CodeRecord, client: ClientRecord, form: Mapping[str, str]
     ) -> None:
-        if record.client_id != client.client_id:
-            raise InvalidGrantError("authorization code was issued to another client")
         if record.expires_at <= self._clock.now():
             raise InvalidGrantError("authorization code expired")
         if form.get("redirect_uri") != record.redirect_uri:
@@ -90,12 +88,12 @@ class TokenEndpoint:
             raise UnauthorizedClientError("client may not use refresh tokens")
         value = _required(form, "refresh_token")
         now = self._clock.now()
-        consumed = await self._store.grants.consume_refresh_token(secrets.hash_secret(value), now)
-        if consumed is None:
+        consumed = await self._store.grants.consume_refresh_token(
+            secrets.hash_secret(value), client.client_id, now
+        )
+        if consumed is None:  # unknown, or another client's (left unused for its owner)
             raise InvalidGrantError("unknown refresh token")
         token = consumed.record
-        if token.client_id != client.client_id:
-            raise InvalidGrantError("refresh token was issued to another client")
         if not consumed.first_use:
             await self._store.grants.revoke_grant(token.grant_id, now)
             log.warning(
