@@ -44,7 +44,7 @@ from broker.journey.saml_service import (
 from broker.journey.steps import JourneyMap
 from broker.journey.transactions import LoginTransactions
 from broker.journey.upstreams import build_connectors
-from broker.secret_files import load_or_create_keys
+from broker.secret_files import load_or_create_keys, set_private_umask
 from broker.settings import Settings
 from broker.store.base import Store
 from broker.store.sqlite import SQLiteStore
@@ -86,6 +86,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        set_private_umask()  # before the store and the keys make their files
         await store.open()
         keys = open_keyring(settings, clock)
         cookies = CookieSigner(

@@ -84,6 +84,41 @@ async def test_migrations_apply_once(tmp_path: Path) -> None:
     assert oct((tmp_path / "again.db").stat().st_mode & 0o777) == "0o600"
 
 
+async def test_deleted_rows_are_overwritten_in_the_database_file(tmp_path: Path) -> None:
+    """secure_delete: what was deleted is not left readable in free pages of the file. (Debian's
+    SQLite is built with SQLITE_SECURE_DELETE, so there the pragma only confirms the default; the
+    control at the end shows that the byte check sees data a plain delete leaves behind.)"""
+    store = SQLiteStore(tmp_path / "erased.db")
+    await store.open()
+    marker = "Poistettava Henkilo 010280-952L"
+    try:
+        assert [tuple(r) for r in await store.db.execute_fetchall("PRAGMA secure_delete")] == [(1,)]
+        await store.put_client(
+            ClientRecord(
+                client_id="gone",
+                client_name=marker,
+                redirect_uris=("https://p/cb",),
+                token_endpoint_auth_method="none",
+                created_at=NOW,
+            )
+        )
+        await store.db.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)")
+        assert marker.encode() in (tmp_path / "erased.db").read_bytes()
+        assert await store.delete_client("gone")
+        await store.db.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)")
+        files = [tmp_path / name for name in ("erased.db", "erased.db-wal")]
+        assert not [f.name for f in files if f.exists() and marker.encode() in f.read_bytes()]
+        await store.db.execute_fetchall("PRAGMA secure_delete=OFF")  # the control
+        control = ClientRecord("kept", marker + " control", ("https://p/cb",), "none")
+        await store.put_client(control)
+        await store.db.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)")
+        await store.delete_client("kept")
+        await store.db.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)")
+        assert (marker + " control").encode() in files[0].read_bytes()
+    finally:
+        await store.close()
+
+
 async def test_clients_round_trip(store: Store) -> None:
     client = ClientRecord(
         client_id="portal",
