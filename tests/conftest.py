@@ -179,7 +179,7 @@ def serve_journey(
     idp_base = f"http://127.0.0.1:{idp_sock.getsockname()[1]}"
     mock = create_mock_idp(
         idp_base,
-        extra_redirect_uris=[broker_url + "/upstream/oidc/callback"],
+        extra_redirect_uris=[broker_url + "/upstream/oidc/callback/{org}"],
         faults_enabled=True,
         key_dir=mock_idp_keys,
     )

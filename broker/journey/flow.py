@@ -30,6 +30,7 @@ from broker.errors import (
     TransactionError,
     UnknownChoiceError,
     UpstreamLoginRequiredError,
+    UpstreamResponseError,
 )
 from broker.frontend.oidc.authorization import AuthorizationRequest
 from broker.frontend.oidc.provider import OIDCProvider, login_required
@@ -44,6 +45,7 @@ from broker.upstream.registry import IdP
 log = logging.getLogger(__name__)
 
 CALLBACK_PATH = "/upstream/oidc/callback"
+"""Followed by `/{idp_id}`: each OIDC IdP returns to its own redirect URI (RFC 9700 §4.4.2.2)."""
 ACS_PATH = "/upstream/saml/acs"
 SAML_CONTINUE_PATH = "/upstream/saml/continue"
 SLO_PATH = "/upstream/saml/slo"
@@ -80,10 +82,7 @@ class LoginJourney:
         self.accounts = accounts
         self._subject_key = subject_key
         self._sealer = Sealer(subject_key)
-        self._return_urls = {
-            "oidc": provider.settings.issuer + CALLBACK_PATH,
-            "saml": provider.settings.issuer + ACS_PATH,
-        }
+        self._issuer = provider.settings.issuer
 
     # -- from the portal ------------------------------------------------------------------
     async def begin(
@@ -170,7 +169,7 @@ class LoginJourney:
     async def _start_upstream(self, tx: TransactionRecord, idp: IdP) -> Redirect:
         request = AuthorizationRequest.from_json(tx.request)
         started = await self._connectors[idp.id].start(
-            redirect_uri=self._return_urls[idp.protocol],
+            redirect_uri=self._return_url(idp),
             prompt=request.prompt,
             max_age=request.max_age,
             login_hint=request.login_hint,
@@ -181,6 +180,20 @@ class LoginJourney:
         await self._transactions.update(tx, idp=idp.id, upstream=started.saved)
         log.info("upstream login started", extra={"idp": idp.id})
         return Redirect(started.url, tx_id=tx.tx_id)
+
+    def _return_url(self, idp: IdP) -> str:
+        if idp.protocol == "oidc":
+            return f"{self._issuer}{CALLBACK_PATH}/{idp.id}"
+        return self._issuer + ACS_PATH
+
+    async def oidc_callback(
+        self, tx: TransactionRecord, idp_id: str, params: Mapping[str, str]
+    ) -> Redirect:
+        """Mix-up defence (RFC 9700 §4.4): an answer at one IdP's redirect URI continues only a
+        login that went to that IdP, so a code another IdP issued is never sent to this one."""
+        if tx.data.get("idp") != idp_id:
+            raise UpstreamResponseError(f"{idp_id}: callback for a login sent to another IdP")
+        return await self.upstream_callback(tx, params)
 
     async def hold_saml_response(self, relay_state: str, params: Mapping[str, str]) -> Redirect:
         """The ACS gets a cross-site POST, which carries no SameSite=Lax cookie. Keep the response
