@@ -346,6 +346,7 @@ class LoginJourney:
             acr=pending.acr,
             amr=pending.amr,
             upstream=pending.upstream,
+            auth_time=pending.auth_time,
         )
 
     async def _finish_upstream(
@@ -371,10 +372,11 @@ class LoginJourney:
         acr: str | None,
         amr: tuple[str, ...],
         upstream: UpstreamSession | None = None,
+        auth_time: float | None = None,
     ) -> Redirect:
         request = await self._transactions.finish(tx)
         session = await self._provider.sessions.start(
-            sub, acr=acr, amr=amr, claims=claims, upstream=upstream
+            sub, acr=acr, amr=amr, claims=claims, upstream=upstream, auth_time=auth_time
         )
         if tx.data.get("purpose") == "account":
             return Redirect(ACCOUNT_PATH, session=session)
