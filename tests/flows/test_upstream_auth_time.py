@@ -9,6 +9,7 @@ import time
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+from authlib.integrations.starlette_client import StarletteOAuth2App
 
 from tests.conftest import (
     HUS_USER,
@@ -21,7 +22,7 @@ from tests.conftest import (
     walk_to_idp,
 )
 from tests.flows.test_org_saml_journey import at_the_idp, authn_request, back_to_broker
-from tests.portal_client import callback_params, portal_client, redeem, start
+from tests.portal_client import Authorization, callback_params, portal_client, redeem, start
 
 TWO_HOURS = 7200
 SOITE_USER = ("elin.sundqvist", "testi1234")
@@ -38,9 +39,11 @@ async def log_in_at_idp_only(browser: httpx.AsyncClient, idp_authorize_url: str)
     assert posted.status_code in (302, 303), posted.text
 
 
-async def id_token_auth_time(client: object, auth: object, answer: httpx.Response) -> int:
+async def id_token_auth_time(
+    client: StarletteOAuth2App, auth: Authorization, answer: httpx.Response
+) -> int:
     assert answer.status_code == 303, answer.text
-    token = await redeem(client, auth, callback_params(answer.headers["location"])["code"])  # type: ignore[arg-type]
+    token = await redeem(client, auth, callback_params(answer.headers["location"])["code"])
     return int(jwt_parts(token["id_token"])[1]["auth_time"])
 
 
