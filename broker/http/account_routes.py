@@ -157,15 +157,16 @@ def _render_delete(
 
 
 async def post_delete(request: Request) -> Response:
-    """Deleting needs the box ticked; then the account goes, and the SSO session with it
-    (portals that asked for it get a back-channel logout)."""
+    """Deleting needs the box ticked; then every SSO session of the account ends, in every
+    browser, with its grants (portals that asked for it get a back-channel logout), and the
+    account goes."""
     ctx = broker(request)
     session, account = await _signed_in(request)
     form = await request.form()
     if not _csrf_ok(request, session, form.get("csrf_token")) or form.get("confirm") != "yes":
         return _render_delete(request, session, status=400, not_confirmed=True)
+    await ctx.provider.end_subject(account.account_id)
     await ctx.journey.accounts.accounts.delete(account, session.claims.get("route"))
-    await ctx.provider.end_session(session)
     response = page(request, "account_delete.html", deleted=True)
     ctx.cookies.clear(response, SESSION)
     response.headers.update(NO_STORE)

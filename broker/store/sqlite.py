@@ -10,7 +10,7 @@ import asyncio
 import json
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -248,6 +248,31 @@ class SQLiteStore(Store):
                 "SELECT client_id FROM session_clients WHERE sid = ? ORDER BY client_id", (sid,)
             ) as cur:
                 return [row[0] for row in await cur.fetchall()]
+
+    async def end_subject(
+        self, sub: str, client_subjects: Sequence[tuple[str, str]], now: float
+    ) -> list[tuple[str, list[str]]]:
+        async with self._transaction() as db:
+            async with db.execute(
+                "SELECT sid FROM sessions WHERE sub = ? AND ended_at IS NULL ORDER BY sid", (sub,)
+            ) as cur:
+                sids = [row[0] for row in await cur.fetchall()]
+            await db.execute(
+                "UPDATE sessions SET claims = '{}', ended_at = coalesce(ended_at, ?) WHERE sub = ?",
+                (now, sub),
+            )
+            await db.executemany(
+                "UPDATE grants SET claims = '{}', revoked_at = coalesce(revoked_at, ?) "
+                "WHERE client_id = ? AND sub = ?",
+                [(now, client_id, client_sub) for client_id, client_sub in client_subjects],
+            )
+            ended = []
+            for sid in sids:
+                async with db.execute(
+                    "SELECT client_id FROM session_clients WHERE sid = ? ORDER BY client_id", (sid,)
+                ) as cur:
+                    ended.append((sid, [row[0] for row in await cur.fetchall()]))
+            return ended
 
     async def add_session_client(self, sid: str, client_id: str) -> None:
         await self._run(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import sqlite3
 from collections.abc import AsyncIterator
@@ -218,6 +219,34 @@ async def test_ending_a_session_revokes_its_grants_and_names_its_clients(store: 
     assert ended is not None and ended.ended_at == NOW + 1
     revoked = await store.get_grant("g1")
     assert revoked is not None and revoked.revoked_at == NOW + 1
+
+
+async def test_ending_a_subject_ends_all_its_sessions_and_revokes_all_its_grants(
+    store: Store,
+) -> None:
+    """Grants are found by each portal's own subject too: one may outlive its session's row."""
+    for sid, sub in (("s1", "acc"), ("s2", "acc"), ("s3", "someone-else")):
+        await store.put_session(
+            SessionRecord(sid, sub, NOW, None, ("pwd",), {"name": "T"}, NOW, NOW + 100)
+        )
+    await store.add_session_client("s1", "portal")
+    await store.add_session_client("s2", "other")
+    await store.put_grant(grant("g1", sid="s1"), code("c1", "g1"))  # grant() has sub "u"
+    await store.put_grant(grant("g2", sid="gone-session"), code("c2", "g2"))
+    await store.put_grant(dataclasses.replace(grant("g3", sid="s3"), sub="v"), code("c3", "g3"))
+    ended = await store.end_subject("acc", [("portal", "u")], NOW + 1)
+    assert sorted(ended) == [("s1", ["portal"]), ("s2", ["other"])]
+    for sid in ("s1", "s2"):
+        session = await store.get_session(sid)
+        assert session is not None and session.ended_at == NOW + 1 and session.claims == {}
+    other = await store.get_session("s3")
+    assert other is not None and other.ended_at is None
+    for grant_id in ("g1", "g2"):
+        revoked = await store.get_grant(grant_id)
+        assert revoked is not None and revoked.revoked_at == NOW + 1 and revoked.claims == {}
+    kept = await store.get_grant("g3")
+    assert kept is not None and kept.revoked_at is None
+    assert await store.end_subject("acc", [], NOW + 2) == []
 
 
 async def test_logout_outbox_leases_deliveries(store: Store) -> None:
