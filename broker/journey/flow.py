@@ -52,6 +52,9 @@ SLO_PATH = "/upstream/saml/slo"
 ACCOUNT_PATH = "/account"
 REGISTER_PATH = "/account/register"
 CONFIRM_PATH = "/account/confirm"
+ACCOUNT_DELETE_PATH = "/account/delete"
+ACCOUNT_PAGES = frozenset({ACCOUNT_PATH, ACCOUNT_DELETE_PATH})
+"""Where a login for the account pages may return to."""
 
 
 @dataclass(frozen=True)
@@ -101,9 +104,12 @@ class LoginJourney:
             return await self._start_upstream(tx, hinted)
         return Redirect(STEP_PATHS[Step.ROLE], tx_id=tx.tx_id)
 
-    async def begin_for_account(self, ui_locales: str | None) -> Redirect:
-        """A login for the account page itself (no portal): the same journey, and at its end
-        an SSO session and the account page instead of a code."""
+    async def begin_for_account(
+        self, ui_locales: str | None, *, then: str = ACCOUNT_PATH, fresh: bool = False
+    ) -> Redirect:
+        """A login for the account pages themselves (no portal): the same journey, and at its
+        end an SSO session and the page `then` instead of a code. `fresh`: the IdP must
+        authenticate the person again (prompt=login, SAML ForceAuthn), as before deleting."""
         request = AuthorizationRequest(
             client_id="",
             redirect_uri="",
@@ -112,10 +118,11 @@ class LoginJourney:
             nonce=None,
             code_challenge=None,
             code_challenge_method=None,
+            prompt=("login",) if fresh else (),
             ui_locales=ui_locales,
         )
         tx = await self._transactions.create(request)
-        await self._transactions.update(tx, purpose="account")
+        await self._transactions.update(tx, purpose="account", then=then)
         return Redirect(STEP_PATHS[Step.ROLE], tx_id=tx.tx_id)
 
     async def current(self, tx_id: str | None) -> TransactionRecord:
@@ -379,7 +386,8 @@ class LoginJourney:
             sub, acr=acr, amr=amr, claims=claims, upstream=upstream, auth_time=auth_time
         )
         if tx.data.get("purpose") == "account":
-            return Redirect(ACCOUNT_PATH, session=session)
+            then = tx.data.get("then")
+            return Redirect(then if then in ACCOUNT_PAGES else ACCOUNT_PATH, session=session)
         url = await self._provider.complete(request, session)
         return Redirect(url, session=session)
 

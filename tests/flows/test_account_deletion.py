@@ -12,11 +12,19 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import yaml
 
-from tests.conftest import JourneyWorld, hidden_inputs, jwt_parts, log_in
+from tests.conftest import (
+    JourneyWorld,
+    choose_organisation,
+    hidden_inputs,
+    jwt_parts,
+    log_in,
+    upstream_login,
+)
 from tests.flows.conftest import LogoutReceiver, wait_for
 from tests.flows.test_logs_and_cli import cli
 from tests.portal_client import callback_params, portal_client, redeem, start
@@ -123,3 +131,44 @@ async def test_an_erase_by_the_operator_ends_every_session_of_the_account(
         # the CLI queued the logouts at the real time; the broker's frozen clock catches up
         world.broker.clock.advance(time.time() - world.broker.clock.now() + 1)
         await assert_all_sessions_gone(world, receiver, (first, second))
+
+
+async def test_deleting_after_an_older_login_needs_a_fresh_one_first(
+    world: JourneyWorld, browser: httpx.AsyncClient
+) -> None:
+    """A session left open (a shared computer) or a stolen cookie does not delete the account:
+    past `accounts.delete_login_max_age` (300 s) the person logs in again, at the IdP itself
+    (prompt=login), and comes back to the confirmation."""
+    broker = world.broker
+    await broker.add_client()
+    assert broker.settings.accounts.delete_login_max_age == 300
+    back = await log_in(browser, broker, (await start(portal_client(broker))).url)
+    assert back.status_code == 303
+    delete_url = broker.url + "/account/delete"
+    broker.clock.advance(290)  # (the IdP's auth_time is in whole seconds)
+    world.idp_clock.offset = 290
+    left_open = await browser.get(delete_url)
+    assert left_open.status_code == 200 and "Haluatko varmasti poistaa tilisi?" in left_open.text
+    broker.clock.advance(11)
+    world.idp_clock.offset = 301
+    # The page left open is posted: not deleted, a fresh login first.
+    posted = await browser.post(
+        delete_url, data={**hidden_inputs(left_open.text), "confirm": "yes"}
+    )
+    assert posted.status_code == 303 and posted.headers["location"] == "/login/role"
+    with sqlite3.connect(broker.settings.store.sqlite_path) as db:
+        assert db.execute("SELECT count(*) FROM accounts").fetchone() == (1,)
+    shown = await browser.get(delete_url)
+    assert shown.status_code == 303 and shown.headers["location"] == "/login/role"
+    # The IdP is asked to authenticate again, though its own session is still alive.
+    to_idp = await choose_organisation(browser, broker)
+    assert parse_qs(urlsplit(to_idp).query)["prompt"] == ["login"]
+    assert 'name="password"' in (await browser.get(to_idp)).text
+    again = await upstream_login(browser, to_idp)
+    assert again.status_code == 303 and again.headers["location"] == "/account/delete"
+    confirm = await browser.get(delete_url)
+    assert confirm.status_code == 200 and "Haluatko varmasti poistaa tilisi?" in confirm.text
+    gone = await browser.post(delete_url, data={**hidden_inputs(confirm.text), "confirm": "yes"})
+    assert gone.status_code == 200 and "Tili on poistettu" in gone.text
+    with sqlite3.connect(broker.settings.store.sqlite_path) as db:
+        assert db.execute("SELECT count(*) FROM accounts").fetchone() == (0,)
