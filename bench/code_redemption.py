@@ -13,7 +13,7 @@ alg), the mock organisation OIDC IdP (`python -m mock_idps.oidc_idp`) and
 
 Each run, per alg: phase 1 (not timed) mints `codes` codes: one real login per client through the
 login journey (GET /authorize -> role, route, group and organisation pages -> the mock IdP's HUS
-login form -> the broker's /upstream/oidc/callback), then its SSO session cookie makes every
+login form -> the broker's /upstream/oidc/callback/hus), then its SSO session cookie makes every
 further GET /authorize (PKCE S256, state, nonce) answer straight away with a code in `Location`.
 Phase 2 (timed) redeems them all with `concurrency` requests in flight from one asyncio httpx
 client in this process. A redemption counts only if it is 200 with an id_token whose header names
@@ -258,7 +258,7 @@ def running_mock_idp(log_path: Path, port: int, broker_port: int) -> Iterator[st
         "--port",
         str(port),
         "--redirect-uri",
-        f"http://127.0.0.1:{broker_port}/upstream/oidc/callback",
+        f"http://127.0.0.1:{broker_port}/upstream/oidc/callback/{{org}}",
         "--log-level",
         "WARNING",
     ]

@@ -46,6 +46,7 @@ from broker.journey.saml_service import (
 from broker.journey.steps import JourneyMap
 from broker.journey.transactions import LoginTransactions
 from broker.journey.upstreams import build_connectors
+from broker.secret_files import set_private_umask
 from broker.settings import Settings
 from broker.store.base import Store
 from broker.store.sqlite import SQLiteStore
@@ -87,6 +88,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        set_private_umask()  # before the store and the keys make their files
         await store.open()
         try:
             keys = open_keyring(settings, clock)

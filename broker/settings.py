@@ -110,6 +110,9 @@ class AccountSettings(_Frozen):
     audit_retention_days: int = Field(5 * 365, ge=30)
     """How long the account audit trail is kept (it names no person once an account is gone);
     older entries are purged by housekeeping."""
+    delete_login_max_age: int = Field(300, ge=30, le=3600)
+    """Deleting an account needs a login at most this many seconds old; an older SSO session
+    sends the person through a fresh login (prompt=login, SAML ForceAuthn) first."""
 
 
 class TokenSettings(_Frozen):

@@ -12,7 +12,7 @@ from broker.http.cookies import REMEMBER, TRANSACTION
 from broker.http.errors import NO_STORE
 from broker.http.oidc_routes import redirect, single_values
 from broker.http.pages import page
-from broker.journey.flow import Redirect
+from broker.journey.flow import CALLBACK_PATH, Redirect
 from broker.journey.steps import STEP_PATHS, Choices, Step
 from broker.store.records import TransactionRecord
 
@@ -122,7 +122,8 @@ async def upstream_callback(request: Request) -> Response:
     ctx = broker(request)
     tx = await current_transaction(request)
     params, _ = single_values(request.query_params)
-    return logged_in(request, tx, await ctx.journey.upstream_callback(tx, params))
+    idp_id = request.path_params["idp_id"]
+    return logged_in(request, tx, await ctx.journey.oidc_callback(tx, idp_id, params))
 
 
 def logged_in(request: Request, tx: TransactionRecord, outcome: Redirect) -> Response:
@@ -159,7 +160,7 @@ ROUTES = [
     Route("/login/remembered", choose_remembered, methods=["POST"]),
     Route("/login/{step}", show_step, methods=["GET"]),
     Route("/login/{step}", choose_step, methods=["POST"]),
-    Route("/upstream/oidc/callback", upstream_callback, methods=["GET"]),
+    Route(CALLBACK_PATH + "/{idp_id}", upstream_callback, methods=["GET"]),
     Route("/upstream/saml/acs", saml_acs, methods=["POST"]),
     Route("/upstream/saml/continue", saml_continue, methods=["GET"]),
 ]

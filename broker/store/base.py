@@ -8,6 +8,7 @@ transaction and no caller needs a lock.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -93,6 +94,16 @@ class Store(ABC):
     @abstractmethod
     async def end_session(self, sid: str, now: float) -> list[str]:
         """Mark ended, revoke its grants; return the ids of the clients that took part in it."""
+
+    @abstractmethod
+    async def end_subject(
+        self, sub: str, client_subjects: Sequence[tuple[str, str]], now: float
+    ) -> list[tuple[str, list[str]]]:
+        """For an account that is gone: end every session of the local subject `sub` not ended
+        yet, revoke every grant of the account (by each client's own subject for it in
+        `client_subjects`, (client_id, sub) pairs, since a refresh token outlives its session)
+        and drop the claims both keep; return each ended session's sid with the ids of the
+        clients that took part in it."""
 
     @abstractmethod
     async def add_session_client(self, sid: str, client_id: str) -> None: ...

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sqlite3
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -44,6 +45,13 @@ def _tuple(text: str) -> tuple[str, ...]:
     return tuple(json.loads(text))
 
 
+def _create_private(path: Path) -> None:
+    """The database file made 0600 before SQLite opens it: SQLite gives its `-wal` and `-shm`
+    files the database file's mode, so none of the three is ever readable by others."""
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    os.chmod(path, 0o600)
+
+
 class SQLiteStore(Store):
     def __init__(self, path: Path) -> None:
         self._path = path
@@ -68,6 +76,7 @@ class SQLiteStore(Store):
     async def open(self) -> None:
         self._path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         try:
+            _create_private(self._path)
             self._db = await aiosqlite.connect(self._path, isolation_level=None)
             self._db.row_factory = sqlite3.Row
             for pragma in (
@@ -75,12 +84,12 @@ class SQLiteStore(Store):
                 "synchronous=NORMAL",
                 "foreign_keys=ON",
                 "busy_timeout=5000",
+                "secure_delete=ON",  # deleted rows are overwritten, not left in free pages
             ):
                 await self._db.execute_fetchall(f"PRAGMA {pragma}")
             await self._migrate()
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open SQLite store at {self._path}: {exc}") from exc
-        self._path.chmod(0o600)
 
     async def close(self) -> None:
         if self._db is not None:
@@ -243,6 +252,31 @@ class SQLiteStore(Store):
                 "SELECT client_id FROM session_clients WHERE sid = ? ORDER BY client_id", (sid,)
             ) as cur:
                 return [row[0] for row in await cur.fetchall()]
+
+    async def end_subject(
+        self, sub: str, client_subjects: Sequence[tuple[str, str]], now: float
+    ) -> list[tuple[str, list[str]]]:
+        async with self._transaction() as db:
+            async with db.execute(
+                "SELECT sid FROM sessions WHERE sub = ? AND ended_at IS NULL ORDER BY sid", (sub,)
+            ) as cur:
+                sids = [row[0] for row in await cur.fetchall()]
+            await db.execute(
+                "UPDATE sessions SET claims = '{}', ended_at = coalesce(ended_at, ?) WHERE sub = ?",
+                (now, sub),
+            )
+            await db.executemany(
+                "UPDATE grants SET claims = '{}', revoked_at = coalesce(revoked_at, ?) "
+                "WHERE client_id = ? AND sub = ?",
+                [(now, client_id, client_sub) for client_id, client_sub in client_subjects],
+            )
+            ended = []
+            for sid in sids:
+                async with db.execute(
+                    "SELECT client_id FROM session_clients WHERE sid = ? ORDER BY client_id", (sid,)
+                ) as cur:
+                    ended.append((sid, [row[0] for row in await cur.fetchall()]))
+            return ended
 
     async def add_session_client(self, sid: str, client_id: str) -> None:
         await self._run(

@@ -85,6 +85,41 @@ async def test_migrations_apply_once(tmp_path: Path) -> None:
     assert oct((tmp_path / "again.db").stat().st_mode & 0o777) == "0o600"
 
 
+async def test_deleted_rows_are_overwritten_in_the_database_file(tmp_path: Path) -> None:
+    """secure_delete: what was deleted is not left readable in free pages of the file. (Debian's
+    SQLite is built with SQLITE_SECURE_DELETE, so there the pragma only confirms the default; the
+    control at the end shows that the byte check sees data a plain delete leaves behind.)"""
+    store = SQLiteStore(tmp_path / "erased.db")
+    await store.open()
+    marker = "Poistettava Henkilo 010280-952L"
+    try:
+        assert [tuple(r) for r in await store.db.execute_fetchall("PRAGMA secure_delete")] == [(1,)]
+        await store.put_client(
+            ClientRecord(
+                client_id="gone",
+                client_name=marker,
+                redirect_uris=("https://p/cb",),
+                token_endpoint_auth_method="none",
+                created_at=NOW,
+            )
+        )
+        await store.db.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)")
+        assert marker.encode() in (tmp_path / "erased.db").read_bytes()
+        assert await store.delete_client("gone", NOW)
+        await store.db.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)")
+        files = [tmp_path / name for name in ("erased.db", "erased.db-wal")]
+        assert not [f.name for f in files if f.exists() and marker.encode() in f.read_bytes()]
+        await store.db.execute_fetchall("PRAGMA secure_delete=OFF")  # the control
+        control = ClientRecord("kept", marker + " control", ("https://p/cb",), "none")
+        await store.put_client(control)
+        await store.db.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)")
+        await store.delete_client("kept", NOW)
+        await store.db.execute_fetchall("PRAGMA wal_checkpoint(TRUNCATE)")
+        assert (marker + " control").encode() in files[0].read_bytes()
+    finally:
+        await store.close()
+
+
 async def test_clients_round_trip(store: Store) -> None:
     client = ClientRecord(
         client_id="portal",
@@ -227,6 +262,34 @@ async def test_ending_a_session_revokes_its_grants_and_names_its_clients(store: 
     assert ended is not None and ended.ended_at == NOW + 1
     revoked = await store.get_grant("g1")
     assert revoked is not None and revoked.revoked_at == NOW + 1
+
+
+async def test_ending_a_subject_ends_all_its_sessions_and_revokes_all_its_grants(
+    store: Store,
+) -> None:
+    """Grants are found by each portal's own subject too: one may outlive its session's row."""
+    for sid, sub in (("s1", "acc"), ("s2", "acc"), ("s3", "someone-else")):
+        await store.put_session(
+            SessionRecord(sid, sub, NOW, None, ("pwd",), {"name": "T"}, NOW, NOW + 100)
+        )
+    await store.add_session_client("s1", "portal")
+    await store.add_session_client("s2", "other")
+    await store.put_grant(grant("g1", sid="s1"), code("c1", "g1"))  # grant() has sub "u"
+    await store.put_grant(grant("g2", sid="gone-session"), code("c2", "g2"))
+    await store.put_grant(dataclasses.replace(grant("g3", sid="s3"), sub="v"), code("c3", "g3"))
+    ended = await store.end_subject("acc", [("portal", "u")], NOW + 1)
+    assert sorted(ended) == [("s1", ["portal"]), ("s2", ["other"])]
+    for sid in ("s1", "s2"):
+        session = await store.get_session(sid)
+        assert session is not None and session.ended_at == NOW + 1 and session.claims == {}
+    other = await store.get_session("s3")
+    assert other is not None and other.ended_at is None
+    for grant_id in ("g1", "g2"):
+        revoked = await store.get_grant(grant_id)
+        assert revoked is not None and revoked.revoked_at == NOW + 1 and revoked.claims == {}
+    kept = await store.get_grant("g3")
+    assert kept is not None and kept.revoked_at is None
+    assert await store.end_subject("acc", [], NOW + 2) == []
 
 
 async def test_logout_outbox_leases_deliveries(store: Store) -> None:

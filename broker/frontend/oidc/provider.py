@@ -126,6 +126,11 @@ class OIDCProvider:
         client_ids = await self.sessions.end(session.sid)
         await self.backchannel.enqueue(session.sid, session.sub, client_ids)
 
+    async def end_subject(self, sub: str) -> int:
+        """Every SSO session of the local subject (an account) ended, on every browser, its
+        grants revoked and its portals told: for an account that is deleted."""
+        return await self.backchannel.end_subject(sub)
+
 
 def login_required(request: AuthorizationRequest, why: str) -> AuthorizationRedirectError:
     """OIDC Core §3.1.2.6 login_required, back to the portal's validated redirect_uri."""
