@@ -29,11 +29,13 @@ from broker.http import (
     oidc_routes,
     registration_routes,
 )
+from broker.http.body_limit import BodyLimitMiddleware
 from broker.http.context import BrokerContext
 from broker.http.cookies import CookieSigner
 from broker.http.errors import EXCEPTION_HANDLERS
 from broker.http.middleware import AccessLogMiddleware, SecurityHeadersMiddleware
-from broker.journey.flow import LoginJourney
+from broker.http.rate_limit import RateLimitMiddleware
+from broker.journey.flow import ACS_PATH, LoginJourney
 from broker.journey.registration import AccountStage
 from broker.journey.saml_service import (
     SAMLService,
@@ -44,6 +46,7 @@ from broker.journey.saml_service import (
 from broker.journey.steps import JourneyMap
 from broker.journey.transactions import LoginTransactions
 from broker.journey.upstreams import build_connectors
+from broker.rate_limits import RateLimiter
 from broker.secret_files import load_or_create_keys
 from broker.settings import Settings
 from broker.store.base import Store
@@ -106,7 +109,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
                 saml=saml.context if saml else None,
             )
             renderer = Renderer()
-            accounts = await account_stage(settings, store, clock, renderer, subject_key)
+            limiter = RateLimiter(store, clock, subject_key)
+            accounts = await account_stage(settings, store, clock, renderer, limiter, subject_key)
             journey = LoginJourney(
                 provider,
                 transactions,
@@ -123,6 +127,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
                 cookies,
                 renderer,
                 logouts,
+                limiter,
                 saml,
             )
             tasks = [
@@ -158,6 +163,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         middleware=[
             Middleware(AccessLogMiddleware),
             Middleware(SecurityHeadersMiddleware, hsts=settings.secure_cookies),
+            Middleware(RateLimitMiddleware),
+            Middleware(
+                BodyLimitMiddleware,
+                limit=settings.limits.max_body_bytes,
+                by_path={ACS_PATH: settings.limits.max_saml_post_bytes},
+            ),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
@@ -165,10 +176,16 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
 
 
 async def account_stage(
-    settings: Settings, store: Store, clock: Clock, renderer: Renderer, key: bytes
+    settings: Settings,
+    store: Store,
+    clock: Clock,
+    renderer: Renderer,
+    limiter: RateLimiter,
+    key: bytes,
 ) -> AccountStage:
-    """Accounts, the e-mail codes (over SMTP, in the person's language) and the catalogue of
-    partner organisations (seeded from the bundled one on first start)."""
+    """Accounts, the e-mail codes (over SMTP, in the person's language, a bounded number to one
+    address) and the catalogue of partner organisations (seeded from the bundled one on first
+    start)."""
 
     def compose(code: str, language: str) -> tuple[str, str]:
         minutes = int(CODE_TTL // 60)
@@ -177,7 +194,11 @@ async def account_stage(
             renderer.text(language, "mail.code.body", code=code, minutes=minutes),
         )
 
-    codes = EmailCodes(store.accounts, SMTPMailSender(settings.smtp), compose, clock, key)
+    async def throttle(email: str) -> None:
+        await limiter.hit("email_code_address", email, settings.limits.email_codes_per_address)
+
+    sender = SMTPMailSender(settings.smtp)
+    codes = EmailCodes(store.accounts, sender, compose, clock, key, throttle=throttle)
     catalogue = await load_catalogue(store.accounts, clock.now())
     return AccountStage(Accounts(store.accounts, clock), codes, catalogue)
 
