@@ -6,13 +6,17 @@ limit but only something shaped like a SAMLResponse."""
 from __future__ import annotations
 
 import base64
+import json
+import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import RunningBroker, start_broker
+from tests.conftest import RunningBroker, SAMLWorld, start_broker
+from tests.flows.suomifi import cross_site_post, query, to_suomifi
+from tests.portal_client import portal_client, start
 
 MB = 1024 * 1024
 CHUNK = b"a=" + b"x" * (64 * 1024 - 2)
@@ -141,3 +145,29 @@ async def test_the_acs_takes_a_large_saml_response_but_not_a_larger_one(
     assert fits.status_code == 400  # past the size checks: no such login transaction
     assert "Your login has expired" in fits.text or "Kirjautuminen" in fits.text
     assert too_large.status_code == 413
+
+
+@pytest.mark.parametrize(
+    "saml_response",
+    [
+        "bm90IGJhc2U2NCE=!",  # not base64
+        base64.b64encode(b"just text, not XML").decode(),
+        base64.b64encode(b"<html><body>a Response</body></html>").decode(),
+        "A" * (512 * 1024 + 4),  # base64, but more than a SAMLResponse may be
+    ],
+    ids=["not-base64", "not-xml", "not-a-response", "too-large"],
+)
+async def test_the_acs_checks_the_saml_response_before_it_is_stored(
+    saml_world: SAMLWorld, browser: httpx.AsyncClient, saml_response: str
+) -> None:
+    await saml_world.broker.add_client()
+    auth = await start(portal_client(saml_world.broker))
+    relay_state = query(await to_suomifi(browser, saml_world, auth.url))["RelayState"]
+    acs = saml_world.broker.url + "/upstream/saml/acs"
+    held = await cross_site_post(acs, {"SAMLResponse": saml_response, "RelayState": relay_state})
+    assert held.status_code == 502, held.text
+    with sqlite3.connect(saml_world.broker.settings.store.sqlite_path) as db:
+        (data,) = db.execute("SELECT data FROM transactions").fetchone()
+    assert json.loads(data).get("saml_response") is None  # nothing was kept for the continue
+    after = await browser.get(saml_world.broker.url + "/upstream/saml/continue")
+    assert after.status_code == 400
