@@ -1,5 +1,5 @@
-"""A portal's jwks_uri is fetched again for an unknown kid at most once per cooldown: private_key_jwt
-assertions with made-up kids cannot make the broker hammer the portal's key server."""
+"""A portal's jwks_uri is fetched again for an unknown kid at most once per cooldown:
+private_key_jwt assertions with made-up kids cannot make the broker hammer its key server."""
 
 from __future__ import annotations
 
