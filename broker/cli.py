@@ -176,7 +176,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         port=args.port or settings.port,
         access_log=False,
         log_config=None,
-        proxy_headers=False,
+        # the client address (rate limits) is the socket's unless a trusted proxy is named
+        proxy_headers=bool(settings.limits.trusted_proxies),
+        forwarded_allow_ips=list(settings.limits.trusted_proxies) or None,
         server_header=False,
     )
     return 0

@@ -15,6 +15,7 @@ from broker.http.pages import page
 from broker.journey.flow import CALLBACK_PATH, Redirect
 from broker.journey.steps import STEP_PATHS, Choices, Step
 from broker.store.records import TransactionRecord
+from broker.upstream.saml_post import check_saml_post
 
 ONE_YEAR = 365 * 24 * 3600
 MAX_EMAIL = 254
@@ -140,6 +141,7 @@ async def saml_acs(request: Request) -> Response:
     form, _ = single_values(await request.form())
     if not form.get("RelayState") or "SAMLResponse" not in form:
         raise TransactionError("SAML POST without SAMLResponse or RelayState")
+    check_saml_post(form["SAMLResponse"])
     outcome = await broker(request).journey.hold_saml_response(form)
     return RedirectResponse(outcome.url, 303, headers=NO_STORE)
 

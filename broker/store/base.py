@@ -147,6 +147,12 @@ class Store(ABC):
     async def remember_jti(self, issuer: str, jti: str, expires_at: float) -> bool:
         """Record a JWT id; False if it was already recorded (a replay)."""
 
+    # rate limits
+    @abstractmethod
+    async def count_hit(self, counter: str, window_start: int, expires_at: float) -> int:
+        """Count one request in the fixed window `window_start` of `counter` (one atomic
+        statement); returns the window's count with this one."""
+
     # back-channel logout outbox
     @abstractmethod
     async def enqueue_logouts(self, deliveries: list[LogoutDelivery]) -> None: ...

@@ -419,6 +419,16 @@ class SQLiteStore(Store):
         )
         return added == 1
 
+    # rate limits
+    async def count_hit(self, counter: str, window_start: int, expires_at: float) -> int:
+        row = await self._one(
+            "INSERT INTO rate_counters (counter, window_start, hits, expires_at) "
+            "VALUES (?, ?, 1, ?) ON CONFLICT (counter, window_start) "
+            "DO UPDATE SET hits = hits + 1 RETURNING hits",
+            (counter, window_start, expires_at),
+        )
+        return int(row[0]) if row is not None else 1
+
     # back-channel logout outbox
     async def enqueue_logouts(self, deliveries: list[LogoutDelivery]) -> None:
         async with self._transaction() as db:
@@ -537,6 +547,7 @@ class SQLiteStore(Store):
                 "DELETE FROM grants WHERE expires_at < ?",
                 "DELETE FROM sessions WHERE expires_at < ?",
                 "DELETE FROM upstream_logouts WHERE expires_at < ?",
+                "DELETE FROM rate_counters WHERE expires_at < ?",
                 "DELETE FROM email_codes WHERE expires_at < ? - 3600",  # "expired" a while
             ):
                 async with db.execute(sql, (now,)) as cur:

@@ -343,3 +343,24 @@ async def test_a_write_is_committed_when_it_returns_even_beside_an_open_transact
     finally:
         await mine.close()
         await other.close()
+
+
+async def test_rate_counters_count_per_window_across_connections_and_are_purged(
+    tmp_path: Path,
+) -> None:
+    """Two processes' connections count into one counter (the limit holds across replicas)."""
+    first, second = SQLiteStore(tmp_path / "b.db"), SQLiteStore(tmp_path / "b.db")
+    await first.open()
+    await second.open()
+    try:
+        counts = await asyncio.gather(
+            *(s.count_hit("c", 600, NOW + 60) for s in [first, second] * 10)
+        )
+        assert sorted(counts) == list(range(1, 21))
+        assert await first.count_hit("c", 660, NOW + 120) == 1  # the next window starts over
+        assert await first.count_hit("d", 600, NOW + 60) == 1
+        assert await first.purge_expired(NOW + 61) == 2
+        assert await second.count_hit("c", 660, NOW + 120) == 2
+    finally:
+        await first.close()
+        await second.close()
