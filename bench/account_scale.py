@@ -14,8 +14,8 @@ their partners, links, person hashes and audit entries, made fast and kept under
 2. **Full logins** of one existing account through real HTTP, one broker (`python -m broker
    serve`, one uvicorn worker) per database size, both at once, and the mock organisation OIDC
    IdP: `GET /authorize` -> role, route, group and organisation pages -> the mock's HUS login
-   (maija.meikalainen) -> `/upstream/oidc/callback` -> the code -> `POST /token`; each login with
-   an empty cookie jar. Before the brokers start, the test user's account is registered in both
+   (maija.meikalainen) -> `/upstream/oidc/callback/hus` -> the code -> `POST /token`; each login
+   with an empty cookie jar. Before the brokers start, the test user's account is registered in both
    databases through the store (`register_account`) under the link hash `identity_keys` gives
    for the Identity the broker builds for her (the mock's HUS issuer on this run's port and her
    `sub`, keyed with the broker's own subject key). Whether the journey looked the account up is
@@ -388,7 +388,7 @@ def _running_mock(log: Path, port: int, brokers: list[str], pin: bool) -> Iterat
     """The mock organisation OIDC IdP accepting every broker's callback; with --pin on CPU 1."""
     cmd = [sys.executable, "-m", "mock_idps.oidc_idp", "--host", "127.0.0.1", "--port", str(port)]
     for base in brokers:
-        cmd += ["--redirect-uri", base + "/upstream/oidc/callback"]
+        cmd += ["--redirect-uri", base + "/upstream/oidc/callback/{org}"]
     cmd += ["--log-level", "WARNING"]
     if pin:
         cmd = ["taskset", "-c", str(CLIENT_CPU), *cmd]

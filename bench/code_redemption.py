@@ -13,7 +13,7 @@ alg), the mock organisation OIDC IdP (`python -m mock_idps.oidc_idp`) and
 
 Each run, per alg: phase 1 (not timed) mints `codes` codes: one real login per client through the
 login journey (GET /authorize -> role, route, group and organisation pages -> the mock IdP's HUS
-login form -> the broker's /upstream/oidc/callback), then its SSO session cookie makes every
+login form -> the broker's /upstream/oidc/callback/hus), then its SSO session cookie makes every
 further GET /authorize (PKCE S256, state, nonce) answer straight away with a code in `Location`.
 Phase 2 (timed) redeems them all with `concurrency` requests in flight from one asyncio httpx
 client in this process. A redemption counts only if it is 200 with an id_token whose header names
@@ -165,6 +165,18 @@ def write_idp_configs(target: Path, mock_url: str) -> Path:
     return target
 
 
+UNLIMITED = (
+    "authorize_per_ip",
+    "authorize_per_client",
+    "token_per_ip",
+    "token_per_client",
+    "saml_acs_per_ip",
+    "journey_per_ip",
+    "email_codes_per_address",
+)
+"""The rate limits the benchmarks turn off."""
+
+
 def write_settings(directory: Path, port: int, idp_configs: Path) -> Path:
     path = directory / "settings.yaml"
     path.write_text(
@@ -186,6 +198,9 @@ def write_settings(directory: Path, port: int, idp_configs: Path) -> Path:
                 f"idp_configs: {json.dumps(str(idp_configs))}",
                 "logging:",
                 "  level: WARNING",
+                # the benchmarks log in from one address far faster than people do
+                "limits:",
+                *(f"  {name}: null" for name in UNLIMITED),
                 "",
             ]
         )
@@ -258,7 +273,7 @@ def running_mock_idp(log_path: Path, port: int, broker_port: int) -> Iterator[st
         "--port",
         str(port),
         "--redirect-uri",
-        f"http://127.0.0.1:{broker_port}/upstream/oidc/callback",
+        f"http://127.0.0.1:{broker_port}/upstream/oidc/callback/{{org}}",
         "--log-level",
         "WARNING",
     ]

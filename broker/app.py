@@ -30,12 +30,14 @@ from broker.http import (
     oidc_routes,
     registration_routes,
 )
+from broker.http.body_limit import BodyLimitMiddleware
 from broker.http.context import BrokerContext
 from broker.http.cookies import CookieSigner
 from broker.http.errors import EXCEPTION_HANDLERS, UnexpectedErrorMiddleware
 from broker.http.middleware import AccessLogMiddleware, SecurityHeadersMiddleware
+from broker.http.rate_limit import RateLimitMiddleware
 from broker.instance_secrets import open_secrets
-from broker.journey.flow import LoginJourney
+from broker.journey.flow import ACS_PATH, LoginJourney
 from broker.journey.registration import AccountStage
 from broker.journey.saml_service import (
     SAMLService,
@@ -46,6 +48,8 @@ from broker.journey.saml_service import (
 from broker.journey.steps import JourneyMap
 from broker.journey.transactions import LoginTransactions
 from broker.journey.upstreams import build_connectors
+from broker.rate_limits import RateLimiter
+from broker.secret_files import set_private_umask
 from broker.settings import Settings
 from broker.store.base import Store
 from broker.store.postgres import PostgresStore
@@ -100,6 +104,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        set_private_umask()  # before the store and the keys make their files
         await store.open()
         try:
             keys = open_keyring(settings, clock)
@@ -124,7 +129,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
                 https_only=not settings.development,
             )
             renderer = Renderer()
-            accounts = await account_stage(settings, store, clock, renderer, subject_key, registry)
+            limiter = RateLimiter(store, clock, subject_key)
+            accounts = await account_stage(
+                settings, store, clock, renderer, limiter, subject_key, registry
+            )
             journey = LoginJourney(
                 provider,
                 transactions,
@@ -141,6 +149,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
                 cookies,
                 renderer,
                 logouts,
+                limiter,
                 saml,
             )
             tasks = [
@@ -177,6 +186,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
             Middleware(AccessLogMiddleware),
             Middleware(SecurityHeadersMiddleware, hsts=settings.secure_cookies),
             Middleware(UnexpectedErrorMiddleware),
+            Middleware(RateLimitMiddleware),
+            Middleware(
+                BodyLimitMiddleware,
+                limit=settings.limits.max_body_bytes,
+                by_path={ACS_PATH: settings.limits.max_saml_post_bytes},
+            ),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
@@ -188,11 +203,13 @@ async def account_stage(
     store: Store,
     clock: Clock,
     renderer: Renderer,
+    limiter: RateLimiter,
     key: bytes,
     registry: Registry,
 ) -> AccountStage:
-    """Accounts, the e-mail codes and link notices (over SMTP, in the person's language) and the
-    catalogue of partner organisations (seeded from the bundled one on first start)."""
+    """Accounts, the e-mail codes (a bounded number to one address) and link notices (over
+    SMTP, in the person's language) and the catalogue of partner organisations (seeded from the
+    bundled one on first start)."""
 
     def compose(code: str, language: str) -> tuple[str, str]:
         minutes = int(CODE_TTL // 60)
@@ -209,8 +226,11 @@ async def account_stage(
             renderer.text(language, "mail.linked.body", route=route, when=when),
         )
 
+    async def throttle(email: str) -> None:
+        await limiter.hit("email_code_address", email, settings.limits.email_codes_per_address)
+
     sender = SMTPMailSender(settings.smtp)
-    codes = EmailCodes(store.accounts, sender, compose, clock, key)
+    codes = EmailCodes(store.accounts, sender, compose, clock, key, throttle=throttle)
     notices = LinkNotices(sender, compose_linked)
     catalogue = await load_catalogue(store.accounts, clock.now())
     return AccountStage(Accounts(store.accounts, clock, notices), codes, catalogue)

@@ -27,6 +27,7 @@ from broker.frontend.oidc import secrets
 from broker.frontend.oidc.clients import AUTH_METHODS, MIN_SECRET_LENGTH, check_client
 from broker.instance_secrets import check_secrets, init_secrets
 from broker.logs import configure
+from broker.secret_files import set_private_umask
 from broker.settings import Settings, load_settings
 from broker.store.records import ClientRecord
 from broker.upstream.saml_sp_keys import KeyPair, SPKeyRing
@@ -34,6 +35,7 @@ from broker.upstream.saml_sp_keys import KeyPair, SPKeyRing
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    set_private_umask()  # every command may create the store or a key file
     try:
         settings = load_settings(args.config)
         result: int = args.func(settings, args)
@@ -176,7 +178,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         port=args.port or settings.port,
         access_log=False,
         log_config=None,
-        proxy_headers=False,
+        # the client address (rate limits) is the socket's unless a trusted proxy is named
+        proxy_headers=bool(settings.limits.trusted_proxies),
+        forwarded_allow_ips=list(settings.limits.trusted_proxies) or None,
         server_header=False,
     )
     return 0

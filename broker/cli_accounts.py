@@ -19,8 +19,10 @@ from typing import Any, TypeVar
 from broker.accounts.catalogue import KINDS, load_catalogue, read_catalogue_csv
 from broker.accounts.service import person_hash
 from broker.claims.hetu import HetuError
+from broker.claims.subjects import ClientSubjects
 from broker.cli_store import run_with_store
 from broker.errors import ConfigError
+from broker.frontend.oidc.logout import end_subject_sessions
 from broker.instance_secrets import subject_key
 from broker.settings import Settings
 from broker.store.accounts import AccountStore, AuditEntry
@@ -178,13 +180,23 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _erase(settings: Settings, args: argparse.Namespace) -> int:
-    async def erase(accounts: AccountStore) -> str:
-        account = await _find(settings, accounts, args)
-        entry = AuditEntry(account.account_id, time.time(), "erased", actor="operator")
-        if not await accounts.delete_account(account.account_id, entry):
-            raise ConfigError("no such account")
-        return str(account.account_id)
+    """The account's SSO sessions end first (its portals are told by a running broker, which
+    delivers the back-channel logouts queued in the store), then the account goes."""
 
-    account_id = _with_accounts(settings, erase)
-    print(f"account {account_id} erased: its links and identifiers too; the audit trail stays")
+    async def erase(store: Store) -> tuple[str, int]:
+        account = await _find(settings, store.accounts, args)
+        subjects = ClientSubjects(subject_key(settings))
+        ended = await end_subject_sessions(
+            store, subjects, time.time(), account.account_id, https_only=not settings.development
+        )
+        entry = AuditEntry(account.account_id, time.time(), "erased", actor="operator")
+        if not await store.accounts.delete_account(account.account_id, entry):
+            raise ConfigError("no such account")
+        return str(account.account_id), ended
+
+    account_id, ended = run_with_store(settings, erase)
+    print(
+        f"account {account_id} erased: its links and identifiers too, {ended} SSO session(s) "
+        "ended and its grants revoked; the audit trail stays"
+    )
     return 0

@@ -7,6 +7,12 @@
     ├── FormInputError              a field the person must correct, shown beside it on the same
     │   │                           form with what was typed (never a page of its own)
     │   └── InvalidContactError     a phone number or e-mail address that cannot be used
+    ├── RequestLimitError           refused before any work: OAuth error JSON to portals, a page
+    │   │                           to people
+    │   ├── RequestTooLargeError    413: a body over the limit (counted as it arrives)
+    │   ├── UnsupportedMediaTypeError  415: multipart bodies (no endpoint takes files)
+    │   ├── TooManyFieldsError      400: a form with more fields than any page of ours has
+    │   └── RateLimitedError        429 with Retry-After: one request too many in its window
     ├── PageError                   shown to a person as a page in their language, with an error id
     │   ├── UntrustedRequestError   /authorize: client or redirect_uri not trusted, never redirected
     │   ├── TransactionError        login transaction missing, expired or bound to another browser
@@ -79,6 +85,55 @@ class FormInputError(BrokerError):
 
 class InvalidContactError(FormInputError):
     """A phone number or e-mail address that is malformed, missing or not a person's own."""
+
+
+class RequestLimitError(BrokerError):
+    """A request refused before the broker does any work for it. A portal-facing endpoint gets
+    `error` as OAuth error JSON (RFC 6749 §5.2), a person a page (`message_id`)."""
+
+    status_code = 400
+    error = "invalid_request"
+    message_id = "error.request_limit"
+
+    def __init__(self, description: str) -> None:
+        super().__init__(description)
+        self.description = description
+
+    def headers(self) -> dict[str, str]:
+        return {}
+
+
+class RequestTooLargeError(RequestLimitError):
+    """RFC 9110 §15.5.14: the body is larger than the endpoint accepts."""
+
+    status_code = 413
+    message_id = "error.too_large"
+
+
+class UnsupportedMediaTypeError(RequestLimitError):
+    """RFC 9110 §15.5.16: a multipart body; every form of the broker is urlencoded."""
+
+    status_code = 415
+
+
+class TooManyFieldsError(RequestLimitError):
+    """A form with more fields (or a longer field) than the form parser accepts."""
+
+
+class RateLimitedError(RequestLimitError):
+    """RFC 6585 §4: too many requests in the window; `retry_after` seconds until it ends. On the
+    token endpoint the code is temporarily_unavailable (RFC 6749 has none for rate limits)."""
+
+    status_code = 429
+    error = "temporarily_unavailable"
+    message_id = "error.rate_limited"
+
+    def __init__(self, description: str, retry_after: int) -> None:
+        super().__init__(description)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
 
 
 class PageError(BrokerError):

@@ -55,6 +55,14 @@ def load_keys(path: Path) -> list[bytes]:
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
+PRIVATE_UMASK = 0o077
+
+
+def set_private_umask() -> None:
+    """Every file the process creates from now on is its owner's only: the database with its
+    `-wal` and `-shm` files, which SQLite creates with the umask's say, and any key file a
+    library writes without a mode of its own. Files meant to be public set their mode explicitly."""
+    os.umask(PRIVATE_UMASK)
 
 
 def write_atomically(path: Path, data: bytes, mode: int = FILE_MODE) -> None:

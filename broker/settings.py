@@ -7,6 +7,7 @@ ConfigError that names the file, the key and what was expected.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -14,7 +15,14 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from broker.errors import ConfigError
 
@@ -151,6 +159,9 @@ class AccountSettings(_Frozen):
     audit_retention_days: int = Field(5 * 365, ge=30)
     """How long the account audit trail is kept (it names no person once an account is gone);
     older entries are purged by housekeeping."""
+    delete_login_max_age: int = Field(300, ge=30, le=3600)
+    """Deleting an account needs a login at most this many seconds old; an older SSO session
+    sends the person through a fresh login (prompt=login, SAML ForceAuthn) first."""
 
 
 class TokenSettings(_Frozen):
@@ -171,6 +182,47 @@ class BackchannelSettings(_Frozen):
     max_attempts: int = Field(6, ge=1)
     retry_base_seconds: float = Field(10.0, gt=0)
     poll_seconds: float = Field(5.0, gt=0)
+
+
+class RateLimit(_Frozen):
+    """At most `hits` requests per fixed window of `seconds`."""
+
+    hits: int = Field(ge=1)
+    seconds: int = Field(ge=1, le=86400)
+
+
+class LimitSettings(_Frozen):
+    """What an anonymous client can make the broker do (docs/security.md, Limits on anonymous
+    clients). A rate limit set to null is off; the counters live in the store, so they hold
+    across every broker process sharing it."""
+
+    max_body_bytes: int = Field(64 * 1024, ge=1024)
+    """The largest request body; more is refused with 413 before it is read."""
+    max_saml_post_bytes: int = Field(600 * 1024, ge=1024)
+    """The largest body at the SAML ACS (a signed, encrypted SAMLResponse, base64 and
+    form-encoded)."""
+    authorize_per_ip: RateLimit | None = RateLimit(hits=600, seconds=60)
+    authorize_per_client: RateLimit | None = RateLimit(hits=6000, seconds=60)
+    token_per_ip: RateLimit | None = RateLimit(hits=1200, seconds=60)
+    token_per_client: RateLimit | None = RateLimit(hits=1200, seconds=60)
+    """Counted once the portal has authenticated, so others cannot use a portal's share."""
+    saml_acs_per_ip: RateLimit | None = RateLimit(hits=300, seconds=60)
+    journey_per_ip: RateLimit | None = RateLimit(hits=1200, seconds=60)
+    """The journey's and the account pages' forms (POST under /login/ and /account/)."""
+    email_codes_per_address: RateLimit | None = RateLimit(hits=10, seconds=3600)
+    """One-time codes sent to one e-mail address, whatever the login or the sender."""
+    jwks_refetch_seconds: float = Field(60.0, ge=0, le=3600)
+    """A portal's jwks_uri is fetched again for an unknown kid at most once in this time."""
+    trusted_proxies: tuple[str, ...] = ()
+    """Addresses (or CIDR networks) of the load balancers whose X-Forwarded-For and
+    X-Forwarded-Proto are believed; none: the client address is the socket's."""
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, proxies: tuple[str, ...]) -> tuple[str, ...]:
+        for proxy in proxies:
+            ipaddress.ip_network(proxy, strict=False)  # ValueError names what is wrong
+        return proxies
 
 
 class LoggingSettings(_Frozen):
@@ -207,6 +259,7 @@ class Settings(_Frozen):
     backchannel: BackchannelSettings = BackchannelSettings()
     smtp: SMTPSettings = SMTPSettings()
     accounts: AccountSettings = AccountSettings()
+    limits: LimitSettings = LimitSettings()
     logging: LoggingSettings = LoggingSettings()
 
     @model_validator(mode="after")

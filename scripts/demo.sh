@@ -160,7 +160,7 @@ start mail-sink "$PY" -m mock_idps.mail_sink --host 127.0.0.1 \
     --smtp-port "$MAIL_SINK_SMTP_PORT" --http-port 8006
 wait_until_up mail-sink "${pids[-1]}" "$MAIL_SINK/healthz"
 start mock-idp "$PY" -m mock_idps.oidc_idp --host 127.0.0.1 --port 8002 \
-    --redirect-uri "$ISSUER/upstream/oidc/callback" --key-dir var/mock-idp-keys
+    --redirect-uri "$ISSUER/upstream/oidc/callback/{org}" --key-dir var/mock-idp-keys
 wait_until_up mock-idp "${pids[-1]}" "$MOCK_IDP/hus/.well-known/openid-configuration"
 start broker "${BROKER[@]}" serve
 wait_until_up broker "${pids[-1]}" "http://$LOCAL_HOST:$PORT/healthz"

@@ -191,11 +191,23 @@ def idp_configs_for(
 
 
 @dataclass
+class IdPClock:
+    """The mock IdPs' clock: real time (pysaml2 in the broker checks SAML times against it) plus
+    an offset a test may set, e.g. for a person who logged in at the IdP two hours ago."""
+
+    offset: float = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+
+@dataclass
 class JourneyWorld:
     """A broker with its login journey and the mock organisation IdP it logs people in with."""
 
     broker: RunningBroker
     idp_url: str
+    idp_clock: IdPClock = field(default_factory=IdPClock)
 
     async def fault(self, org: str, fault: str, count: int = 1, **extra: Any) -> None:
         async with httpx.AsyncClient() as http:
@@ -216,6 +228,7 @@ def serve_journey(
     broker_keys: Path,
     mock_idp_keys: Path,
     org_saml_url: str | None = None,
+    idp_clock: Callable[[], float] = time.time,
     **overrides: Any,
 ) -> Iterator[RunningBroker]:
     """A broker with the login journey and the mock organisation OIDC IdP it logs in with
@@ -227,9 +240,10 @@ def serve_journey(
     idp_base = f"http://127.0.0.1:{idp_sock.getsockname()[1]}"
     mock = create_mock_idp(
         idp_base,
-        extra_redirect_uris=[broker_url + "/upstream/oidc/callback"],
+        extra_redirect_uris=[broker_url + "/upstream/oidc/callback/{org}"],
         faults_enabled=True,
         key_dir=mock_idp_keys,
+        clock=idp_clock,
     )
     configs = idp_configs_for(idp_base, tmp_path / "idp_configs", org_saml_url=org_saml_url)
     with serve(mock, idp_sock) as idp_url:
@@ -244,8 +258,11 @@ def serve_journey(
 def world(
     tmp_path: Path, broker_keys: Path, mock_idp_keys: Path, store_settings: dict[str, Any]
 ) -> Iterator[JourneyWorld]:
-    for running in serve_journey(tmp_path, broker_keys, mock_idp_keys, store=store_settings):
-        yield JourneyWorld(running, running.idp_url)
+    clock = IdPClock()
+    for running in serve_journey(
+        tmp_path, broker_keys, mock_idp_keys, idp_clock=clock, store=store_settings
+    ):
+        yield JourneyWorld(running, running.idp_url, clock)
 
 
 @dataclass
@@ -351,15 +368,17 @@ def org_saml_world(
     saml_sock = bound_socket()
     saml_base = f"http://127.0.0.1:{saml_sock.getsockname()[1]}"
     shutil.copytree(saml_sp_keys, tmp_path / "saml-keys")
-    for running in serve_journey(tmp_path, broker_keys, mock_idp_keys, saml_base):
+    clock = IdPClock()
+    for running in serve_journey(tmp_path, broker_keys, mock_idp_keys, saml_base, clock):
         org_saml = create_org_saml(
             saml_base,
             sp_metadata=[running.url + "/saml/metadata"],
             key_dir=mock_idp_keys / "org-saml",
+            clock=clock,
             faults_enabled=True,
         )
         with serve(org_saml, saml_sock) as saml_url:
-            yield OrgSAMLWorld(running, running.idp_url, saml_url)
+            yield OrgSAMLWorld(running, running.idp_url, clock, org_saml_url=saml_url)
 
 
 @pytest.fixture

@@ -4,8 +4,10 @@ account: six digits, sent to the address, typed back on the registration page.
 A code is bound to the login transaction and to the address it went to; it expires after
 `CODE_TTL` seconds, is good once, and allows `MAX_ATTEMPTS` wrong guesses before it is spent,
 and a transaction may ask for `MAX_SENDS` codes at most: a guesser gets at most 25 tries at a
-million codes. Only an HMAC of the code (with the broker's subject key and its own purpose label)
-is stored, so a copy of the database does not give the codes away either.
+million codes. An optional throttle bounds the codes one address gets across every login (the
+broker's: `limits.email_codes_per_address`), so nobody can flood a mailbox with them. Only an
+HMAC of the code (with the broker's subject key and its own purpose label) is stored, so a copy
+of the database does not give the codes away either.
 """
 
 from __future__ import annotations
@@ -14,15 +16,15 @@ import hashlib
 import hmac
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Final
 
 from broker.accounts.mail import MailSender
 from broker.clock import Clock
-from broker.errors import FormInputError, MailError
+from broker.errors import FormInputError, MailError, RateLimitedError
 from broker.store.accounts import AccountStore, EmailCodeRecord
 
-__all__ = ["CODE_TTL", "MAX_ATTEMPTS", "MAX_SENDS", "ComposeMail", "EmailCodes"]
+__all__ = ["CODE_TTL", "MAX_ATTEMPTS", "MAX_SENDS", "ComposeMail", "EmailCodes", "Throttle"]
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,9 @@ MAX_SENDS: Final = 5
 ComposeMail = Callable[[str, str], tuple[str, str]]
 """(code, language) -> (subject, body), in the person's language."""
 
+Throttle = Callable[[str], Awaitable[None]]
+"""Counts a code for an address; RateLimitedError when the address has had too many."""
+
 
 class EmailCodes:
     def __init__(
@@ -43,16 +48,25 @@ class EmailCodes:
         compose: ComposeMail,
         clock: Clock,
         key: bytes,
+        *,
+        throttle: Throttle | None = None,
     ) -> None:
         self._store = store
         self._sender = sender
         self._compose = compose
         self._clock = clock
         self._key = key
+        self._throttle = throttle
 
     async def send(self, tx_id: str, email: str, language: str) -> None:
         """A fresh code to `email` (which the caller has normalised). FormInputError
-        `email.too_many_codes` after MAX_SENDS, `email.not_sent` when the mail cannot go out."""
+        `email.too_many_codes` after MAX_SENDS or the address's throttle, `email.not_sent` when
+        the mail cannot go out."""
+        if self._throttle is not None:
+            try:
+                await self._throttle(email)
+            except RateLimitedError as exc:
+                raise FormInputError("email", "too_many_codes") from exc
         code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
         record = EmailCodeRecord(tx_id, email, self._hash(code), self._clock.now() + CODE_TTL)
         if not await self._store.put_email_code(record, MAX_SENDS):

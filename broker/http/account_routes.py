@@ -19,12 +19,12 @@ from broker.http.errors import NO_STORE
 from broker.http.oidc_routes import redirect
 from broker.http.pages import page
 from broker.http.registration_routes import contact_fields, edited_draft
-from broker.journey.flow import ACCOUNT_PATH
+from broker.journey.flow import ACCOUNT_DELETE_PATH, ACCOUNT_PATH
 from broker.journey.registration import Draft, account_claims
 from broker.store.accounts import AccountRecord
 from broker.store.records import SessionRecord
 
-DELETE_PATH = "/account/delete"
+DELETE_PATH = ACCOUNT_DELETE_PATH
 
 
 async def _signed_in(request: Request) -> tuple[SessionRecord, AccountRecord]:
@@ -41,15 +41,34 @@ def _csrf_ok(request: Request, session: SessionRecord, token: object) -> bool:
     return bool(valid)
 
 
+def _ui_locales(request: Request) -> str | None:
+    wanted = request.query_params.get("ui_locales", "")[:35]
+    return wanted if re.fullmatch(r"[A-Za-z -]*", wanted) and wanted else None
+
+
+def _login_too_old(request: Request, session: SessionRecord) -> bool:
+    """Deleting asks for a recent login: a session left open on a shared computer, or a
+    stolen session cookie, must not be enough to delete the account."""
+    ctx = broker(request)
+    age = ctx.provider.clock.now() - session.auth_time
+    return age > ctx.settings.accounts.delete_login_max_age
+
+
+async def _fresh_login(request: Request) -> Response:
+    """The person logs in again (the IdP asked to authenticate anew), then comes back to the
+    delete confirmation."""
+    journey = broker(request).journey
+    fresh = await journey.begin_for_account(_ui_locales(request), then=DELETE_PATH, fresh=True)
+    return redirect(request, fresh)
+
+
 async def show_account(request: Request) -> Response:
     """Without the SSO session of an account: a login for this page first."""
     ctx = broker(request)
     try:
         session, account = await _signed_in(request)
     except AccountRequiredError:
-        wanted = request.query_params.get("ui_locales", "")[:35]
-        ui_locales = wanted if re.fullmatch(r"[A-Za-z -]*", wanted) and wanted else None
-        return redirect(request, await ctx.journey.begin_for_account(ui_locales))
+        return redirect(request, await ctx.journey.begin_for_account(_ui_locales(request)))
     draft = Draft(account.phone, account.email, account.partners)
     return await render_account(request, session, account, draft, query="")
 
@@ -136,6 +155,8 @@ def _date(at: float) -> str:
 
 async def show_delete(request: Request) -> Response:
     session, _ = await _signed_in(request)
+    if _login_too_old(request, session):
+        return await _fresh_login(request)
     return _render_delete(request, session)
 
 
@@ -157,15 +178,18 @@ def _render_delete(
 
 
 async def post_delete(request: Request) -> Response:
-    """Deleting needs the box ticked; then the account goes, and the SSO session with it
-    (portals that asked for it get a back-channel logout)."""
+    """Deleting needs the box ticked; then every SSO session of the account ends, in every
+    browser, with its grants (portals that asked for it get a back-channel logout), and the
+    account goes."""
     ctx = broker(request)
     session, account = await _signed_in(request)
     form = await request.form()
     if not _csrf_ok(request, session, form.get("csrf_token")) or form.get("confirm") != "yes":
         return _render_delete(request, session, status=400, not_confirmed=True)
+    if _login_too_old(request, session):  # the page was left open: log in again, then confirm
+        return await _fresh_login(request)
+    await ctx.provider.end_subject(account.account_id)
     await ctx.journey.accounts.accounts.delete(account, session.claims.get("route"))
-    await ctx.provider.end_session(session)
     response = page(request, "account_delete.html", deleted=True)
     ctx.cookies.clear(response, SESSION)
     response.headers.update(NO_STORE)

@@ -12,6 +12,7 @@ from broker.http.cookies import LANGUAGE, CookieSigner
 from broker.journey.flow import LoginJourney
 from broker.journey.logout import UpstreamLogouts
 from broker.journey.saml_service import SAMLService
+from broker.rate_limits import RateLimiter
 from broker.settings import Settings
 from broker.ui import Renderer, negotiate_locale
 
@@ -24,6 +25,7 @@ class BrokerContext:
     cookies: CookieSigner
     renderer: Renderer
     logouts: UpstreamLogouts
+    limiter: RateLimiter
     saml: SAMLService | None = None
 
 

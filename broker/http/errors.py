@@ -2,7 +2,8 @@
 
 OAuthError → JSON per RFC 6749 §5.2 (and RFC 6750 §3 challenges); AuthorizationRedirectError →
 303 back to the portal's validated redirect_uri per §4.1.2.1; PageError → a page in the user's
-language with a short error id; anything else → the same page with status 500 (or a JSON
+language with a short error id; RequestLimitError (413, 415, 429…) → OAuth error JSON on the
+portal-facing endpoints, a page elsewhere; anything else → the same page with status 500 (or a JSON
 server_error on the portal-facing endpoints). Every error id is in the log too.
 """
 
@@ -23,7 +24,9 @@ from broker.errors import (
     NotFoundError,
     OAuthError,
     PageError,
+    RequestLimitError,
     ServerError,
+    TooManyFieldsError,
     UpstreamError,
 )
 from broker.frontend.oidc.codes import redirect_with
@@ -83,7 +86,20 @@ async def on_page_error(request: Request, exc: PageError) -> Response:
     return _error_page(request, exc.message_id, error_id, exc.status_code)
 
 
+async def on_limit_error(request: Request, exc: RequestLimitError) -> Response:
+    log.info("request refused (%d): %s", exc.status_code, exc.description)
+    if request.url.path.startswith(JSON_PATHS):
+        body = {"error": exc.error, "error_description": exc.description}
+        headers = {**NO_STORE, **exc.headers()}
+        return JSONResponse(body, status_code=exc.status_code, headers=headers)
+    response = _error_page(request, exc.message_id, new_error_id(), exc.status_code)
+    response.headers.update(exc.headers())
+    return response
+
+
 async def on_http_exception(request: Request, exc: HTTPException) -> Response:
+    if exc.status_code == 400:  # Starlette's form parser: too many fields, or one too long
+        return await on_limit_error(request, TooManyFieldsError(exc.detail))
     if exc.status_code == 404:
         return await on_page_error(request, NotFoundError(request.url.path))
     if exc.status_code == 405:
@@ -161,6 +177,16 @@ EXCEPTION_HANDLERS: dict[Any, Handler] = {
     OAuthError: cast(Handler, on_oauth_error),
     AuthorizationRedirectError: cast(Handler, on_redirect_error),
     PageError: cast(Handler, on_page_error),
+    RequestLimitError: cast(Handler, on_limit_error),
     HTTPException: cast(Handler, on_http_exception),
 }
 """Anything else is `UnexpectedErrorMiddleware`'s."""
+
+
+async def error_response(request: Request, exc: Exception) -> Response:
+    """The response for `exc` by the table above, for middleware outside Starlette's own
+    exception handling (it answers before any route runs)."""
+    for kind in type(exc).__mro__:
+        if kind in EXCEPTION_HANDLERS:
+            return await EXCEPTION_HANDLERS[kind](request, exc)
+    return await on_unexpected(request, exc)

@@ -12,9 +12,10 @@ from broker.http.cookies import REMEMBER, TRANSACTION
 from broker.http.errors import NO_STORE
 from broker.http.oidc_routes import redirect, single_values
 from broker.http.pages import page
-from broker.journey.flow import Redirect
+from broker.journey.flow import CALLBACK_PATH, Redirect
 from broker.journey.steps import STEP_PATHS, Choices, Step
 from broker.store.records import TransactionRecord
+from broker.upstream.saml_post import check_saml_post
 
 ONE_YEAR = 365 * 24 * 3600
 MAX_EMAIL = 254
@@ -122,7 +123,8 @@ async def upstream_callback(request: Request) -> Response:
     ctx = broker(request)
     tx = await current_transaction(request)
     params, _ = single_values(request.query_params)
-    return logged_in(request, tx, await ctx.journey.upstream_callback(tx, params))
+    idp_id = request.path_params["idp_id"]
+    return logged_in(request, tx, await ctx.journey.oidc_callback(tx, idp_id, params))
 
 
 def logged_in(request: Request, tx: TransactionRecord, outcome: Redirect) -> Response:
@@ -139,6 +141,7 @@ async def saml_acs(request: Request) -> Response:
     form, _ = single_values(await request.form())
     if not form.get("RelayState") or "SAMLResponse" not in form:
         raise TransactionError("SAML POST without SAMLResponse or RelayState")
+    check_saml_post(form["SAMLResponse"])
     outcome = await broker(request).journey.hold_saml_response(form)
     return RedirectResponse(outcome.url, 303, headers=NO_STORE)
 
@@ -159,7 +162,7 @@ ROUTES = [
     Route("/login/remembered", choose_remembered, methods=["POST"]),
     Route("/login/{step}", show_step, methods=["GET"]),
     Route("/login/{step}", choose_step, methods=["POST"]),
-    Route("/upstream/oidc/callback", upstream_callback, methods=["GET"]),
+    Route(CALLBACK_PATH + "/{idp_id}", upstream_callback, methods=["GET"]),
     Route("/upstream/saml/acs", saml_acs, methods=["POST"]),
     Route("/upstream/saml/continue", saml_continue, methods=["GET"]),
 ]

@@ -8,7 +8,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from broker.errors import InvalidRequestError
-from broker.http.context import broker
+from broker.http.context import BrokerContext, broker
 from broker.http.cookies import SESSION, TRANSACTION
 from broker.http.errors import NO_STORE
 from broker.journey.flow import Redirect
@@ -61,9 +61,19 @@ async def authorize(request: Request) -> Response:
         params, repeated = single_values(await request.form())
     else:
         params, repeated = single_values(request.query_params)
+    await _count_portal(ctx, params.get("client_id", ""))
     sid = ctx.cookies.read(request.cookies, SESSION)
     outcome = await ctx.journey.begin(params, repeated, sid)
     return redirect(request, outcome)
+
+
+async def _count_portal(ctx: BrokerContext, client_id: str) -> None:
+    """The portal's share of /authorize; counted for registered portals only, so made-up
+    client ids cost no counter row."""
+    if client_id and await ctx.provider.store.clients.get(client_id) is not None:
+        await ctx.limiter.hit(
+            "authorize_client", client_id, ctx.settings.limits.authorize_per_client
+        )
 
 
 def redirect(request: Request, outcome: Redirect) -> Response:
@@ -81,7 +91,9 @@ def redirect(request: Request, outcome: Redirect) -> Response:
 async def token(request: Request) -> Response:
     ctx = broker(request)
     form = await form_of(request)
-    body = await ctx.provider.token(form, request.headers.get("authorization"))
+    client = await ctx.provider.authenticate_client(form, request.headers.get("authorization"))
+    await ctx.limiter.hit("token_client", client.client_id, ctx.settings.limits.token_per_client)
+    body = await ctx.provider.tokens.handle(client, form)
     return JSONResponse(body, headers=NO_STORE)
 
 

@@ -32,6 +32,7 @@ from broker.errors import (
     TransactionError,
     UnknownChoiceError,
     UpstreamLoginRequiredError,
+    UpstreamResponseError,
 )
 from broker.frontend.oidc import secrets
 from broker.frontend.oidc.authorization import AuthorizationRequest
@@ -47,6 +48,7 @@ from broker.upstream.registry import IdP
 log = logging.getLogger(__name__)
 
 CALLBACK_PATH = "/upstream/oidc/callback"
+"""Followed by `/{idp_id}`: each OIDC IdP returns to its own redirect URI (RFC 9700 §4.4.2.2)."""
 ACS_PATH = "/upstream/saml/acs"
 SAML_CONTINUE_PATH = "/upstream/saml/continue"
 SLO_PATH = "/upstream/saml/slo"
@@ -55,6 +57,9 @@ REGISTER_PATH = "/account/register"
 CONFIRM_PATH = "/account/confirm"
 HELD_SECONDS: Final = 300
 """How long a checked SAML answer waits for its browser to come to the continue step."""
+ACCOUNT_DELETE_PATH = "/account/delete"
+ACCOUNT_PAGES = frozenset({ACCOUNT_PATH, ACCOUNT_DELETE_PATH})
+"""Where a login for the account pages may return to."""
 
 
 @dataclass(frozen=True)
@@ -85,10 +90,7 @@ class LoginJourney:
         self.accounts = accounts
         self._subject_key = subject_key
         self._sealer = Sealer(subject_key)
-        self._return_urls = {
-            "oidc": provider.settings.issuer + CALLBACK_PATH,
-            "saml": provider.settings.issuer + ACS_PATH,
-        }
+        self._issuer = provider.settings.issuer
 
     # -- from the portal ------------------------------------------------------------------
     async def begin(
@@ -107,9 +109,12 @@ class LoginJourney:
             return await self._start_upstream(tx, hinted)
         return Redirect(STEP_PATHS[Step.ROLE], tx_id=tx.tx_id)
 
-    async def begin_for_account(self, ui_locales: str | None) -> Redirect:
-        """A login for the account page itself (no portal): the same journey, and at its end
-        an SSO session and the account page instead of a code."""
+    async def begin_for_account(
+        self, ui_locales: str | None, *, then: str = ACCOUNT_PATH, fresh: bool = False
+    ) -> Redirect:
+        """A login for the account pages themselves (no portal): the same journey, and at its
+        end an SSO session and the page `then` instead of a code. `fresh`: the IdP must
+        authenticate the person again (prompt=login, SAML ForceAuthn), as before deleting."""
         request = AuthorizationRequest(
             client_id="",
             redirect_uri="",
@@ -118,10 +123,11 @@ class LoginJourney:
             nonce=None,
             code_challenge=None,
             code_challenge_method=None,
+            prompt=("login",) if fresh else (),
             ui_locales=ui_locales,
         )
         tx = await self._transactions.create(request)
-        await self._transactions.update(tx, purpose="account")
+        await self._transactions.update(tx, purpose="account", then=then)
         return Redirect(STEP_PATHS[Step.ROLE], tx_id=tx.tx_id)
 
     async def current(self, tx_id: str | None) -> TransactionRecord:
@@ -179,7 +185,7 @@ class LoginJourney:
         request = AuthorizationRequest.from_json(tx.request)
         relay_state = secrets.new_id() if idp.protocol == "saml" else None
         started = await self._connectors[idp.id].start(
-            redirect_uri=self._return_urls[idp.protocol],
+            redirect_uri=self._return_url(idp),
             prompt=request.prompt,
             max_age=request.max_age,
             login_hint=request.login_hint,
@@ -192,6 +198,20 @@ class LoginJourney:
         )
         log.info("upstream login started", extra={"idp": idp.id})
         return Redirect(started.url, tx_id=tx.tx_id)
+
+    def _return_url(self, idp: IdP) -> str:
+        if idp.protocol == "oidc":
+            return f"{self._issuer}{CALLBACK_PATH}/{idp.id}"
+        return self._issuer + ACS_PATH
+
+    async def oidc_callback(
+        self, tx: TransactionRecord, idp_id: str, params: Mapping[str, str]
+    ) -> Redirect:
+        """Mix-up defence (RFC 9700 §4.4): an answer at one IdP's redirect URI continues only a
+        login that went to that IdP, so a code another IdP issued is never sent to this one."""
+        if tx.data.get("idp") != idp_id:
+            raise UpstreamResponseError(f"{idp_id}: callback for a login sent to another IdP")
+        return await self.upstream_callback(tx, params)
 
     async def upstream_callback(self, tx: TransactionRecord, params: Mapping[str, str]) -> Redirect:
         """The OIDC redirect: a top-level GET, so the transaction comes from this browser's
@@ -406,6 +426,7 @@ class LoginJourney:
             acr=pending.acr,
             amr=pending.amr,
             upstream=pending.upstream,
+            auth_time=pending.auth_time,
         )
 
     async def finish(
@@ -417,13 +438,15 @@ class LoginJourney:
         acr: str | None,
         amr: tuple[str, ...],
         upstream: UpstreamSession | None = None,
+        auth_time: float | None = None,
     ) -> Redirect:
         request = await self._transactions.finish(tx)
         session = await self._provider.sessions.start(
-            sub, acr=acr, amr=amr, claims=claims, upstream=upstream
+            sub, acr=acr, amr=amr, claims=claims, upstream=upstream, auth_time=auth_time
         )
         if tx.data.get("purpose") == "account":
-            return Redirect(ACCOUNT_PATH, session=session)
+            then = tx.data.get("then")
+            return Redirect(then if then in ACCOUNT_PAGES else ACCOUNT_PATH, session=session)
         url = await self._provider.complete(request, session)
         return Redirect(url, session=session)
 

@@ -47,13 +47,15 @@ class PendingLogin:
     acr: str | None
     amr: tuple[str, ...]
     upstream: UpstreamSession | None
+    auth_time: float | None = None
+    """When the IdP authenticated the person (its own session may be older than this login)."""
 
     @classmethod
     def of(
         cls, identity: Identity, raw: RawIdentity, keys: IdentityKeys, sealer: Sealer
     ) -> PendingLogin:
         claims = identity_claims(identity, sealer)
-        return cls(keys, claims, identity.acr, identity.amr, raw.session)
+        return cls(keys, claims, identity.acr, identity.amr, raw.session, raw.auth_time)
 
     def to_data(self) -> dict[str, Any]:
         return {
@@ -62,6 +64,7 @@ class PendingLogin:
             "acr": self.acr,
             "amr": list(self.amr),
             "upstream": dataclasses.asdict(self.upstream) if self.upstream else None,
+            "auth_time": self.auth_time,
         }
 
     @classmethod
@@ -75,7 +78,12 @@ class PendingLogin:
             data.get("acr"),
             tuple(data.get("amr") or ()),
             UpstreamSession(**upstream) if isinstance(upstream, dict) else None,
+            _number(data.get("auth_time")),
         )
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def identity_claims(identity: Identity, sealer: Sealer) -> dict[str, Any]:

@@ -5,6 +5,7 @@
     store.sessions       SessionStore       SSO sessions, their portals, upstream sessions, SLO
     store.grants         GrantStore         grants, codes, access and refresh tokens
     store.replay         ReplayCache        JWT ids seen
+    store.rate_limits    RateLimitStore     rate-limit counters shared by every replica
     store.outbox         LogoutOutbox       back-channel logout deliveries
     store.accounts       AccountStore       professional accounts, links, catalogue, e-mail codes
     store.audit          AuditStore         the accounts' audit trail
@@ -26,6 +27,7 @@ from broker.store.clients import ClientStore, SQLClients
 from broker.store.connection import Connection
 from broker.store.grants import GrantStore, SQLGrants
 from broker.store.outbox import LogoutOutbox, SQLLogoutOutbox
+from broker.store.rate_limits import RateLimitStore, SQLRateLimits
 from broker.store.records import Consumed
 from broker.store.replay import ReplayCache, SQLReplayCache
 from broker.store.sessions import SessionStore, SQLSessions
@@ -40,6 +42,7 @@ _PURGES = (
     ("grants", 0.0),  # with their codes and tokens (ON DELETE CASCADE)
     ("sessions", 0.0),
     ("upstream_logouts", 0.0),
+    ("rate_counters", 0.0),
     ("email_codes", 3600.0),
 )
 
@@ -55,6 +58,7 @@ class Store:
         self.sessions: SessionStore = SQLSessions(connection)
         self.grants: GrantStore = SQLGrants(connection)
         self.replay: ReplayCache = SQLReplayCache(connection)
+        self.rate_limits: RateLimitStore = SQLRateLimits(connection)
         self.outbox: LogoutOutbox = SQLLogoutOutbox(connection)
         self.accounts: AccountStore = SQLAccounts(connection)
         self.audit: AuditStore = SQLAudit(connection)

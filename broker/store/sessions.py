@@ -3,6 +3,7 @@ the single logouts waiting for an IdP's answer."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from broker.store.columns import dump, load, strings
@@ -22,6 +23,15 @@ class SessionStore(Protocol):
 
     async def end(self, sid: str, now: float) -> list[str]:
         """Mark ended, revoke its grants; return the ids of the clients that took part in it."""
+
+    async def end_subject(
+        self, sub: str, client_subjects: Sequence[tuple[str, str]], now: float
+    ) -> list[tuple[str, list[str]]]:
+        """For an account that is gone: end every session of the local subject `sub` not ended
+        yet, revoke every grant of the account (by each client's own subject for it in
+        `client_subjects`, (client_id, sub) pairs, since a refresh token outlives its session)
+        and drop the claims both keep; return each ended session's sid with the ids of the
+        clients that took part in it."""
 
     async def add_client(self, sid: str, client_id: str) -> None: ...
 
@@ -96,6 +106,31 @@ class SQLSessions:
                 "SELECT client_id FROM session_clients WHERE sid = ? ORDER BY client_id", (sid,)
             )
         return [row["client_id"] for row in rows]
+
+    async def end_subject(
+        self, sub: str, client_subjects: Sequence[tuple[str, str]], now: float
+    ) -> list[tuple[str, list[str]]]:
+        async with self._db.transaction() as db:
+            rows = await db.all(
+                "SELECT sid FROM sessions WHERE sub = ? AND ended_at IS NULL ORDER BY sid", (sub,)
+            )
+            await db.run(
+                "UPDATE sessions SET claims = '{}', ended_at = coalesce(ended_at, ?) WHERE sub = ?",
+                (now, sub),
+            )
+            await db.run_many(
+                "UPDATE grants SET claims = '{}', revoked_at = coalesce(revoked_at, ?) "
+                "WHERE client_id = ? AND sub = ?",
+                [(now, client_id, client_sub) for client_id, client_sub in client_subjects],
+            )
+            ended = []
+            for row in rows:
+                clients = await db.all(
+                    "SELECT client_id FROM session_clients WHERE sid = ? ORDER BY client_id",
+                    (row["sid"],),
+                )
+                ended.append((row["sid"], [c["client_id"] for c in clients]))
+        return ended
 
     async def add_client(self, sid: str, client_id: str) -> None:
         await self._db.run(

@@ -74,7 +74,7 @@ def discovery_document(idp: MockIdP, org: Organisation) -> dict[str, Any]:
         "claims_parameter_supported": False,
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
-        "authorization_response_iss_parameter_supported": True,
+        "authorization_response_iss_parameter_supported": idp.iss_parameter,
     }
 
 

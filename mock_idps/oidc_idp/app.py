@@ -47,12 +47,14 @@ def create_app(
     extra_clients: Sequence[Client] = (),
     key_dir: Path | None = None,
     session_secret: str | None = None,
+    iss_parameter: bool = True,
 ) -> Starlette:
     """Build the mock; `base_url` is its public URL (issuers are `base_url + "/" + org`).
 
     `extra_redirect_uris` (and `extra_post_logout_redirect_uris`) are added to every client, for
     tests whose relying party runs on a random port; `extra_clients` add or replace clients.
     Keys come from `key_dir/{org}.pem` (created when missing), or are new for each app.
+    `iss_parameter=False` plays IdPs without RFC 9207 (no `iss` in authorization responses).
     """
     config = (
         load_config(users_file)
@@ -68,6 +70,7 @@ def create_app(
         signer=Signer(session_secret or secrets.token_urlsafe(32)),
         pages=Pages(),
         clock=clock,
+        iss_parameter=iss_parameter,
     )
     app = Starlette(routes=_routes(faults_enabled))
     app.state.idp = idp

@@ -78,11 +78,13 @@ class AuthorizationRequestError(Exception):
 
 
 def validate_authorization_request(
-    items: Sequence[tuple[str, str]], clients: Mapping[str, Client]
+    items: Sequence[tuple[str, str]], clients: Mapping[str, Client], org_id: str
 ) -> tuple[AuthorizationRequest, Client]:
-    """Raise UnredirectableError or AuthorizationRequestError; return the request and its client."""
+    """Raise UnredirectableError or AuthorizationRequestError; return the request and its client.
+    A registered redirect URI may name `{org}`: each organisation then accepts only its own
+    (a relying party with one redirect URI per IdP, as RFC 9700 §4.4.2.2 advises)."""
     params = single_values(items)
-    client, redirect_uri = _client_and_redirect_uri(params, clients)
+    client, redirect_uri = _client_and_redirect_uri(params, clients, org_id)
     state = params.get("state") if isinstance(params.get("state"), str) else None
     try:
         return _validate(params, client, redirect_uri), client
@@ -99,13 +101,14 @@ def single_values(items: Sequence[tuple[str, str]]) -> dict[str, str | None]:
 
 
 def _client_and_redirect_uri(
-    params: Mapping[str, str | None], clients: Mapping[str, Client]
+    params: Mapping[str, str | None], clients: Mapping[str, Client], org_id: str
 ) -> tuple[Client, str]:
     client = clients.get(params.get("client_id") or "")
     if client is None:
         raise UnredirectableError("unknown or missing client_id")
     redirect_uri = params.get("redirect_uri")
-    if redirect_uri is None or redirect_uri not in client.redirect_uris:
+    registered = {uri.replace("{org}", org_id) for uri in client.redirect_uris}
+    if redirect_uri is None or redirect_uri not in registered:
         raise UnredirectableError("redirect_uri is missing or not registered for this client")
     return client, redirect_uri
 

@@ -49,7 +49,9 @@ async def authorize(request: Request) -> Response:
     org, idp = org_of(request), idp_of(request)
     items = await _parameters(request)
     try:
-        auth_request, _client = validate_authorization_request(items, idp.config.clients)
+        auth_request, _client = validate_authorization_request(
+            items, idp.config.clients, org.org_id
+        )
     except UnredirectableError as exc:
         log.info("authorize refused without redirect: org=%s reason=%s", org.org_id, exc)
         return idp.pages.error(_locale(items), str(exc))
@@ -70,7 +72,7 @@ async def login(request: Request) -> Response:
         return idp.pages.error(locale, TEXTS[locale]["form_expired"])
     try:
         auth_request, _client = validate_authorization_request(
-            list(params.items()), idp.config.clients
+            list(params.items()), idp.config.clients, org.org_id
         )
     except (UnredirectableError, AuthorizationRequestError) as exc:
         return idp.pages.error(locale, str(exc))
@@ -150,7 +152,7 @@ def _code_redirect(
     code = idp.grants.issue_code(
         grant, auth_request.redirect_uri, auth_request.code_challenge, idp.clock()
     )
-    params = {"code": code, "state": auth_request.state, "iss": idp.issuer(org.org_id)}
+    params = {"code": code, "state": auth_request.state, "iss": idp.response_iss(org.org_id)}
     return _redirect(auth_request.redirect_uri, params, status_code)
 
 
@@ -158,7 +160,7 @@ def _error_redirect(
     idp: MockIdP, org: Organisation, redirect_uri: str, error: OAuthError, state: str | None
 ) -> Response:
     """RFC 6749 §4.1.2.1, with RFC 9207's `iss` so a client can tell which IdP answered."""
-    params = error.as_dict() | {"state": state, "iss": idp.issuer(org.org_id)}
+    params = error.as_dict() | {"state": state, "iss": idp.response_iss(org.org_id)}
     return _redirect(redirect_uri, params, 302)
 
 

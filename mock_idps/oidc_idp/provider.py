@@ -28,6 +28,12 @@ class MockIdP:
     signer: Signer
     pages: Pages
     clock: Callable[[], float]
+    iss_parameter: bool = True
+    """RFC 9207: `iss` in authorization responses, and discovery says so. False plays an IdP
+    without RFC 9207 (many are), against which only distinct redirect URIs stop a mix-up."""
+
+    def response_iss(self, org_id: str) -> str | None:
+        return self.issuer(org_id) if self.iss_parameter else None
 
     def issuer(self, org_id: str) -> str:
         return f"{self.base_url}/{org_id}"

@@ -93,7 +93,7 @@ def both_routes_world(
     suomifi_base = f"http://127.0.0.1:{suomifi_sock.getsockname()[1]}"
     mock = create_mock_idp(
         idp_base,
-        extra_redirect_uris=[broker_url + "/upstream/oidc/callback"],
+        extra_redirect_uris=[broker_url + "/upstream/oidc/callback/{org}"],
         key_dir=mock_idp_keys,
     )
     configs = idp_configs_for(idp_base, tmp_path / "idp_configs", suomifi_base)

@@ -121,5 +121,5 @@ async def test_oidc_callback_for_another_browsers_login_is_refused(
     assert refused.status_code == 400, refused.text  # the victim's browser: no such login
     assert "location" not in refused.headers
     assert not any(name.startswith("sote_session") for name in browser.cookies)
-    waiting = await attacker.get(world.broker.url + "/upstream/oidc/callback?code=x&state=y")
+    waiting = await attacker.get(world.broker.url + "/upstream/oidc/callback/hus?code=x&state=y")
     assert waiting.status_code in (400, 502) and "location" not in waiting.headers

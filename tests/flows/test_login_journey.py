@@ -96,7 +96,7 @@ async def test_the_upstream_gets_prompt_max_age_login_hint_and_acr(
     assert sent["acr_values"] == "http://ftn.ficora.fi/2017/loa3"
     assert sent["ui_locales"] == "sv"
     assert sent["code_challenge_method"] == "S256"
-    assert sent["redirect_uri"] == world.broker.url + "/upstream/oidc/callback"
+    assert sent["redirect_uri"] == world.broker.url + "/upstream/oidc/callback/hus"
 
 
 async def test_wellbeing_area_group_lists_its_organisations(
@@ -273,7 +273,7 @@ async def test_state_mismatch_at_the_callback_is_refused(
     auth = await start(portal_client(world.broker))
     await walk_to_idp(browser, world.broker, auth.url)
     forged = await browser.get(
-        world.broker.url + "/upstream/oidc/callback", params={"code": "x", "state": "forged"}
+        world.broker.url + "/upstream/oidc/callback/hus", params={"code": "x", "state": "forged"}
     )
     assert forged.status_code == 502
     assert "location" not in forged.headers
@@ -283,7 +283,7 @@ async def test_callback_without_a_transaction_is_a_page(
     world: JourneyWorld, browser: httpx.AsyncClient
 ) -> None:
     response = await browser.get(
-        world.broker.url + "/upstream/oidc/callback", params={"code": "x", "state": "y"}
+        world.broker.url + "/upstream/oidc/callback/hus", params={"code": "x", "state": "y"}
     )
     assert response.status_code == 400
     assert "Virhetunnus" in response.text
@@ -310,7 +310,7 @@ async def test_cancel_at_the_idp_comes_back_as_a_page(
     location = await walk_to_idp(browser, world.broker, auth.url)
     state = parse_qs(urlsplit(location).query)["state"][0]
     denied = await browser.get(
-        world.broker.url + "/upstream/oidc/callback",
+        world.broker.url + "/upstream/oidc/callback/hus",
         params={"error": "access_denied", "state": state, "iss": world.idp_url + "/hus"},
     )
     assert denied.status_code == 400

@@ -76,7 +76,7 @@ def config(tmp_path: Path, mock_idp_keys: Path) -> Iterator[Path]:
     idp_base = f"http://127.0.0.1:{idp_sock.getsockname()[1]}"
     mock = create_mock_idp(
         idp_base,
-        extra_redirect_uris=[f"http://127.0.0.1:{port}/upstream/oidc/callback"],
+        extra_redirect_uris=[f"http://127.0.0.1:{port}/upstream/oidc/callback/{{org}}"],
         key_dir=mock_idp_keys,
     )
     path = tmp_path / "broker.yaml"

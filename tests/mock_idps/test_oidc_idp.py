@@ -651,7 +651,7 @@ def test_the_default_users_file_is_complete_and_uses_test_identity_codes() -> No
         assert all(u.sub.startswith(org.org_id + "-") for u in org.users)
     client = config.clients[CLIENT_ID]
     assert client.client_secret == CLIENT_SECRET
-    assert client.redirect_uris == ("http://127.0.0.1:8000/upstream/oidc/callback",)
+    assert client.redirect_uris == ("http://127.0.0.1:8000/upstream/oidc/callback/{org}",)
     assert is_test_hetu("010280-952L") and not is_test_hetu("010280-952K")
     assert not is_test_hetu("131052-308T")  # valid check character, but not a test number
 
@@ -701,3 +701,27 @@ def test_the_cli_adds_a_client_only_with_a_secret_from_the_environment(
     monkeypatch.setenv("MOCK_OIDC_IDP_CLIENT_SECRET", "portal-secret-for-tests")
     (client,) = extra_clients(args)
     assert client.redirect_uris == ("http://127.0.0.1:9/cb",) and client.require_pkce
+
+
+async def test_an_org_redirect_uri_is_accepted_only_by_that_organisation(
+    idp: RunningIdP, browser: httpx.AsyncClient
+) -> None:
+    """The default client registers `.../upstream/oidc/callback/{org}`: one redirect URI per
+    organisation, as a relying party defending against mix-up has (RFC 9700 §4.4.2.2)."""
+    params = {
+        "response_type": "code",
+        "client_id": CLIENT_ID,
+        "scope": "openid",
+        "state": "s",
+        "code_challenge": "x" * 43,
+        "code_challenge_method": "S256",
+    }
+    own = "http://127.0.0.1:8000/upstream/oidc/callback/hus"
+    accepted = await browser.get(
+        idp.issuer("hus") + "/authorize", params={**params, "redirect_uri": own}
+    )
+    refused = await browser.get(
+        idp.issuer("pirha") + "/authorize", params={**params, "redirect_uri": own}
+    )
+    assert accepted.status_code == 200 and 'name="password"' in accepted.text
+    assert refused.status_code == 400 and 'name="password"' not in refused.text

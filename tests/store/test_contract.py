@@ -261,3 +261,56 @@ async def test_replicas_claim_each_delivery_once(store_factory: StoreFactory) ->
         await second.close()
     claimed = [d.delivery_id for batch in claims for d in batch]
     assert sorted(claimed) == sorted(f"d{n}" for n in range(20))
+
+
+async def test_ending_a_subject_ends_all_its_sessions_and_revokes_all_its_grants(
+    store: Store,
+) -> None:
+    """Grants are found by each portal's own subject too: one may outlive its session's row."""
+    for sid, sub in (("s1", "acc"), ("s2", "acc"), ("s3", "someone-else")):
+        await store.sessions.put(
+            SessionRecord(sid, sub, NOW, None, ("pwd",), {"name": "T"}, NOW, NOW + 100)
+        )
+    await store.sessions.add_client("s1", "portal")
+    await store.sessions.add_client("s2", "other")
+    await store.grants.put_grant(grant("g1", sid="s1"), code("c1", "g1"))  # grant() has sub "u"
+    await store.grants.put_grant(grant("g2", sid="gone-session"), code("c2", "g2"))
+    await store.grants.put_grant(
+        dataclasses.replace(grant("g3", sid="s3"), sub="v"), code("c3", "g3")
+    )
+    ended = await store.sessions.end_subject("acc", [("portal", "u")], NOW + 1)
+    assert sorted(ended) == [("s1", ["portal"]), ("s2", ["other"])]
+    for sid in ("s1", "s2"):
+        session = await store.sessions.get(sid)
+        assert session is not None and session.ended_at == NOW + 1 and session.claims == {}
+    other = await store.sessions.get("s3")
+    assert other is not None and other.ended_at is None
+    for grant_id in ("g1", "g2"):
+        revoked = await store.grants.get_grant(grant_id)
+        assert revoked is not None and revoked.revoked_at == NOW + 1 and revoked.claims == {}
+    kept = await store.grants.get_grant("g3")
+    assert kept is not None and kept.revoked_at is None
+    assert await store.sessions.end_subject("acc", [], NOW + 2) == []
+
+
+async def test_rate_counters_count_per_window_across_connections_and_are_purged(
+    store_factory: StoreFactory,
+) -> None:
+    """Two processes' connections count into one counter (the limit holds across replicas)."""
+    first, second = store_factory(), store_factory()
+    await first.open()
+    await second.open()
+    try:
+        counts = await asyncio.gather(
+            *(s.rate_limits.count_hit("c", 600, NOW + 60) for s in [first, second] * 10)
+        )
+        assert sorted(counts) == list(range(1, 21))
+        assert (
+            await first.rate_limits.count_hit("c", 660, NOW + 120) == 1
+        )  # the next window starts over
+        assert await first.rate_limits.count_hit("d", 600, NOW + 60) == 1
+        assert await first.purge_expired(NOW + 61) == 2
+        assert await second.rate_limits.count_hit("c", 660, NOW + 120) == 2
+    finally:
+        await first.close()
+        await second.close()

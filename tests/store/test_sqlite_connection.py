@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from broker.store.records import TransactionRecord
+from broker.store.records import ClientRecord, TransactionRecord
 from broker.store.sqlite import SQLiteStore
 
 NOW = 1_800_000_000.0
@@ -47,3 +47,38 @@ async def test_a_write_is_committed_when_it_returns_even_beside_an_open_transact
     finally:
         await mine.close()
         await other.close()
+
+
+async def test_deleted_rows_are_overwritten_in_the_database_file(tmp_path: Path) -> None:
+    """secure_delete: what was deleted is not left readable in free pages of the file. (Debian's
+    SQLite is built with SQLITE_SECURE_DELETE, so there the pragma only confirms the default; the
+    control at the end shows that the byte check sees data a plain delete leaves behind.)"""
+    store = SQLiteStore(tmp_path / "erased.db")
+    await store.open()
+    marker = "Poistettava Henkilo 010280-952L"
+    try:
+        assert await store.connection.all("PRAGMA secure_delete") == [{"secure_delete": 1}]
+        await store.clients.put(
+            ClientRecord(
+                client_id="gone",
+                client_name=marker,
+                redirect_uris=("https://p/cb",),
+                token_endpoint_auth_method="none",
+                created_at=NOW,
+            )
+        )
+        await store.connection.all("PRAGMA wal_checkpoint(TRUNCATE)")
+        assert marker.encode() in (tmp_path / "erased.db").read_bytes()
+        assert await store.clients.delete("gone", NOW)
+        await store.connection.all("PRAGMA wal_checkpoint(TRUNCATE)")
+        files = [tmp_path / name for name in ("erased.db", "erased.db-wal")]
+        assert not [f.name for f in files if f.exists() and marker.encode() in f.read_bytes()]
+        await store.connection.all("PRAGMA secure_delete=OFF")  # the control
+        control = ClientRecord("kept", marker + " control", ("https://p/cb",), "none")
+        await store.clients.put(control)
+        await store.connection.all("PRAGMA wal_checkpoint(TRUNCATE)")
+        await store.clients.delete("kept", NOW)
+        await store.connection.all("PRAGMA wal_checkpoint(TRUNCATE)")
+        assert (marker + " control").encode() in files[0].read_bytes()
+    finally:
+        await store.close()

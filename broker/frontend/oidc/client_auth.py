@@ -3,6 +3,11 @@
 client_secret_basic and client_secret_post (RFC 6749 §2.3.1), private_key_jwt (OIDC Core §9,
 RFC 7523) with audience, lifetime and jti replay checks, and `none` for public clients. A client
 must use the method it registered, and only one method per request.
+
+A portal's `jwks_uri` is fetched when its keys are first needed and again for a `kid` they do
+not have (the portal may have rotated), but at most once per `jwks_refetch_seconds` per portal
+(by the injected clock), so assertions with made-up kids cannot make the broker hammer the
+portal. The cooldown and the cache are per process, so P processes fetch at most P times.
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ class ClientAuthenticator:
         endpoints: tuple[str, ...],
         max_assertion_age: int,
         clock_skew: int,
+        jwks_refetch_seconds: float,
         https_only: bool = False,
     ) -> None:
         """`https_only` (production): a client's jwks_uri is fetched only over https, even
@@ -67,6 +73,8 @@ class ClientAuthenticator:
         self._skew = clock_skew
         self._https_only = https_only
         self._jwks_cache: dict[str, KeySet] = {}
+        self._refetch_seconds = jwks_refetch_seconds
+        self._fetched_at: dict[str, float] = {}  # client_id -> when its jwks_uri was fetched
 
     async def authenticate(
         self, form: Mapping[str, str], authorization: str | None
@@ -129,9 +137,23 @@ class ClientAuthenticator:
         if client.jwks:
             return KeySet.import_key_set(client.jwks)  # type: ignore[arg-type]
         uri = client.jwks_uri or ""
-        if refresh or uri not in self._jwks_cache:
-            self._jwks_cache[uri] = await self._fetch_jwks(uri)
+        cached = self._jwks_cache.get(uri)
+        if cached is not None and not refresh:
+            return cached
+        if not self._may_fetch(client.client_id):
+            raise InvalidClientError("client keys were fetched moments ago; unknown key")
+        self._jwks_cache[uri] = await self._fetch_jwks(uri)
         return self._jwks_cache[uri]
+
+    def _may_fetch(self, client_id: str) -> bool:
+        """True, and the fetch is recorded, unless this client's keys were fetched (or tried)
+        less than the cooldown ago."""
+        now = self._clock.now()
+        last = self._fetched_at.get(client_id)
+        if last is not None and now - last < self._refetch_seconds:
+            return False
+        self._fetched_at[client_id] = now
+        return True
 
     async def _fetch_jwks(self, uri: str) -> KeySet:
         if self._https_only and not is_https(uri):

@@ -82,6 +82,60 @@ class LogoutValidator:
         return client_id, sid if isinstance(sid, str) else None
 
 
+async def queue_logouts(
+    store: Store,
+    subjects: ClientSubjects,
+    now: float,
+    sid: str,
+    sub: str,
+    client_ids: list[str],
+    https_only: bool,
+) -> bool:
+    """Logout tokens to be delivered to those portals that registered a back-channel URI, in
+    the persistent outbox (whichever broker process runs the worker delivers them).
+    `https_only` (production): none to a plain-http URI, even of a client stored before
+    `check_client` refused it."""
+    deliveries = []
+    for client_id in client_ids:
+        client = await store.clients.get(client_id)
+        if client is None or not client.backchannel_logout_uri:
+            continue
+        if https_only and not is_https(client.backchannel_logout_uri):
+            log.warning(
+                "backchannel_logout_uri is not https; no logout token sent "
+                "(sote-broker check-config)",
+                extra={"client_id": client_id},
+            )
+            continue
+        deliveries.append(
+            LogoutDelivery(
+                delivery_id=secrets.new_id(),
+                client_id=client_id,
+                uri=client.backchannel_logout_uri,
+                sub=subjects.for_client(sub, client),
+                sid=sid,
+                attempts=0,
+                next_attempt_at=now,
+            )
+        )
+    if deliveries:
+        await store.outbox.enqueue(deliveries)
+    return bool(deliveries)
+
+
+async def end_subject_sessions(
+    store: Store, subjects: ClientSubjects, now: float, sub: str, *, https_only: bool
+) -> int:
+    """Every session of the local subject `sub` ended and its grants revoked, the portals told
+    (for an erased or deleted account: from the account page and from the CLI alike)."""
+    clients = await store.clients.all()
+    pairs = [(client.client_id, subjects.for_client(sub, client)) for client in clients]
+    ended = await store.sessions.end_subject(sub, pairs, now)
+    for sid, client_ids in ended:
+        await queue_logouts(store, subjects, now, sid, sub, client_ids, https_only)
+    return len(ended)
+
+
 class BackchannelNotifier:
     """Delivers logout tokens to portals' backchannel_logout_uri, with exponential back-off."""
 
@@ -111,32 +165,20 @@ class BackchannelNotifier:
 
     async def enqueue(self, sid: str, sub: str, client_ids: list[str]) -> None:
         """`sub` is the session's local subject; each portal's token carries its own."""
-        deliveries = []
-        for client_id in client_ids:
-            client = await self._store.clients.get(client_id)
-            if client is None or not client.backchannel_logout_uri:
-                continue
-            if self._https_only and not is_https(client.backchannel_logout_uri):
-                log.warning(
-                    "backchannel_logout_uri is not https; no logout token sent "
-                    "(sote-broker check-config)",
-                    extra={"client_id": client_id},
-                )
-                continue
-            deliveries.append(
-                LogoutDelivery(
-                    delivery_id=secrets.new_id(),
-                    client_id=client_id,
-                    uri=client.backchannel_logout_uri,
-                    sub=self._subjects.for_client(sub, client),
-                    sid=sid,
-                    attempts=0,
-                    next_attempt_at=self._clock.now(),
-                )
-            )
-        if deliveries:
-            await self._store.outbox.enqueue(deliveries)
+        now = self._clock.now()
+        if await queue_logouts(
+            self._store, self._subjects, now, sid, sub, client_ids, self._https_only
+        ):
             self._wake.set()
+
+    async def end_subject(self, sub: str) -> int:
+        """An account gone: all its sessions end, all its grants are revoked, and every portal
+        that took part in one of the sessions is told; the number of sessions ended."""
+        ended = await end_subject_sessions(
+            self._store, self._subjects, self._clock.now(), sub, https_only=self._https_only
+        )
+        self._wake.set()
+        return ended
 
     async def run(self) -> None:
         """The worker loop; started by the app's lifespan, cancelled at shutdown."""

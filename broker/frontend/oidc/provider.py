@@ -6,7 +6,6 @@ The HTTP layer calls only this; it passes plain data in and gets plain data (dic
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import httpx
 
@@ -76,6 +75,7 @@ class OIDCProvider:
             ),
             max_assertion_age=settings.tokens.client_assertion_max_age,
             clock_skew=settings.tokens.clock_skew,
+            jwks_refetch_seconds=settings.limits.jwks_refetch_seconds,
             https_only=not settings.development,
         )
 
@@ -115,16 +115,17 @@ class OIDCProvider:
     ) -> ClientRecord:
         return await self.client_auth.authenticate(form, authorization)
 
-    async def token(self, form: Mapping[str, str], authorization: str | None) -> dict[str, Any]:
-        client = await self.authenticate_client(form, authorization)
-        return await self.tokens.handle(client, form)
-
     async def end_session(self, session: SessionRecord | None) -> None:
         """End the SSO session, revoke its grants, and tell the portals that took part in it."""
         if session is None:
             return
         client_ids = await self.sessions.end(session.sid)
         await self.backchannel.enqueue(session.sid, session.sub, client_ids)
+
+    async def end_subject(self, sub: str) -> int:
+        """Every SSO session of the local subject (an account) ended, on every browser, its
+        grants revoked and its portals told: for an account that is deleted."""
+        return await self.backchannel.end_subject(sub)
 
 
 def login_required(request: AuthorizationRequest, why: str) -> AuthorizationRedirectError:

@@ -26,13 +26,18 @@ class SessionManager:
         amr: tuple[str, ...],
         claims: Mapping[str, Any],
         upstream: UpstreamSession | None = None,
+        auth_time: float | None = None,
     ) -> SessionRecord:
-        """`upstream`: the IdP's session behind this one, kept for single logout."""
+        """`upstream`: the IdP's session behind this one, kept for single logout. `auth_time`:
+        when the IdP authenticated the person (OIDC `auth_time`, SAML `AuthnInstant`), which
+        may be long before this login when the IdP answered from its own session; `max_age`
+        and the ID token's `auth_time` are about that moment. Never later than now; now when
+        the IdP did not say."""
         now = self._clock.now()
         session = SessionRecord(
             sid=secrets.new_id(),
             sub=sub,
-            auth_time=now,
+            auth_time=now if auth_time is None else min(auth_time, now),
             acr=acr,
             amr=amr,
             claims=dict(claims),

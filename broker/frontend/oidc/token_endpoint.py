@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,6 +26,9 @@ from broker.store.base import Store
 from broker.store.records import ClientRecord, CodeRecord, GrantRecord
 
 log = logging.getLogger(__name__)
+
+CODE_VERIFIER = re.compile(r"[A-Za-z0-9\-._~]{43,128}")
+"""RFC 7636 §4.1: code-verifier = 43*128unreserved."""
 
 
 class TokenEndpoint:
@@ -45,6 +49,7 @@ class TokenEndpoint:
 
     async def exchange_code(self, client: ClientRecord, form: Mapping[str, str]) -> dict[str, Any]:
         code = _required(form, "code")
+        _check_verifier_syntax(form.get("code_verifier"))
         consumed = await self._store.grants.consume_code(
             secrets.hash_secret(code), client.client_id, self._clock.now()
         )
@@ -78,8 +83,6 @@ class TokenEndpoint:
             return
         if verifier is None:
             raise InvalidGrantError("code_verifier missing")
-        if not 43 <= len(verifier) <= 128:
-            raise InvalidGrantError("code_verifier has the wrong length")
         if not hmac.compare_digest(secrets.s256_challenge(verifier), record.code_challenge):
             raise InvalidGrantError("code_verifier does not match code_challenge")
 
@@ -114,6 +117,14 @@ class TokenEndpoint:
         if grant is None or grant.revoked_at is not None or grant.expires_at <= self._clock.now():
             raise InvalidGrantError("grant revoked or expired")
         return grant
+
+
+def _check_verifier_syntax(verifier: str | None) -> None:
+    """A verifier outside RFC 7636 §4.1's syntax is a malformed request (RFC 6749 §5.2
+    invalid_request, as authlib answers), refused before the code is spent: it could never match,
+    and the portal's retry with its real verifier still works."""
+    if verifier is not None and not CODE_VERIFIER.fullmatch(verifier):
+        raise InvalidRequestError("code_verifier is not 43 to 128 unreserved characters")
 
 
 def _required(form: Mapping[str, str], name: str) -> str:

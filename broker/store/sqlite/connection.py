@@ -8,6 +8,7 @@ processes.
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -20,7 +21,20 @@ from broker.store.connection import Dialect, Params, Row, Statements
 
 __all__ = ["SQLiteConnection", "errors"]
 
-_PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=5000")
+_PRAGMAS = (
+    "journal_mode=WAL",
+    "synchronous=NORMAL",
+    "foreign_keys=ON",
+    "busy_timeout=5000",
+    "secure_delete=ON",  # deleted rows are overwritten, not left in free pages
+)
+
+
+def _create_private(path: Path) -> None:
+    """The database file made 0600 before SQLite opens it: SQLite gives its `-wal` and `-shm`
+    files the database file's mode, so none of the three is ever readable by others."""
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    os.chmod(path, 0o600)
 
 
 @contextmanager
@@ -81,11 +95,11 @@ class SQLiteConnection:
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         with errors(f"cannot open SQLite store at {self.path}"):
+            _create_private(self.path)
             self._db = await aiosqlite.connect(self.path, isolation_level=None)
             self._db.row_factory = sqlite3.Row
             for pragma in _PRAGMAS:
                 await self._db.execute_fetchall(f"PRAGMA {pragma}")
-            self.path.chmod(0o600)
 
     async def close(self) -> None:
         if self._db is not None:
