@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
+from collections.abc import Callable
 
 from broker.clock import Clock
 from broker.errors import RateLimitedError
@@ -21,10 +22,17 @@ __all__ = ["RateLimiter"]
 
 
 class RateLimiter:
-    def __init__(self, store: Store, clock: Clock, key: bytes) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        key: bytes,
+        on_refusal: Callable[[str], None] = lambda rule: None,
+    ) -> None:
         self._store = store
         self._clock = clock
         self._key = key
+        self._on_refusal = on_refusal  # told each refusal's rule name (the metrics count it)
 
     async def hit(self, rule: str, subject: str, limit: RateLimit | None) -> None:
         """Count this request against `rule` for `subject`; RateLimitedError (with the seconds
@@ -36,6 +44,7 @@ class RateLimiter:
         ends = window + limit.seconds
         hits = await self._store.count_hit(self._counter(rule, subject), window, ends)
         if hits > limit.hits:
+            self._on_refusal(rule)
             raise RateLimitedError(
                 f"{rule}: over {limit.hits} in {limit.seconds} s", _retry(ends - now)
             )
