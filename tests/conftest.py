@@ -185,9 +185,11 @@ def serve_journey(
     mock_idp_keys: Path,
     org_saml_url: str | None = None,
     idp_clock: Callable[[], float] = time.time,
+    **overrides: Any,
 ) -> Iterator[RunningBroker]:
     """A broker with the login journey and the mock organisation OIDC IdP it logs in with
-    (`idp_url`); with `org_saml_url`, the organisations on SAML point there."""
+    (`idp_url`); with `org_saml_url`, the organisations on SAML point there; `overrides` are
+    more settings of the broker."""
     from mock_idps.oidc_idp import create_app as create_mock_idp
 
     broker_sock, idp_sock = bound_socket(), bound_socket()
@@ -202,7 +204,9 @@ def serve_journey(
     )
     configs = idp_configs_for(idp_base, tmp_path / "idp_configs", org_saml_url=org_saml_url)
     with serve(mock, idp_sock) as idp_url:
-        for running in start_broker(tmp_path, broker_keys, broker_sock, idp_configs=configs):
+        for running in start_broker(
+            tmp_path, broker_keys, broker_sock, idp_configs=configs, **overrides
+        ):
             running.idp_url = idp_url
             yield running
 
