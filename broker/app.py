@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 
@@ -22,7 +23,7 @@ from broker.clock import Clock, SystemClock
 from broker.errors import ConfigError
 from broker.frontend.oidc.keys import KeyRing
 from broker.frontend.oidc.provider import OIDCProvider
-from broker.health import Readiness, idp_usability
+from broker.health import PROBE_CLIENT_ID, Readiness, idp_usability
 from broker.http import (
     account_routes,
     health_routes,
@@ -52,6 +53,7 @@ from broker.journey.transactions import LoginTransactions
 from broker.journey.upstreams import Connector, build_connectors
 from broker.metrics import Metrics
 from broker.metrics.connectors import metered_connectors
+from broker.metrics.rate_limits import MeteredRateLimiter
 from broker.metrics.store_timing import timed_store
 from broker.rate_limits import RateLimiter
 from broker.secret_files import set_private_umask
@@ -123,7 +125,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
                 https_only=not settings.development,
             )
             renderer = Renderer()
-            limiter = RateLimiter(store, clock, subject_key, on_refusal=metrics.refused)
+            limiter = MeteredRateLimiter(store, clock, subject_key, metrics)
             accounts = await account_stage(
                 settings, store, clock, renderer, limiter, subject_key, registry
             )
@@ -208,7 +210,7 @@ def readiness(
     for idp_id, usable in usability.items():
         metrics.idp_usable.labels(idp_id).set_function(_as_number(usable))
     return Readiness(
-        store,
+        functools.partial(store.get_client, PROBE_CLIENT_ID),
         keys,
         settings.keys.algorithms,
         usability,

@@ -10,20 +10,19 @@ word, never an exception's text (a driver's message may carry a DSN or a host na
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Final
 
 from broker.errors import BrokerError
 from broker.frontend.oidc.keys import KeyRing
 from broker.journey.upstreams import Connector
-from broker.store.base import Store
 from broker.upstream.saml import SAMLConnector
 
 __all__ = ["Readiness", "idp_usability"]
 
 STORE_TIMEOUT: Final = 2.0
 PROBE_CLIENT_ID: Final = "readiness-probe"
-"""The client looked up to see the store answer (none is registered by that id, it is a read)."""
+"""The client the store probe looks up (none is registered by that id: it is a tiny read)."""
 
 
 def idp_usability(connectors: Mapping[str, Connector]) -> dict[str, Callable[[], bool]]:
@@ -44,14 +43,14 @@ def _always() -> bool:
 class Readiness:
     def __init__(
         self,
-        store: Store,
+        store_probe: Callable[[], Awaitable[object]],
         keys: KeyRing,
         algorithms: Sequence[str],
         idps: Mapping[str, Callable[[], bool]],
         *,
         idps_decide: bool,
     ) -> None:
-        self._store = store
+        self._store_probe = store_probe
         self._keys = keys
         self._algorithms = tuple(algorithms)
         self._idps = idps
@@ -74,7 +73,7 @@ class Readiness:
 
     async def _check_store(self) -> str:
         try:
-            await asyncio.wait_for(self._store.get_client(PROBE_CLIENT_ID), STORE_TIMEOUT)
+            await asyncio.wait_for(self._store_probe(), STORE_TIMEOUT)
         except TimeoutError:
             return "timeout"
         except Exception:  # any driver's failure: the store does not answer

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
-from collections.abc import Callable
 
 from broker.clock import Clock
 from broker.errors import RateLimitedError
@@ -22,17 +21,10 @@ __all__ = ["RateLimiter"]
 
 
 class RateLimiter:
-    def __init__(
-        self,
-        store: Store,
-        clock: Clock,
-        key: bytes,
-        on_refusal: Callable[[str], None] = lambda rule: None,
-    ) -> None:
+    def __init__(self, store: Store, clock: Clock, key: bytes) -> None:
         self._store = store
         self._clock = clock
         self._key = key
-        self._on_refusal = on_refusal  # told each refusal's rule name (the metrics count it)
 
     async def hit(self, rule: str, subject: str, limit: RateLimit | None) -> None:
         """Count this request against `rule` for `subject`; RateLimitedError (with the seconds
@@ -44,7 +36,6 @@ class RateLimiter:
         ends = window + limit.seconds
         hits = await self._store.count_hit(self._counter(rule, subject), window, ends)
         if hits > limit.hits:
-            self._on_refusal(rule)
             raise RateLimitedError(
                 f"{rule}: over {limit.hits} in {limit.seconds} s", _retry(ends - now)
             )

@@ -1,7 +1,8 @@
 """Every store operation timed in one place, whatever the backend: a proxy in front of the
 store that the app hands to everything else. The store's own code is untouched, so a new
-backend or a new method is timed without a line here; the `operation` label is the method's
-name (`accounts.` before the account store's), a closed set."""
+backend, aggregate or method is timed without a line here. The `operation` label is the
+method's name, after its aggregate's (`accounts.find`, or `get_client` on the store itself):
+a closed set, from the code."""
 
 from __future__ import annotations
 
@@ -35,12 +36,23 @@ class _Timed:
             return found
         if inspect.iscoroutinefunction(found):
             found = _timed(found, self._seconds.labels(self._prefix + name))
-        elif name == "accounts":
-            found = _Timed(found, self._seconds, "accounts.")
+        elif _is_aggregate(found):
+            found = _Timed(found, self._seconds, f"{self._prefix}{name}.")
         else:
             return found  # plain attributes are read anew each time
         self.__dict__[name] = found  # wrapped once
         return found
+
+
+def _is_aggregate(value: object) -> bool:
+    """A part of the store with async operations of its own (`store.accounts`)."""
+    if callable(value) or isinstance(value, (str, bytes, int, float, type(None))):
+        return False
+    return any(
+        inspect.iscoroutinefunction(getattr(type(value), name, None))
+        for name in dir(type(value))
+        if not name.startswith("_")
+    )
 
 
 def _timed(

@@ -222,8 +222,8 @@ async def test_a_login_and_its_token_request_move_the_counters(
     assert sample(text, tokens, grant_type="authorization_code", result="ok") == 1
     assert sample(text, tokens, grant_type="authorization_code", result="invalid_grant") == 1
     assert sample(text, tokens, grant_type="other", result="unsupported_grant_type") == 1
-    timed = store_operations(text)  # by method name: the store's shape may change
-    assert timed["get_client"] >= 3
+    timed = store_operations(text)  # by method name, whatever the store's shape
+    assert sum(timed.values()) >= 10
     assert any(name.startswith("accounts.") for name in timed)
     # nothing a person or a client typed is a label value
     assert "maija" not in text.lower()
