@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
 
 import httpx
 from starlette.applications import Starlette
@@ -22,8 +23,10 @@ from broker.clock import Clock, SystemClock
 from broker.errors import ConfigError
 from broker.frontend.oidc.keys import KeyRing
 from broker.frontend.oidc.provider import OIDCProvider
+from broker.health import PROBE_CLIENT_ID, Readiness, idp_usability
 from broker.http import (
     account_routes,
+    health_routes,
     journey_routes,
     logout_routes,
     misc_routes,
@@ -47,7 +50,11 @@ from broker.journey.saml_service import (
 )
 from broker.journey.steps import JourneyMap
 from broker.journey.transactions import LoginTransactions
-from broker.journey.upstreams import build_connectors
+from broker.journey.upstreams import Connector, build_connectors
+from broker.metrics import Metrics
+from broker.metrics.connectors import metered_connectors
+from broker.metrics.rate_limits import MeteredRateLimiter
+from broker.metrics.store_timing import timed_store
 from broker.rate_limits import RateLimiter
 from broker.secret_files import set_private_umask
 from broker.settings import Settings
@@ -99,7 +106,9 @@ def load_idps(settings: Settings) -> Registry:
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
     clock = clock or SystemClock()
-    store = make_store(settings)
+    metrics = Metrics()
+    raw_store = make_store(settings)
+    store = timed_store(raw_store, metrics.store_seconds)
     registry = load_idps(settings)
 
     @contextlib.asynccontextmanager
@@ -129,7 +138,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
                 https_only=not settings.development,
             )
             renderer = Renderer()
-            limiter = RateLimiter(store, clock, subject_key)
+            limiter = MeteredRateLimiter(store, clock, subject_key, metrics)
             accounts = await account_stage(
                 settings, store, clock, renderer, limiter, subject_key, registry
             )
@@ -137,7 +146,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
                 provider,
                 transactions,
                 JourneyMap(registry),
-                connectors,
+                metered_connectors(connectors, registry, metrics),
                 accounts,
                 subject_key=subject_key,
             )
@@ -150,6 +159,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
                 renderer,
                 logouts,
                 limiter,
+                metrics,
+                readiness(settings, raw_store, keys, connectors, metrics),
                 saml,
             )
             tasks = [
@@ -179,6 +190,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         *registration_routes.ROUTES,
         *account_routes.ROUTES,
         *misc_routes.ROUTES,
+        *health_routes.ROUTES,
     ]
     return Starlette(
         routes=routes,
@@ -196,6 +208,31 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
+
+
+def readiness(
+    settings: Settings,
+    store: Store,
+    keys: KeyRing,
+    connectors: Mapping[str, Connector],
+    metrics: Metrics,
+) -> Readiness:
+    """/health/ready's checks; each IdP's usability is also the gauge sote_broker_idp_usable.
+    `store` is the untimed one: probes do not count in the store's latency."""
+    usability = idp_usability(connectors)
+    for idp_id, usable in usability.items():
+        metrics.idp_usable.labels(idp_id).set_function(_as_number(usable))
+    return Readiness(
+        functools.partial(store.clients.get, PROBE_CLIENT_ID),
+        keys,
+        settings.keys.algorithms,
+        usability,
+        idps_decide=settings.health.idps_decide_readiness,
+    )
+
+
+def _as_number(usable: Callable[[], bool]) -> Callable[[], float]:
+    return lambda: float(usable())
 
 
 async def account_stage(

@@ -225,6 +225,31 @@ class LimitSettings(_Frozen):
         return proxies
 
 
+class MetricsSettings(_Frozen):
+    """Prometheus metrics at /metrics on the broker's own port, off by default, and then only to
+    clients in `allowed_networks` (by the address uvicorn gives: the socket's, or with
+    `limits.trusted_proxies` the forwarded one). The load balancer should refuse /metrics too
+    (docs/operating.md, Health and metrics)."""
+
+    enabled: bool = False
+    allowed_networks: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
+
+    @field_validator("allowed_networks")
+    @classmethod
+    def _check_networks(cls, networks: tuple[str, ...]) -> tuple[str, ...]:
+        for network in networks:
+            ipaddress.ip_network(network, strict=False)  # ValueError names what is wrong
+        return networks
+
+
+class HealthSettings(_Frozen):
+    idps_decide_readiness: bool = True
+    """/health/ready answers 503 while any enabled IdP is unusable (SAML metadata missing or
+    past validUntil). Every replica sees the same IdP at once, so with this on one IdP's expired
+    metadata takes every replica out of the load balancer: a deployment that would rather keep
+    the other IdPs' logins running sets it false and alerts on sote_broker_idp_usable."""
+
+
 class LoggingSettings(_Frozen):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     json_format: bool = False
@@ -260,6 +285,8 @@ class Settings(_Frozen):
     smtp: SMTPSettings = SMTPSettings()
     accounts: AccountSettings = AccountSettings()
     limits: LimitSettings = LimitSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    health: HealthSettings = HealthSettings()
     logging: LoggingSettings = LoggingSettings()
 
     @model_validator(mode="after")

@@ -232,7 +232,8 @@ def serve_journey(
     **overrides: Any,
 ) -> Iterator[RunningBroker]:
     """A broker with the login journey and the mock organisation OIDC IdP it logs in with
-    (`idp_url`); with `org_saml_url`, the organisations on SAML point there."""
+    (`idp_url`); with `org_saml_url`, the organisations on SAML point there; `overrides` are
+    more settings of the broker."""
     from mock_idps.oidc_idp import create_app as create_mock_idp
 
     broker_sock, idp_sock = bound_socket(), bound_socket()

@@ -8,10 +8,12 @@ from typing import cast
 from starlette.requests import Request
 
 from broker.frontend.oidc.provider import OIDCProvider
+from broker.health import Readiness
 from broker.http.cookies import LANGUAGE, CookieSigner
 from broker.journey.flow import LoginJourney
 from broker.journey.logout import UpstreamLogouts
 from broker.journey.saml_service import SAMLService
+from broker.metrics import Metrics
 from broker.rate_limits import RateLimiter
 from broker.settings import Settings
 from broker.ui import Renderer, negotiate_locale
@@ -26,6 +28,8 @@ class BrokerContext:
     renderer: Renderer
     logouts: UpstreamLogouts
     limiter: RateLimiter
+    metrics: Metrics
+    readiness: Readiness
     saml: SAMLService | None = None
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.datastructures import FormData, QueryParams
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -90,11 +92,23 @@ def redirect(request: Request, outcome: Redirect) -> Response:
 
 async def token(request: Request) -> Response:
     ctx = broker(request)
-    form = await form_of(request)
-    client = await ctx.provider.authenticate_client(form, request.headers.get("authorization"))
-    await ctx.limiter.hit("token_client", client.client_id, ctx.settings.limits.token_per_client)
-    body = await ctx.provider.tokens.handle(client, form)
+    form: dict[str, str] = {}
+    try:
+        form = await form_of(request)
+        body = await _tokens(ctx, form, request.headers.get("authorization"))
+    except Exception as exc:  # counted, then answered by the one error mapping
+        ctx.metrics.token_request(form.get("grant_type", ""), exc)
+        raise
+    ctx.metrics.token_request(form.get("grant_type", ""), None)
     return JSONResponse(body, headers=NO_STORE)
+
+
+async def _tokens(
+    ctx: BrokerContext, form: dict[str, str], authorization: str | None
+) -> dict[str, Any]:
+    client = await ctx.provider.authenticate_client(form, authorization)
+    await ctx.limiter.hit("token_client", client.client_id, ctx.settings.limits.token_per_client)
+    return await ctx.provider.tokens.handle(client, form)
 
 
 async def userinfo(request: Request) -> Response:

@@ -168,6 +168,10 @@ class SAMLConnector:
         known before it signs with it."""
         await self._metadata.keep_fresh(every)
 
+    def metadata_usable(self) -> bool:
+        """Whether valid metadata is held now (readiness and the metrics; no I/O)."""
+        return self._metadata.usable
+
     async def idp_client(self) -> IdPClient:
         """The IdP's metadata (cached) and entity id, for single logout."""
         return await self._metadata.get()

@@ -142,6 +142,11 @@ class MetadataCache:
                 log.exception("idp %s: metadata refresh crashed; will retry", self._idp.id)
             await asyncio.sleep(every)
 
+    @property
+    def usable(self) -> bool:
+        """Whether metadata is held and not past its validUntil (by the injected clock)."""
+        return self._usable() is not None
+
     def _usable(self) -> _Loaded | None:
         loaded = self._loaded
         if loaded is None:
