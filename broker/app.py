@@ -27,6 +27,7 @@ from broker.http import (
     journey_routes,
     logout_routes,
     misc_routes,
+    notice_routes,
     oidc_routes,
     registration_routes,
 )
@@ -47,7 +48,9 @@ from broker.journey.saml_service import (
 )
 from broker.journey.steps import JourneyMap
 from broker.journey.transactions import LoginTransactions
-from broker.journey.upstreams import build_connectors
+from broker.journey.upstreams import Connector, build_connectors
+from broker.notices.board import NoticeBoard
+from broker.notices.watcher import IdPWatcher, watch_connectors
 from broker.rate_limits import RateLimiter
 from broker.secret_files import set_private_umask
 from broker.settings import Settings
@@ -133,13 +136,20 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
             accounts = await account_stage(
                 settings, store, clock, renderer, limiter, subject_key, registry
             )
+            board = NoticeBoard(
+                store.notices,
+                clock,
+                configured=settings.notices.configured,
+                cache_seconds=settings.notices.cache_seconds,
+            )
             journey = LoginJourney(
                 provider,
                 transactions,
                 JourneyMap(registry),
-                connectors,
+                watched(connectors, settings, store, board, clock, renderer, registry),
                 accounts,
                 subject_key=subject_key,
+                notices=board,
             )
             logouts = upstream_logouts(settings, saml, provider, connectors, http, clock)
             app.state.broker = BrokerContext(
@@ -179,6 +189,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         *registration_routes.ROUTES,
         *account_routes.ROUTES,
         *misc_routes.ROUTES,
+        *notice_routes.ROUTES,
     ]
     return Starlette(
         routes=routes,
@@ -234,6 +245,35 @@ async def account_stage(
     notices = LinkNotices(sender, compose_linked)
     catalogue = await load_catalogue(store.accounts, clock.now())
     return AccountStage(Accounts(store.accounts, clock, notices), codes, catalogue)
+
+
+def watched(
+    connectors: dict[str, Connector],
+    settings: Settings,
+    store: Store,
+    board: NoticeBoard,
+    clock: Clock,
+    renderer: Renderer,
+    registry: Registry,
+) -> dict[str, Connector]:
+    """The journey's connectors, counted by the IdP watcher (unless it is turned off); its
+    automatic notice names the organisation in each language."""
+    if not settings.notices.watch.enabled:
+        return connectors
+
+    def texts(idp_id: str) -> dict[str, str]:
+        idp = registry.idp(idp_id)
+        return {
+            lang: renderer.text(
+                lang, "notice.automatic", name=idp.names.get(lang) if idp else idp_id
+            )
+            for lang in ("fi", "sv", "en")
+        }
+
+    watcher = IdPWatcher(
+        store.idp_outcomes, store.notices, board, clock, settings.notices.watch, texts
+    )
+    return watch_connectors(connectors, watcher)
 
 
 async def _housekeeping(

@@ -31,7 +31,9 @@ from broker.errors import (
 )
 from broker.frontend.oidc.codes import redirect_with
 from broker.http.context import broker
+from broker.http.notices import error_notices
 from broker.http.pages import page
+from broker.store.notices import NoticeRecord
 
 log = logging.getLogger("broker.errors")
 
@@ -76,14 +78,14 @@ async def on_page_error(request: Request, exc: PageError) -> Response:
         extra={"error_id": error_id, "path": request.url.path},
     )
     if isinstance(exc, UpstreamError):  # the transaction lives on: offer the other routes
-        return _error_page(
+        return await _error_page(
             request,
             exc.message_id,
             error_id,
             exc.status_code,
             back=("/login/role", "error.choose_again"),
         )
-    return _error_page(request, exc.message_id, error_id, exc.status_code)
+    return await _error_page(request, exc.message_id, error_id, exc.status_code)
 
 
 async def on_limit_error(request: Request, exc: RequestLimitError) -> Response:
@@ -92,7 +94,7 @@ async def on_limit_error(request: Request, exc: RequestLimitError) -> Response:
         body = {"error": exc.error, "error_description": exc.description}
         headers = {**NO_STORE, **exc.headers()}
         return JSONResponse(body, status_code=exc.status_code, headers=headers)
-    response = _error_page(request, exc.message_id, new_error_id(), exc.status_code)
+    response = await _error_page(request, exc.message_id, new_error_id(), exc.status_code)
     response.headers.update(exc.headers())
     return response
 
@@ -112,10 +114,10 @@ async def on_unexpected(request: Request, exc: Exception) -> Response:
     log.error("unexpected %s", type(exc).__name__, exc_info=exc, extra={"error_id": error_id})
     if request.url.path.startswith(JSON_PATHS):
         return oauth_error_response(ServerError(f"error id {error_id}"))
-    return _error_page(request, "error.server", error_id, 500)
+    return await _error_page(request, "error.server", error_id, 500)
 
 
-def _error_page(
+async def _error_page(
     request: Request,
     message_id: str,
     error_id: str,
@@ -131,9 +133,19 @@ def _error_page(
         error_id=error_id,
         back_url=back[0] if back else None,
         back_key=back[1] if back else None,
+        notices=await _notices(request),
     )
     response.headers.update(NO_STORE)
     return response
+
+
+async def _notices(request: Request) -> list[NoticeRecord]:
+    """The notices for an error page; none if even they cannot be had (this page must show)."""
+    try:
+        return await error_notices(request)
+    except Exception:
+        log.exception("notices for an error page failed")
+        return []
 
 
 class UnexpectedErrorMiddleware:
