@@ -244,6 +244,11 @@ class UpstreamOfflineError(UpstreamError):
     status_code = 503
     message_id = "error.upstream_offline"
 
+    def __init__(self, detail: str, *, route: str | None = None, idp: str | None = None) -> None:
+        super().__init__(detail)
+        self.route = route
+        self.idp = idp
+
 
 class UpstreamLoginRequiredError(UpstreamDeniedError):
     """The IdP cannot log the person in without showing a page (SAML NoPassive after IsPassive);

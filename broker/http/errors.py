@@ -28,6 +28,7 @@ from broker.errors import (
     ServerError,
     TooManyFieldsError,
     UpstreamError,
+    UpstreamOfflineError,
 )
 from broker.frontend.oidc.codes import redirect_with
 from broker.http.context import broker
@@ -78,12 +79,14 @@ async def on_page_error(request: Request, exc: PageError) -> Response:
         extra={"error_id": error_id, "path": request.url.path},
     )
     if isinstance(exc, UpstreamError):  # the transaction lives on: offer the other routes
+        offline = exc if isinstance(exc, UpstreamOfflineError) else None
         return await _error_page(
             request,
             exc.message_id,
             error_id,
             exc.status_code,
             back=("/login/role", "error.choose_again"),
+            offline=offline,
         )
     return await _error_page(request, exc.message_id, error_id, exc.status_code)
 
@@ -123,6 +126,7 @@ async def _error_page(
     error_id: str,
     status: int,
     back: tuple[str, str] | None = None,
+    offline: UpstreamOfflineError | None = None,
 ) -> Response:
     response = page(
         request,
@@ -133,16 +137,19 @@ async def _error_page(
         error_id=error_id,
         back_url=back[0] if back else None,
         back_key=back[1] if back else None,
-        notices=await _notices(request),
+        notices=await _notices(request, offline),
     )
     response.headers.update(NO_STORE)
     return response
 
 
-async def _notices(request: Request) -> list[NoticeRecord]:
-    """The notices for an error page; none if even they cannot be had (this page must show)."""
+async def _notices(request: Request, offline: UpstreamOfflineError | None) -> list[NoticeRecord]:
+    """The notices for an error page (with that of the route or organisation found offline);
+    none if even they cannot be had (this page must show)."""
     try:
-        return await error_notices(request)
+        if offline is None:
+            return await error_notices(request)
+        return await error_notices(request, route=offline.route, idp=offline.idp)
     except Exception:
         log.exception("notices for an error page failed")
         return []

@@ -45,7 +45,9 @@ def _offline(notices: Notices, journey_map: JourneyMap, step: Step, option_id: s
     return None if idp is None else notices.offline_idp(idp.id, journey_map.routes_to(idp))
 
 
-async def error_notices(request: Request) -> list[NoticeRecord]:
+async def error_notices(
+    request: Request, *, route: str | None = None, idp: str | None = None
+) -> list[NoticeRecord]:
     """The service's notices, and those of the route and organisation this browser's login
     went to (an automatic notice on the IdP that just failed is the one the person needs)."""
     ctx = broker(request)
@@ -53,6 +55,7 @@ async def error_notices(request: Request) -> list[NoticeRecord]:
     try:
         tx = await ctx.journey.current(ctx.cookies.read(request.cookies, TRANSACTION))
     except BrokerError:
-        return notices.for_page()
-    route, idp = tx.data.get("route"), tx.data.get("idp")
+        tx = None
+    if tx is not None:
+        route, idp = route or tx.data.get("route"), idp or tx.data.get("idp")
     return notices.for_page([route] if route else [], [idp] if idp else [])

@@ -161,7 +161,7 @@ class LoginJourney:
         if choice not in {o.id for o in self.map.options(step, choices, "fi")}:
             raise UnknownChoiceError(f"{step.value} {choice!r} not on offer")
         if step is Step.ROUTE and (await self.current_notices()).offline("route", choice):
-            raise UpstreamOfflineError(f"route {choice!r} is offline")
+            raise UpstreamOfflineError(f"route {choice!r} is offline", route=choice)
         updated = await self._transactions.update(tx, **_answer(step, choice))
         route = self.map.registry.route(choice) if step is Step.ROUTE else None
         if route is not None and not route.groups:
@@ -194,7 +194,7 @@ class LoginJourney:
         through the IdP and whoever holds the AuthnRequest URL, so it must name nothing that
         lets anyone continue the login (see `hold_saml_response`)."""
         if await self._offline(idp):
-            raise UpstreamOfflineError(f"{idp.id} is offline")
+            raise UpstreamOfflineError(f"{idp.id} is offline", idp=idp.id)
         request = AuthorizationRequest.from_json(tx.request)
         relay_state = secrets.new_id() if idp.protocol == "saml" else None
         started = await self._connectors[idp.id].start(
