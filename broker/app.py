@@ -30,6 +30,7 @@ from broker.http import (
     journey_routes,
     logout_routes,
     misc_routes,
+    notice_routes,
     oidc_routes,
     registration_routes,
 )
@@ -55,6 +56,8 @@ from broker.metrics import Metrics
 from broker.metrics.connectors import metered_connectors
 from broker.metrics.rate_limits import MeteredRateLimiter
 from broker.metrics.store_timing import timed_store
+from broker.notices.board import NoticeBoard
+from broker.notices.watcher import IdPWatcher, watch_connectors
 from broker.rate_limits import RateLimiter
 from broker.secret_files import set_private_umask
 from broker.settings import Settings
@@ -142,13 +145,28 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
             accounts = await account_stage(
                 settings, store, clock, renderer, limiter, subject_key, registry
             )
+            board = NoticeBoard(
+                store.notices,
+                clock,
+                configured=settings.notices.configured,
+                cache_seconds=settings.notices.cache_seconds,
+            )
             journey = LoginJourney(
                 provider,
                 transactions,
                 JourneyMap(registry),
-                metered_connectors(connectors, registry, metrics),
+                watched(
+                    metered_connectors(connectors, registry, metrics),
+                    settings,
+                    store,
+                    board,
+                    clock,
+                    renderer,
+                    registry,
+                ),
                 accounts,
                 subject_key=subject_key,
+                notices=board,
             )
             logouts = upstream_logouts(settings, saml, provider, connectors, http, clock)
             app.state.broker = BrokerContext(
@@ -191,6 +209,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         *account_routes.ROUTES,
         *misc_routes.ROUTES,
         *health_routes.ROUTES,
+        *notice_routes.ROUTES,
     ]
     return Starlette(
         routes=routes,
@@ -271,6 +290,35 @@ async def account_stage(
     notices = LinkNotices(sender, compose_linked)
     catalogue = await load_catalogue(store.accounts, clock.now())
     return AccountStage(Accounts(store.accounts, clock, notices), codes, catalogue)
+
+
+def watched(
+    connectors: dict[str, Connector],
+    settings: Settings,
+    store: Store,
+    board: NoticeBoard,
+    clock: Clock,
+    renderer: Renderer,
+    registry: Registry,
+) -> dict[str, Connector]:
+    """The journey's connectors, counted by the IdP watcher (unless it is turned off); its
+    automatic notice names the organisation in each language."""
+    if not settings.notices.watch.enabled:
+        return connectors
+
+    def texts(idp_id: str) -> dict[str, str]:
+        idp = registry.idp(idp_id)
+        return {
+            lang: renderer.text(
+                lang, "notice.automatic", name=idp.names.get(lang) if idp else idp_id
+            )
+            for lang in ("fi", "sv", "en")
+        }
+
+    watcher = IdPWatcher(
+        store.idp_outcomes, store.notices, board, clock, settings.notices.watch, texts
+    )
+    return watch_connectors(connectors, watcher)
 
 
 async def _housekeeping(

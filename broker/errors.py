@@ -29,6 +29,7 @@
     │       ├── UpstreamUnavailableError   down, timed out, or answered garbage
     │       ├── UpstreamResponseError      an answer failing a check (signature, iss, aud, nonce…)
     │       ├── UpstreamDeniedError        the IdP said no (access_denied, login_required…)
+    │       ├── UpstreamOfflineError       a route or organisation an operator took offline
     │       │   └── UpstreamLoginRequiredError   no login without interaction (SAML NoPassive)
     │       └── UpstreamRequirementError   a valid answer that does not satisfy prompt/max_age/acr
     │           └── LinkAssuranceError     too weak to link by identity code to the account
@@ -235,6 +236,18 @@ class UpstreamDeniedError(UpstreamError):
 
     status_code = 400
     message_id = "error.upstream_denied"
+
+
+class UpstreamOfflineError(UpstreamError):
+    """The route or organisation is offline by an operator's notice (the page shows it)."""
+
+    status_code = 503
+    message_id = "error.upstream_offline"
+
+    def __init__(self, detail: str, *, route: str | None = None, idp: str | None = None) -> None:
+        super().__init__(detail)
+        self.route = route
+        self.idp = idp
 
 
 class UpstreamLoginRequiredError(UpstreamDeniedError):

@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from broker.errors import ConfigError
+from broker.notices.settings import NoticeSettings
 
 ENV_PREFIX = "SOTE_BROKER__"
 CONFIG_ENV = "SOTE_BROKER_CONFIG"
@@ -288,6 +289,7 @@ class Settings(_Frozen):
     metrics: MetricsSettings = MetricsSettings()
     health: HealthSettings = HealthSettings()
     logging: LoggingSettings = LoggingSettings()
+    notices: NoticeSettings = NoticeSettings()
 
     @model_validator(mode="after")
     def _check_issuer(self) -> Settings:

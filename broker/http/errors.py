@@ -28,10 +28,13 @@ from broker.errors import (
     ServerError,
     TooManyFieldsError,
     UpstreamError,
+    UpstreamOfflineError,
 )
 from broker.frontend.oidc.codes import redirect_with
 from broker.http.context import broker
+from broker.http.notices import error_notices
 from broker.http.pages import page
+from broker.store.notices import NoticeRecord
 
 log = logging.getLogger("broker.errors")
 
@@ -76,14 +79,16 @@ async def on_page_error(request: Request, exc: PageError) -> Response:
         extra={"error_id": error_id, "path": request.url.path},
     )
     if isinstance(exc, UpstreamError):  # the transaction lives on: offer the other routes
-        return _error_page(
+        offline = exc if isinstance(exc, UpstreamOfflineError) else None
+        return await _error_page(
             request,
             exc.message_id,
             error_id,
             exc.status_code,
             back=("/login/role", "error.choose_again"),
+            offline=offline,
         )
-    return _error_page(request, exc.message_id, error_id, exc.status_code)
+    return await _error_page(request, exc.message_id, error_id, exc.status_code)
 
 
 async def on_limit_error(request: Request, exc: RequestLimitError) -> Response:
@@ -92,7 +97,7 @@ async def on_limit_error(request: Request, exc: RequestLimitError) -> Response:
         body = {"error": exc.error, "error_description": exc.description}
         headers = {**NO_STORE, **exc.headers()}
         return JSONResponse(body, status_code=exc.status_code, headers=headers)
-    response = _error_page(request, exc.message_id, new_error_id(), exc.status_code)
+    response = await _error_page(request, exc.message_id, new_error_id(), exc.status_code)
     response.headers.update(exc.headers())
     return response
 
@@ -112,15 +117,16 @@ async def on_unexpected(request: Request, exc: Exception) -> Response:
     log.error("unexpected %s", type(exc).__name__, exc_info=exc, extra={"error_id": error_id})
     if request.url.path.startswith(JSON_PATHS):
         return oauth_error_response(ServerError(f"error id {error_id}"))
-    return _error_page(request, "error.server", error_id, 500)
+    return await _error_page(request, "error.server", error_id, 500)
 
 
-def _error_page(
+async def _error_page(
     request: Request,
     message_id: str,
     error_id: str,
     status: int,
     back: tuple[str, str] | None = None,
+    offline: UpstreamOfflineError | None = None,
 ) -> Response:
     response = page(
         request,
@@ -131,9 +137,22 @@ def _error_page(
         error_id=error_id,
         back_url=back[0] if back else None,
         back_key=back[1] if back else None,
+        notices=await _notices(request, offline),
     )
     response.headers.update(NO_STORE)
     return response
+
+
+async def _notices(request: Request, offline: UpstreamOfflineError | None) -> list[NoticeRecord]:
+    """The notices for an error page (with that of the route or organisation found offline);
+    none if even they cannot be had (this page must show)."""
+    try:
+        if offline is None:
+            return await error_notices(request)
+        return await error_notices(request, route=offline.route, idp=offline.idp)
+    except Exception:
+        log.exception("notices for an error page failed")
+        return []
 
 
 class UnexpectedErrorMiddleware:

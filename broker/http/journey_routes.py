@@ -10,6 +10,7 @@ from broker.errors import CSRFError, LoginElsewhereError, NotFoundError, Transac
 from broker.http.context import broker, locale_of
 from broker.http.cookies import REMEMBER, TRANSACTION
 from broker.http.errors import NO_STORE
+from broker.http.notices import step_notices
 from broker.http.oidc_routes import redirect, single_values
 from broker.http.pages import page
 from broker.journey.flow import CALLBACK_PATH, Redirect
@@ -49,10 +50,10 @@ async def show_step(request: Request) -> Response:
     step = broker(request).journey.step_to_show(tx, wanted)
     if step is not wanted:
         return RedirectResponse(STEP_PATHS[step], 303, headers=NO_STORE)
-    return render_step(request, tx, step)
+    return await render_step(request, tx, step)
 
 
-def render_step(
+async def render_step(
     request: Request,
     tx: TransactionRecord,
     step: Step,
@@ -63,7 +64,9 @@ def render_step(
 ) -> Response:
     ctx = broker(request)
     locale = locale_of(request, tx.request.get("ui_locales"))
-    options = ctx.journey.map.options(step, Choices.from_data(tx.data), locale)
+    choices = Choices.from_data(tx.data)
+    options = ctx.journey.map.options(step, choices, locale)
+    options, unavailable, notices = await step_notices(ctx.journey, step, choices, options)
     remembered = None
     if step is Step.ROLE:
         idp = ctx.journey.map.registry.idp(ctx.cookies.read(request.cookies, REMEMBER) or "")
@@ -77,6 +80,8 @@ def render_step(
         ui_locales=tx.request.get("ui_locales"),
         step=step.value,
         options=options,
+        unavailable=unavailable,
+        notices=notices,
         action=STEP_PATHS[step],
         csrf_token=ctx.cookies.csrf_token(tx.tx_id),
         tx=tx.tx_id,
@@ -105,7 +110,7 @@ async def choose_by_email(request: Request) -> Response:
     email = form.get("email", "").strip()[:MAX_EMAIL]
     outcome = await ctx.journey.choose_by_email(tx, email) if "@" in email else None
     if outcome is None:
-        return render_step(
+        return await render_step(
             request, tx, Step.GROUP, status_code=400, email_error=True, email_value=email
         )
     return redirect(request, outcome)

@@ -25,13 +25,16 @@ from broker.claims.mapping import normalise
 from broker.claims.sealed import Sealer
 from broker.errors import (
     AccountLinkError,
+    AuthorizationRedirectError,
     BrokerError,
     FormInputError,
     LoginElsewhereError,
     LoginUnavailableError,
+    TemporarilyUnavailableError,
     TransactionError,
     UnknownChoiceError,
     UpstreamLoginRequiredError,
+    UpstreamOfflineError,
     UpstreamResponseError,
 )
 from broker.frontend.oidc import secrets
@@ -41,6 +44,7 @@ from broker.journey.registration import AccountStage, Draft, PendingLogin, accou
 from broker.journey.steps import STEP_PATHS, Choices, JourneyMap, Step
 from broker.journey.transactions import LoginTransactions
 from broker.journey.upstreams import Connector
+from broker.notices.board import NoticeBoard, Notices
 from broker.store.accounts import AccountRecord
 from broker.store.records import SessionRecord, TransactionRecord, UpstreamSession
 from broker.upstream.registry import IdP
@@ -82,6 +86,7 @@ class LoginJourney:
         accounts: AccountStage,
         *,
         subject_key: bytes,
+        notices: NoticeBoard | None = None,
     ) -> None:
         self._provider = provider
         self._transactions = transactions
@@ -91,6 +96,7 @@ class LoginJourney:
         self._subject_key = subject_key
         self._sealer = Sealer(subject_key)
         self._issuer = provider.settings.issuer
+        self.notices = notices
 
     # -- from the portal ------------------------------------------------------------------
     async def begin(
@@ -104,6 +110,9 @@ class LoginJourney:
             return Redirect(await self._provider.complete(request, session))
         if not self.map.options(Step.ROLE, Choices(), "fi"):
             raise LoginUnavailableError("no role has any enabled IdP")
+        if hinted is not None and await self._offline(hinted):
+            unavailable = TemporarilyUnavailableError(f"{hinted.id} is offline for now")
+            raise AuthorizationRedirectError(unavailable, request.redirect_uri, request.state)
         tx = await self._transactions.create(request)
         if hinted is not None:
             return await self._start_upstream(tx, hinted)
@@ -151,6 +160,8 @@ class LoginJourney:
             return await self._start_upstream(tx, idp)
         if choice not in {o.id for o in self.map.options(step, choices, "fi")}:
             raise UnknownChoiceError(f"{step.value} {choice!r} not on offer")
+        if step is Step.ROUTE and (await self.current_notices()).offline("route", choice):
+            raise UpstreamOfflineError(f"route {choice!r} is offline", route=choice)
         updated = await self._transactions.update(tx, **_answer(step, choice))
         route = self.map.registry.route(choice) if step is Step.ROUTE else None
         if route is not None and not route.groups:
@@ -182,6 +193,8 @@ class LoginJourney:
         """A fresh random RelayState per SAML login, never the transaction id: it travels
         through the IdP and whoever holds the AuthnRequest URL, so it must name nothing that
         lets anyone continue the login (see `hold_saml_response`)."""
+        if await self._offline(idp):
+            raise UpstreamOfflineError(f"{idp.id} is offline", idp=idp.id)
         request = AuthorizationRequest.from_json(tx.request)
         relay_state = secrets.new_id() if idp.protocol == "saml" else None
         started = await self._connectors[idp.id].start(
@@ -198,6 +211,14 @@ class LoginJourney:
         )
         log.info("upstream login started", extra={"idp": idp.id})
         return Redirect(started.url, tx_id=tx.tx_id)
+
+    async def current_notices(self) -> Notices:
+        return Notices() if self.notices is None else await self.notices.current()
+
+    async def _offline(self, idp: IdP) -> bool:
+        """Whether a notice takes the organisation, or a route to it, offline."""
+        notices = await self.current_notices()
+        return notices.offline_idp(idp.id, self.map.routes_to(idp)) is not None
 
     def _return_url(self, idp: IdP) -> str:
         if idp.protocol == "oidc":

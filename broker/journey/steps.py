@@ -88,6 +88,14 @@ class JourneyMap:
             return self.registry.idps_in_group(group_id or "")
         return [i for i in (self.registry.idp(x) for x in route.idps) if i is not None]
 
+    def routes_to(self, idp: IdP) -> list[str]:
+        """The routes that lead to the organisation (its own, or through its group)."""
+        return [
+            r.id
+            for r in self.registry.journey.routes
+            if idp.id in r.idps or (idp.group is not None and idp.group in r.groups)
+        ]
+
     def _routes_of(self, role_id: str) -> list[Choice]:
         role = self.registry.role(role_id)
         if role is None:

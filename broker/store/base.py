@@ -9,6 +9,8 @@
     store.outbox         LogoutOutbox       back-channel logout deliveries
     store.accounts       AccountStore       professional accounts, links, catalogue, e-mail codes
     store.audit          AuditStore         the accounts' audit trail
+    store.notices        NoticeStore        disruption notices (operators' and automatic)
+    store.idp_outcomes   IdPOutcomeStore    upstream logins failed or succeeded, per IdP
 
 Each aggregate's SQL is written once against `broker.store.connection.Connection`; a backend is
 only a connection and its migrations (`broker.store.sqlite`, `broker.store.postgres`), so every
@@ -26,6 +28,8 @@ from broker.store.audit import AuditStore, SQLAudit
 from broker.store.clients import ClientStore, SQLClients
 from broker.store.connection import Connection
 from broker.store.grants import GrantStore, SQLGrants
+from broker.store.idp_outcomes import IdPOutcomeStore, SQLIdPOutcomes
+from broker.store.notices import NoticeStore, SQLNotices
 from broker.store.outbox import LogoutOutbox, SQLLogoutOutbox
 from broker.store.rate_limits import RateLimitStore, SQLRateLimits
 from broker.store.records import Consumed
@@ -44,6 +48,7 @@ _PURGES = (
     ("upstream_logouts", 0.0),
     ("rate_counters", 0.0),
     ("email_codes", 3600.0),
+    ("idp_outcomes", 0.0),
 )
 
 
@@ -62,6 +67,8 @@ class Store:
         self.outbox: LogoutOutbox = SQLLogoutOutbox(connection)
         self.accounts: AccountStore = SQLAccounts(connection)
         self.audit: AuditStore = SQLAudit(connection)
+        self.notices: NoticeStore = SQLNotices(connection)
+        self.idp_outcomes: IdPOutcomeStore = SQLIdPOutcomes(connection)
 
     async def open(self) -> None:
         """Connect; apply pending migrations, or check that none is pending."""
