@@ -9,6 +9,7 @@ from starlette.requests import Request
 
 from broker.frontend.oidc.provider import OIDCProvider
 from broker.http.cookies import LANGUAGE, CookieSigner
+from broker.journey.audit_trail import AuditTrail
 from broker.journey.flow import LoginJourney
 from broker.journey.logout import UpstreamLogouts
 from broker.journey.saml_service import SAMLService
@@ -26,6 +27,7 @@ class BrokerContext:
     renderer: Renderer
     logouts: UpstreamLogouts
     limiter: RateLimiter
+    audit: AuditTrail
     saml: SAMLService | None = None
 
 

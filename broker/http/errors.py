@@ -4,7 +4,10 @@ OAuthError → JSON per RFC 6749 §5.2 (and RFC 6750 §3 challenges); Authorizat
 303 back to the portal's validated redirect_uri per §4.1.2.1; PageError → a page in the user's
 language with a short error id; RequestLimitError (413, 415, 429…) → OAuth error JSON on the
 portal-facing endpoints, a page elsewhere; anything else → the same page with status 500 (or a JSON
-server_error on the portal-facing endpoints). Every error id is in the log too.
+server_error on the portal-facing endpoints). Every error id is in the log too, and in the store
+with what happened (`AuditTrail.error_shown`, for `sote-broker errors show`), but for rate-limited
+refusals (a flood must not write a row a request); a login that an error ends is in the
+authentication audit trail (`AuditTrail.login_failed`).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from broker.errors import (
     NotFoundError,
     OAuthError,
     PageError,
+    RateLimitedError,
     RequestLimitError,
     ServerError,
     TooManyFieldsError,
@@ -58,6 +62,7 @@ async def on_oauth_error(request: Request, exc: OAuthError) -> Response:
 async def on_redirect_error(request: Request, exc: AuthorizationRedirectError) -> Response:
     cause = exc.cause
     log.info("authorization error %s: %s", cause.error, cause.description)
+    await broker(request).audit.login_failed(cause)
     params = {
         "error": cause.error,
         "error_description": cause.description or None,
@@ -75,6 +80,7 @@ async def on_page_error(request: Request, exc: PageError) -> Response:
         exc.detail,
         extra={"error_id": error_id, "path": request.url.path},
     )
+    await _record(request, exc, error_id, exc.status_code, exc.message_id)
     if isinstance(exc, UpstreamError):  # the transaction lives on: offer the other routes
         return _error_page(
             request,
@@ -87,12 +93,21 @@ async def on_page_error(request: Request, exc: PageError) -> Response:
 
 
 async def on_limit_error(request: Request, exc: RequestLimitError) -> Response:
-    log.info("request refused (%d): %s", exc.status_code, exc.description)
     if request.url.path.startswith(JSON_PATHS):
+        log.info("request refused (%d): %s", exc.status_code, exc.description)
         body = {"error": exc.error, "error_description": exc.description}
         headers = {**NO_STORE, **exc.headers()}
         return JSONResponse(body, status_code=exc.status_code, headers=headers)
-    response = _error_page(request, exc.message_id, new_error_id(), exc.status_code)
+    error_id = new_error_id()
+    log.info(
+        "request refused (%d): %s",
+        exc.status_code,
+        exc.description,
+        extra={"error_id": error_id, "path": request.url.path},
+    )
+    if not isinstance(exc, RateLimitedError):
+        await _record(request, exc, error_id, exc.status_code, exc.message_id)
+    response = _error_page(request, exc.message_id, error_id, exc.status_code)
     response.headers.update(exc.headers())
     return response
 
@@ -110,9 +125,24 @@ async def on_http_exception(request: Request, exc: HTTPException) -> Response:
 async def on_unexpected(request: Request, exc: Exception) -> Response:
     error_id = new_error_id()
     log.error("unexpected %s", type(exc).__name__, exc_info=exc, extra={"error_id": error_id})
+    await _record(request, exc, error_id, 500, "error.server", unexpected=True)
     if request.url.path.startswith(JSON_PATHS):
         return oauth_error_response(ServerError(f"error id {error_id}"))
     return _error_page(request, "error.server", error_id, 500)
+
+
+async def _record(
+    request: Request,
+    exc: Exception,
+    error_id: str,
+    status: int,
+    message_id: str,
+    *,
+    unexpected: bool = False,
+) -> None:
+    audit = broker(request).audit
+    await audit.error_shown(error_id, request.url.path, status, exc, message_id)
+    await audit.login_failed(exc, error_id, unexpected=unexpected)
 
 
 def _error_page(

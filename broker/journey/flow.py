@@ -37,6 +37,7 @@ from broker.errors import (
 from broker.frontend.oidc import secrets
 from broker.frontend.oidc.authorization import AuthorizationRequest
 from broker.frontend.oidc.provider import OIDCProvider, login_required
+from broker.journey.audit_trail import AuditTrail
 from broker.journey.registration import AccountStage, Draft, PendingLogin, account_claims
 from broker.journey.steps import STEP_PATHS, Choices, JourneyMap, Step
 from broker.journey.transactions import LoginTransactions
@@ -80,6 +81,7 @@ class LoginJourney:
         journey_map: JourneyMap,
         connectors: Mapping[str, Connector],
         accounts: AccountStage,
+        audit: AuditTrail,
         *,
         subject_key: bytes,
     ) -> None:
@@ -88,6 +90,7 @@ class LoginJourney:
         self.map = journey_map
         self._connectors = connectors
         self.accounts = accounts
+        self._audit = audit
         self._subject_key = subject_key
         self._sealer = Sealer(subject_key)
         self._issuer = provider.settings.issuer
@@ -101,6 +104,7 @@ class LoginJourney:
         passive = hinted is not None and hinted.protocol == "saml"  # prompt=none: IsPassive
         session = await self._provider.reusable_session(request, sid, passive_upstream=passive)
         if session is not None:
+            await self._audit.login_by_session(request.client_id, session)
             return Redirect(await self._provider.complete(request, session))
         if not self.map.options(Step.ROLE, Choices(), "fi"):
             raise LoginUnavailableError("no role has any enabled IdP")
@@ -444,6 +448,7 @@ class LoginJourney:
         session = await self._provider.sessions.start(
             sub, acr=acr, amr=amr, claims=claims, upstream=upstream, auth_time=auth_time
         )
+        await self._audit.login_completed(tx, sub, acr)
         if tx.data.get("purpose") == "account":
             then = tx.data.get("then")
             return Redirect(then if then in ACCOUNT_PAGES else ACCOUNT_PATH, session=session)

@@ -9,6 +9,8 @@
     store.outbox         LogoutOutbox       back-channel logout deliveries
     store.accounts       AccountStore       professional accounts, links, catalogue, e-mail codes
     store.audit          AuditStore         the accounts' audit trail
+    store.login_events   LoginEventStore    the authentication audit trail (each login's outcome)
+    store.error_events   ErrorEventStore    what happened behind each error id (the helpdesk)
 
 Each aggregate's SQL is written once against `broker.store.connection.Connection`; a backend is
 only a connection and its migrations (`broker.store.sqlite`, `broker.store.postgres`), so every
@@ -25,7 +27,9 @@ from broker.store.accounts import AccountStore
 from broker.store.audit import AuditStore, SQLAudit
 from broker.store.clients import ClientStore, SQLClients
 from broker.store.connection import Connection
+from broker.store.error_events import ErrorEventStore, SQLErrorEvents
 from broker.store.grants import GrantStore, SQLGrants
+from broker.store.login_events import LoginEventStore, SQLLoginEvents
 from broker.store.outbox import LogoutOutbox, SQLLogoutOutbox
 from broker.store.rate_limits import RateLimitStore, SQLRateLimits
 from broker.store.records import Consumed
@@ -62,6 +66,8 @@ class Store:
         self.outbox: LogoutOutbox = SQLLogoutOutbox(connection)
         self.accounts: AccountStore = SQLAccounts(connection)
         self.audit: AuditStore = SQLAudit(connection)
+        self.login_events: LoginEventStore = SQLLoginEvents(connection)
+        self.error_events: ErrorEventStore = SQLErrorEvents(connection)
 
     async def open(self) -> None:
         """Connect; apply pending migrations, or check that none is pending."""
