@@ -20,7 +20,9 @@ from broker.logs import formatter, quiet_libraries
 MOCK_IDPS = Path(__file__).parents[1] / "mock_idps"
 PERSON_FILES = ("suomifi_persons.yaml", "test_users.yaml", "org_saml_users.yaml")
 _HETU = re.compile(r"\d{6}[-+A-FU-Y]\d{3}[0-9A-FHJ-NPR-Y]")
-_OTHER_LOGGERS = ("mock_idps", "tests")
+_OTHER_LOGGERS = ("mock_idps", "tests", "uvicorn.access")
+"""The mock IdPs and the tests themselves; uvicorn's access log is off in the broker
+(`broker.logs.configure`), which logs its own without the query."""
 
 
 def identity_codes() -> set[str]:
