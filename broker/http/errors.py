@@ -4,10 +4,10 @@ OAuthError → JSON per RFC 6749 §5.2 (and RFC 6750 §3 challenges); Authorizat
 303 back to the portal's validated redirect_uri per §4.1.2.1; PageError → a page in the user's
 language with a short error id; RequestLimitError (413, 415, 429…) → OAuth error JSON on the
 portal-facing endpoints, a page elsewhere; anything else → the same page with status 500 (or a JSON
-server_error on the portal-facing endpoints). Every error id is in the log too, and in the store
-with what happened (`AuditTrail.error_shown`, for `sote-broker errors show`), but for rate-limited
-refusals (a flood must not write a row a request); a login that an error ends is in the
-authentication audit trail (`AuditTrail.login_failed`).
+server_error on the portal-facing endpoints). Every error id is in the log too; during a login,
+and for any unexpected error, also in the store with what happened (`AuditTrail.error_shown`, for
+`sote-broker errors show`), and the login it ends in the authentication audit trail
+(`AuditTrail.login_failed`).
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from broker.errors import (
     NotFoundError,
     OAuthError,
     PageError,
-    RateLimitedError,
     RequestLimitError,
     ServerError,
     TooManyFieldsError,
@@ -105,8 +104,6 @@ async def on_limit_error(request: Request, exc: RequestLimitError) -> Response:
         exc.description,
         extra={"error_id": error_id, "path": request.url.path},
     )
-    if not isinstance(exc, RateLimitedError):
-        await _record(request, exc, error_id, exc.status_code, exc.message_id)
     response = _error_page(request, exc.message_id, error_id, exc.status_code)
     response.headers.update(exc.headers())
     return response
@@ -141,7 +138,8 @@ async def _record(
     unexpected: bool = False,
 ) -> None:
     audit = broker(request).audit
-    await audit.error_shown(error_id, request.url.path, status, exc, message_id)
+    path = request.url.path
+    await audit.error_shown(error_id, path, status, exc, message_id, unexpected=unexpected)
     await audit.login_failed(exc, error_id, unexpected=unexpected)
 
 

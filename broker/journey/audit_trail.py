@@ -106,12 +106,11 @@ class AuditTrail:
     async def login_failed(
         self, exc: Exception, error_id: str | None = None, *, unexpected: bool = False
     ) -> None:
-        """The login of this request failed with `exc`, if it ends one (an unexpected error
-        ends one only when a login is under way). Never raises: the person still gets their
-        page."""
+        """The login of this request failed with `exc`, if a login is under way (a transaction
+        was found) and `exc` ends it. Never raises: the person still gets their page."""
         context = current()
         reason = SERVER_ERROR if unexpected else failure_reason(exc)
-        if reason is None or (context.login_ref is None and (unexpected or _portal(exc))):
+        if reason is None or context.login_ref is None:
             return
         event = LoginEvent(
             at=self._clock.now(),
@@ -126,10 +125,21 @@ class AuditTrail:
         await self._quietly(self._store.login_events.add(event), "login event")
 
     async def error_shown(
-        self, error_id: str, path: str, status: int, exc: Exception, message_id: str
+        self,
+        error_id: str,
+        path: str,
+        status: int,
+        exc: Exception,
+        message_id: str,
+        *,
+        unexpected: bool = False,
     ) -> None:
-        """What happened behind an error id; never raises (the page matters more)."""
+        """What happened behind an error id, during a login or for an unexpected error; an
+        anonymous refusal (a garbage SAML post, a 404, a login already gone) is only in the log,
+        or anyone could grow the store a row a request. Never raises (the page matters more)."""
         context = current()
+        if context.login_ref is None and not unexpected:
+            return
         event = ErrorEvent(
             error_id=error_id,
             at=self._clock.now(),
@@ -160,8 +170,3 @@ class AuditTrail:
             await write
         except BrokerError as exc:
             log.error("could not record the %s: %s", what, type(exc).__name__)
-
-
-def _portal(exc: Exception) -> bool:
-    """An OAuth error refused before any login began (a bad /authorize) is no failed login."""
-    return isinstance(exc, OAuthError)

@@ -182,6 +182,24 @@ async def test_errors_show_prints_what_happened_behind_an_error_page(
     assert missing.returncode == 1 and "no error 00000000" in missing.stderr
 
 
+async def test_anonymous_error_pages_write_nothing_to_the_store(
+    world: JourneyWorld, browser: httpx.AsyncClient
+) -> None:
+    """A 404 or a callback without a login is refused with an id in the log only: anyone could
+    otherwise grow the store a row a request."""
+    broker = world.broker
+    for page in (
+        await browser.get(broker.url + f"/no-such-page/{HUS_HETU}"),
+        await browser.get(broker.url + "/upstream/oidc/callback/hus?code=x&state=y"),
+    ):
+        assert page.status_code in (400, 404), page.text
+        error_id = error_id_of(page)
+        shown = await run_cli(broker, "errors", "show", error_id, check=False)
+        assert shown.returncode == 1, shown.stdout
+    assert await broker.query("SELECT * FROM error_events") == []
+    assert await export(broker) == []
+
+
 async def test_a_login_completed_after_a_failed_route_has_both_records(
     world: JourneyWorld, browser: httpx.AsyncClient
 ) -> None:
