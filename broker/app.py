@@ -41,6 +41,7 @@ from broker.http.errors import EXCEPTION_HANDLERS, UnexpectedErrorMiddleware
 from broker.http.middleware import AccessLogMiddleware, SecurityHeadersMiddleware
 from broker.http.rate_limit import RateLimitMiddleware
 from broker.instance_secrets import open_secrets
+from broker.journey.audit_trail import AuditTrail
 from broker.journey.flow import ACS_PATH, LoginJourney
 from broker.journey.registration import AccountStage
 from broker.journey.saml_service import (
@@ -151,6 +152,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
                 configured=settings.notices.configured,
                 cache_seconds=settings.notices.cache_seconds,
             )
+            audit = AuditTrail(store, clock, registry)
             journey = LoginJourney(
                 provider,
                 transactions,
@@ -165,6 +167,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
                     registry,
                 ),
                 accounts,
+                audit,
                 subject_key=subject_key,
                 notices=board,
             )
@@ -179,12 +182,13 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
                 limiter,
                 metrics,
                 readiness(settings, raw_store, keys, connectors, metrics),
+                audit,
                 saml,
             )
             tasks = [
                 asyncio.create_task(provider.backchannel.run(), name="backchannel-logout"),
                 asyncio.create_task(
-                    _housekeeping(store, keys, saml, accounts, clock, settings),
+                    _housekeeping(store, keys, saml, accounts, audit, clock, settings),
                     name="housekeeping",
                 ),
                 *(
@@ -326,17 +330,21 @@ async def _housekeeping(
     keys: KeyRing,
     saml: SAMLService | None,
     accounts: AccountStage,
+    audit: AuditTrail,
     clock: Clock,
     settings: Settings,
 ) -> None:
-    """Purge expired rows and the audit trail past its retention, pick up keys rotated by the
-    CLI (signing keys and the SAML SP's key rollover), prune keys nobody can need, and read the
-    partner-organisation catalogue again (`sote-broker catalogue import` changes it)."""
+    """Purge expired rows and the audit trails and error events past their retention, pick up
+    keys rotated by the CLI (signing keys and the SAML SP's key rollover), prune keys nobody can
+    need, and read the partner-organisation catalogue again (`sote-broker catalogue import`
+    changes it)."""
     retention = settings.accounts.audit_retention_days * 86400
     while True:
         try:
             await store.purge_expired(clock.now())
             await store.audit.purge(clock.now() - retention)
+            kept = settings.audit
+            await audit.purge(clock.now(), kept.login_retention_days, kept.error_retention_days)
             keys.reload_if_changed()
             keys.prune()
             if saml is not None:

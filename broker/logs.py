@@ -1,81 +1,111 @@
-"""Logging set-up. What the broker logs never includes tokens, codes, secrets or cookies: callers
-log ids and client names only, and this filter scrubs anything token-shaped as a second guard."""
+"""Logging set-up: the stdlib loggers every module uses, rendered by structlog as one JSON object
+(or one logfmt line) per record, with the request's context (`broker.request_context`: request
+id, the login's short reference, portal, route, IdP) merged in.
+
+What the broker logs never includes identity codes, tokens, codes, secrets, cookies or SAML
+messages: callers log ids and client names only, and the scrubber here removes anything shaped
+like one from every value of every record, as a second guard.
+"""
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import sys
-from typing import Any
+from collections.abc import MutableMapping
+from typing import IO, Any
+
+import structlog
 
 _TOKEN_SHAPES = re.compile(
-    r"(eyJ[\w-]*\.[\w-]*\.[\w-]*)"  # JWS compact
-    r"|((?:code|token|secret|assertion|password|id_token_hint|logout_token)=)[^&\s\"']+"
-    r"|([A-Za-z0-9_-]{40,})"  # long random values (our codes and tokens are 43 characters)
+    r"eyJ[\w-]+(?:\.[\w-]*)*"  # JWS compact (or a lone JOSE header)
+    r"|(?P<param>(?:code|token|secret|assertion|password|id_token_hint|logout_token"
+    r"|SAMLResponse|SAMLRequest|RelayState)=)[^&\s\"']+"
+    r"|(?P<cookie>(?:__Host-)?sote_\w+=)[^;\s\"']+"  # the broker's cookies
+    r"|(?:PHNhbWxw|PD94bWwg|PHNhbWwy|PHNhbWw6)[A-Za-z0-9+/=]*"  # base64 SAML messages
+    r"|\d{6}[-+A-FU-Y]\d{3}[0-9A-FHJ-NPR-Y]"  # Finnish identity code (hetu)
+    r"|[A-Za-z0-9_-]{40,}"  # long random values (our codes and tokens are 43 characters)
 )
-QUIET_LIBRARIES = ("aiosqlite", "httpx", "httpcore", "asyncio", "multipart")
+QUIET_LIBRARIES = ("aiosqlite", "asyncpg", "httpx", "httpcore", "asyncio", "multipart")
 """Libraries that log request details or SQL parameters (claims, so the identity code) at DEBUG:
 they stay at WARNING whatever the level."""
 _EXTRA_FIELDS = ("client_id", "idp", "error_id", "request_id", "delivery_id", "path", "status")
+"""`extra=` fields of the stdlib calls that go into the record as keys of their own."""
 
 
-def _scrub(text: str) -> str:
-    return _TOKEN_SHAPES.sub(lambda m: (m.group(2) or "") + "[redacted]", text)
+def scrub(text: str) -> str:
+    return _TOKEN_SHAPES.sub(
+        lambda m: (m.group("param") or m.group("cookie") or "") + "[redacted]", text
+    )
 
 
 class RedactingFilter(logging.Filter):
+    """Scrubs the message and the traceback of a record before any handler formats it."""
+
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        record.msg = _scrub(message)
+        record.msg = scrub(message)
         record.args = None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
-            record.exc_text = _scrub(record.exc_text)
+            record.exc_text = scrub(record.exc_text)
         return True
 
 
-class KeyValueFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        base = super().format(record)
-        extras = " ".join(
-            f"{name}={getattr(record, name)}" for name in _EXTRA_FIELDS if hasattr(record, name)
-        )
-        return f"{base} {extras}" if extras else base
+def _redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Every value scrubbed, the traceback and the context's included; empty ones dropped."""
+    return {k: scrub(v) if isinstance(v, str) else v for k, v in event.items() if v is not None}
 
 
-class JSONFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        data: dict[str, Any] = {
-            "time": self.formatTime(record),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        data.update({n: getattr(record, n) for n in _EXTRA_FIELDS if hasattr(record, n)})
-        if record.exc_text:
-            data["exception"] = record.exc_text
-        return json.dumps(data, ensure_ascii=False)
-
-
-def configure(level: str, *, json_format: bool) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(RedactingFilter())
-    handler.setFormatter(
-        JSONFormatter()
+def formatter(*, json_format: bool) -> logging.Formatter:
+    """structlog's renderer behind the stdlib: one JSON object (or logfmt line) per record."""
+    renderer: Any = (
+        structlog.processors.JSONRenderer(ensure_ascii=False)
         if json_format
-        else KeyValueFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        else structlog.processors.LogfmtRenderer(
+            key_order=["timestamp", "level", "logger", "event"], drop_missing=True
+        )
     )
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    for name in ("uvicorn", "uvicorn.error"):
-        logging.getLogger(name).handlers[:] = []
-        logging.getLogger(name).propagate = True
-    logging.getLogger("uvicorn.access").disabled = True
+    return structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[
+            structlog.contextvars.merge_contextvars,
+            structlog.stdlib.add_log_level,
+            structlog.stdlib.add_logger_name,
+            structlog.stdlib.ExtraAdder(_EXTRA_FIELDS),
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+        ],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            _redact,
+            renderer,
+        ],
+    )
+
+
+def handler(stream: IO[str], *, json_format: bool) -> logging.Handler:
+    """A handler writing the broker's log lines, scrubbed, to `stream`."""
+    out = logging.StreamHandler(stream)
+    out.addFilter(RedactingFilter())
+    out.setFormatter(formatter(json_format=json_format))
+    return out
+
+
+def quiet_libraries() -> None:
     for name in QUIET_LIBRARIES:
         logging.getLogger(name).setLevel(logging.WARNING)
     # pysaml2 logs whole responses, NameIDs and attribute values (the identity code) at INFO, and
     # a refused signature's decrypted assertion at ERROR; the SAML connector names each refusal.
     logging.getLogger("saml2").setLevel(logging.CRITICAL)
+
+
+def configure(level: str, *, json_format: bool) -> None:
+    root = logging.getLogger()
+    root.handlers[:] = [handler(sys.stderr, json_format=json_format)]
+    root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
+    logging.getLogger("uvicorn.access").disabled = True
+    quiet_libraries()

@@ -165,6 +165,16 @@ class AccountSettings(_Frozen):
     sends the person through a fresh login (prompt=login, SAML ForceAuthn) first."""
 
 
+class AuditSettings(_Frozen):
+    """How long the authentication audit trail and the error events are kept (neither names a
+    person); housekeeping purges what is older."""
+
+    login_retention_days: int = Field(365, ge=1)
+    """Each completed or failed login (`sote-broker audit export`)."""
+    error_retention_days: int = Field(90, ge=1)
+    """What happened behind each error id shown on a page (`sote-broker errors show`)."""
+
+
 class TokenSettings(_Frozen):
     code_ttl: int = Field(60, ge=5, le=600)
     access_token_ttl: int = Field(600, ge=30, le=86400)
@@ -285,6 +295,7 @@ class Settings(_Frozen):
     backchannel: BackchannelSettings = BackchannelSettings()
     smtp: SMTPSettings = SMTPSettings()
     accounts: AccountSettings = AccountSettings()
+    audit: AuditSettings = AuditSettings()
     limits: LimitSettings = LimitSettings()
     metrics: MetricsSettings = MetricsSettings()
     health: HealthSettings = HealthSettings()

@@ -8,6 +8,7 @@ import json
 import re
 import shutil
 import socket
+import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
@@ -25,11 +26,38 @@ from broker.frontend.oidc import secrets
 from broker.frontend.oidc.keys import KeyRing
 from broker.settings import Settings
 from broker.store.records import ClientRecord
+from tests.log_scan import RunLog
 from tests.mail import last_code, mail_sink
 from tests.postgres import PostgresServer
 from tests.servers import bound_socket, serve
 
 PORTAL = "http://127.0.0.1:9"  # redirects are read from Location headers, never followed
+
+_RUN_LOG = pytest.StashKey[RunLog]()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The whole run's log, at DEBUG, as the broker writes it (`tests/log_scan.py`)."""
+    _, path = tempfile.mkstemp(prefix="sote-broker-test-run-", suffix=".log")
+    session.config.stash[_RUN_LOG] = run_log = RunLog(Path(path))
+    run_log.start()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Fails the run if its log holds an identity code, a JWS, a SAML message or a cookie."""
+    run_log = session.config.stash.get(_RUN_LOG, None)
+    if run_log is None:
+        return
+    leaks = run_log.stop()
+    if not leaks:
+        run_log.path.unlink()
+        return
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"FAILED: the run's log {run_log.path} holds what is never logged:")
+        for leak in leaks[:20]:
+            reporter.write_line(f"  {leak}")
 
 
 def make_settings(tmp_path: Path, port: int, **overrides: Any) -> Settings:

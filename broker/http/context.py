@@ -10,6 +10,7 @@ from starlette.requests import Request
 from broker.frontend.oidc.provider import OIDCProvider
 from broker.health import Readiness
 from broker.http.cookies import LANGUAGE, CookieSigner
+from broker.journey.audit_trail import AuditTrail
 from broker.journey.flow import LoginJourney
 from broker.journey.logout import UpstreamLogouts
 from broker.journey.saml_service import SAMLService
@@ -30,6 +31,7 @@ class BrokerContext:
     limiter: RateLimiter
     metrics: Metrics
     readiness: Readiness
+    audit: AuditTrail
     saml: SAMLService | None = None
 
 

@@ -4,7 +4,10 @@ OAuthError → JSON per RFC 6749 §5.2 (and RFC 6750 §3 challenges); Authorizat
 303 back to the portal's validated redirect_uri per §4.1.2.1; PageError → a page in the user's
 language with a short error id; RequestLimitError (413, 415, 429…) → OAuth error JSON on the
 portal-facing endpoints, a page elsewhere; anything else → the same page with status 500 (or a JSON
-server_error on the portal-facing endpoints). Every error id is in the log too.
+server_error on the portal-facing endpoints). Every error id is in the log too; during a login,
+and for any unexpected error, also in the store with what happened (`AuditTrail.error_shown`, for
+`sote-broker errors show`), and the login it ends in the authentication audit trail
+(`AuditTrail.login_failed`).
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ async def on_oauth_error(request: Request, exc: OAuthError) -> Response:
 async def on_redirect_error(request: Request, exc: AuthorizationRedirectError) -> Response:
     cause = exc.cause
     log.info("authorization error %s: %s", cause.error, cause.description)
+    await broker(request).audit.login_failed(cause)
     params = {
         "error": cause.error,
         "error_description": cause.description or None,
@@ -78,6 +82,7 @@ async def on_page_error(request: Request, exc: PageError) -> Response:
         exc.detail,
         extra={"error_id": error_id, "path": request.url.path},
     )
+    await _record(request, exc, error_id, exc.status_code, exc.message_id)
     if isinstance(exc, UpstreamError):  # the transaction lives on: offer the other routes
         offline = exc if isinstance(exc, UpstreamOfflineError) else None
         return await _error_page(
@@ -92,12 +97,19 @@ async def on_page_error(request: Request, exc: PageError) -> Response:
 
 
 async def on_limit_error(request: Request, exc: RequestLimitError) -> Response:
-    log.info("request refused (%d): %s", exc.status_code, exc.description)
     if request.url.path.startswith(JSON_PATHS):
+        log.info("request refused (%d): %s", exc.status_code, exc.description)
         body = {"error": exc.error, "error_description": exc.description}
         headers = {**NO_STORE, **exc.headers()}
         return JSONResponse(body, status_code=exc.status_code, headers=headers)
-    response = await _error_page(request, exc.message_id, new_error_id(), exc.status_code)
+    error_id = new_error_id()
+    log.info(
+        "request refused (%d): %s",
+        exc.status_code,
+        exc.description,
+        extra={"error_id": error_id, "path": request.url.path},
+    )
+    response = await _error_page(request, exc.message_id, error_id, exc.status_code)
     response.headers.update(exc.headers())
     return response
 
@@ -115,9 +127,25 @@ async def on_http_exception(request: Request, exc: HTTPException) -> Response:
 async def on_unexpected(request: Request, exc: Exception) -> Response:
     error_id = new_error_id()
     log.error("unexpected %s", type(exc).__name__, exc_info=exc, extra={"error_id": error_id})
+    await _record(request, exc, error_id, 500, "error.server", unexpected=True)
     if request.url.path.startswith(JSON_PATHS):
         return oauth_error_response(ServerError(f"error id {error_id}"))
     return await _error_page(request, "error.server", error_id, 500)
+
+
+async def _record(
+    request: Request,
+    exc: Exception,
+    error_id: str,
+    status: int,
+    message_id: str,
+    *,
+    unexpected: bool = False,
+) -> None:
+    audit = broker(request).audit
+    path = request.url.path
+    await audit.error_shown(error_id, path, status, exc, message_id, unexpected=unexpected)
+    await audit.login_failed(exc, error_id, unexpected=unexpected)
 
 
 async def _error_page(

@@ -1,5 +1,6 @@
 """Pure ASGI middleware: security headers on every response, and an access log without
-query strings (they can carry codes, hints and state)."""
+query strings (they can carry codes, hints and state), with the request id that every log line
+of the request carries (`broker.request_context`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import time
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from broker.request_context import bound_request
 
 log = logging.getLogger("broker.access")
 
@@ -65,14 +68,14 @@ class AccessLogMiddleware:
                 MutableHeaders(scope=message).append("X-Request-Id", request_id)
             await send(message)
 
-        try:
-            await self.app(scope, receive, send_logged)
-        finally:
-            log.info(
-                "%s %s %d %.1f ms",
-                scope["method"],
-                scope["path"],
-                status,
-                (time.perf_counter() - started) * 1000,
-                extra={"request_id": request_id},
-            )
+        with bound_request(request_id):
+            try:
+                await self.app(scope, receive, send_logged)
+            finally:
+                log.info(
+                    "%s %s %d %.1f ms",
+                    scope["method"],
+                    scope["path"],
+                    status,
+                    (time.perf_counter() - started) * 1000,
+                )

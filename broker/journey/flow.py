@@ -40,6 +40,7 @@ from broker.errors import (
 from broker.frontend.oidc import secrets
 from broker.frontend.oidc.authorization import AuthorizationRequest
 from broker.frontend.oidc.provider import OIDCProvider, login_required
+from broker.journey.audit_trail import AuditTrail
 from broker.journey.registration import AccountStage, Draft, PendingLogin, account_claims
 from broker.journey.steps import STEP_PATHS, Choices, JourneyMap, Step
 from broker.journey.transactions import LoginTransactions
@@ -84,6 +85,7 @@ class LoginJourney:
         journey_map: JourneyMap,
         connectors: Mapping[str, Connector],
         accounts: AccountStage,
+        audit: AuditTrail,
         *,
         subject_key: bytes,
         notices: NoticeBoard | None = None,
@@ -93,6 +95,7 @@ class LoginJourney:
         self.map = journey_map
         self._connectors = connectors
         self.accounts = accounts
+        self._audit = audit
         self._subject_key = subject_key
         self._sealer = Sealer(subject_key)
         self._issuer = provider.settings.issuer
@@ -107,6 +110,7 @@ class LoginJourney:
         passive = hinted is not None and hinted.protocol == "saml"  # prompt=none: IsPassive
         session = await self._provider.reusable_session(request, sid, passive_upstream=passive)
         if session is not None:
+            await self._audit.login_by_session(request.client_id, session)
             return Redirect(await self._provider.complete(request, session))
         if not self.map.options(Step.ROLE, Choices(), "fi"):
             raise LoginUnavailableError("no role has any enabled IdP")
@@ -465,6 +469,7 @@ class LoginJourney:
         session = await self._provider.sessions.start(
             sub, acr=acr, amr=amr, claims=claims, upstream=upstream, auth_time=auth_time
         )
+        await self._audit.login_completed(tx, sub, acr)
         if tx.data.get("purpose") == "account":
             then = tx.data.get("then")
             return Redirect(then if then in ACCOUNT_PAGES else ACCOUNT_PATH, session=session)

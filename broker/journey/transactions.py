@@ -1,4 +1,5 @@
-"""Login transactions: one row per login in progress, so any broker process can continue it."""
+"""Login transactions: one row per login in progress, so any broker process can continue it.
+Each one found or changed is bound to the request's context (its log lines and audit records)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from broker.clock import Clock
 from broker.errors import TransactionError
 from broker.frontend.oidc import secrets
 from broker.frontend.oidc.authorization import AuthorizationRequest
+from broker.request_context import bind_login
 from broker.store.base import Store
 from broker.store.records import TransactionRecord
 
@@ -28,8 +30,7 @@ class LoginTransactions:
             created_at=now,
             expires_at=now + self._ttl,
         )
-        await self._store.transactions.put(tx)
-        return tx
+        return await self._put(tx)
 
     async def load(self, tx_id: str | None) -> TransactionRecord:
         if not tx_id:
@@ -37,6 +38,7 @@ class LoginTransactions:
         tx = await self._store.transactions.get(tx_id)
         if tx is None:
             raise TransactionError("login transaction not found or already finished")
+        _bind(tx)  # an expired login's failure is recorded with its portal and IdP
         if tx.expires_at <= self._clock.now():
             raise TransactionError("login transaction expired")
         return tx
@@ -65,6 +67,7 @@ class LoginTransactions:
 
     async def _put(self, tx: TransactionRecord) -> TransactionRecord:
         await self._store.transactions.put(tx)
+        _bind(tx)
         return tx
 
     async def finish(self, tx: TransactionRecord) -> AuthorizationRequest:
@@ -72,3 +75,13 @@ class LoginTransactions:
         if not await self._store.transactions.delete(tx.tx_id):
             raise TransactionError("login transaction already finished")
         return AuthorizationRequest.from_json(tx.request)
+
+
+def _bind(tx: TransactionRecord) -> None:
+    route, idp = tx.data.get("route"), tx.data.get("idp")
+    bind_login(
+        tx.tx_id,
+        tx.client_id,
+        route if isinstance(route, str) else None,
+        idp if isinstance(idp, str) else None,
+    )

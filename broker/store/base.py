@@ -11,6 +11,8 @@
     store.audit          AuditStore         the accounts' audit trail
     store.notices        NoticeStore        disruption notices (operators' and automatic)
     store.idp_outcomes   IdPOutcomeStore    upstream logins failed or succeeded, per IdP
+    store.login_events   LoginEventStore    the authentication audit trail (each login's outcome)
+    store.error_events   ErrorEventStore    what happened behind each error id (the helpdesk)
 
 Each aggregate's SQL is written once against `broker.store.connection.Connection`; a backend is
 only a connection and its migrations (`broker.store.sqlite`, `broker.store.postgres`), so every
@@ -27,8 +29,10 @@ from broker.store.accounts import AccountStore
 from broker.store.audit import AuditStore, SQLAudit
 from broker.store.clients import ClientStore, SQLClients
 from broker.store.connection import Connection
+from broker.store.error_events import ErrorEventStore, SQLErrorEvents
 from broker.store.grants import GrantStore, SQLGrants
 from broker.store.idp_outcomes import IdPOutcomeStore, SQLIdPOutcomes
+from broker.store.login_events import LoginEventStore, SQLLoginEvents
 from broker.store.notices import NoticeStore, SQLNotices
 from broker.store.outbox import LogoutOutbox, SQLLogoutOutbox
 from broker.store.rate_limits import RateLimitStore, SQLRateLimits
@@ -69,6 +73,8 @@ class Store:
         self.audit: AuditStore = SQLAudit(connection)
         self.notices: NoticeStore = SQLNotices(connection)
         self.idp_outcomes: IdPOutcomeStore = SQLIdPOutcomes(connection)
+        self.login_events: LoginEventStore = SQLLoginEvents(connection)
+        self.error_events: ErrorEventStore = SQLErrorEvents(connection)
 
     async def open(self) -> None:
         """Connect; apply pending migrations, or check that none is pending."""

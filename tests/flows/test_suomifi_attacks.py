@@ -6,6 +6,7 @@ The connector-level tests (tests/upstream/test_saml_attacks.py) cover the whole 
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -186,3 +187,31 @@ async def test_an_assertion_replayed_on_another_broker_process_is_refused(
         assert_refused(await answer(browser, other, login, bank))
     assert "suomifi: assertion replayed" in caplog.text
     await assert_nothing_issued(browser, world)
+
+
+async def test_a_refused_forged_answer_is_a_failed_login_that_support_can_look_up(
+    world: SAMLWorld, browser: httpx.AsyncClient, forge: Forge
+) -> None:
+    """The audit trail and the error id's record name the refusal, the portal and the IdP, and
+    never the identity code the forged answer carried."""
+    from tests.flows.test_audit_trail import error_id_of, export, run_cli
+
+    login = await login_at_suomifi(browser, world)
+    forged = attack.signed_by_impostor(assertion=True, response=True)(forge, login.statement)
+    page = await answer(browser, world.broker.url, login, forged)
+    assert_refused(page)
+    error_id = error_id_of(page)
+
+    [failed] = await export(world.broker)
+    assert (failed["outcome"], failed["reason"]) == ("failed", "upstream_response_refused")
+    assert (failed["client_id"], failed["route"], failed["idp_id"]) == (
+        "portal",
+        "personal",
+        "suomifi",
+    )
+    assert failed["error_id"] == error_id
+    shown = (await run_cli(world.broker, "errors", "show", error_id)).stdout
+    assert re.search(r"^error\s+UpstreamResponseError$", shown, re.M), shown
+    assert re.search(r"^path\s+/upstream/saml/acs$", shown, re.M), shown
+    assert re.search(r"^IdP\s+suomifi$", shown, re.M), shown
+    assert TESSA not in shown and TESSA not in json.dumps(failed)
