@@ -20,6 +20,12 @@ from tests.browser.journey import FINNISH, STEPS, Journey, at
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
+@pytest.fixture
+def required_registration() -> tuple[str, ...]:
+    """HUS shows the registration form here (`registration: required`): this module tests it."""
+    return ("hus",)
+
+
 def described(violations: list[dict[str, Any]]) -> str:
     lines = []
     for violation in violations:

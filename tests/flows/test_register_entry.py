@@ -123,4 +123,4 @@ async def test_the_home_municipality_is_suggested_but_not_with_address_protectio
         answer2 = await by_register_entry(protected, saml_world, PEKKA_SUOJATTU)
         page2 = await protected.get(saml_world.broker.url + answer2.headers["location"])
         assert page2.status_code == 200
-        assert "kotikuntasi" not in page2.text and f"add:{HELSINKI}" not in page2.text
+        assert "valitse kotikuntasi:" not in page2.text and f"add:{HELSINKI}" not in page2.text

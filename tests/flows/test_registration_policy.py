@@ -88,6 +88,8 @@ async def email_change_page(
 ) -> httpx.Response:
     """An account made by a HUS login (its SSO session in `browser`), and its page saved with
     `new_email`: the page that asks for the code."""
+    first = await browser.get(world.broker.url + "/account")  # a login for the account page
+    assert first.headers["location"] == "/login/role"
     back = await upstream_login(browser, await choose_organisation(browser, world.broker))
     assert back.status_code == 303 and back.headers["location"] == "/account"
     page = await browser.get(world.broker.url + "/account")
@@ -104,8 +106,6 @@ async def email_change_page(
 async def test_a_changed_email_address_is_the_accounts_only_with_the_code_sent_to_it(
     world: JourneyWorld, browser: httpx.AsyncClient
 ) -> None:
-    first = await browser.get(world.broker.url + "/account")  # a login for the account page
-    assert first.headers["location"] == "/login/role"
     asked = await email_change_page(world, browser, "maija.uusi@example.fi")
     assert asked.status_code == 200 and "Vahvista uusi sähköpostiosoite" in asked.text
     [account] = await accounts(world)
