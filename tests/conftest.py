@@ -10,7 +10,7 @@ import shutil
 import socket
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -193,11 +193,13 @@ def idp_configs_for(
     target: Path,
     suomifi_url: str | None = None,
     org_saml_url: str | None = None,
+    required_registration: Collection[str] = (),
 ) -> Path:
     """The committed idp_configs/, pointed at the mock IdPs on test ports, secrets inline.
     Without a mock Suomi.fi, the Suomi.fi IdP is left out (and its route with it); without a
     mock organisation SAML IdP, so are the organisations on SAML (and the broker then needs no
-    SAML service provider)."""
+    SAML service provider). The IdPs in `required_registration` send a first login to the
+    registration form (`registration: required`) instead of making the account at once."""
     target.mkdir()
     for path in REPO_IDP_CONFIGS.glob("*.yaml"):
         if path.name == "suomifi.yaml" and suomifi_url is None:
@@ -214,6 +216,8 @@ def idp_configs_for(
             text = text.replace("http://127.0.0.1:8003", suomifi_url)
         text = re.sub(r"env: SOTE_BROKER_IDP_\w+_SECRET", f"value: {MOCK_IDP_SECRET}", text)
         text = text.replace("oidc:\n", "oidc:\n  timeout_seconds: 2\n")  # an IdP "down" test waits
+        if path.stem in required_registration:
+            text += "\nregistration: required\n"
         (target / path.name).write_text(text)
     return target
 
@@ -257,6 +261,7 @@ def serve_journey(
     mock_idp_keys: Path,
     org_saml_url: str | None = None,
     idp_clock: Callable[[], float] = time.time,
+    required_registration: Collection[str] = (),
     **overrides: Any,
 ) -> Iterator[RunningBroker]:
     """A broker with the login journey and the mock organisation OIDC IdP it logs in with
@@ -274,7 +279,12 @@ def serve_journey(
         key_dir=mock_idp_keys,
         clock=idp_clock,
     )
-    configs = idp_configs_for(idp_base, tmp_path / "idp_configs", org_saml_url=org_saml_url)
+    configs = idp_configs_for(
+        idp_base,
+        tmp_path / "idp_configs",
+        org_saml_url=org_saml_url,
+        required_registration=required_registration,
+    )
     with serve(mock, idp_sock) as idp_url:
         for running in start_broker(
             tmp_path, broker_keys, broker_sock, idp_configs=configs, **overrides
@@ -284,12 +294,29 @@ def serve_journey(
 
 
 @pytest.fixture
+def required_registration() -> Collection[str]:
+    """Organisations whose first login goes to the registration form in this module's brokers
+    (`registration: required`); by default none: organisation logins make the account at once.
+    A module that tests the form through an organisation login overrides this fixture."""
+    return ()
+
+
+@pytest.fixture
 def world(
-    tmp_path: Path, broker_keys: Path, mock_idp_keys: Path, store_settings: dict[str, Any]
+    tmp_path: Path,
+    broker_keys: Path,
+    mock_idp_keys: Path,
+    store_settings: dict[str, Any],
+    required_registration: Collection[str],
 ) -> Iterator[JourneyWorld]:
     clock = IdPClock()
     for running in serve_journey(
-        tmp_path, broker_keys, mock_idp_keys, idp_clock=clock, store=store_settings
+        tmp_path,
+        broker_keys,
+        mock_idp_keys,
+        idp_clock=clock,
+        required_registration=required_registration,
+        store=store_settings,
     ):
         yield JourneyWorld(running, running.idp_url, clock)
 
@@ -489,7 +516,13 @@ async def register_if_new(
     typed_phone = _input_value(form_page.text, "phone") or phone
     typed_email = email or _input_value(form_page.text, "email") or TEST_EMAIL
     partners = re.findall(r'name="partner" value="([^"]+)"', form_page.text) or [partner]
-    data = {**fields, "phone": typed_phone, "email": typed_email, "action": "continue"}
+    data = {
+        **fields,
+        "phone": typed_phone,
+        "email": typed_email,
+        "eligible": "yes",
+        "action": "continue",
+    }
     sent = await browser.post(base + "/account/register", data={**data, "partner": partners})
     assert sent.status_code == 303, sent.text
     assert sent.headers["location"] == "/account/confirm"

@@ -1,6 +1,8 @@
 """The catalogue of partner organisations (yhteistyöorganisaatiot) a professional can choose at
 registration: the organisations connected to the broker, the wellbeing areas, schools that
-educate social and health-care professionals (for students), and every Finnish municipality
+educate social and health-care professionals (universities, universities of applied sciences and
+the vocational institutions that train practical nurses and other social and health-care
+workers: for students), and every Finnish municipality
 with its official code (for private practitioners and people whose workplace is not listed).
 
 It is data: `data/partner_organisations.csv` seeds the store on first start, and

@@ -158,17 +158,61 @@ class Accounts:
         `email_verified`: the person typed the code sent to the address; `language`: the one
         they registered in, for the mail the broker sends them later. The identity code is
         recorded only where proven enough to find the account by it."""
+        account = self._new_account(
+            normalise_phone(typed.phone),
+            normalise_email(typed.email),
+            checked_partners(typed.partners, catalogue),
+            email_verified=email_verified,
+            language=language,
+        )
+        return await self._save_new(account, keys, {})
+
+    async def register_automatic(
+        self,
+        keys: IdentityKeys,
+        *,
+        phone: str,
+        email: str,
+        partners: Sequence[str],
+        email_verified: bool,
+        language: str,
+    ) -> AccountRecord:
+        """An account made at the first login of a route with `registration: automatic`, from
+        what its IdP said (already normalised; empty where it said nothing usable). The e-mail
+        address counts as verified only where the IdP is configured as verifying it."""
+        account = self._new_account(
+            phone,
+            email,
+            tuple(partners),
+            email_verified=email_verified and bool(email),
+            language=language,
+        )
+        return await self._save_new(account, keys, {"automatic": True})
+
+    def _new_account(
+        self,
+        phone: str,
+        email: str,
+        partners: tuple[str, ...],
+        *,
+        email_verified: bool,
+        language: str,
+    ) -> AccountRecord:
         now = self._clock.now()
-        account = AccountRecord(
+        return AccountRecord(
             account_id=new_account_id(),
-            phone=normalise_phone(typed.phone),
-            email=normalise_email(typed.email),
-            partners=checked_partners(typed.partners, catalogue),
+            phone=phone,
+            email=email,
+            partners=partners,
             created_at=now,
             updated_at=now,
             email_verified_at=now if email_verified else None,
             language=language,
         )
+
+    async def _save_new(
+        self, account: AccountRecord, keys: IdentityKeys, extra: dict[str, object]
+    ) -> AccountRecord:
         link = self._new_link(account.account_id, keys)
         entry = AuditEntry(
             account.account_id,
@@ -176,7 +220,7 @@ class Accounts:
             "registered",
             actor="self",
             route=keys.route,
-            changes={"idp": keys.idp_id, "partners": list(account.partners)},
+            changes={"idp": keys.idp_id, "partners": list(account.partners), **extra},
         )
         try:
             await self._store.register_account(account, link, keys.proven_person, entry)
@@ -192,11 +236,13 @@ class Accounts:
         self, account: AccountRecord, typed: Registration, catalogue: Catalogue, route: str | None
     ) -> AccountRecord:
         """The person's own edit on the account page; FormInputError names a field to correct.
-        A changed e-mail address is no longer verified (its code was for the old one)."""
+        A changed e-mail address is no longer verified (its code was for the old one); the
+        account page changes it only with a code (`change_email`), and passes the old one here."""
+        same_email = typed.email == account.email
         edited = dataclasses.replace(
             account,
             phone=normalise_phone(typed.phone),
-            email=normalise_email(typed.email),
+            email=account.email if same_email else normalise_email(typed.email),
             partners=checked_partners(typed.partners, catalogue),
             updated_at=self._clock.now(),
         )
@@ -221,6 +267,24 @@ class Accounts:
         await self._store.update_account(edited, entry)
         log.info("account edited", extra={"fields": ",".join(changed)})
         return edited
+
+    async def change_email(
+        self, account: AccountRecord, email: str, route: str | None
+    ) -> AccountRecord:
+        """A new address, proved by the code sent to it (the caller checked it): verified now."""
+        now = self._clock.now()
+        changed = dataclasses.replace(account, email=email, email_verified_at=now, updated_at=now)
+        entry = AuditEntry(
+            account.account_id,
+            now,
+            "edited",
+            actor="self",
+            route=route,
+            changes={"fields": ["email"], "confirmed": True},
+        )
+        await self._store.update_account(changed, entry)
+        log.info("account e-mail address changed and confirmed")
+        return changed
 
     async def delete(self, account: AccountRecord, route: str | None) -> None:
         """Gone with its links and identifiers; the audit trail (no personal data) stays for

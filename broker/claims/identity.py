@@ -44,6 +44,9 @@ class Identity:
     organisation_name: str | None = None
     title: str | None = None
     hetu: str | None = field(default=None, repr=False)
+    municipality_code: str | None = field(default=None, repr=False)
+    """The home municipality, only to suggest it at registration: never released (it is
+    address-like), and absent for a person with address protection."""
     acr: str | None = None
     amr: tuple[str, ...] = ()
     auth_time: float | None = None

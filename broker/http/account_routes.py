@@ -4,6 +4,7 @@ a portal's "edit account" link, say); its CSRF tokens are bound to that session.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from collections.abc import Mapping
@@ -25,6 +26,7 @@ from broker.store.accounts import AccountRecord
 from broker.store.records import SessionRecord
 
 DELETE_PATH = ACCOUNT_DELETE_PATH
+EMAIL_PATH = ACCOUNT_PATH + "/email"
 
 
 async def _signed_in(request: Request) -> tuple[SessionRecord, AccountRecord]:
@@ -88,15 +90,88 @@ async def post_account(request: Request) -> Response:
     checked = stage.check(draft)
     if checked.registration is None:
         return await render_account(request, session, account, draft, query, checked.errors, 400)
+    new_email = checked.registration.email
+    keep = dataclasses.replace(checked.registration, email=account.email)
     try:
+        if new_email != account.email:  # the code goes out first: a refused address saves nothing
+            await stage.codes.send(_code_key(session), new_email, locale_of(request))
         edited = await stage.accounts.edit(
-            account, checked.registration, stage.catalogue, session.claims.get("route")
+            account, keep, stage.catalogue, session.claims.get("route")
         )
     except FormInputError as exc:
         errors = {exc.field: exc.message_id}
         return await render_account(request, session, account, draft, query, errors, 400)
     await _refresh_session(request, session, edited)
+    if new_email != account.email:
+        return _render_email_code(request, session, new_email)
     return RedirectResponse(ACCOUNT_PATH + "?saved=1", 303, headers=NO_STORE)
+
+
+def _code_key(session: SessionRecord) -> str:
+    """The e-mail code of an address change is bound to the SSO session that asked for it
+    (registration's are bound to the login transaction)."""
+    return "account:" + session.sid
+
+
+def _render_email_code(
+    request: Request,
+    session: SessionRecord,
+    email: str,
+    errors: Mapping[str, str] | None = None,
+    *,
+    resent: bool = False,
+    status: int = 200,
+) -> Response:
+    """A changed address is the account's only once the code sent to it is typed back, as at
+    registration; until then the account keeps the address it had."""
+    response = page(
+        request,
+        "confirm.html",
+        status_code=status,
+        title_id="account.email_code.title",
+        intro_id="account.email_code.intro",
+        change_id="account.email_code.cancel",
+        action=EMAIL_PATH,
+        csrf_token=broker(request).cookies.csrf_token(session.sid),
+        tx="",
+        new_email=email,
+        email=email,
+        errors=errors or {},
+        resent=resent,
+        back_url=ACCOUNT_PATH,
+    )
+    response.headers.update(NO_STORE)
+    return response
+
+
+async def post_email_code(request: Request) -> Response:
+    """The code for a new address: right, and the address is the account's, verified; wrong,
+    and the account keeps the address it had."""
+    ctx = broker(request)
+    session, account = await _signed_in(request)
+    form = await request.form()
+    email = form.get("new_email")
+    if not isinstance(email, str) or not _csrf_ok(request, session, form.get("csrf_token")):
+        errors = {"form": "registration.form.expired"}
+        return await render_account(request, session, account, _saved(account), "", errors, 400)
+    codes = ctx.journey.accounts.codes
+    try:
+        if form.get("action") == "resend":
+            await codes.send(_code_key(session), email, locale_of(request))
+            return _render_email_code(request, session, email, resent=True)
+        code = form.get("code")
+        await codes.confirm(_code_key(session), email, code if isinstance(code, str) else "")
+    except FormInputError as exc:
+        return _render_email_code(request, session, email, {exc.field: exc.message_id}, status=400)
+    changed = await ctx.journey.accounts.accounts.change_email(
+        account, email, session.claims.get("route")
+    )
+    await _refresh_session(request, session, changed)
+    return RedirectResponse(ACCOUNT_PATH + "?saved=email", 303, headers=NO_STORE)
+
+
+def _saved(account: AccountRecord) -> Draft:
+    return Draft(account.phone, account.email, account.partners)
 
 
 async def _refresh_session(
@@ -139,6 +214,7 @@ async def render_account(
         csrf_token=ctx.cookies.csrf_token(session.sid),
         errors=errors or {},
         saved=request.query_params.get("saved") == "1" and not errors,
+        email_changed=request.query_params.get("saved") == "email" and not errors,
         email_verified=account.email_verified_at is not None,
         links=links,
         delete_url=DELETE_PATH,
@@ -199,6 +275,7 @@ async def post_delete(request: Request) -> Response:
 ROUTES = [
     Route(ACCOUNT_PATH, show_account, methods=["GET"]),
     Route(ACCOUNT_PATH, post_account, methods=["POST"]),
+    Route(EMAIL_PATH, post_email_code, methods=["POST"]),
     Route(DELETE_PATH, show_delete, methods=["GET"]),
     Route(DELETE_PATH, post_delete, methods=["POST"]),
 ]

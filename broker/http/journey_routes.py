@@ -19,6 +19,7 @@ from broker.store.records import TransactionRecord
 from broker.upstream.saml_post import check_saml_post
 
 ONE_YEAR = 365 * 24 * 3600
+REGISTER_ENTRY_PATH = "/login/register"
 MAX_EMAIL = 254
 
 
@@ -90,6 +91,7 @@ async def render_step(
         email_shortcut=step is Step.GROUP and bool(ctx.journey.map.registry.idps()),
         email_error=email_error,
         email_value=email_value,
+        register_url=REGISTER_ENTRY_PATH if step is Step.ROUTE else None,
     )
 
 
@@ -114,6 +116,14 @@ async def choose_by_email(request: Request) -> Response:
             request, tx, Step.GROUP, status_code=400, email_error=True, email_value=email
         )
     return redirect(request, outcome)
+
+
+async def register_entry(request: Request) -> Response:
+    """ "Register a professional account" on the route page."""
+    ctx = broker(request)
+    tx = await current_transaction(request)
+    await _checked_form(request, tx)
+    return redirect(request, await ctx.journey.register_explicitly(tx))
 
 
 async def choose_remembered(request: Request) -> Response:
@@ -165,6 +175,7 @@ async def saml_continue(request: Request) -> Response:
 ROUTES = [
     Route("/login/email", choose_by_email, methods=["POST"]),
     Route("/login/remembered", choose_remembered, methods=["POST"]),
+    Route(REGISTER_ENTRY_PATH, register_entry, methods=["POST"]),
     Route("/login/{step}", show_step, methods=["GET"]),
     Route("/login/{step}", choose_step, methods=["POST"]),
     Route(CALLBACK_PATH + "/{idp_id}", upstream_callback, methods=["GET"]),

@@ -18,7 +18,7 @@ from broker.http.context import broker, locale_of
 from broker.http.journey_routes import current_transaction, logged_in
 from broker.http.oidc_routes import redirect
 from broker.http.pages import page
-from broker.journey.flow import CONFIRM_PATH, REGISTER_PATH, Redirect
+from broker.journey.flow import CONFIRM_PATH, REGISTER_PATH, LoginJourney, Redirect
 from broker.journey.registration import Draft
 from broker.store.accounts import PartnerOrganisationRecord
 from broker.store.records import TransactionRecord
@@ -47,6 +47,7 @@ def draft_of(form: FormData) -> Draft:
         phone=text_field(form, "phone"),
         email=text_field(form, "email"),
         partners=tuple(dict.fromkeys(partners))[:MAX_PARTNERS],
+        eligible=form.get("eligible") == "yes",
     )
 
 
@@ -97,8 +98,20 @@ def render_register(
         errors=errors or {},
         **_transaction_form(request, tx),
         link_failed=bool(tx.data.get("link_failed")),
+        suggested=_suggestion(ctx.journey, tx, draft, locale),
         **contact_fields(ctx.journey.accounts.catalogue, draft, query, locale),
     )
+
+
+def _suggestion(
+    journey: LoginJourney, tx: TransactionRecord, draft: Draft, locale: str
+) -> dict[str, str] | None:
+    """The home municipality the IdP sent, offered for private practitioners until chosen."""
+    org_id = journey.accounts.suggested_municipality(journey.pending(tx))
+    org = journey.accounts.catalogue.get(org_id) if org_id else None
+    if org is None or org.org_id in draft.partners:
+        return None
+    return _org_view(org, locale)
 
 
 def contact_fields(catalogue: Catalogue, draft: Draft, query: str, locale: str) -> dict[str, Any]:

@@ -6,6 +6,7 @@
                            ├─ idp_hint names an IdP ─────────────▶ upstream login
                            └─ role ▶ route ▶ group ▶ organisation ▶ upstream login
     upstream callback ─ checks ─ normalised identity ─┬─ account ─ SSO session ─▶ code to the portal
+                                                      ├─ none, `registration: automatic`: made now
                                                       └─ no account yet: registration, then the same
 
 The choice steps are in `steps.py`; the protocols behind `upstreams.py`; the account stage
@@ -48,6 +49,7 @@ from broker.journey.upstreams import Connector
 from broker.notices.board import NoticeBoard, Notices
 from broker.store.accounts import AccountRecord
 from broker.store.records import SessionRecord, TransactionRecord, UpstreamSession
+from broker.ui.i18n import negotiate_locale
 from broker.upstream.registry import IdP
 
 log = logging.getLogger(__name__)
@@ -332,6 +334,8 @@ class LoginJourney:
         earlier = tx.data.get("linking")
         if isinstance(earlier, dict):  # the person logged in by another route to link it here
             await self.accounts.link_second_route(account, PendingLogin.from_data(earlier).keys)
+        if tx.data.get("register"):  # the register entry, for someone who has an account
+            tx = await self._transactions.update(tx, purpose="account", then=ACCOUNT_PATH)
         redirect = await self._finish_account(tx, account, pending)
         return Redirect(redirect.url, session=redirect.session, remember_idp=idp_id)
 
@@ -348,6 +352,10 @@ class LoginJourney:
         people = {k["person_hash"] for k in others} | {pending.keys.person_hash}
         if len(people - {None}) > 1:
             raise AccountLinkError(f"route {idp_id} not linked: the logins are of different people")
+        if not others and not tx.data.get("register"):
+            automatic = await self._automatic_account(tx, pending, idp_id)
+            if automatic is not None:
+                return automatic
         await self._transactions.update(
             tx,
             pending=pending.to_data(),
@@ -359,6 +367,40 @@ class LoginJourney:
         )
         log.info("no account yet: registration", extra={"idp": idp_id})
         return Redirect(REGISTER_PATH, tx_id=tx.tx_id, remember_idp=idp_id)
+
+    async def _automatic_account(
+        self, tx: TransactionRecord, pending: PendingLogin, idp_id: str
+    ) -> Redirect | None:
+        """`registration: automatic` (organisation identification): the account from what the
+        IdP said, and on to the portal; None where the form is needed after all (the route
+        requires it, or the organisation is not in the catalogue)."""
+        idp = self.map.registry.idp(idp_id)
+        if idp is None or self.map.registry.registration(idp) != "automatic":
+            return None
+        request = AuthorizationRequest.from_json(tx.request)
+        language = negotiate_locale(request.ui_locales, None, None)
+        account = await self.accounts.register_automatically(
+            pending, email_verified=idp.verifies_email, language=language
+        )
+        if account is None:
+            return None
+        log.info("no account yet: made automatically", extra={"idp": idp_id})
+        redirect = await self._finish_account(tx, account, pending)
+        return Redirect(redirect.url, session=redirect.session, remember_idp=idp_id)
+
+    async def register_explicitly(self, tx: TransactionRecord) -> Redirect:
+        """ "Register a professional account": personal identification, then the registration
+        form (whatever the route would do otherwise), or the account page for someone who has
+        an account already."""
+        routes = [r for r in self.map.registry.journey.routes if r.kind == "personal"]
+        role = next(
+            (r for r in self.map.registry.journey.roles if routes and routes[0].id in r.routes),
+            None,
+        )
+        if role is None:
+            raise UnknownChoiceError("no personal identification route to register through")
+        tx = await self._transactions.update(tx, register=True, **_answer(Step.ROLE, role.id))
+        return await self.choose(tx, Step.ROUTE, routes[0].id)
 
     # -- registration (the account stage) ---------------------------------------------------
     def pending(self, tx: TransactionRecord) -> PendingLogin:
@@ -377,7 +419,7 @@ class LoginJourney:
         """On to the code page once every field is right (a code sent to the e-mail address),
         else the message id of each field to correct."""
         tx = await self.save_draft(tx, draft)
-        checked = self.accounts.check(draft)
+        checked = self.accounts.check(draft, registering=True)
         if checked.registration is None:
             return checked.errors
         try:
@@ -402,7 +444,7 @@ class LoginJourney:
     ) -> Redirect | Mapping[str, str]:
         """The account, once the code is right, and on to the portal; else what is wrong."""
         pending = self.pending(tx)
-        checked = self.accounts.check(self.draft(tx))
+        checked = self.accounts.check(self.draft(tx), registering=True)
         email = self._code_address(tx)
         if checked.registration is None or checked.registration.email != email:
             return {"form": "registration.form.changed"}

@@ -15,7 +15,7 @@ The upstream login is not repeated: the transaction's expiry bounds how long it 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,13 +49,23 @@ class PendingLogin:
     upstream: UpstreamSession | None
     auth_time: float | None = None
     """When the IdP authenticated the person (its own session may be older than this login)."""
+    municipality: str | None = None
+    """The home municipality's code, to suggest at registration; never among `claims`."""
 
     @classmethod
     def of(
         cls, identity: Identity, raw: RawIdentity, keys: IdentityKeys, sealer: Sealer
     ) -> PendingLogin:
         claims = identity_claims(identity, sealer)
-        return cls(keys, claims, identity.acr, identity.amr, raw.session, raw.auth_time)
+        return cls(
+            keys,
+            claims,
+            identity.acr,
+            identity.amr,
+            raw.session,
+            raw.auth_time,
+            identity.municipality_code,
+        )
 
     def to_data(self) -> dict[str, Any]:
         return {
@@ -65,6 +75,7 @@ class PendingLogin:
             "amr": list(self.amr),
             "upstream": dataclasses.asdict(self.upstream) if self.upstream else None,
             "auth_time": self.auth_time,
+            "municipality": self.municipality,
         }
 
     @classmethod
@@ -79,6 +90,7 @@ class PendingLogin:
             tuple(data.get("amr") or ()),
             UpstreamSession(**upstream) if isinstance(upstream, dict) else None,
             _number(data.get("auth_time")),
+            data.get("municipality") if isinstance(data.get("municipality"), str) else None,
         )
 
 
@@ -102,6 +114,8 @@ class Draft:
     phone: str = ""
     email: str = ""
     partners: tuple[str, ...] = ()
+    eligible: bool = False
+    """The person confirmed being a social or health-care professional or student."""
 
     @classmethod
     def from_data(cls, data: object) -> Draft | None:
@@ -111,10 +125,16 @@ class Draft:
             str(data.get("phone", "")),
             str(data.get("email", "")),
             tuple(str(p) for p in data.get("partners") or ()),
+            data.get("eligible") is True,
         )
 
     def to_data(self) -> dict[str, Any]:
-        return {"phone": self.phone, "email": self.email, "partners": list(self.partners)}
+        return {
+            "phone": self.phone,
+            "email": self.email,
+            "partners": list(self.partners),
+            "eligible": self.eligible,
+        }
 
     def with_partner(self, org_id: str) -> Draft:
         if org_id in self.partners or len(self.partners) >= MAX_PARTNERS:
@@ -150,9 +170,18 @@ class AccountStage:
             partners=tuple(own[:1]),
         )
 
-    def check(self, draft: Draft) -> Checked:
-        """Every field at once, so the page can say all that is wrong in one go."""
+    def suggested_municipality(self, pending: PendingLogin) -> str | None:
+        """The home municipality the IdP sent, as a catalogue entry to offer first (for private
+        practitioners); None without one (or with address protection: see `claims.mapping`)."""
+        org_id = f"municipality:{pending.municipality}" if pending.municipality else ""
+        return org_id if self.catalogue.choosable(org_id) else None
+
+    def check(self, draft: Draft, *, registering: bool = False) -> Checked:
+        """Every field at once, so the page can say all that is wrong in one go; `registering`:
+        the person must also confirm who may register."""
         errors: dict[str, str] = {}
+        if registering and not draft.eligible:
+            errors["eligible"] = "registration.eligible.missing"
         values: dict[str, str] = {}
         for name, normalise in (("phone", normalise_phone), ("email", normalise_email)):
             try:
@@ -188,6 +217,25 @@ class AccountStage:
                 await self.link_second_route(account, keys)
         return account
 
+    async def register_automatically(
+        self, pending: PendingLogin, *, email_verified: bool, language: str
+    ) -> AccountRecord | None:
+        """The account of an organisation login (`registration: automatic`), from what its IdP
+        said: its organisation as partner, its phone and e-mail where they are valid (else left
+        empty, for the account page). None when the IdP's organisation is not in the catalogue:
+        the person then registers on the form."""
+        partners = [org.org_id for org in self.catalogue.by_idp(pending.keys.idp_id)][:1]
+        if not partners:
+            return None
+        return await self.accounts.register_automatic(
+            pending.keys,
+            phone=_valid(normalise_phone, pending.claims.get("phone_number")),
+            email=_valid(normalise_email, pending.claims.get("email")),
+            partners=partners,
+            email_verified=email_verified,
+            language=language,
+        )
+
     async def link_second_route(self, account: AccountRecord, keys: IdentityKeys) -> None:
         """Link a route the person logged in with in the same transaction; AccountLinkError
         if it is another person's (or, in the meantime, another account's)."""
@@ -195,6 +243,14 @@ class AccountStage:
             await self.accounts.link(account, keys, proof="login by both routes")
         except (AccountExistsError, PersonMismatchError) as exc:
             raise AccountLinkError(f"route {keys.idp_id} not linked: {exc}") from exc
+
+
+def _valid(normalise: Callable[[str], str], value: object) -> str:
+    """The normalised value, or empty where the IdP sent none or one that is not valid."""
+    try:
+        return normalise(value) if isinstance(value, str) else ""
+    except FormInputError:
+        return ""
 
 
 def account_claims(account: AccountRecord, catalogue: Catalogue) -> dict[str, Any]:
@@ -212,10 +268,10 @@ def account_claims(account: AccountRecord, catalogue: Catalogue) -> dict[str, An
             }
         )
     return {
-        "email": account.email,
-        "email_verified": account.email_verified_at is not None,
-        "phone_number": account.phone,
-        "phone_number_verified": False,
+        "email": account.email or None,
+        "email_verified": account.email_verified_at is not None if account.email else None,
+        "phone_number": account.phone or None,
+        "phone_number_verified": False if account.phone else None,
         "updated_at": int(account.updated_at),
         "partner_organisations": partners,
     }

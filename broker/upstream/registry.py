@@ -21,6 +21,13 @@ from broker.urls import is_https
 
 JOURNEY_FILE = "journey.yaml"
 LOCALES = ("fi", "sv", "en")
+Registration = Literal["required", "automatic"]
+"""How a first login without an account goes on: `required`, to the registration form;
+`automatic`, an account made at once from what the IdP said (organisation identification)."""
+REGISTRATION_BY_KIND: dict[str, Registration] = {
+    "personal": "required",
+    "organisation": "automatic",
+}
 HIGH_ASSURANCE = ("http://ftn.ficora.fi/2017/loa3", "http://eidas.europa.eu/LoA/high")
 """The acr values of a high level of assurance (Suomi.fi loa3 and its eIDAS equivalent)."""
 
@@ -186,6 +193,12 @@ class ClaimMapping(_Frozen):
     phone_number: str | None = "phone_number"
     title: str | None = None
     hetu: str | None = None
+    municipality_code: str | None = None
+    """The home municipality's code (Suomi.fi `urn:oid:1.2.246.517.2002.2.18`), suggested as a
+    partner organisation at registration; never released to portals."""
+    address_protection: str | None = None
+    """The address-protection flag (turvakielto, Suomi.fi `urn:oid:1.2.246.517.2002.2.27`): when
+    it is set, nothing address-like (the municipality) is read."""
     acr_values: Mapping[str, str] = Field(default_factory=dict)
     """Upstream acr → the broker's acr (e.g. an organisation's MFA class → loa3)."""
 
@@ -201,6 +214,13 @@ class IdP(_Frozen):
     oidc: OIDCUpstream | None = None
     saml: SAMLUpstream | None = None
     claims: ClaimMapping = ClaimMapping()
+    registration: Registration | None = None
+    """Overrides its route's `registration` (e.g. `required` for an organisation whose IdP sends
+    too little to make an account from)."""
+    verifies_email: bool = False
+    """Whether the e-mail address this IdP sends is one it has verified as the person's: an
+    account made automatically then releases it as `email_verified: true`. False: unverified
+    until the person confirms it with a code on the account page."""
     default_acr: str | None = None
     """The acr to assume when the IdP sends none (an organisation's password login: loa2)."""
     subject: str | None = None
@@ -252,6 +272,8 @@ class Route(Choice):
     kind: Literal["organisation", "personal"]
     groups: tuple[str, ...] = ()
     idps: tuple[str, ...] = ()
+    registration: Registration | None = None
+    """None: by kind (`REGISTRATION_BY_KIND`): personal `required`, organisation `automatic`."""
 
 
 class JourneyConfig(_Frozen):
@@ -300,6 +322,18 @@ class Registry:
         return sorted(
             (i for i in self.idps() if i.group == group_id), key=lambda i: i.names.fi.casefold()
         )
+
+    def registration(self, idp: IdP) -> Registration:
+        """The IdP's own setting, else its route's (the route that offers it by group or by
+        name), else the default of its kind."""
+        if idp.registration is not None:
+            return idp.registration
+        for route in self.journey.routes:
+            if idp.id in route.idps or (idp.group is not None and idp.group in route.groups):
+                if route.registration is not None:
+                    return route.registration
+                return REGISTRATION_BY_KIND[route.kind]
+        return REGISTRATION_BY_KIND[idp.route]
 
     def idp_for_email(self, email: str) -> IdP | None:
         domain = email.rpartition("@")[2].strip().lower()

@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -156,3 +157,45 @@ async def test_the_same_form_submitted_twice_at_once_gives_one_account(
     results = await asyncio.gather(*(accounts.register(keys, TYPED, catalogue) for _ in range(5)))
     assert len({account.account_id for account in results}) == 1
     assert len(await store.connection.all("SELECT 1 FROM accounts")) == 1
+
+
+@pytest.mark.parametrize(
+    ("claims", "verifies", "expected"),
+    [
+        ({}, True, ("", "", None)),  # an IdP that sends no e-mail: a valid account still
+        ({"email": "not an address", "phone_number": "12"}, True, ("", "", None)),
+        ({"email": "Maija@HUS.fi", "phone_number": "050 000 0101"}, False, None),
+        ({"email": "maija@hus.fi"}, True, ("maija@hus.fi", "", 1_800_000_000)),
+    ],
+)
+async def test_an_automatic_account_takes_only_what_the_idp_said_validly(
+    world: tuple[Accounts, Catalogue, SQLiteStore],
+    claims: dict[str, str],
+    verifies: bool,
+    expected: tuple[str, str, float | None] | None,
+) -> None:
+    """`registration: automatic`: the organisation as partner, the IdP's phone and e-mail where
+    valid (else empty, for the account page), verified only where the IdP is configured so;
+    its account claims then carry no empty e-mail or phone."""
+    from broker.accounts.email_codes import EmailCodes
+    from broker.journey.registration import AccountStage, PendingLogin, account_claims
+
+    accounts, catalogue, _ = world
+    stage = AccountStage(accounts, cast(EmailCodes, None), catalogue)
+    pending = PendingLogin(identity_keys(HUS, KEY), claims, None, (), None)
+    account = await stage.register_automatically(pending, email_verified=verifies, language="sv")
+    assert account is not None and account.partners == ("org:hus",)
+    found = (account.email, account.phone, account.email_verified_at)
+    if expected is None:
+        assert found == ("Maija@hus.fi", "+358500000101", None)
+    else:
+        assert found == expected
+    released = account_claims(account, catalogue)
+    if not account.email:
+        assert released["email"] is None and released["email_verified"] is None
+    assert await accounts.get(account.account_id) == account
+
+    no_org = PendingLogin(
+        replace(identity_keys(HUS, KEY), idp_id="nowhere"), claims, None, (), None
+    )
+    assert await stage.register_automatically(no_org, email_verified=True, language="fi") is None

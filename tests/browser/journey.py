@@ -44,6 +44,7 @@ class Words:
     phone: str = "Puhelinnumero"
     email: str = "Sähköpostiosoite"
     register_continue: str = "Jatka"
+    eligible: str = "Vahvistan olevani"
     confirm_heading: str = "Vahvista sähköpostiosoitteesi"
     code: str = "Vahvistuskoodi"
     confirm: str = "Vahvista ja rekisteröidy"
@@ -104,6 +105,7 @@ SWEDISH = Words(
     phone="Telefonnummer",
     email="E-postadress",
     register_continue="Fortsätt",
+    eligible="Jag bekräftar att jag är",
     confirm_heading="Bekräfta din e-postadress",
     code="Bekräftelsekod",
     confirm="Bekräfta och registrera",
@@ -192,6 +194,7 @@ class Journey:
         if email is not None:
             await page.get_by_label(self.words.email, exact=True).fill(email)
         email = await page.get_by_label(self.words.email, exact=True).input_value()
+        await page.get_by_label(re.compile("^" + re.escape(self.words.eligible))).check()
         await self.activate(
             page.get_by_role("button", name=self.words.register_continue, exact=True)
         )

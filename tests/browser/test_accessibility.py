@@ -8,6 +8,7 @@ acceptable for a mock that never reaches production.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -18,6 +19,12 @@ from tests.browser.conftest import NewPage, PageProblems, Portal
 from tests.browser.journey import FINNISH, STEPS, Journey, at
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+@pytest.fixture
+def required_registration() -> tuple[str, ...]:
+    """HUS shows the registration form here (`registration: required`): this module tests it."""
+    return ("hus",)
 
 
 def described(violations: list[dict[str, Any]]) -> str:
@@ -54,6 +61,7 @@ async def test_broker_choice_pages_have_no_axe_violations(
     await expect(page.get_by_role("alert")).to_be_visible()
     found["register with errors"] = (await axe.run(page)).response["violations"]
     await page.get_by_label(FINNISH.phone, exact=True).fill("040 123 4567")
+    await page.get_by_label(re.compile("^" + re.escape(FINNISH.eligible))).check()
     await page.get_by_role("button", name=FINNISH.register_continue, exact=True).click()
     await expect(page).to_have_url(at(portal.broker_url, "/account/confirm"))
     found["confirm"] = (await axe.run(page)).response["violations"]

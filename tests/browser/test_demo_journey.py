@@ -22,8 +22,7 @@ async def test_finnish_journey_from_portal_to_portal(
     await journey.open_portal()
     await journey.start_login()
     await journey.through_broker()
-    await journey.idp_login()
-    await journey.register()
+    await journey.idp_login()  # organisation identification: no registration form
     await journey.fill_profile(hyvinvointialue="Pirkanmaan hyvinvointialue")
     await journey.logged_in()
     await expect(journey.page.get_by_role("main")).to_contain_text("Pirkanmaan hyvinvointialue")
@@ -38,8 +37,7 @@ async def test_swedish_journey_follows_the_portals_language(
     await journey.open_portal()
     await journey.start_login()
     await journey.through_broker()
-    await journey.idp_login()
-    await journey.register()
+    await journey.idp_login()  # organisation identification: no registration form
     await journey.fill_profile(hyvinvointialue=None)
     await journey.logged_in()
     await expect(journey.page.get_by_role("main")).to_contain_text("Inte valt")
@@ -59,8 +57,7 @@ async def test_without_javascript_by_keyboard_alone(portal: Portal, new_page: Ne
     await page.keyboard.press("Enter")
     await expect(page.get_by_role("main")).to_be_focused()
     await journey.through_broker()
-    await journey.idp_login()
-    await journey.register()
+    await journey.idp_login()  # organisation identification: no registration form
     await journey.fill_profile(hyvinvointialue=None)
     await journey.logged_in()
     await expect(page.get_by_role("main")).to_contain_text(HUS_USER_NAME)

@@ -17,6 +17,12 @@ from tests.mail import mail_sink
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
+@pytest.fixture
+def required_registration() -> tuple[str, ...]:
+    """HUS shows the registration form here (`registration: required`): this module tests it."""
+    return ("hus",)
+
+
 async def test_first_login_registers_in_finnish(
     portal: Portal, new_page: NewPage, page_problems: PageProblems
 ) -> None:
@@ -56,7 +62,11 @@ async def test_first_login_registers_in_finnish(
     await expect(page.get_by_label("Sähköpostiosoite", exact=True)).to_have_value(email)
     await expect(chosen).to_contain_text("Hämeenlinna")
 
+    eligible = page.get_by_label(re.compile("^Vahvistan olevani"))
+    await expect(eligible).to_have_attribute("aria-invalid", "true")  # not confirmed either
+    await expect(main).to_contain_text("Vahvista, että olet sosiaali- tai terveydenhuollon")
     await phone.fill("040 123 4567")
+    await eligible.check()
     await page.get_by_role("button", name="Jatka", exact=True).click()
     await expect(page).to_have_url(at(portal.broker_url, "/account/confirm"))
     await expect(main).to_contain_text(email)

@@ -138,3 +138,29 @@ async def choose_card(page: Page, portal: Portal) -> None:
     await page.locator('input[name="method"][value="varmennekortti"]').check()
     await page.locator('input[name="hetu"][value="010280-952L"]').check()
     await page.locator("form button[type=submit]").first.click()
+
+
+async def test_register_entry_suggests_the_home_municipality_in_chromium(
+    suomifi_portal: Portal, new_page: NewPage
+) -> None:
+    """ "Rekisteröi ammattilaistili" on the route page: Suomi.fi, then the form, where the home
+    municipality Suomi.fi sent is offered (not chosen) and the confirmation must be ticked."""
+    page = await new_page()
+    await page.goto(suomifi_portal.url + "/")
+    await page.get_by_role("link", name="Kirjaudu palveluun").first.click()
+    await page.get_by_role("button", name="Olen ammattilainen").click()
+    await page.get_by_role("button", name="Rekisteröi ammattilaistili").click()
+    await expect(page).to_have_url(re.compile(re.escape(suomifi_portal.idp_url) + "/"))
+    await page.locator('input[name="method"][value="varmennekortti"]').check()
+    await page.locator('input[name="hetu"][value="010280-952L"]').check()
+    await page.locator("form button[type=submit]").first.click()
+    await page.wait_for_url(suomifi_portal.broker_url + "/account/register")
+    main = page.get_by_role("main")
+    await expect(main).to_contain_text("valitse kotikuntasi: Helsinki")
+    chosen = page.get_by_role("list", name="Valitut organisaatiot")
+    await expect(chosen).to_have_count(0)
+    await page.get_by_role("button", name="Lisää Helsinki").click()
+    await expect(page.get_by_role("list", name="Valitut organisaatiot")).to_contain_text("Helsinki")
+    await expect(main).not_to_contain_text("valitse kotikuntasi: Helsinki")
+    await Journey(page, suomifi_portal, FINNISH).register(email="tessa.testi@example.fi")
+    await expect(page).to_have_url(suomifi_portal.url + "/profile")

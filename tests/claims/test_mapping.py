@@ -152,3 +152,19 @@ def test_missing_claims_are_none() -> None:
         "organisation_name": "HUS (fi)",
         "route": "organisation",
     }
+
+
+MUNICIPALITY, PROTECTION = "urn:oid:1.2.246.517.2002.2.18", "urn:oid:1.2.246.517.2002.2.27"
+
+
+def test_the_home_municipality_is_read_only_without_address_protection() -> None:
+    """The broker's own rule, whatever the IdP sends: an IdP that sends the municipality next
+    to a set turvakielto flag (or no flag at all) gets nothing address-like kept."""
+    idp = make_idp(claims={"municipality_code": MUNICIPALITY, "address_protection": PROTECTION})
+    for flag, expected in (("false", "091"), ("true", None), ("1", None), (None, None)):
+        claims = {MUNICIPALITY: "091"} | ({PROTECTION: flag} if flag is not None else {})
+        identity = normalise(idp, make_raw(claims))
+        assert identity.municipality_code == expected, flag
+        assert "091" not in str(identity.profile_claims())  # never released
+    unmapped = normalise(make_idp(), make_raw({MUNICIPALITY: "091", PROTECTION: "false"}))
+    assert unmapped.municipality_code is None

@@ -76,12 +76,20 @@ def map_hetu(hus_yaml: Path, *, trusted: bool) -> None:
 
 
 @pytest.fixture
+def hus_registration() -> str:
+    """HUS's `registration` here: `required`, so that its first login shows the form whose
+    "Log in another way" these tests use; a test of the automatic account parametrizes it."""
+    return "required"
+
+
+@pytest.fixture
 def both_routes_world(
     request: pytest.FixtureRequest,
     tmp_path: Path,
     broker_keys: Path,
     mock_idp_keys: Path,
     saml_sp_keys: Path,
+    hus_registration: str,
 ) -> Iterator[BothRoutesWorld]:
     """HUS trusted for the identity code, unless parametrized (indirect) with False."""
     from mock_idps.oidc_idp import create_app as create_mock_idp
@@ -96,7 +104,10 @@ def both_routes_world(
         extra_redirect_uris=[broker_url + "/upstream/oidc/callback/{org}"],
         key_dir=mock_idp_keys,
     )
-    configs = idp_configs_for(idp_base, tmp_path / "idp_configs", suomifi_base)
+    required = ("hus",) if hus_registration == "required" else ()
+    configs = idp_configs_for(
+        idp_base, tmp_path / "idp_configs", suomifi_base, required_registration=required
+    )
     map_hetu(configs / "hus.yaml", trusted=getattr(request, "param", True))
     shutil.copytree(saml_sp_keys, tmp_path / "saml-keys")
     with serve(mock, idp_sock) as idp_url:
@@ -254,6 +265,39 @@ async def test_a_route_without_identity_code_is_linked_by_logging_in_with_the_ot
     [account] = account_ids(world)
     assert links(world) == [(account, "hus", "organisation"), (account, "suomifi", "personal")]
     assert audit(world, "linked") == [{"idp": "hus", "proof": "login by both routes"}]
+
+
+@pytest.mark.parametrize("hus_registration", ["automatic"])
+async def test_an_automatic_organisation_account_gets_suomifi_linked_by_a_login_with_both(
+    both_routes_world: BothRoutesWorld,
+    portal: StarletteOAuth2App,
+    browser: httpx.AsyncClient,
+    hus_registration: str,
+) -> None:
+    """HUS makes the account at the first login (no form); Suomi.fi later finds none, and the
+    person's "Log in another way" with HUS links Suomi.fi to the HUS account."""
+    world = both_routes_world
+    auth, answer = await by_hus(browser, world, portal, MATTI)
+    assert answer.headers["location"] != "/account/register"  # the account made at once
+    first_sub = await sub_of(portal, auth, answer)
+
+    async with httpx.AsyncClient(follow_redirects=False, timeout=10) as later:
+        auth2, answer2 = await by_suomifi(later, world, portal, VEIKKO)
+        assert answer2.headers["location"] == "/account/register"
+        linking = await press_link(later, world)
+        assert linking.headers["location"] == "/login/route"
+        await choose(later, world.broker.url, "/login/route", "organisation")
+        await choose(later, world.broker.url, "/login/group", YSHP)
+        to_hus = await choose(later, world.broker.url, "/login/organisation", "hus")
+        answer3 = await upstream_login(later, to_hus.headers["location"], MATTI, register=False)
+        assert await sub_of(portal, auth2, answer3) == first_sub
+
+    async with httpx.AsyncClient(follow_redirects=False, timeout=10) as next_day:
+        auth4, answer4 = await by_suomifi(next_day, world, portal, VEIKKO)
+        assert await sub_of(portal, auth4, answer4) == first_sub  # Suomi.fi alone, now linked
+    [account] = account_ids(world)
+    assert links(world) == [(account, "hus", "organisation"), (account, "suomifi", "personal")]
+    assert audit(world, "linked") == [{"idp": "suomifi", "proof": "login by both routes"}]
 
 
 async def test_when_neither_route_has_an_account_both_go_into_the_one_registered_then(

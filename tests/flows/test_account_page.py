@@ -18,6 +18,7 @@ from tests.conftest import (
     log_in,
     upstream_login,
 )
+from tests.mail import last_code
 from tests.portal_client import callback_params, portal_client, redeem, start
 
 SCOPES = ("openid", "profile", "email", "phone", "professional")
@@ -78,18 +79,32 @@ async def test_edit_the_details_and_the_next_portal_gets_them(
               "email": "maija.uusi@example.fi", "action": "save",
               "partner": ["org:hus", "school:tamk"]},
     )  # fmt: skip
-    assert done.status_code == 303 and done.headers["location"] == "/account?saved=1"
-    shown = await browser.get(world.broker.url + done.headers["location"])
-    assert "Muutokset tallennettiin" in shown.text
+    assert done.status_code == 200 and "Vahvista uusi sähköpostiosoite" in done.text
+    confirmed = await browser.post(  # a new address is the account's with its code only
+        world.broker.url + "/account/email",
+        data={**hidden_inputs(done.text), "code": last_code("maija.uusi@example.fi")},
+    )
+    assert confirmed.status_code == 303
+    assert confirmed.headers["location"] == "/account?saved=email"
 
     after = await logged_in(world, browser)  # the SSO session answers with the new details
     assert after["sub"] == before["sub"]
     assert after["phone_number"] == "+358407654321"
-    assert after["email"] == "maija.uusi@example.fi" and after["email_verified"] is False
+    assert after["email"] == "maija.uusi@example.fi" and after["email_verified"] is True
     assert [o["id"] for o in after["partner_organisations"]] == ["org:hus", "school:tamk"]
-    action, changes = audit(world)[-1]
-    assert action == "edited" and changes["fields"] == ["phone", "email", "partners"]
+    (edited, changes), (changed, email) = audit(world)[-2:]
+    assert edited == "edited" and changes["fields"] == ["phone", "partners"]
+    assert changed == "edited" and email == {"fields": ["email"], "confirmed": True}
     assert "maija" not in json.dumps(changes) and "765" not in json.dumps(changes)
+
+    saved = await browser.post(  # no change of address: saved at once
+        url, data={**hidden_inputs(done.text), "phone": "040 765 4322",
+                   "email": "maija.uusi@example.fi", "action": "save",
+                   "partner": ["org:hus"]},
+    )  # fmt: skip
+    assert saved.status_code == 303 and saved.headers["location"] == "/account?saved=1"
+    shown = await browser.get(world.broker.url + saved.headers["location"])
+    assert "Muutokset tallennettiin" in shown.text
 
 
 async def test_delete_asks_for_confirmation_then_removes_the_account_and_the_session(

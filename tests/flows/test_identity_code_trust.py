@@ -34,6 +34,7 @@ from tests.portal_client import callback_params, portal_client, redeem
 
 both_routes_world = test_account_linking.both_routes_world  # the same world and portal fixtures
 portal = test_account_linking.portal
+hus_registration = test_account_linking.hus_registration
 UNTRUSTED = pytest.mark.parametrize("both_routes_world", [False], indirect=True)
 STRONGER_LOGIN = "Kirjaudu vahvemmalla tunnistautumisella"
 

@@ -19,6 +19,13 @@ from tests.conftest import JourneyWorld, RunningBroker, start_broker
 from tests.flows.test_registration import HUS_EMAIL, send, to_registration
 from tests.mail import mail_sink
 
+
+@pytest.fixture
+def required_registration() -> tuple[str, ...]:
+    """HUS shows the registration form here (`registration: required`): these tests use it."""
+    return ("hus",)
+
+
 UNLIMITED = {"hits": 100000, "seconds": 60}
 SAML_RESPONSE = base64.b64encode(
     b'<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_x"/>'

@@ -30,6 +30,12 @@ def store_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+@pytest.fixture
+def required_registration() -> tuple[str, ...]:
+    """HUS shows the registration form here (`registration: required`): these tests use it."""
+    return ("hus",)
+
+
 HUS_EMAIL = "maija.meikalainen@example.hus.fi"
 PRO_SCOPES = ("openid", "profile", "email", "phone", "professional")
 
@@ -67,6 +73,7 @@ async def send(
         "phone": typed(page, "phone"),
         "email": typed(page, "email"),
         "partner": chosen(page),
+        "eligible": "yes",
         **fields,
     }
     return await browser.post(world.broker.url + "/account/register", data=data)
@@ -242,7 +249,7 @@ async def test_racing_registrations_of_one_person_leave_one_account(
         await browser.post(
             world.broker.url + "/account/register",
             data={**hidden_inputs(page.text), "phone": "040 123 4567", "email": email,
-                  "partner": ["org:hus"], "action": "continue"},
+                  "partner": ["org:hus"], "eligible": "yes", "action": "continue"},
         )  # fmt: skip
         confirm = await browser.get(world.broker.url + "/account/confirm")
         form = {**hidden_inputs(confirm.text), "code": last_code(email), "action": "confirm"}
