@@ -22,6 +22,7 @@ from broker.clock import Clock, SystemClock
 from broker.errors import ConfigError
 from broker.frontend.oidc.keys import KeyRing
 from broker.frontend.oidc.provider import OIDCProvider
+from broker.housekeeping import Housekeeping
 from broker.http import (
     account_routes,
     journey_routes,
@@ -40,7 +41,6 @@ from broker.instance_secrets import open_secrets
 from broker.journey.flow import ACS_PATH, LoginJourney
 from broker.journey.registration import AccountStage
 from broker.journey.saml_service import (
-    SAMLService,
     metadata_refreshers,
     start_saml_service,
     upstream_logouts,
@@ -155,7 +155,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
             tasks = [
                 asyncio.create_task(provider.backchannel.run(), name="backchannel-logout"),
                 asyncio.create_task(
-                    _housekeeping(store, keys, saml, accounts, clock, settings),
+                    Housekeeping(store, keys, saml, accounts, clock, settings).run(),
                     name="housekeeping",
                 ),
                 *(
@@ -234,29 +234,3 @@ async def account_stage(
     notices = LinkNotices(sender, compose_linked)
     catalogue = await load_catalogue(store.accounts, clock.now())
     return AccountStage(Accounts(store.accounts, clock, notices), codes, catalogue)
-
-
-async def _housekeeping(
-    store: Store,
-    keys: KeyRing,
-    saml: SAMLService | None,
-    accounts: AccountStage,
-    clock: Clock,
-    settings: Settings,
-) -> None:
-    """Purge expired rows and the audit trail past its retention, pick up keys rotated by the
-    CLI (signing keys and the SAML SP's key rollover), prune keys nobody can need, and read the
-    partner-organisation catalogue again (`sote-broker catalogue import` changes it)."""
-    retention = settings.accounts.audit_retention_days * 86400
-    while True:
-        try:
-            await store.purge_expired(clock.now())
-            await store.audit.purge(clock.now() - retention)
-            keys.reload_if_changed()
-            keys.prune()
-            if saml is not None:
-                await saml.reload_keys()
-            accounts.catalogue = await load_catalogue(store.accounts, clock.now())
-        except Exception:
-            log.exception("housekeeping failed; will retry")
-        await asyncio.sleep(settings.housekeeping_seconds)

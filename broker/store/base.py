@@ -7,6 +7,7 @@
     store.replay         ReplayCache        JWT ids seen
     store.rate_limits    RateLimitStore     rate-limit counters shared by every replica
     store.outbox         LogoutOutbox       back-channel logout deliveries
+    store.leases         LeaseStore         work one process at a time does (housekeeping)
     store.accounts       AccountStore       professional accounts, links, catalogue, e-mail codes
     store.audit          AuditStore         the accounts' audit trail
 
@@ -26,6 +27,7 @@ from broker.store.audit import AuditStore, SQLAudit
 from broker.store.clients import ClientStore, SQLClients
 from broker.store.connection import Connection
 from broker.store.grants import GrantStore, SQLGrants
+from broker.store.leases import LeaseStore, SQLLeases
 from broker.store.outbox import LogoutOutbox, SQLLogoutOutbox
 from broker.store.rate_limits import RateLimitStore, SQLRateLimits
 from broker.store.records import Consumed
@@ -60,6 +62,7 @@ class Store:
         self.replay: ReplayCache = SQLReplayCache(connection)
         self.rate_limits: RateLimitStore = SQLRateLimits(connection)
         self.outbox: LogoutOutbox = SQLLogoutOutbox(connection)
+        self.leases: LeaseStore = SQLLeases(connection)
         self.accounts: AccountStore = SQLAccounts(connection)
         self.audit: AuditStore = SQLAudit(connection)
 

@@ -192,7 +192,10 @@ class BackchannelNotifier:
                 await asyncio.wait_for(self._wake.wait(), self._settings.poll_seconds)
 
     async def deliver_due(self) -> int:
-        due = await self._store.outbox.claim_due(self._clock.now(), self.LEASE_SECONDS, 50)
+        # A claimed delivery is another replica's again only once its lease is over: longer than
+        # any send can take, so that no replica sends a notice that another is still sending.
+        lease = max(self.LEASE_SECONDS, 2 * self._settings.timeout_seconds)
+        due = await self._store.outbox.claim_due(self._clock.now(), lease, 50)
         await asyncio.gather(*(self._deliver(d) for d in due))
         return len(due)
 
