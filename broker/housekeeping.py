@@ -22,6 +22,7 @@ import socket
 
 from broker.accounts.catalogue import load_catalogue
 from broker.clock import Clock
+from broker.errors import StoreUnavailableError
 from broker.frontend.oidc.keys import KeyRing
 from broker.journey.registration import AccountStage
 from broker.journey.saml_service import SAMLService
@@ -63,6 +64,8 @@ class Housekeeping:
             while True:
                 try:
                     await self.round()
+                except StoreUnavailableError as exc:  # an outage, not a bug: no traceback
+                    log.warning("housekeeping: %s; will retry", exc)
                 except Exception:
                     log.exception("housekeeping failed; will retry")
                 await asyncio.sleep(self._interval)

@@ -16,7 +16,7 @@ import httpx
 
 from broker.claims.subjects import ClientSubjects
 from broker.clock import Clock
-from broker.errors import LogoutRequestError
+from broker.errors import LogoutRequestError, StoreUnavailableError
 from broker.frontend.oidc import secrets
 from broker.frontend.oidc.issuance import TokenIssuer
 from broker.frontend.oidc.keys import InvalidSignatureError, KeyRing
@@ -185,6 +185,8 @@ class BackchannelNotifier:
         while True:
             try:
                 await self.deliver_due()
+            except StoreUnavailableError as exc:  # an outage, not a bug: no traceback
+                log.warning("back-channel logout worker: %s; will retry", exc)
             except Exception:
                 log.exception("back-channel logout worker failed; will retry")
             self._wake.clear()

@@ -28,6 +28,7 @@ _UNAVAILABLE = (
     OSError,
     TimeoutError,
     asyncpg.InterfaceError,  # e.g. the pool is closing, a connection closed under us
+    asyncpg.exceptions.InternalClientError,  # seen when the server went away mid-statement
     asyncpg.PostgresConnectionError,  # SQLSTATE class 08
     asyncpg.exceptions.OperatorInterventionError,  # class 57: admin shutdown, cannot connect now
     asyncpg.exceptions.InsufficientResourcesError,  # class 53: disk full, too many connections
