@@ -58,6 +58,7 @@ async def test_a_postgresql_restart_under_load_gives_503s_then_the_broker_recove
     await broker.add_client()
     authorize = (await start(portal_client(broker))).url
     seen: list[int] = []
+    served = asyncio.Event()  # the load has had an answer from a healthy store
 
     async def load(http: httpx.AsyncClient) -> None:
         while True:
@@ -71,12 +72,12 @@ async def test_a_postgresql_restart_under_load_gives_503s_then_the_broker_recove
             ):
                 assert_clean(response, healthy)
                 seen.append(response.status_code)
+                served.set()
 
     async with httpx.AsyncClient(timeout=CLIENT_TIMEOUT) as http:
         workers = [asyncio.create_task(load(http)) for _ in range(3)]
         try:
-            while 400 not in seen:  # the load is running against a healthy store
-                await asyncio.sleep(0.02)
+            await asyncio.wait_for(served.wait(), CLIENT_TIMEOUT)
             await asyncio.to_thread(postgres.halt)
             try:
                 during = [await token_request(http, broker), await http.get(authorize)]
