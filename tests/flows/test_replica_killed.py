@@ -29,8 +29,8 @@ from tests.balancer import Balancer
 from tests.conftest import (
     RunningBroker,
     idp_configs_for,
-    make_settings,
     mail_sink,
+    make_settings,
     upstream_login,
     walk_to_idp,
 )
