@@ -11,7 +11,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from tests.conftest import (
     walk_to_idp,
 )
 from tests.portal_client import callback_params, code_form, portal_client, start
+from tests.processes import serve_process
 from tests.servers import bound_socket, serve
 
 
@@ -64,23 +64,6 @@ def process_config(tmp_path: Path, issuer: str, port: int, store: dict[str, Any]
     path = tmp_path / "replica-a.yaml"
     path.write_text(yaml.safe_dump(settings))
     return path
-
-
-def serve_process(config: Path, url: str) -> subprocess.Popen[str]:
-    """`sote-broker serve` in a process of its own, once it answers /healthz."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "broker", "--config", str(config), "serve"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    deadline = time.monotonic() + 30
-    while True:
-        with contextlib.suppress(httpx.TransportError):
-            if httpx.get(url + "/healthz").status_code == 200:
-                return process
-        assert process.poll() is None and time.monotonic() < deadline, "replica A did not start"
-        time.sleep(0.05)
 
 
 @pytest.fixture

@@ -107,9 +107,14 @@ class SQLiteConnection:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             _create_private(self.path)
             self._db = await aiosqlite.connect(self.path, isolation_level=None)
-            self._db.row_factory = sqlite3.Row
-            for pragma in _PRAGMAS:
-                await self._db.execute_fetchall(f"PRAGMA {pragma}")
+        try:
+            with errors(f"cannot open SQLite store at {self.path}"):
+                self._db.row_factory = sqlite3.Row
+                for pragma in _PRAGMAS:
+                    await self._db.execute_fetchall(f"PRAGMA {pragma}")
+        except BaseException:  # the connection's thread would keep the process alive
+            await self.close()
+            raise
 
     async def close(self) -> None:
         if self._db is not None:
