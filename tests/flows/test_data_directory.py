@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from tests.conftest import idp_configs_for
-from tests.flows.test_logs_and_cli import free_port
+from tests.flows.test_logs_and_cli import cli, free_port
 from tests.portal_client import REDIRECT_URI
 from tests.processes import refused_start, serve_process
 
@@ -46,7 +46,7 @@ def test_a_data_directory_that_cannot_be_made_stops_start_up_naming_it(
 ) -> None:
     shutil.copytree(broker_keys, tmp_path / "keys")
     (tmp_path / "var").write_text("a file where the data directory should be\n")
-    refused = refused_start(write_config(tmp_path, tmp_path / "var" / "data"))
+    refused = cli(write_config(tmp_path, tmp_path / "var" / "data"), "serve", check=False)
     assert refused.returncode == 2, refused.stderr
     assert f"cannot open SQLite store at {tmp_path / 'var' / 'data' / 'broker.db'}" in (
         refused.stderr
