@@ -171,8 +171,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
     configure(settings.logging.level, json_format=settings.logging.json_format)
     # A store that cannot be opened (a data directory read-only or full, a database out of
-    # reach) and, in production, a lost key file stop start-up here with a plain message
-    # naming the path, not with a traceback from the app's lifespan.
+    # reach), a signing-key directory it cannot use and, in production, a lost key file stop
+    # start-up here with a plain message naming the path, not a traceback from the lifespan.
     run_with_store(settings, lambda store: _check_before_serving(settings, store))
     app = create_app(settings)
     uvicorn.run(
@@ -192,6 +192,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 async def _check_before_serving(settings: Settings, store: Store) -> None:
     if not settings.development:
         await check_secrets(settings, store)
+    open_keyring(settings, SystemClock())  # a key directory it cannot use: a plain message too
 
 
 def _migrate(settings: Settings, args: argparse.Namespace) -> int:

@@ -17,6 +17,8 @@ from broker.app import create_app
 from broker.clock import FrozenClock
 from broker.frontend.oidc.keys import KeyRing
 from tests.conftest import make_settings
+from tests.flows.test_data_directory import write_config
+from tests.flows.test_logs_and_cli import cli
 from tests.read_only import read_only, writable
 from tests.servers import bound_socket, serve
 
@@ -61,3 +63,16 @@ async def test_a_broker_runs_on_a_read_only_key_mount_and_follows_its_updates(
             published = await kids(http, url)
     assert new in published and len(published) == 2
     assert len(list(keys.glob("*.json"))) == 3  # the expired key's file is the operator's to remove
+
+
+def test_a_read_only_key_mount_without_keys_stops_start_up_naming_it(
+    tmp_path: Path,
+) -> None:
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    config = write_config(tmp_path, tmp_path / "data")
+    with read_only(keys):
+        refused = cli(config, "serve", check=False)
+    assert refused.returncode == 2, refused.stderr
+    assert f"sote-broker: {keys}: cannot make the missing signing keys" in refused.stderr
+    assert "Traceback" not in refused.stderr

@@ -29,6 +29,7 @@ from tests.conftest import (
     choose_organisation,
     idp_configs_for,
     make_settings,
+    start_broker,
     upstream_login,
 )
 from tests.flows.conftest import LogoutReceiver, wait_for
@@ -200,3 +201,16 @@ async def test_housekeeping_runs_in_one_replica_and_rotated_keys_reach_both(
                     break
                 await asyncio.sleep(0.02)
             assert kid in {key["kid"] for key in jwks["keys"]}, url
+
+
+async def test_a_replica_shutting_down_gives_the_housekeeping_lease_up(
+    tmp_path: Path, broker_keys: Path
+) -> None:
+    """So that another replica need not wait for it to expire."""
+    for broker in start_broker(tmp_path, broker_keys, housekeeping_seconds=0.05):
+        for _ in range(250):
+            if await broker.query("SELECT holder FROM leases"):
+                break
+            await asyncio.sleep(0.02)
+        assert await broker.query("SELECT holder FROM leases")
+    assert not await broker.query("SELECT holder FROM leases")

@@ -173,20 +173,31 @@ class KeyRing:
         """At start-up, give every alg without an active key one that signs at once.
 
         Holds an exclusive lock on the directory and re-reads it first, so that several workers
-        starting together create one key per alg, not one each.
+        starting together create one key per alg, not one each. With nothing to make it writes
+        nothing, not even the lock file, so the directory may be a read-only (mounted) secret.
         """
         wanted = [_check_alg(alg) for alg in algs]
-        created: builtins.list[KeyInfo] = []
         self.reload_if_changed()
         if all(self._active(alg, self._clock.now()) for alg in wanted):
-            return created  # nothing to make: a read-only (mounted) directory is fine
-        with directory_lock(self._directory):
-            self.reload_if_changed()
-            now = self._clock.now()
-            for alg in dict.fromkeys(wanted):
-                if self._active(alg, now) is None:
-                    created.append(self.rotate(alg, publish_lead=0, test=test))
-        return created
+            return []
+        try:
+            with directory_lock(self._directory):
+                return self._ensure_locked(wanted, test)
+        except OSError as exc:
+            raise ConfigError(
+                f"{self._directory}: cannot make the missing signing keys ({exc.strerror}); "
+                "a read-only key directory must hold an active key for every algorithm"
+            ) from exc
+
+    def _ensure_locked(self, wanted: builtins.list[str], test: bool) -> builtins.list[KeyInfo]:
+        """ensure()'s work, under the directory lock: another process may have made keys."""
+        self.reload_if_changed()
+        now = self._clock.now()
+        return [
+            self.rotate(alg, publish_lead=0, test=test)
+            for alg in dict.fromkeys(wanted)
+            if self._active(alg, now) is None
+        ]
 
     def rotate(self, alg: str, publish_lead: float | None = None, *, test: bool = False) -> KeyInfo:
         """Create a key that is published now and signs from now + publish_lead."""
