@@ -10,6 +10,7 @@ import contextlib
 import itertools
 import logging
 import shutil
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -148,8 +149,6 @@ async def test_the_token_rate_limit_counts_requests_at_both_replicas(replicas: R
 async def test_a_back_channel_logout_is_sent_once_though_both_replicas_deliver(
     replicas: Replicas, browser: httpx.AsyncClient, receiver: LogoutReceiver
 ) -> None:
-    import threading
-
     await replicas.front.add_client(backchannel_logout_uri=receiver.url)
     code, auth = await login_across(replicas, browser)
     tokens = await redeem_at(replicas, replicas.urls[0], code, auth.code_verifier)
