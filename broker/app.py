@@ -24,6 +24,7 @@ from broker.errors import ConfigError
 from broker.frontend.oidc.keys import KeyRing
 from broker.frontend.oidc.provider import OIDCProvider
 from broker.health import PROBE_CLIENT_ID, Readiness, idp_usability
+from broker.housekeeping import Housekeeping
 from broker.http import (
     account_routes,
     health_routes,
@@ -45,7 +46,6 @@ from broker.journey.audit_trail import AuditTrail
 from broker.journey.flow import ACS_PATH, LoginJourney
 from broker.journey.registration import AccountStage
 from broker.journey.saml_service import (
-    SAMLService,
     metadata_refreshers,
     start_saml_service,
     upstream_logouts,
@@ -188,7 +188,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
             tasks = [
                 asyncio.create_task(provider.backchannel.run(), name="backchannel-logout"),
                 asyncio.create_task(
-                    _housekeeping(store, keys, saml, accounts, audit, clock, settings),
+                    Housekeeping(store, keys, saml, accounts, audit, clock, settings).run(),
                     name="housekeeping",
                 ),
                 *(
@@ -323,33 +323,3 @@ def watched(
         store.idp_outcomes, store.notices, board, clock, settings.notices.watch, texts
     )
     return watch_connectors(connectors, watcher)
-
-
-async def _housekeeping(
-    store: Store,
-    keys: KeyRing,
-    saml: SAMLService | None,
-    accounts: AccountStage,
-    audit: AuditTrail,
-    clock: Clock,
-    settings: Settings,
-) -> None:
-    """Purge expired rows and the audit trails and error events past their retention, pick up
-    keys rotated by the CLI (signing keys and the SAML SP's key rollover), prune keys nobody can
-    need, and read the partner-organisation catalogue again (`sote-broker catalogue import`
-    changes it)."""
-    retention = settings.accounts.audit_retention_days * 86400
-    while True:
-        try:
-            await store.purge_expired(clock.now())
-            await store.audit.purge(clock.now() - retention)
-            kept = settings.audit
-            await audit.purge(clock.now(), kept.login_retention_days, kept.error_retention_days)
-            keys.reload_if_changed()
-            keys.prune()
-            if saml is not None:
-                await saml.reload_keys()
-            accounts.catalogue = await load_catalogue(store.accounts, clock.now())
-        except Exception:
-            log.exception("housekeeping failed; will retry")
-        await asyncio.sleep(settings.housekeeping_seconds)

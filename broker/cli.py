@@ -29,6 +29,7 @@ from broker.instance_secrets import check_secrets, init_secrets
 from broker.logs import configure
 from broker.secret_files import set_private_umask
 from broker.settings import Settings, load_settings
+from broker.store.base import Store
 from broker.store.records import ClientRecord
 from broker.upstream.saml_sp_keys import KeyPair, SPKeyRing
 
@@ -171,8 +172,10 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     configure(settings.logging.level, json_format=settings.logging.json_format)
-    if not settings.development:  # a lost key file stops start-up here, with a plain message
-        run_with_store(settings, lambda store: check_secrets(settings, store))
+    # A store that cannot be opened (a data directory read-only or full, a database out of
+    # reach), a signing-key directory it cannot use and, in production, a lost key file stop
+    # start-up here with a plain message naming the path, not a traceback from the lifespan.
+    run_with_store(settings, lambda store: _check_before_serving(settings, store))
     app = create_app(settings)
     uvicorn.run(
         app,
@@ -186,6 +189,12 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         server_header=False,
     )
     return 0
+
+
+async def _check_before_serving(settings: Settings, store: Store) -> None:
+    if not settings.development:
+        await check_secrets(settings, store)
+    open_keyring(settings, SystemClock())  # a key directory it cannot use: a plain message too
 
 
 def _migrate(settings: Settings, args: argparse.Namespace) -> int:

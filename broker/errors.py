@@ -3,6 +3,7 @@
     BrokerError
     ├── ConfigError                 start-up: a bad settings file, key or client definition
     ├── StoreError                  the store failed (translated from the database driver)
+    │   └── StoreUnavailableError   503: unreachable, restarting, full or read-only, for now
     ├── MailError                   the SMTP server could not be reached or refused a message
     ├── FormInputError              a field the person must correct, shown beside it on the same
     │   │                           form with what was typed (never a page of its own)
@@ -64,6 +65,17 @@ class ConfigError(BrokerError):
 
 class StoreError(BrokerError):
     """The store failed; the driver's exception is chained."""
+
+
+class StoreUnavailableError(StoreError):
+    """The store cannot serve for now (connection lost or refused, server restarting, pool
+    exhausted, disk full, file read-only): 503 temporarily_unavailable to portals, a page saying
+    to try again shortly to people. A refused statement stays a StoreError (a bug: 500)."""
+
+    error = "temporarily_unavailable"
+    status_code = 503
+    message_id = "error.unavailable"
+    retry_after = 5
 
 
 class MailError(BrokerError):

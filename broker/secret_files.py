@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import errno
 import fcntl
 import os
 import secrets
@@ -109,3 +110,31 @@ def directory_lock(directory: Path, lock_name: str = ".lock") -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # closing releases the lock
+
+
+# What creating a file in a read-only key directory fails with: a read-only mount (a Kubernetes
+# Secret, a Docker secret, a volume mounted :ro), file modes, an immutable directory.
+_READ_ONLY = frozenset({errno.EROFS, errno.EACCES, errno.EPERM})
+
+
+def is_read_only(exc: OSError) -> bool:
+    return exc.errno in _READ_ONLY
+
+
+@contextlib.contextmanager
+def reading_lock(directory: Path, lock_name: str = ".lock") -> Iterator[None]:
+    """A shared lock for reading a key directory while no writer is mid-change. A directory
+    this process cannot write in is read without it: a read-only mount has no writer here
+    (its keys change by the mount being updated atomically)."""
+    try:
+        fd = os.open(directory / lock_name, os.O_RDWR | os.O_CREAT, FILE_MODE)
+    except OSError as exc:
+        if not is_read_only(exc):
+            raise
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)

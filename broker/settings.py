@@ -284,8 +284,9 @@ class Settings(_Frozen):
     )
     require_pkce: bool = True
     housekeeping_seconds: float = Field(60.0, gt=0, le=3600)
-    """How often each process purges expired rows and picks up keys changed by the CLI (signing
-    key rotation, the SAML SP key rollover)."""
+    """How often each process picks up keys changed by the CLI or another replica (signing key
+    rotation, the SAML SP key rollover); one process at a time (a lease in the store, lasting
+    three rounds) also purges expired rows and prunes expired keys."""
     idp_configs: Path | None = None
     """The directory of upstream IdP files (idp_configs/); none means no login routes."""
     store: StoreSettings = StoreSettings()

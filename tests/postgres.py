@@ -36,6 +36,7 @@ class PostgresServer:
             self.port = probe.getsockname()[1]
         self._names = itertools.count()
         self._as_postgres = os.geteuid() == 0
+        self._options = ""
 
     def _run(self, *command: str) -> None:
         prefix = ["runuser", "-u", "postgres", "--"] if self._as_postgres else []
@@ -52,12 +53,24 @@ class PostgresServer:
             f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"  # tests only
         )
-        log = str(self.directory / "pg.log")
-        self._run(
-            str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", log, "-w", "start"
-        )
+        self._options = options
+        self.resume()
         self.sql(f"CREATE DATABASE {TEMPLATE}")
         asyncio.run(_migrate(self.dsn(TEMPLATE)))
+
+    def resume(self) -> None:
+        """Start the server (again), on the same port and data; returns once it accepts."""
+        log = str(self.directory / "pg.log")
+        pg_ctl = str(self.bin / "pg_ctl")
+        self._run(pg_ctl, "-D", str(self.data), "-o", self._options, "-l", log, "-w", "start")
+
+    def halt(self) -> None:
+        """Stop the server as an operator would (fast: open connections are cut)."""
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def restart(self) -> None:
+        self.halt()
+        self.resume()
 
     def stop(self) -> None:
         try:

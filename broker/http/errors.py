@@ -29,6 +29,7 @@ from broker.errors import (
     PageError,
     RequestLimitError,
     ServerError,
+    StoreUnavailableError,
     TooManyFieldsError,
     UpstreamError,
     UpstreamOfflineError,
@@ -114,6 +115,18 @@ async def on_limit_error(request: Request, exc: RequestLimitError) -> Response:
     return response
 
 
+async def on_store_unavailable(request: Request, exc: StoreUnavailableError) -> Response:
+    error_id = new_error_id()
+    log.warning("store unavailable: %s", exc, extra={"error_id": error_id})
+    headers = {**NO_STORE, "Retry-After": str(exc.retry_after)}
+    if request.url.path.startswith(JSON_PATHS):
+        body = {"error": exc.error, "error_description": f"try again shortly (error id {error_id})"}
+        return JSONResponse(body, status_code=exc.status_code, headers=headers)
+    response = await _error_page(request, exc.message_id, error_id, exc.status_code)
+    response.headers.update(headers)
+    return response
+
+
 async def on_http_exception(request: Request, exc: HTTPException) -> Response:
     if exc.status_code == 400:  # Starlette's form parser: too many fields, or one too long
         return await on_limit_error(request, TooManyFieldsError(exc.detail))
@@ -184,7 +197,8 @@ async def _notices(request: Request, offline: UpstreamOfflineError | None) -> li
 
 
 class UnexpectedErrorMiddleware:
-    """Turns an exception nothing else handled into `on_unexpected`'s 500, inside the
+    """Turns an exception nothing else handled into its response by the table below (the store
+    unavailable in a middleware before any route, say), else `on_unexpected`'s 500, inside the
     security-headers and access-log middleware. (Starlette would run an `Exception` handler in
     its outermost ServerErrorMiddleware, whose response skips every other middleware: a 500
     without CSP, HSTS, nosniff or request id.)"""
@@ -208,7 +222,7 @@ class UnexpectedErrorMiddleware:
         except Exception as exc:
             if started:  # too late for another response; ServerErrorMiddleware logs it
                 raise
-            response = await on_unexpected(Request(scope, receive), exc)
+            response = await error_response(Request(scope, receive), exc)
             await response(scope, receive, send)
 
 
@@ -226,6 +240,7 @@ EXCEPTION_HANDLERS: dict[Any, Handler] = {
     PageError: cast(Handler, on_page_error),
     RequestLimitError: cast(Handler, on_limit_error),
     HTTPException: cast(Handler, on_http_exception),
+    StoreUnavailableError: cast(Handler, on_store_unavailable),
 }
 """Anything else is `UnexpectedErrorMiddleware`'s."""
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from broker.clock import Clock
-from broker.errors import StoreError
+from broker.errors import StoreError, StoreUnavailableError
 from broker.notices.settings import ConfiguredNotice
 from broker.store.notices import NoticeRecord, NoticeStore
 
@@ -79,6 +79,8 @@ class NoticeBoard:
             try:
                 self._stored = await self._store.active(now)
                 self._read_at = now
+            except StoreUnavailableError as exc:  # an outage, not a bug: no traceback
+                log.warning("notices could not be read (%s); showing the ones read before", exc)
             except StoreError:
                 log.exception("notices could not be read; showing the ones read before")
         everything = (*self._stored, *self._configured)

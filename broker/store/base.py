@@ -7,6 +7,7 @@
     store.replay         ReplayCache        JWT ids seen
     store.rate_limits    RateLimitStore     rate-limit counters shared by every replica
     store.outbox         LogoutOutbox       back-channel logout deliveries
+    store.leases         LeaseStore         work one process at a time does (housekeeping)
     store.accounts       AccountStore       professional accounts, links, catalogue, e-mail codes
     store.audit          AuditStore         the accounts' audit trail
     store.notices        NoticeStore        disruption notices (operators' and automatic)
@@ -32,6 +33,7 @@ from broker.store.connection import Connection
 from broker.store.error_events import ErrorEventStore, SQLErrorEvents
 from broker.store.grants import GrantStore, SQLGrants
 from broker.store.idp_outcomes import IdPOutcomeStore, SQLIdPOutcomes
+from broker.store.leases import LeaseStore, SQLLeases
 from broker.store.login_events import LoginEventStore, SQLLoginEvents
 from broker.store.notices import NoticeStore, SQLNotices
 from broker.store.outbox import LogoutOutbox, SQLLogoutOutbox
@@ -69,6 +71,7 @@ class Store:
         self.replay: ReplayCache = SQLReplayCache(connection)
         self.rate_limits: RateLimitStore = SQLRateLimits(connection)
         self.outbox: LogoutOutbox = SQLLogoutOutbox(connection)
+        self.leases: LeaseStore = SQLLeases(connection)
         self.accounts: AccountStore = SQLAccounts(connection)
         self.audit: AuditStore = SQLAudit(connection)
         self.notices: NoticeStore = SQLNotices(connection)

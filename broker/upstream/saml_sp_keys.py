@@ -38,7 +38,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 from broker.errors import ConfigError
-from broker.secret_files import directory_lock, write_atomically
+from broker.secret_files import directory_lock, reading_lock, write_atomically
 
 __all__ = [
     "CERT_FILE",
@@ -126,9 +126,15 @@ class ServiceProviderKeys:
         """The pairs in `directory`; the first pair is made there first if missing. Several
         workers starting at once make one pair: the directory is locked meanwhile."""
         directory = Path(directory)
+        first = KeyPair.in_directory(directory, FIRST_PAIR)
+        if (directory / INDEX_FILE).exists() or (
+            first.key_file.exists() and first.cert_file.exists()
+        ):
+            with reading_lock(directory, _LOCK_NAME):  # nothing to make: may be a read-only mount
+                return _read(directory)
         with directory_lock(directory, _LOCK_NAME):
             if not (directory / INDEX_FILE).exists():
-                _ensure_pair(KeyPair.in_directory(directory, FIRST_PAIR), common_name)
+                _ensure_pair(first, common_name)
             return _read(directory)
 
     @property
@@ -180,7 +186,7 @@ class SPKeyRing:
         stamp = _index_stamp(self.directory)
         if stamp == self._stamp:
             return False
-        with directory_lock(self.directory, _LOCK_NAME):
+        with reading_lock(self.directory, _LOCK_NAME):
             keys = _read(self.directory)
         self._keys, self._stamp = keys, stamp
         return True

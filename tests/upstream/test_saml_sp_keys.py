@@ -18,6 +18,7 @@ from broker.upstream.saml import SAMLConnector
 from broker.upstream.saml_redirect import RedirectBindingError, decode
 from broker.upstream.saml_sp import ServiceProvider, sp_metadata_xml
 from broker.upstream.saml_sp_keys import INDEX_FILE, KeyPair, SPKeyRing
+from tests.read_only import read_only, writable
 from tests.upstream.conftest import ACS_URL, SP_ENTITY_ID, begin_with_url, make_connector, posted
 from tests.upstream.saml_forge import Forge
 from tests.upstream.test_saml_connector import Replays
@@ -201,3 +202,18 @@ async def test_assertions_decrypt_with_any_published_pair_and_requests_are_signe
     await login(connector, forge, encrypted_for=new.cert_file)
     with pytest.raises(UpstreamResponseError):
         await login(connector, forge, encrypted_for=old_cert)
+
+
+def test_a_read_only_key_mount_is_read_and_its_updates_followed(key_directory: Path) -> None:
+    """The SP keys as a mounted secret shared by every replica: read without a lock file (none
+    can be made there), and a rollover step the operator publishes by updating the mount is
+    picked up."""
+    for lock in key_directory.glob(".*lock"):
+        lock.unlink()
+    with read_only(key_directory):
+        running = SPKeyRing(key_directory)
+        assert running.reload_if_changed() is False
+        with writable(key_directory):
+            new = SPKeyRing(key_directory).add()
+        assert running.reload_if_changed() is True
+        assert running.keys.next == new

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import builtins
 import json
+import logging
 import math
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -32,7 +33,12 @@ from joserfc.jwk import DictKey, ECKey, KeyParameters, KeySetSerialization, RSAK
 
 from broker.clock import Clock
 from broker.errors import ConfigError
-from broker.secret_files import directory_lock, ensure_private_directory, write_atomically
+from broker.secret_files import (
+    directory_lock,
+    ensure_private_directory,
+    is_read_only,
+    write_atomically,
+)
 
 __all__ = [
     "RSA_KEY_SIZE",
@@ -59,6 +65,8 @@ _PUBLISHED: Final[frozenset[KeyState]] = frozenset({"pending", "active", "retiri
 _JWKS_ORDER: Final[dict[KeyState, int]] = {"active": 0, "pending": 1, "retiring": 2, "expired": 3}
 # One registry per alg, so that a token can never be checked with an algorithm it does not name.
 _REGISTRIES: Final = {alg: jws.JWSRegistry(algorithms=[alg]) for alg in SUPPORTED_ALGS}
+
+log = logging.getLogger(__name__)
 
 _Snapshot: TypeAlias = dict[str, tuple[int, int, int]]
 _T = TypeVar("_T")
@@ -165,17 +173,31 @@ class KeyRing:
         """At start-up, give every alg without an active key one that signs at once.
 
         Holds an exclusive lock on the directory and re-reads it first, so that several workers
-        starting together create one key per alg, not one each.
+        starting together create one key per alg, not one each. With nothing to make it writes
+        nothing, not even the lock file, so the directory may be a read-only (mounted) secret.
         """
         wanted = [_check_alg(alg) for alg in algs]
-        created: builtins.list[KeyInfo] = []
-        with directory_lock(self._directory):
-            self.reload_if_changed()
-            now = self._clock.now()
-            for alg in dict.fromkeys(wanted):
-                if self._active(alg, now) is None:
-                    created.append(self.rotate(alg, publish_lead=0, test=test))
-        return created
+        self.reload_if_changed()
+        if all(self._active(alg, self._clock.now()) for alg in wanted):
+            return []
+        try:
+            with directory_lock(self._directory):
+                return self._ensure_locked(wanted, test)
+        except OSError as exc:
+            raise ConfigError(
+                f"{self._directory}: cannot make the missing signing keys ({exc.strerror}); "
+                "a read-only key directory must hold an active key for every algorithm"
+            ) from exc
+
+    def _ensure_locked(self, wanted: builtins.list[str], test: bool) -> builtins.list[KeyInfo]:
+        """ensure()'s work, under the directory lock: another process may have made keys."""
+        self.reload_if_changed()
+        now = self._clock.now()
+        return [
+            self.rotate(alg, publish_lead=0, test=test)
+            for alg in dict.fromkeys(wanted)
+            if self._active(alg, now) is None
+        ]
 
     def rotate(self, alg: str, publish_lead: float | None = None, *, test: bool = False) -> KeyInfo:
         """Create a key that is published now and signs from now + publish_lead."""
@@ -195,9 +217,17 @@ class KeyRing:
         now = self._clock.now()
         expired = [entry.kid for entry, state in self._states(now) if state == "expired"]
         for kid in expired:
-            (self._directory / _file_name(kid)).unlink(missing_ok=True)
+            try:
+                (self._directory / _file_name(kid)).unlink(missing_ok=True)
+            except OSError as exc:
+                if not is_read_only(exc):
+                    raise
+                # a read-only (mounted) directory: its operator removes the file; until then
+                # the snapshot keeps it, so that it is not read back in every round
+                log.warning("expired signing key %s: its file cannot be deleted here", kid)
+            else:
+                self._snapshot.pop(_file_name(kid), None)
             del self._entries[kid]
-            self._snapshot.pop(_file_name(kid), None)
         if expired:
             self._reindex()
         return expired

@@ -16,7 +16,7 @@ import httpx
 
 from broker.claims.subjects import ClientSubjects
 from broker.clock import Clock
-from broker.errors import LogoutRequestError
+from broker.errors import LogoutRequestError, StoreUnavailableError
 from broker.frontend.oidc import secrets
 from broker.frontend.oidc.issuance import TokenIssuer
 from broker.frontend.oidc.keys import InvalidSignatureError, KeyRing
@@ -185,6 +185,8 @@ class BackchannelNotifier:
         while True:
             try:
                 await self.deliver_due()
+            except StoreUnavailableError as exc:  # an outage, not a bug: no traceback
+                log.warning("back-channel logout worker: %s; will retry", exc)
             except Exception:
                 log.exception("back-channel logout worker failed; will retry")
             self._wake.clear()
@@ -192,7 +194,10 @@ class BackchannelNotifier:
                 await asyncio.wait_for(self._wake.wait(), self._settings.poll_seconds)
 
     async def deliver_due(self) -> int:
-        due = await self._store.outbox.claim_due(self._clock.now(), self.LEASE_SECONDS, 50)
+        # A claimed delivery is another replica's again only once its lease is over: longer than
+        # any send can take, so that no replica sends a notice that another is still sending.
+        lease = max(self.LEASE_SECONDS, 2 * self._settings.timeout_seconds)
+        due = await self._store.outbox.claim_due(self._clock.now(), lease, 50)
         await asyncio.gather(*(self._deliver(d) for d in due))
         return len(due)
 

@@ -16,10 +16,23 @@ from typing import Any, cast
 
 import asyncpg
 
-from broker.errors import StoreError
+from broker.errors import StoreError, StoreUnavailableError
 from broker.store.connection import Dialect, Params, Row, Statements
 
 __all__ = ["PostgresConnection", "errors", "numbered"]
+
+
+# The server cannot serve for now (lost or refused connection, shutting down or starting up,
+# out of connections or disk): worth trying again shortly, unlike a refused statement.
+_UNAVAILABLE = (
+    OSError,
+    TimeoutError,
+    asyncpg.InterfaceError,  # e.g. the pool is closing, a connection closed under us
+    asyncpg.exceptions.InternalClientError,  # seen when the server went away mid-statement
+    asyncpg.PostgresConnectionError,  # SQLSTATE class 08
+    asyncpg.exceptions.OperatorInterventionError,  # class 57: admin shutdown, cannot connect now
+    asyncpg.exceptions.InsufficientResourcesError,  # class 53: disk full, too many connections
+)
 
 
 @contextmanager
@@ -29,7 +42,9 @@ def errors(doing: str = "PostgreSQL") -> Iterator[None]:
     password."""
     try:
         yield
-    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+    except _UNAVAILABLE as exc:
+        raise StoreUnavailableError(f"{doing}: {type(exc).__name__}: {exc}") from exc
+    except asyncpg.PostgresError as exc:
         raise StoreError(f"{doing}: {type(exc).__name__}: {exc}") from exc
 
 

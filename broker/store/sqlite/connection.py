@@ -16,7 +16,7 @@ from pathlib import Path
 
 import aiosqlite
 
-from broker.errors import StoreError
+from broker.errors import StoreError, StoreUnavailableError
 from broker.store.connection import Dialect, Params, Row, Statements
 
 __all__ = ["SQLiteConnection", "errors"]
@@ -37,12 +37,22 @@ def _create_private(path: Path) -> None:
     os.chmod(path, 0o600)
 
 
+# SQLite result codes of a store that cannot serve for now (disk full, file or directory
+# read-only, locked past busy_timeout, an I/O error): worth trying again once an operator acts.
+_UNAVAILABLE = ("SQLITE_FULL", "SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_BUSY", "SQLITE_IOERR")
+
+
 @contextmanager
 def errors(doing: str = "SQLite") -> Iterator[None]:
     """The one place where SQLite's exceptions become the broker's."""
     try:
         yield
-    except (sqlite3.Error, OSError) as exc:
+    except OSError as exc:
+        raise StoreUnavailableError(f"{doing}: {exc}") from exc
+    except sqlite3.Error as exc:
+        name = getattr(exc, "sqlite_errorname", "")
+        if name.startswith(_UNAVAILABLE):
+            raise StoreUnavailableError(f"{doing}: {exc} ({name})") from exc
         raise StoreError(f"{doing}: {exc}") from exc
 
 
@@ -93,13 +103,18 @@ class SQLiteConnection:
         return _Statements(self._db)
 
     async def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         with errors(f"cannot open SQLite store at {self.path}"):
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             _create_private(self.path)
             self._db = await aiosqlite.connect(self.path, isolation_level=None)
-            self._db.row_factory = sqlite3.Row
-            for pragma in _PRAGMAS:
-                await self._db.execute_fetchall(f"PRAGMA {pragma}")
+        try:
+            with errors(f"cannot open SQLite store at {self.path}"):
+                self._db.row_factory = sqlite3.Row
+                for pragma in _PRAGMAS:
+                    await self._db.execute_fetchall(f"PRAGMA {pragma}")
+        except BaseException:  # the connection's thread would keep the process alive
+            await self.close()
+            raise
 
     async def close(self) -> None:
         if self._db is not None:
