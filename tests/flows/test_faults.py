@@ -95,7 +95,9 @@ def smtp_down(
     port = sock.getsockname()[1]
     sock.close()
     smtp = {"host": "127.0.0.1", "port": port, "security": "none", "timeout_seconds": 2}
-    for broker in serve_journey(tmp_path, broker_keys, mock_idp_keys, smtp=smtp):
+    for broker in serve_journey(
+        tmp_path, broker_keys, mock_idp_keys, required_registration=("hus",), smtp=smtp
+    ):
         yield broker, port
 
 
@@ -120,6 +122,7 @@ async def test_smtp_down_during_registration_tells_the_person_and_saves_no_accou
         "phone": "050 000 0101",
         "email": MAIL,
         "partner": re.findall(r'name="partner" value="([^"]+)"', form.text),
+        "eligible": "yes",
         "action": "continue",
     }
     refused = await browser.post(broker.url + "/account/register", data=data)
