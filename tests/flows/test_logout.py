@@ -12,6 +12,7 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
+from broker.frontend.oidc.keys import KeyRing
 from tests.conftest import RunningBroker, log_in, tamper
 from tests.flows.conftest import LogoutReceiver, wait_for
 from tests.portal_client import callback_params, portal_client, redeem, start
@@ -131,6 +132,13 @@ async def test_slow_portal_does_not_hold_up_the_users_logout(
         {"post_logout_redirect_uri": LOGGED_OUT + "/../evil"},
         {"post_logout_redirect_uri": "//evil.example/", "client_id": "portal"},
         {"post_logout_redirect_uri": "https://evil.example/", "client_id": "portal"},
+        # the client is known, so only an exact comparison refuses these (no prefix matching)
+        {"post_logout_redirect_uri": LOGGED_OUT + "x", "client_id": "portal"},
+        {"post_logout_redirect_uri": LOGGED_OUT + "/../evil", "client_id": "portal"},
+        {
+            "post_logout_redirect_uri": LOGGED_OUT + "?next=https://evil.example",
+            "client_id": "portal",
+        },
     ],
 )
 async def test_open_redirects_via_post_logout_redirect_uri_are_refused(
@@ -154,6 +162,42 @@ async def test_tampered_or_foreign_id_token_hint_is_refused(
         )
         assert response.status_code == 400, hint
         assert "location" not in response.headers
+
+
+@pytest.mark.parametrize(
+    "target", [LOGGED_OUT + "x", LOGGED_OUT + "/../evil", LOGGED_OUT + "?next=https://evil.example"]
+)
+async def test_near_miss_redirect_uri_is_refused_with_a_valid_hint(
+    broker: RunningBroker, browser: httpx.AsyncClient, target: str
+) -> None:
+    await broker.add_client()
+    token = await logged_in(broker, browser)
+    response = await browser.get(
+        broker.url + "/end_session",
+        params={"id_token_hint": token["id_token"], "post_logout_redirect_uri": target},
+    )
+    assert response.status_code == 400
+    assert "location" not in response.headers
+
+
+async def test_hint_signed_by_the_broker_for_another_issuer_is_refused(
+    broker: RunningBroker, browser: httpx.AsyncClient
+) -> None:
+    """The broker's key alone does not make a hint: its `iss` must be this broker."""
+    await broker.add_client()
+    token = await logged_in(broker, browser)
+    _, claims = await verified(broker, token["id_token"])
+    keys = KeyRing(broker.settings.keys.directory, broker.clock)
+    keys.load()
+    foreign = keys.sign_jwt({**claims, "iss": "https://evil.example"}, "RS256", typ="JWT")
+    response = await browser.get(
+        broker.url + "/end_session",
+        params={"id_token_hint": foreign, "post_logout_redirect_uri": LOGGED_OUT},
+    )
+    assert response.status_code == 400
+    assert "location" not in response.headers
+    silent = await browser.get((await start(portal_client(broker), prompt="none")).url)
+    assert "code" in callback_params(silent.headers["location"])  # the session was not ended
 
 
 async def test_hint_and_client_id_must_agree(
