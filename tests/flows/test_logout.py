@@ -248,6 +248,27 @@ async def test_logout_without_hint_asks_for_confirmation_with_csrf(
     assert done.headers["location"] == LOGGED_OUT + "?state=s"
 
 
+async def test_logout_confirmation_with_another_browsers_csrf_token_asks_again(
+    broker: RunningBroker, browser: httpx.AsyncClient
+) -> None:
+    """Browser A's confirmation token is bound to A's session: posted by browser B it does
+    not log B out."""
+    await broker.add_client()
+    await logged_in(broker, browser)
+    asked_a = await browser.get(broker.url + "/end_session", params={"client_id": "portal"})
+    token_of_a = asked_a.text.split('name="csrf_token" value="')[1].split('"')[0]
+    async with httpx.AsyncClient(follow_redirects=False, timeout=10) as other:
+        await logged_in(broker, other)
+        forged = await other.post(
+            broker.url + "/end_session",
+            data={"confirm": "yes", "csrf_token": token_of_a, "client_id": "portal"},
+        )
+        assert forged.status_code == 200 and 'name="csrf_token"' in forged.text  # asked again
+        assert token_of_a not in forged.text
+        silent = await other.get((await start(portal_client(broker), prompt="none")).url)
+        assert "code" in callback_params(silent.headers["location"])  # B is still logged in
+
+
 async def test_expired_id_token_is_still_a_valid_hint(
     broker: RunningBroker, browser: httpx.AsyncClient
 ) -> None:
