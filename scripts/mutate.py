@@ -3,13 +3,16 @@
     python scripts/mutate.py [GROUP ...]      run the groups (default: DEFAULT), then the scores
     python scripts/mutate.py --report [GROUP ...]   only the scores of what was run before
     python scripts/mutate.py --list           the groups, their modules and their tests
+    python scripts/mutate.py --show GROUP NAME   one mutant's diff (names: in the report)
 
 mutmut 3 copies the code to mutants/, runs the group's tests once to learn which tests reach
 which function, then runs each mutant against only the tests that reached the mutated function
 (stopping at the first failure). Each group has its own test selection, so a group runs in
 minutes rather than the whole suite per mutant; each runs in its own process with one worker
-(this is a 2-core machine) and is stopped after MUTATE_TIMEOUT seconds. docs/mutation.md has the
-scores and the survivors that were looked at.
+(this is a 2-core machine) and is stopped after MUTATE_TIMEOUT seconds. mutmut works in
+mutants/ and reuses what it finds there, so each group keeps its own copy in var/mutants/GROUP
+(moved to mutants/ while the group runs): a second run of a group only tests what changed.
+docs/mutation.md has the scores and the survivors that were looked at.
 """
 
 from __future__ import annotations
@@ -18,13 +21,18 @@ import argparse
 import fnmatch
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+WORK = ROOT / "mutants"
+KEPT = ROOT / "var" / "mutants"
 FLOWS = "tests/flows/"
 
 # group -> (modules to mutate, the tests that cover them)
@@ -117,55 +125,86 @@ def run_group(group: str) -> None:
     mutmut_main._run([], max_children=1)
 
 
+@contextmanager
+def workdir(group: str) -> Iterator[None]:
+    """The group's own mutants/ (from var/mutants/GROUP) in place while mutmut works in it."""
+    if WORK.exists():
+        print("mutate: removing a mutants/ left by another run", file=sys.stderr)
+        shutil.rmtree(WORK)
+    kept = KEPT / group
+    if kept.exists():
+        kept.rename(WORK)
+    try:
+        yield
+    finally:
+        if WORK.exists():
+            KEPT.mkdir(parents=True, exist_ok=True)
+            WORK.rename(kept)
+
+
 def spawn(group: str, timeout: float) -> tuple[int, float]:
     """One group in a process group of its own, ended whole when it runs past `timeout`."""
     started = time.monotonic()
-    child = subprocess.Popen(  # noqa: S603 (our own script, fixed arguments)
-        [sys.executable, __file__, "--one", group], cwd=ROOT, start_new_session=True
-    )
-    try:
-        code = child.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(child.pid, signal.SIGTERM)
-        child.wait()
-        print(f"mutate: {group} stopped after {timeout:.0f} s (MUTATE_TIMEOUT)", file=sys.stderr)
-        code = 124
+    with workdir(group):
+        child = subprocess.Popen(  # noqa: S603 (our own script, fixed arguments)
+            [sys.executable, __file__, "--one", group], cwd=ROOT, start_new_session=True
+        )
+        try:
+            code = child.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGTERM)
+            child.wait()
+            print(f"mutate: {group} stopped after {timeout:.0f} s", file=sys.stderr)
+            code = 124
     return code, time.monotonic() - started
 
 
-def scores(groups: list[str]) -> list[tuple[str, dict[str, int]]]:
-    """Per mutated file of the groups: how many mutants were detected, survived, had no test."""
-    patterns = [m for g in groups for m in GROUPS[g][0]]
-    rows = []
-    for meta in sorted((ROOT / "mutants").glob("broker/**/*.py.meta")):
-        source = str(meta.relative_to(ROOT / "mutants"))[: -len(".meta")]
-        if not any(fnmatch.fnmatch(source, p) for p in patterns):
+def scores(group: str) -> Iterator[tuple[str, dict[str, int], list[str]]]:
+    """Per mutated file of the group: how many mutants were detected, survived, had no test
+    (a "no test" mutant is one that no test of the group reaches); and the survivors' names."""
+    root = KEPT / group
+    for meta in sorted(root.glob("broker/**/*.py.meta")):
+        source = str(meta.relative_to(root))[: -len(".meta")]
+        if not any(fnmatch.fnmatch(source, p) for p in GROUPS[group][0]):
             continue
         counts = {"detected": 0, "survived": 0, "no tests": 0, "not run": 0}
-        for code in json.loads(meta.read_text())["exit_code_by_key"].values():
+        survivors = []
+        for name, code in json.loads(meta.read_text())["exit_code_by_key"].items():
             if code in DETECTED:
                 counts["detected"] += 1
             elif code in SURVIVED:
                 counts["survived"] += 1
+                survivors.append(name)
             elif code in NO_TESTS:
                 counts["no tests"] += 1
+                survivors.append(name + " (no test)")
             else:
                 counts["not run"] += 1
-        rows.append((source, counts))
-    return rows
+        yield source, counts, survivors
 
 
 def report(groups: list[str]) -> None:
     print(f"{'module':<44} {'mutants':>7} {'detected':>8} {'survived':>8} {'no test':>7} score")
-    for source, c in scores(groups):
-        total = sum(c.values())
-        measured = total - c["not run"]
-        score = f"{100 * c['detected'] / measured:.1f} %" if measured else "-"
-        print(
-            f"{source:<44} {total:>7} {c['detected']:>8} {c['survived']:>8} {c['no tests']:>7}"
-            f" {score}"
-        )
-    print("survivors: .venv/bin/mutmut results; one of them: .venv/bin/mutmut show NAME")
+    missed: list[tuple[str, str]] = []
+    for group in groups:
+        for source, c, survivors in scores(group):
+            total = sum(c.values())
+            measured = total - c["not run"]
+            score = f"{100 * c['detected'] / measured:.1f} %" if measured else "-"
+            print(
+                f"{source:<44} {total:>7} {c['detected']:>8} {c['survived']:>8}"
+                f" {c['no tests']:>7} {score}"
+            )
+            missed += [(group, name) for name in survivors]
+    for group, name in missed:
+        print(f"  not detected ({group}): {name}")
+    if missed:
+        print("a mutant's diff: python scripts/mutate.py --show GROUP NAME")
+
+
+def show(group: str, name: str) -> int:
+    with workdir(group):
+        return subprocess.call([sys.executable, "-m", "mutmut", "show", name], cwd=ROOT)  # noqa: S603
 
 
 def main() -> int:
@@ -174,7 +213,10 @@ def main() -> int:
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--report", action="store_true", help="only print the scores")
     parser.add_argument("--list", action="store_true", help="list the groups")
+    parser.add_argument("--show", nargs=2, metavar=("GROUP", "NAME"), help="a mutant's diff")
     args = parser.parse_args()
+    if args.show:
+        return show(*args.show)
     if args.one:
         os.chdir(ROOT)
         run_group(args.one)
