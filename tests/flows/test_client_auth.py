@@ -176,6 +176,7 @@ async def test_bad_private_key_jwt_is_refused(
     await broker.add_client(
         token_endpoint_auth_method="private_key_jwt", jwks={"keys": [key.as_dict(private=False)]}
     )
+    claims = dict(claims)  # not the parameter's own dict: a second run in one process sees it
     audience = str(claims.pop("aud", broker.url + "/token"))
     signed = assertion(key, audience, **claims)
     if claims.get("jti", "") is None:
