@@ -184,7 +184,10 @@ def scores(group: str) -> Iterator[tuple[str, dict[str, int], list[str]]]:
 
 
 def report(groups: list[str]) -> None:
-    print(f"{'module':<44} {'mutants':>7} {'detected':>8} {'survived':>8} {'no test':>7} score")
+    print(
+        f"{'module':<40} {'mutants':>7} {'detected':>8} {'survived':>8} {'no test':>7}"
+        f" {'not run':>7} score"
+    )
     missed: list[tuple[str, str]] = []
     for group in groups:
         for source, c, survivors in scores(group):
@@ -192,8 +195,8 @@ def report(groups: list[str]) -> None:
             measured = total - c["not run"]
             score = f"{100 * c['detected'] / measured:.1f} %" if measured else "-"
             print(
-                f"{source:<44} {total:>7} {c['detected']:>8} {c['survived']:>8}"
-                f" {c['no tests']:>7} {score}"
+                f"{source:<40} {total:>7} {c['detected']:>8} {c['survived']:>8}"
+                f" {c['no tests']:>7} {c['not run']:>7} {score}"
             )
             missed += [(group, name) for name in survivors]
     for group, name in missed:
