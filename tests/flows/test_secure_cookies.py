@@ -15,7 +15,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from starlette.responses import Response
 
+from broker.http.cookies import SESSION, TRANSACTION, CookieSigner
 from mock_idps.oidc_idp import create_app as create_mock_idp
 from tests.conftest import RunningBroker, idp_configs_for, start_broker
 from tests.portal_client import REDIRECT_URI
@@ -110,3 +112,23 @@ async def test_the_language_and_cleared_session_cookies_are_host_only_and_secure
         assert list(cookies) == ["__Host-sote_session"]
         assert_host_only(cookies["__Host-sote_session"])
         assert cookies["__Host-sote_session"]["max-age"] == "0"
+
+
+async def test_on_a_plain_http_issuer_cookies_are_named_as_insecure(broker: RunningBroker) -> None:
+    """A `__Host-` cookie without Secure is dropped by browsers: on http the names say dev."""
+    async with httpx.AsyncClient(follow_redirects=False, timeout=10) as http:
+        switched = await http.get(broker.url + "/lang", params={"to": "sv", "next": "/"})
+        cookies = set_cookies(switched)
+        assert list(cookies) == ["sote_lang_insecure_dev"]
+        assert "secure" not in cookies["sote_lang_insecure_dev"]
+
+
+def test_a_cookie_signed_for_one_purpose_is_not_read_for_another() -> None:
+    """Per-purpose salts: a transaction cookie's value is no session cookie, even though both
+    are signed with the same key."""
+    signer = CookieSigner([b"k" * 32], secure=True)
+    response = Response()
+    signer.set(response, TRANSACTION, "same-id", 60)
+    value = SimpleCookie(response.headers["set-cookie"])[signer.name(TRANSACTION)].value
+    assert signer.read({signer.name(TRANSACTION): value}, TRANSACTION) == "same-id"
+    assert signer.read({signer.name(SESSION): value}, SESSION) is None
