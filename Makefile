@@ -19,8 +19,8 @@ UV ?= scripts/uv.sh
 # browser tests (tests/browser, Playwright drives /usr/bin/chromium; it never downloads one).
 APT_PACKAGES ?= chromium xmlsec1
 PYTEST_ARGS ?=
-# Module groups for `make mutate` (scripts/mutate.py --list); empty: the default set, which runs
-# in minutes. Each group is stopped after MUTATE_TIMEOUT seconds.
+# Module groups for `make mutate` (scripts/mutate.py --list); empty: the default set (about
+# 17 minutes). Each group is stopped after MUTATE_TIMEOUT seconds.
 MODULES ?=
 MUTATE_TIMEOUT ?= 1200
 
