@@ -4,21 +4,25 @@ process, which every broker started by the tests sends its e-mail codes to."""
 from __future__ import annotations
 
 import atexit
+import os
 import re
 
 from mock_idps.mail_sink import MailSink
 
-_SINK: MailSink | None = None
+_SINK: tuple[int, MailSink] | None = None
 
 
 def mail_sink() -> MailSink:
-    """The process's sink, started on first use."""
+    """The process's sink, started on first use; again in a forked child (mutmut's workers are
+    forked after a test run), where the parent's server thread does not run: mail sent to it would
+    reach the parent, and the child would read a stale code."""
     global _SINK
-    if _SINK is None:
-        _SINK = MailSink()
-        _SINK.start()
-        atexit.register(_SINK.stop)
-    return _SINK
+    if _SINK is None or _SINK[0] != os.getpid():
+        sink = MailSink()
+        sink.start()
+        atexit.register(sink.stop)
+        _SINK = (os.getpid(), sink)
+    return _SINK[1]
 
 
 def last_code(address: str) -> str:

@@ -132,6 +132,27 @@ async def test_delete_asks_for_confirmation_then_removes_the_account_and_the_ses
     assert again["sub"] != first["sub"]
 
 
+async def test_a_csrf_token_from_another_browsers_session_is_refused(
+    world: JourneyWorld, browser: httpx.AsyncClient
+) -> None:
+    """The token binds the form to one SSO session: browser A's token (the same person, even)
+    does not confirm browser B's delete."""
+    await world.broker.add_client(allowed_scopes=SCOPES)
+    await logged_in(world, browser)
+    delete_url = world.broker.url + "/account/delete"
+    token_of_a = hidden_inputs((await browser.get(delete_url)).text)["csrf_token"]
+    async with httpx.AsyncClient(follow_redirects=False, timeout=10) as other:
+        await logged_in(world, other)
+        own = hidden_inputs((await other.get(delete_url)).text)["csrf_token"]
+        assert own != token_of_a
+        forged = await other.post(delete_url, data={"csrf_token": token_of_a, "confirm": "yes"})
+        assert forged.status_code == 400
+        assert "Tili on poistettu" not in forged.text
+        with sqlite3.connect(world.broker.settings.store.sqlite_path) as db:
+            assert db.execute("SELECT count(*) FROM accounts").fetchone() == (1,)
+        assert (await other.get(world.broker.url + "/account")).status_code == 200
+
+
 async def test_without_a_session_the_account_page_logs_the_person_in_first(
     world: JourneyWorld, browser: httpx.AsyncClient
 ) -> None:

@@ -19,6 +19,7 @@ import httpx
 import pytest
 from authlib.integrations.starlette_client import StarletteOAuth2App
 
+from broker.claims.scopes import SCOPE_CLAIMS
 from broker.claims.sealed import Sealer
 from broker.logs import QUIET_LIBRARIES
 from broker.secret_files import load_or_create_keys
@@ -182,6 +183,26 @@ async def test_identity_code_only_to_an_allowed_portal_asking_for_its_scope(
 
     assert HETU not in caplog.text
     assert all(HETU not in str(record.__dict__) for record in caplog.records)
+
+
+async def test_a_grant_stores_only_the_claims_its_scopes_release(
+    broker: RunningBroker, browser: httpx.AsyncClient
+) -> None:
+    """The grant row itself, not only userinfo: a portal without the identity-code permission
+    asking for `openid profile` gets a grant with the profile claims and nothing else, no
+    `hetu` (not even sealed), no e-mail, phone or professional claims."""
+    await broker.add_client("plain")
+    await tokens_and_userinfo(broker, browser, "plain", "openid")
+    give_session_claims(broker, SESSION_CLAIMS)
+    _, _, params = await authorized(broker, browser, "plain", "openid profile")
+    assert "code" in params
+    with sqlite3.connect(broker.settings.store.sqlite_path) as db:
+        newest = "SELECT claims FROM grants WHERE client_id = 'plain' ORDER BY rowid DESC"
+        row = db.execute(newest).fetchone()
+    stored = json.loads(row[0])
+    assert "hetu" not in stored
+    assert set(stored) <= set(SCOPE_CLAIMS["profile"])
+    assert stored["name"] == "Tessa Testilä"  # the profile claims are there
 
 
 async def test_withdrawing_the_permission_stops_the_release_on_tokens_already_issued(

@@ -181,6 +181,7 @@ async def test_bad_private_key_jwt_is_refused(
     await broker.add_client(
         token_endpoint_auth_method="private_key_jwt", jwks={"keys": [key.as_dict(private=False)]}
     )
+    claims = dict(claims)  # not the parameter's own dict: a second run in one process sees it
     audience = str(claims.pop("aud", broker.url + "/token"))
     signed = assertion(key, audience, **claims)
     if claims.get("jti", "") is None:
@@ -188,6 +189,32 @@ async def test_bad_private_key_jwt_is_refused(
     response = await post_with_assertion(broker, browser, signed)
     assert response.status_code == 401
     assert response.json()["error"] == "invalid_client"
+
+
+async def test_private_key_jwt_whose_sub_is_not_the_client_is_refused(
+    broker: RunningBroker, browser: httpx.AsyncClient
+) -> None:
+    """RFC 7523 §3: `sub` must be the client id too, not only `iss` (the client id is posted,
+    so the assertion's `sub` does not pick the client)."""
+    key = rsa_client_key()
+    await broker.add_client(
+        token_endpoint_auth_method="private_key_jwt", jwks={"keys": [key.as_dict(private=False)]}
+    )
+    code, verifier = await code_for(broker, browser)
+    form = code_form(
+        code,
+        verifier,
+        client_id="portal",
+        client_assertion_type="urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        client_assertion=assertion(key, broker.url + "/token", sub="someone-else"),
+    )
+    response = await browser.post(broker.url + "/token", data=form)
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_client"
+    code, verifier = await code_for(broker, browser)  # the same with sub = the client: fine
+    fair = {**form, "code": code, "code_verifier": verifier}
+    fair["client_assertion"] = assertion(key, broker.url + "/token")
+    assert (await browser.post(broker.url + "/token", data=fair)).status_code == 200
 
 
 async def test_private_key_jwt_signed_by_another_key_is_refused(

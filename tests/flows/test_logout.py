@@ -13,6 +13,7 @@ from itsdangerous import Signer
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
+from broker.frontend.oidc.keys import KeyRing
 from broker.http.cookies import SESSION, CookieSigner
 from broker.secret_files import load_keys
 from broker.store.records import SessionRecord
@@ -136,6 +137,13 @@ async def test_slow_portal_does_not_hold_up_the_users_logout(
         {"post_logout_redirect_uri": LOGGED_OUT + "/../evil"},
         {"post_logout_redirect_uri": "//evil.example/", "client_id": "portal"},
         {"post_logout_redirect_uri": "https://evil.example/", "client_id": "portal"},
+        # the client is known, so only an exact comparison refuses these (no prefix matching)
+        {"post_logout_redirect_uri": LOGGED_OUT + "x", "client_id": "portal"},
+        {"post_logout_redirect_uri": LOGGED_OUT + "/../evil", "client_id": "portal"},
+        {
+            "post_logout_redirect_uri": LOGGED_OUT + "?next=https://evil.example",
+            "client_id": "portal",
+        },
     ],
 )
 async def test_open_redirects_via_post_logout_redirect_uri_are_refused(
@@ -159,6 +167,42 @@ async def test_tampered_or_foreign_id_token_hint_is_refused(
         )
         assert response.status_code == 400, hint
         assert "location" not in response.headers
+
+
+@pytest.mark.parametrize(
+    "target", [LOGGED_OUT + "x", LOGGED_OUT + "/../evil", LOGGED_OUT + "?next=https://evil.example"]
+)
+async def test_near_miss_redirect_uri_is_refused_with_a_valid_hint(
+    broker: RunningBroker, browser: httpx.AsyncClient, target: str
+) -> None:
+    await broker.add_client()
+    token = await logged_in(broker, browser)
+    response = await browser.get(
+        broker.url + "/end_session",
+        params={"id_token_hint": token["id_token"], "post_logout_redirect_uri": target},
+    )
+    assert response.status_code == 400
+    assert "location" not in response.headers
+
+
+async def test_hint_signed_by_the_broker_for_another_issuer_is_refused(
+    broker: RunningBroker, browser: httpx.AsyncClient
+) -> None:
+    """The broker's key alone does not make a hint: its `iss` must be this broker."""
+    await broker.add_client()
+    token = await logged_in(broker, browser)
+    _, claims = await verified(broker, token["id_token"])
+    keys = KeyRing(broker.settings.keys.directory, broker.clock)
+    keys.load()
+    foreign = keys.sign_jwt({**claims, "iss": "https://evil.example"}, "RS256", typ="JWT")
+    response = await browser.get(
+        broker.url + "/end_session",
+        params={"id_token_hint": foreign, "post_logout_redirect_uri": LOGGED_OUT},
+    )
+    assert response.status_code == 400
+    assert "location" not in response.headers
+    silent = await browser.get((await start(portal_client(broker), prompt="none")).url)
+    assert "code" in callback_params(silent.headers["location"])  # the session was not ended
 
 
 async def test_hint_and_client_id_must_agree(
@@ -207,6 +251,27 @@ async def test_logout_without_hint_asks_for_confirmation_with_csrf(
     )
     assert done.status_code == 303
     assert done.headers["location"] == LOGGED_OUT + "?state=s"
+
+
+async def test_logout_confirmation_with_another_browsers_csrf_token_asks_again(
+    broker: RunningBroker, browser: httpx.AsyncClient
+) -> None:
+    """Browser A's confirmation token is bound to A's session: posted by browser B it does
+    not log B out."""
+    await broker.add_client()
+    await logged_in(broker, browser)
+    asked_a = await browser.get(broker.url + "/end_session", params={"client_id": "portal"})
+    token_of_a = asked_a.text.split('name="csrf_token" value="')[1].split('"')[0]
+    async with httpx.AsyncClient(follow_redirects=False, timeout=10) as other:
+        await logged_in(broker, other)
+        forged = await other.post(
+            broker.url + "/end_session",
+            data={"confirm": "yes", "csrf_token": token_of_a, "client_id": "portal"},
+        )
+        assert forged.status_code == 200 and 'name="csrf_token"' in forged.text  # asked again
+        assert token_of_a not in forged.text
+        silent = await other.get((await start(portal_client(broker), prompt="none")).url)
+        assert "code" in callback_params(silent.headers["location"])  # B is still logged in
 
 
 async def test_expired_id_token_is_still_a_valid_hint(

@@ -198,6 +198,29 @@ async def test_a_tampered_form_is_refused_with_what_was_saved_kept(
     assert await accounts(world) == []
 
 
+async def test_a_code_sent_to_one_address_does_not_verify_another(
+    world: JourneyWorld, browser: httpx.AsyncClient
+) -> None:
+    """The code proves the address it was sent to: after it went to A, the draft changed to B
+    (a search saves the draft, no new code), then A's code is typed: refused, no account."""
+    await world.broker.add_client()
+    _, _, page = await to_registration(browser, world)
+    sent = await send(browser, world, page, phone="040 123 4567", action="continue")
+    assert sent.status_code == 303 and sent.headers["location"] == "/account/confirm"
+    code_for_a = last_code(HUS_EMAIL)
+    form_page = await browser.get(world.broker.url + "/account/register")
+    changed = await send(browser, world, form_page, email="mallory@example.fi", action="search")
+    assert changed.status_code == 200 and typed(changed, "email") == "mallory@example.fi"
+    confirm = await browser.get(world.broker.url + "/account/confirm")
+    done = await browser.post(
+        world.broker.url + "/account/confirm",
+        data={**hidden_inputs(confirm.text), "code": code_for_a, "action": "confirm"},
+    )
+    assert done.status_code == 400
+    assert "location" not in done.headers
+    assert accounts(world) == []
+
+
 async def test_wrong_expired_and_exhausted_codes_are_told_and_a_new_one_works(
     world: JourneyWorld, browser: httpx.AsyncClient
 ) -> None:

@@ -18,6 +18,7 @@ import httpx
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from broker.upstream.saml_logout import MESSAGE_LIFETIME
 from tests.conftest import SAMLWorld
 from tests.flows.conftest import LogoutReceiver, wait_for
 from tests.flows.suomifi import (
@@ -234,6 +235,62 @@ async def test_a_forged_logout_request_ends_nothing(
     auth = await start(portal_client(saml_world.broker), prompt="none")
     still = await browser.get(auth.url)
     assert "code" in callback_params(still.headers["location"])  # the broker session lives on
+
+
+async def genuine_logout_request(saml_world: SAMLWorld, browser: httpx.AsyncClient) -> str:
+    """The mock Suomi.fi's own signed LogoutRequest to the broker, as a redirect URL."""
+    entity = quote_plus(saml_world.broker.url + "/saml/metadata")
+    from_idp = await browser.get(f"{saml_world.suomifi_url}/_idp-logout?sp={entity}")
+    assert from_idp.status_code == 303, from_idp.text
+    return str(from_idp.headers["location"])
+
+
+async def assert_refused_and_session_kept(
+    saml_world: SAMLWorld, browser: httpx.AsyncClient, url: str
+) -> None:
+    refused = await browser.get(url)
+    assert refused.status_code == 400 and "location" not in refused.headers
+    auth = await start(portal_client(saml_world.broker), prompt="none")
+    still = await browser.get(auth.url)
+    assert "code" in callback_params(still.headers["location"])  # the broker session lives on
+
+
+async def test_a_signed_logout_request_for_another_destination_ends_nothing(
+    saml_world: SAMLWorld, browser: httpx.AsyncClient, mock_idp_keys: Path
+) -> None:
+    """Signed by the IdP's own key, but addressed to another SP's SingleLogoutService."""
+    await logged_in(saml_world, browser)
+    genuine = await genuine_logout_request(saml_world, browser)
+    xml = saml_message(genuine)
+    ours = f'Destination="{saml_world.broker.url}/upstream/saml/slo"'
+    assert ours in xml
+    elsewhere = xml.replace(ours, 'Destination="https://other-sp.example/saml/slo"')
+    relay_state = query(genuine)["RelayState"]
+    url = signed_redirect(
+        genuine.split("?")[0], "SAMLRequest", elsewhere, relay_state, mock_key(mock_idp_keys)
+    )
+    await assert_refused_and_session_kept(saml_world, browser, url)
+    assert (await browser.get(genuine)).status_code == 303  # the untouched one is accepted
+
+
+async def test_a_signed_logout_request_issued_too_long_ago_ends_nothing(
+    saml_world: SAMLWorld, browser: httpx.AsyncClient, mock_idp_keys: Path
+) -> None:
+    """IssueInstant older than the message lifetime plus the clock skew: a replay, refused."""
+    await logged_in(saml_world, browser)
+    genuine = await genuine_logout_request(saml_world, browser)
+    xml = saml_message(genuine)
+    window = MESSAGE_LIFETIME + saml_world.broker.settings.tokens.clock_skew
+    old = time.gmtime(saml_world.broker.clock.now() - window - 30)
+    stale = re.sub(
+        r'IssueInstant="[^"]+"', f'IssueInstant="{time.strftime("%Y-%m-%dT%H:%M:%SZ", old)}"', xml
+    )
+    assert stale != xml
+    relay_state = query(genuine)["RelayState"]
+    url = signed_redirect(
+        genuine.split("?")[0], "SAMLRequest", stale, relay_state, mock_key(mock_idp_keys)
+    )
+    await assert_refused_and_session_kept(saml_world, browser, url)
 
 
 # -- prompt=none: IsPassive -------------------------------------------------------------------

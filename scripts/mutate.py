@@ -1,0 +1,247 @@
+"""Mutation testing of the security-critical modules, one module group at a time (`make mutate`).
+
+    python scripts/mutate.py [GROUP ...]      run the groups (default: DEFAULT), then the scores
+    python scripts/mutate.py --report [GROUP ...]   only the scores of what was run before
+    python scripts/mutate.py --list           the groups, their modules and their tests
+    python scripts/mutate.py --show GROUP NAME   one mutant's diff (names: in the report)
+
+mutmut 3 copies the code to mutants/, runs the group's tests once to learn which tests reach
+which function, then runs each mutant against only the tests that reached the mutated function
+(stopping at the first failure). Each group has its own test selection, so a group runs in
+minutes rather than the whole suite per mutant; each runs in its own process with one worker
+(this is a 2-core machine) and is stopped after MUTATE_TIMEOUT seconds. mutmut works in
+mutants/ and reuses what it finds there, so each group keeps its own copy in var/mutants/GROUP
+(moved to mutants/ while the group runs): a second run of a group only tests what changed.
+docs/mutation.md has the scores and the survivors that were looked at.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+WORK = ROOT / "mutants"
+KEPT = ROOT / "var" / "mutants"
+FLOWS = "tests/flows/"
+
+# group -> (modules to mutate, the tests that cover them)
+GROUPS: dict[str, tuple[list[str], list[str]]] = {
+    "cookies": (
+        ["broker/http/cookies.py"],
+        [FLOWS + t for t in ("test_secure_cookies.py", "test_account_page.py", "test_logout.py")],
+    ),
+    "oidc-logout": (["broker/frontend/oidc/logout.py"], [FLOWS + "test_logout.py"]),
+    "oidc-client-auth": (
+        ["broker/frontend/oidc/client_auth.py", "broker/frontend/oidc/secrets.py"],
+        [FLOWS + "test_client_auth.py"],
+    ),
+    "oidc-codes": (
+        ["broker/frontend/oidc/codes.py"],
+        [FLOWS + "test_claims_release.py", FLOWS + "test_authorization_code.py"],
+    ),
+    "oidc": (
+        ["broker/frontend/oidc/*"],
+        ["tests/frontend"]
+        + [
+            FLOWS + t
+            for t in (
+                "test_authorization_code.py",
+                "test_authorize_refusals.py",
+                "test_client_auth.py",
+                "test_tokens.py",
+                "test_logout.py",
+                "test_claims_release.py",
+                "test_discovery.py",
+                "test_key_rotation.py",
+                "test_subjects.py",
+            )
+        ],
+    ),
+    "claims": (
+        ["broker/claims/*"],
+        ["tests/claims", FLOWS + "test_claims_release.py", FLOWS + "test_subjects.py"],
+    ),
+    "accounts": (
+        ["broker/accounts/*"],
+        ["tests/accounts", FLOWS + "test_registration.py", FLOWS + "test_account_page.py"],
+    ),
+    "journey": (
+        ["broker/journey/*"],
+        [
+            FLOWS + t
+            for t in (
+                "test_login_journey.py",
+                "test_registration.py",
+                "test_login_binding.py",
+                "test_account_linking.py",
+                "test_logout.py",
+                "test_suomifi_logout.py",
+            )
+        ],
+    ),
+    "saml-logout": (["broker/upstream/saml_logout.py"], [FLOWS + "test_suomifi_logout.py"]),
+    "upstream": (
+        ["broker/upstream/*"],
+        [
+            "tests/upstream",
+            FLOWS + "test_login_journey.py",
+            FLOWS + "test_org_saml_journey.py",
+            FLOWS + "test_suomifi_journey.py",
+            FLOWS + "test_suomifi_attacks.py",
+            FLOWS + "test_suomifi_logout.py",
+            FLOWS + "test_suomifi_key_rollover.py",
+            FLOWS + "test_suomifi_metadata_rollover.py",
+        ],
+    ),
+}
+DEFAULT = ["cookies", "oidc-codes"]  # about 17 minutes on the shared 2-core machine
+
+# mutmut's exit codes per mutant (mutmut/stats.py), as this report counts them
+DETECTED = {1: "killed", 3: "killed", 36: "timeout", 24: "timeout", -24: "timeout", 152: "timeout",
+            255: "timeout", 37: "type check"}  # fmt: skip
+SURVIVED, NO_TESTS = {0}, {5, 33}
+
+
+def run_group(group: str) -> None:
+    """In this process: mutmut's own run, with the group's modules and tests."""
+    from mutmut import __main__ as mutmut_main
+    from mutmut.configuration import config
+
+    modules, tests = GROUPS[group]
+    settings = config()
+    settings.only_mutate = modules
+    settings.pytest_add_cli_args_test_selection = tests
+    mutmut_main._run([], max_children=1)
+
+
+@contextmanager
+def workdir(group: str) -> Iterator[None]:
+    """The group's own mutants/ (from var/mutants/GROUP) in place while mutmut works in it."""
+    if WORK.exists():
+        print("mutate: removing a mutants/ left by another run", file=sys.stderr)
+        shutil.rmtree(WORK)
+    kept = KEPT / group
+    if kept.exists():
+        kept.rename(WORK)
+    try:
+        yield
+    finally:
+        if WORK.exists():
+            KEPT.mkdir(parents=True, exist_ok=True)
+            WORK.rename(kept)
+
+
+def spawn(group: str, timeout: float) -> tuple[int, float]:
+    """One group in a process group of its own, ended whole when it runs past `timeout`."""
+    started = time.monotonic()
+    with workdir(group):
+        child = subprocess.Popen(  # noqa: S603 (our own script, fixed arguments)
+            [sys.executable, __file__, "--one", group], cwd=ROOT, start_new_session=True
+        )
+        try:
+            code = child.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGTERM)
+            child.wait()
+            print(f"mutate: {group} stopped after {timeout:.0f} s", file=sys.stderr)
+            code = 124
+    return code, time.monotonic() - started
+
+
+def scores(group: str) -> Iterator[tuple[str, dict[str, int], list[str]]]:
+    """Per mutated file of the group: how many mutants were detected, survived, had no test
+    (a "no test" mutant is one that no test of the group reaches); and the survivors' names."""
+    root = KEPT / group
+    for meta in sorted(root.glob("broker/**/*.py.meta")):
+        source = str(meta.relative_to(root))[: -len(".meta")]
+        if not any(fnmatch.fnmatch(source, p) for p in GROUPS[group][0]):
+            continue
+        counts = {"detected": 0, "survived": 0, "no tests": 0, "not run": 0}
+        survivors = []
+        for name, code in json.loads(meta.read_text())["exit_code_by_key"].items():
+            if code in DETECTED:
+                counts["detected"] += 1
+            elif code in SURVIVED:
+                counts["survived"] += 1
+                survivors.append(name)
+            elif code in NO_TESTS:
+                counts["no tests"] += 1
+                survivors.append(name + " (no test)")
+            else:
+                counts["not run"] += 1
+        yield source, counts, survivors
+
+
+def report(groups: list[str]) -> None:
+    print(
+        f"{'module':<40} {'mutants':>7} {'detected':>8} {'survived':>8} {'no test':>7}"
+        f" {'not run':>7} score"
+    )
+    missed: list[tuple[str, str]] = []
+    for group in groups:
+        for source, c, survivors in scores(group):
+            total = sum(c.values())
+            measured = total - c["not run"]
+            score = f"{100 * c['detected'] / measured:.1f} %" if measured else "-"
+            print(
+                f"{source:<40} {total:>7} {c['detected']:>8} {c['survived']:>8}"
+                f" {c['no tests']:>7} {c['not run']:>7} {score}"
+            )
+            missed += [(group, name) for name in survivors]
+    for group, name in missed:
+        print(f"  not detected ({group}): {name}")
+    if missed:
+        print("a mutant's diff: python scripts/mutate.py --show GROUP NAME")
+
+
+def show(group: str, name: str) -> int:
+    with workdir(group):
+        return subprocess.call([sys.executable, "-m", "mutmut", "show", name], cwd=ROOT)  # noqa: S603
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("groups", nargs="*", metavar="GROUP")
+    parser.add_argument("--one", help=argparse.SUPPRESS)
+    parser.add_argument("--report", action="store_true", help="only print the scores")
+    parser.add_argument("--list", action="store_true", help="list the groups")
+    parser.add_argument("--show", nargs=2, metavar=("GROUP", "NAME"), help="a mutant's diff")
+    args = parser.parse_args()
+    if args.show:
+        return show(*args.show)
+    if args.one:
+        os.chdir(ROOT)
+        run_group(args.one)
+        return 0
+    if args.list:
+        for name, (modules, tests) in GROUPS.items():
+            print(f"{name}: {' '.join(modules)}\n    tests: {' '.join(tests)}")
+        return 0
+    groups = args.groups or DEFAULT
+    unknown = [g for g in groups if g not in GROUPS]
+    if unknown:
+        parser.error(f"unknown group(s) {', '.join(unknown)}; --list shows them")
+    failed = False
+    if not args.report:
+        timeout = float(os.environ.get("MUTATE_TIMEOUT", "1200"))
+        for group in groups:
+            code, seconds = spawn(group, timeout)
+            print(f"mutate: {group} took {seconds:.0f} s (exit {code})")
+            failed |= code != 0
+    report(groups)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
