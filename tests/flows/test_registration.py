@@ -218,7 +218,7 @@ async def test_a_code_sent_to_one_address_does_not_verify_another(
     )
     assert done.status_code == 400
     assert "location" not in done.headers
-    assert accounts(world) == []
+    assert await accounts(world) == []
 
 
 async def test_wrong_expired_and_exhausted_codes_are_told_and_a_new_one_works(
