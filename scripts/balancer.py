@@ -21,10 +21,10 @@ from starlette.types import Message, Receive, Scope, Send
 _HOP_BY_HOP = {b"host", b"connection", b"content-length", b"transfer-encoding", b"keep-alive"}
 
 
-def _no_cookies() -> httpx.Cookies:
+def _no_cookies() -> http.cookiejar.CookieJar:
     """A jar that keeps nothing: the shared client must never carry one browser's cookies to
-    another's request."""
-    return httpx.Cookies(http.cookiejar.CookieJar(http.cookiejar.DefaultCookiePolicy(allowed_domains=[])))
+    another's request. (A jar, not an httpx.Cookies: httpx copies the latter into a default jar.)"""
+    return http.cookiejar.CookieJar(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
 
 
 class Balancer:

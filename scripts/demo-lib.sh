@@ -39,6 +39,16 @@ stop_all() { # TERM every process group started, KILL what is left after STOP_SE
     for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
 }
 
+stop_last() { # stop the process started last (TERM, then KILL after STOP_SECONDS) and forget it
+    local pid=${pids[-1]} deadline=$((SECONDS + STOP_SECONDS))
+    say "stopping ${names[-1]}"
+    kill -TERM -- "-$pid" 2>/dev/null || true
+    while ((SECONDS < deadline)) && kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    unset 'pids[-1]' 'names[-1]'
+}
+
 # shellcheck disable=SC2329  # invoked by cleanup
 any_alive() {
     local pid

@@ -7,6 +7,8 @@ broker's settings exist.
 
     python -m scripts.pg_cluster start DIRECTORY PORT   # initdb (if new), start; prints the DSN
     python -m scripts.pg_cluster stop DIRECTORY         # stop (fast); --remove deletes DIRECTORY
+    python -m scripts.pg_cluster serve DIRECTORY PORT   # initdb (if new), run in the foreground
+    python -m scripts.pg_cluster ready DIRECTORY PORT   # wait until it accepts; create the database
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 DURABILITY_OFF = "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
@@ -63,11 +66,37 @@ class Cluster:
     def start(self) -> None:
         """Start the server; returns once it accepts connections."""
         pg_ctl = str(self.bin / "pg_ctl")
-        self.run(pg_ctl, "-D", str(self.data), "-o", self.options, "-l", str(self.log), "-w", "start")
+        self.run(
+            pg_ctl, "-D", str(self.data), "-o", self.options, "-l", str(self.log), "-w", "start"
+        )
 
     def stop(self, mode: str = "fast") -> None:
-        """Stop the server (`fast`: open connections are cut; `immediate`: no shutdown checkpoint)."""
+        """Stop the server (`fast`: connections are cut; `immediate`: no shutdown checkpoint)."""
         self.run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
+
+    def serve(self) -> None:
+        """Become the server, in the foreground (`exec`): SIGTERM stops it (smart shutdown),
+        so a supervisor such as scripts/demo-ha.sh stops it like its other processes."""
+        prefix = ["runuser", "-u", "postgres", "--"] if self.as_postgres else []
+        command = [*prefix, str(self.bin / "postgres"), "-D", str(self.data), *self.options.split()]
+        os.execvp(command[0], command)  # noqa: S606
+
+    def wait_ready(self, seconds: float, database: str) -> None:
+        """Wait until the server accepts connections, then create `database` if missing."""
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                self.sql("SELECT 1")
+                break
+            except subprocess.CalledProcessError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        try:
+            self.sql(f"CREATE DATABASE {database}")
+        except subprocess.CalledProcessError as exc:
+            if b"already exists" not in exc.stderr:
+                raise
 
     def running(self) -> bool:
         prefix = ["runuser", "-u", "postgres", "--"] if self.as_postgres else []
@@ -90,6 +119,14 @@ def main(argv: list[str] | None = None) -> int:
     start.add_argument("directory", type=Path)
     start.add_argument("port", type=int)
     start.add_argument("--database", default="broker", help="created if missing")
+    serve = commands.add_parser("serve", help="initdb if needed, run in the foreground")
+    serve.add_argument("directory", type=Path)
+    serve.add_argument("port", type=int)
+    ready = commands.add_parser("ready", help="wait until it accepts, create the database")
+    ready.add_argument("directory", type=Path)
+    ready.add_argument("port", type=int)
+    ready.add_argument("--database", default="broker", help="created if missing")
+    ready.add_argument("--seconds", type=float, default=20)
     stop = commands.add_parser("stop", help="stop the server if it runs")
     stop.add_argument("directory", type=Path)
     stop.add_argument("--remove", action="store_true", help="then delete the directory")
@@ -99,11 +136,15 @@ def main(argv: list[str] | None = None) -> int:
             cluster = Cluster(args.directory, args.port)
             cluster.init()
             cluster.start()
-            try:
-                cluster.sql(f"CREATE DATABASE {args.database}")
-            except subprocess.CalledProcessError as exc:
-                if b"already exists" not in exc.stderr:
-                    raise
+            cluster.wait_ready(20, args.database)
+            print(cluster.dsn(args.database))
+        elif args.command == "serve":
+            cluster = Cluster(args.directory, args.port)
+            cluster.init()
+            cluster.serve()
+        elif args.command == "ready":
+            cluster = Cluster(args.directory, args.port)
+            cluster.wait_ready(args.seconds, args.database)
             print(cluster.dsn(args.database))
         else:
             cluster = Cluster(args.directory, 0)
