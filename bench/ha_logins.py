@@ -56,6 +56,7 @@ from bench.code_redemption import (
     _token_form,
     first_login,
     free_port,
+    machine_cpu,
     process_cpu,
     register_client,
     running_mock_idp,
@@ -88,7 +89,11 @@ class TimingTransport(httpx.AsyncBaseTransport):
     """Records each request's latency, the body read included; one pool for every login."""
 
     def __init__(self, connections: int) -> None:
-        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+        # Idle connections are dropped after 2 s, before uvicorn's 5 s keep-alive timeout closes
+        # them from its side: reusing one the server is closing is a ReadError, not a login's.
+        limits = httpx.Limits(
+            max_connections=connections, max_keepalive_connections=connections, keepalive_expiry=2
+        )
         self._inner = httpx.AsyncHTTPTransport(limits=limits)
         self.latencies: list[float] = []
 
@@ -159,10 +164,13 @@ async def timed_run(
                 login_times.append(took)
 
     cpu = {role: sum(_tree_cpu(p) for p in ps) for role, ps in pids.items()}
+    own, everything = time.process_time(), machine_cpu()
     start = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     elapsed = time.perf_counter() - start
     cpu = {role: sum(_tree_cpu(p) for p in ps) - cpu[role] for role, ps in pids.items()}
+    own, everything = time.process_time() - own, machine_cpu() - everything
+    others = max(0.0, everything - own - sum(cpu.values()))
     await transport.aclose()
     latencies = sorted(transport.latencies)
     login_times.sort()
@@ -179,6 +187,8 @@ async def timed_run(
         "request_p99_ms": percentile(latencies, 0.99) * 1000,
         "login_p50_ms": percentile(login_times, 0.50) * 1000,
         "cpu_ms_per_login": {role: v * 1000 / max(ok, 1) for role, v in cpu.items()},
+        "loadgen_cpu_ms_per_login": own * 1000 / max(ok, 1),
+        "others_cpu_pct": others / elapsed * 100,
     }
 
 
@@ -275,6 +285,8 @@ def run_scenario(
         "cpu_ms_per_login": {
             role: summary([r["cpu_ms_per_login"][role] for r in results]) for role in cpu_roles
         },
+        "loadgen_cpu_ms_per_login": summary([r["loadgen_cpu_ms_per_login"] for r in results]),
+        "others_cpu_pct": summary([r["others_cpu_pct"] for r in results]),
         "errors": sum(r["errors"] for r in results),
         "log_problems": problems[:20],
     }
@@ -347,7 +359,9 @@ def report(result: dict[str, Any]) -> str:
             f"   login p50 {s['login_p50_ms']['median']:.0f} ms   errors {s['errors']}"
         )
         lines.append(
-            f"  {'':<34} {s['requests_per_login']:.0f} requests/login; CPU ms/login: {cpu}"
+            f"  {'':<34} {s['requests_per_login']:.0f} requests/login; CPU ms/login: {cpu}, "
+            f"load generator {s['loadgen_cpu_ms_per_login']['median']:.1f}; other processes "
+            f"{fmt_range(s['others_cpu_pct'])} % of a core"
         )
         for run_result in s["runs"]:
             for sample in run_result["error_samples"]:

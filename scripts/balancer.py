@@ -44,7 +44,11 @@ class Balancer:
     def _client(self) -> httpx.AsyncClient:
         # Made on first use, inside the server's event loop.
         if self._http is None:
-            limits = httpx.Limits(max_connections=200, max_keepalive_connections=100)
+            # Idle upstream connections go after 2 s, before uvicorn's 5 s keep-alive timeout
+            # closes them from the replica's side (a request sent on one then fails).
+            limits = httpx.Limits(
+                max_connections=200, max_keepalive_connections=100, keepalive_expiry=2
+            )
             self._http = httpx.AsyncClient(
                 timeout=self._timeout, limits=limits, cookies=_no_cookies(), trust_env=False
             )
