@@ -142,7 +142,7 @@ cat <<EOF
   Mail sink       $MAIL_SINK/ (SMTP 127.0.0.1:$MAIL_SINK_SMTP_PORT)
 
   Try stopping one replica (kill the pid printed for broker:8010): the balancer skips a
-  replica that refuses connections, and logins go on on the other one.
+  replica that refuses connections, and logins go on at the other one.
 
 EOF
 
@@ -152,11 +152,22 @@ if [[ ${DEMO_NO_WAIT:-} == 1 ]]; then
 fi
 
 say "running; Ctrl-C stops everything"
-status=0
-wait -n -p exited "${pids[@]}" || status=$?
-for i in "${!pids[@]}"; do
-    if [[ ${pids[i]} == "${exited:-}" ]]; then
-        say "${names[i]} exited (status $status); stopping the rest"
+# A replica may be stopped on purpose (to see the balancer skip it): the demo goes on while one
+# replica runs; any other process exiting stops everything.
+replicas_left=${#REPLICA_PORTS[@]}
+waiting=("${pids[@]}")
+while true; do
+    status=0
+    wait -n -p exited "${waiting[@]}" || status=$?
+    for i in "${!pids[@]}"; do
+        [[ ${pids[i]} == "${exited:-}" ]] && break
+    done
+    if [[ ${names[i]} == broker:* ]] && ((--replicas_left > 0)); then
+        say "${names[i]} exited (status $status); the balancer sends everything to the other replica"
+        waiting=("${waiting[@]/$exited/}")
+        read -ra waiting <<<"${waiting[*]}"
+        continue
     fi
+    say "${names[i]} exited (status $status); stopping the rest"
+    exit "$status"
 done
-exit "$status"
