@@ -4,6 +4,7 @@
 #   make lint                          ruff check + mypy --strict broker/
 #   make test [PYTEST_ARGS="-k foo"]   lint, then pytest
 #   make demo                          broker, mock IdPs, demo portal, mail sink (8000-8006, 8025)
+#   make demo-ha                       the same with two replicas on PostgreSQL behind a balancer
 #   make bench                         benchmarks (bench/README.md); figures, not pass/fail
 #   make mutate [MODULES="oidc claims"]  mutation testing by module group (docs/mutation.md)
 #   make clean                         remove .venv, var/ and caches
@@ -29,7 +30,7 @@ export PYTHON
 # uv cannot download Python builds here: always use the system's Python.
 export UV_PYTHON_DOWNLOADS ?= never
 
-.PHONY: help install lint test demo bench mutate clean
+.PHONY: help install lint test demo demo-ha bench mutate clean
 
 help:
 	@sed -n 's/^#   make/make/p' $(firstword $(MAKEFILE_LIST))
@@ -48,6 +49,9 @@ test: install lint
 
 demo: install
 	scripts/demo.sh
+
+demo-ha: install
+	scripts/demo-ha.sh
 
 bench: install
 	$(UV) run --frozen python -m bench

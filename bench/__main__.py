@@ -1,6 +1,7 @@
 """Run every benchmark, print the figures, and keep them in bench/results/ (gitignored).
 
-    .venv/bin/python -m bench [--only signing|redemption|saml-verify|saml-logins|account-scale]
+    .venv/bin/python -m bench [--only signing|redemption|saml-verify|saml-logins|account-scale
+        |ha-logins]
         [--quick]
         [options below]
 
@@ -17,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import account_scale, code_redemption, saml_logins, saml_verify, signing
+from bench import account_scale, code_redemption, ha_logins, saml_logins, saml_verify, signing
 from bench._stats import machine
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -28,7 +29,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--only",
-        choices=["signing", "redemption", "saml-verify", "saml-logins", "account-scale"],
+        choices=[
+            "signing",
+            "redemption",
+            "saml-verify",
+            "saml-logins",
+            "account-scale",
+            "ha-logins",
+        ],
     )
     parser.add_argument("--quick", action="store_true", help="smoke test: few runs, small counts")
     parser.add_argument("--signing-runs", type=int, default=5)
@@ -47,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--account-sizes", default="1000,1000000", help="account counts, smallest first"
     )
+    parser.add_argument("--ha-runs", type=int, default=3, help="runs per HA scenario")
+    parser.add_argument("--ha-logins", type=int, default=300, help="logins per run, scenario")
+    parser.add_argument("--ha-concurrency", type=int, default=50)
     parser.add_argument("--no-pin", dest="pin", action="store_false", default=None)
     parser.add_argument("--no-save", action="store_true", help="print only; write no files")
     args = parser.parse_args(argv)
@@ -54,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         args.signing_runs, args.signing_count, args.runs, args.codes = 2, 200, 1, 200
         args.saml_runs, args.saml_count, args.login_runs, args.logins = 1, 20, 1, 4
         args.account_runs, args.account_lookups, args.account_logins = 1, 200, 4
+        args.ha_runs, args.ha_logins, args.ha_concurrency = 1, 20, 10
         args.account_sizes = "1000,100000"  # 1 000 000 takes a minute to generate the first time
 
     started = time.perf_counter()
@@ -98,6 +110,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         texts.append(account_scale.report(result["account_scale"]))
         print(texts[-1], flush=True)
+    if args.only in (None, "ha-logins"):
+        print("organisation logins, SQLite, PostgreSQL, replicas ...", file=sys.stderr, flush=True)
+        result["ha_logins"] = ha_logins.run(args.ha_runs, args.ha_logins, args.ha_concurrency)
+        texts.append(ha_logins.report(result["ha_logins"]))
+        print(texts[-1], flush=True)
     result["wall_seconds"] = round(time.perf_counter() - started, 1)
 
     m = result["machine"]
@@ -129,6 +146,7 @@ def _all_ok(result: dict[str, Any]) -> bool:
         all(r["errors"] == 0 and r["sanity"]["ok"] for r in algs)
         and all(r["errors"] == 0 for r in backends)
         and (scale is None or account_scale.all_ok(scale))
+        and ("ha_logins" not in result or ha_logins.all_ok(result["ha_logins"]))
     )
 
 

@@ -1,6 +1,6 @@
-"""A real PostgreSQL server for the tests: initdb and pg_ctl on a free port, started once per
-run (lazily, by the first test that needs it) and stopped at the end. As root, initdb refuses to
-run, so the server runs as the `postgres` user then; otherwise as the current user. Each test
+"""A real PostgreSQL server for the tests (`scripts/pg_cluster.py`, as `make demo-ha` runs it)
+on a free port, started once per run (lazily, by the first test that needs it) and stopped at
+the end; as the `postgres` user when root. Each test
 gets a database of its own, copied from a migrated template (fast, and tests stay independent).
 `make install` installs the Debian package when it is missing."""
 
@@ -8,65 +8,38 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
 from broker.store.postgres import PostgresStore
+from scripts.pg_cluster import Cluster
 from tests.servers import bound_socket
 
 TEMPLATE = "broker_template"
 
 
-def _bin_dir() -> Path:
-    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name))
-    if not versions:
-        raise RuntimeError("PostgreSQL is not installed: run `make install` (Debian postgresql)")
-    return versions[-1]
-
-
 class PostgresServer:
     def __init__(self) -> None:
-        self.bin = _bin_dir()
-        self.directory = Path(tempfile.mkdtemp(prefix="sote-pg-"))
-        self.data = self.directory / "data"
         with bound_socket() as probe:  # a free port, closed at once; the server takes it
-            self.port = probe.getsockname()[1]
+            port = probe.getsockname()[1]
+        self.cluster = Cluster(Path(tempfile.mkdtemp(prefix="sote-pg-")), port)
+        self.port = port
         self._names = itertools.count()
-        self._as_postgres = os.geteuid() == 0
-        self._options = ""
-
-    def _run(self, *command: str) -> None:
-        prefix = ["runuser", "-u", "postgres", "--"] if self._as_postgres else []
-        subprocess.run([*prefix, *command], check=True, capture_output=True, timeout=60)
 
     def start(self) -> None:
-        if self._as_postgres:
-            shutil.chown(self.directory, "postgres", "postgres")
-        self._run(
-            str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres",
-            "--auth=trust", "--no-locale", "-E", "UTF8",
-        )  # fmt: skip
-        options = (
-            f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"  # tests only
-        )
-        self._options = options
+        self.cluster.init()
         self.resume()
         self.sql(f"CREATE DATABASE {TEMPLATE}")
         asyncio.run(_migrate(self.dsn(TEMPLATE)))
 
     def resume(self) -> None:
         """Start the server (again), on the same port and data; returns once it accepts."""
-        log = str(self.directory / "pg.log")
-        pg_ctl = str(self.bin / "pg_ctl")
-        self._run(pg_ctl, "-D", str(self.data), "-o", self._options, "-l", log, "-w", "start")
+        self.cluster.start()
 
     def halt(self) -> None:
         """Stop the server as an operator would (fast: open connections are cut)."""
-        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+        self.cluster.stop("fast")
 
     def restart(self) -> None:
         self.halt()
@@ -74,19 +47,15 @@ class PostgresServer:
 
     def stop(self) -> None:
         try:
-            self._run(
-                str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop"
-            )
+            self.cluster.stop("immediate")
         finally:
-            shutil.rmtree(self.directory, ignore_errors=True)
+            shutil.rmtree(self.cluster.directory, ignore_errors=True)
 
     def dsn(self, database: str) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
     def sql(self, statement: str) -> None:
-        psql = [str(self.bin / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1"]
-        command = [*psql, "-d", self.dsn("postgres"), "-c", statement]
-        subprocess.run(command, check=True, capture_output=True, timeout=60)
+        self.cluster.sql(statement)
 
     def new_database(self) -> str:
         """A fresh database with the broker's schema; its DSN."""
