@@ -48,7 +48,11 @@ async def test_broker_choice_pages_have_no_axe_violations(
     await journey.start_login()
     found = {}
     for number, step in enumerate(STEPS, start=1):
-        # broker_step checks that this is the step's page before it chooses and moves on.
+        # axe needs the step's page loaded, not the one before it still navigating away (its
+        # document is then null); broker_step checks it again before it chooses and moves on.
+        heading = journey.page.get_by_role("heading", level=1, name=FINNISH.headings[step])
+        await expect(heading).to_be_visible()
+        await journey.page.wait_for_load_state("load")
         results = await axe.run(journey.page)
         found[step] = results.response["violations"]
         await journey.broker_step(step, number)
