@@ -3,14 +3,15 @@
 # round-robin load balancer, as production runs it. The demo's URLs stay the same: the balancer
 # (scripts/balancer.py) listens on http://127.0.0.1:8000, the issuer, and sends each request to
 # the next replica (127.0.0.1:8010 and :8011), so one login's steps alternate between them.
-# PostgreSQL is a throwaway cluster in var/ha/pg on 127.0.0.1:8005 (scripts/pg_cluster.py;
+# PostgreSQL is a throwaway cluster in var/ha/pg (as root: /var/tmp/sote-broker-demo-ha-pg) on 127.0.0.1:8005 (scripts/pg_cluster.py;
 # as the `postgres` user when root), created at start and deleted at stop. Both replicas share
 # config/development.yaml's cookie secret, subject key and key directories in var/. The mock
 # IdPs, mail sink and demo portal are those of `make demo` (scripts/demo.sh), on the same ports.
 #
 #   DEMO_NO_WAIT=1   start, check the discovery document and /health/ready through the balancer,
 #                    print the instructions, stop and exit (a smoke test)
-#   DEMO_KEEP_DB=1   keep var/ha/pg at stop (the next run starts from it)
+#   DEMO_KEEP_DB=1   keep the cluster at stop (the next run starts from it)
+#   DEMO_PG_DIR=...  where the cluster lives
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -24,7 +25,18 @@ STOP_SECONDS=10
 
 ISSUER=http://127.0.0.1:8000
 REPLICA_PORTS=(8010 8011)
-PG_DIR=var/ha/pg
+if [[ $EUID -eq 0 ]]; then
+    # As root, pg_cluster runs the server as the postgres user, who cannot enter var/ (0700: the
+    # broker keeps its keys and database there), so the cluster lives in /var/tmp instead.
+    PG_DIR=${DEMO_PG_DIR:-/var/tmp/sote-broker-demo-ha-pg}
+else
+    PG_DIR=${DEMO_PG_DIR:-var/ha/pg}
+fi
+if [[ -L $PG_DIR ]]; then
+    echo "demo-ha: $PG_DIR is a symbolic link; refusing to use it" >&2
+    exit 1
+fi
+mkdir -p var/ha
 PG_PORT=8005
 SP_METADATA=var/ha/sp-metadata.xml
 PORTAL=http://127.0.0.1:8001
