@@ -38,10 +38,7 @@ class LoginTransactions:
         tx = await self._store.transactions.get(tx_id)
         if tx is None:
             raise TransactionError("login transaction not found or already finished")
-        _bind(tx)  # an expired login's failure is recorded with its portal and IdP
-        if tx.expires_at <= self._clock.now():
-            raise TransactionError("login transaction expired")
-        return tx
+        return self._current(tx)
 
     async def by_relay_state(self, relay_state: str) -> TransactionRecord:
         """The login waiting for a SAML answer with this RelayState (a cross-site POST, which
@@ -49,7 +46,13 @@ class LoginTransactions:
         tx = await self._store.transactions.get_by_relay(secrets.hash_secret(relay_state))
         if tx is None:
             raise TransactionError("SAML answer for no login waiting for one")
-        return await self.load(tx.tx_id)
+        return self._current(tx)
+
+    def _current(self, tx: TransactionRecord) -> TransactionRecord:
+        _bind(tx)  # an expired login's failure is recorded with its portal and IdP
+        if tx.expires_at <= self._clock.now():
+            raise TransactionError("login transaction expired")
+        return tx
 
     async def update(self, tx: TransactionRecord, **data: Any) -> TransactionRecord:
         """Merge `data` into the transaction's data."""
