@@ -71,7 +71,7 @@ from bench.code_redemption import (
 )
 from broker.accounts.service import IdentityKeys, person_hash
 from broker.secret_files import load_or_create_keys
-from broker.upstream.saml_crypto import CRYPTO_BACKENDS
+from broker.upstream.saml.crypto import CRYPTO_BACKENDS
 
 MOCK_SUOMIFI_DEFAULT_URL = "http://127.0.0.1:8003"  # what idp_configs/suomifi.yaml points at
 TEST_PERSON = ("varmennekortti", "010280-952L")  # mock_idps/suomifi_persons.yaml

@@ -2,7 +2,7 @@
 a Suomi.fi-shaped Response, with each crypto backend (`xmlsec` in process, the `xmlsec1` program).
 
 The Response is what Suomi.fi sends, made by the attack tests' forge
-(`tests/upstream/saml_forge.py`, signed and encrypted by the xmlsec1 program with fresh test
+(`tests/upstream/saml/saml_forge.py`, signed and encrypted by the xmlsec1 program with fresh test
 keys): the assertion signed
 (RSA-SHA256, exclusive c14n, SHA-256), encrypted (AES-256-GCM, RSA-OAEP to the SP's RSA 3072
 key), the Response signed. One verification is what the broker's ACS does in its thread: two
@@ -35,14 +35,14 @@ from typing import Any
 from bench._stats import fmt_range, machine, summary
 from broker.clock import SystemClock
 from broker.upstream.registry import IdP, Names, SAMLUpstream
-from broker.upstream.saml_crypto import CRYPTO_BACKENDS, CryptoBackendName
-from broker.upstream.saml_idp_metadata import MetadataCache
-from broker.upstream.saml_sp import ServiceProvider
-from broker.upstream.saml_sp_keys import ServiceProviderKeys
+from broker.upstream.saml.crypto import CRYPTO_BACKENDS, CryptoBackendName
+from broker.upstream.saml.idp_metadata import MetadataCache
+from broker.upstream.saml.sp import ServiceProvider
+from broker.upstream.saml.sp_keys import ServiceProviderKeys
 from mock_idps.saml_common.keys import load_or_create_pair
-from tests.upstream.saml_forge import Forge, Statement, encode, new_id
+from tests.upstream.saml.saml_forge import Forge, Statement, encode, new_id
 
-with warnings.catch_warnings():  # see broker/upstream/saml_sp.py
+with warnings.catch_warnings():  # see broker/upstream/saml/sp.py
     warnings.filterwarnings("ignore", "CFB has been moved")
     from saml2 import BINDING_HTTP_POST
 

@@ -31,7 +31,7 @@ from broker.secret_files import set_private_umask
 from broker.settings import Settings, load_settings
 from broker.store.base import Store
 from broker.store.records import ClientRecord
-from broker.upstream.saml_sp_keys import KeyPair, SPKeyRing
+from broker.upstream.saml.sp_keys import KeyPair, SPKeyRing
 
 
 def main(argv: Sequence[str] | None = None) -> int:

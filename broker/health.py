@@ -16,7 +16,7 @@ from typing import Final
 from broker.errors import BrokerError
 from broker.frontend.oidc.keys import KeyRing
 from broker.journey.upstreams import Connector
-from broker.upstream.saml import SAMLConnector
+from broker.upstream.saml.connector import SAMLConnector
 
 __all__ = ["Readiness", "idp_usability"]
 

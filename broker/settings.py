@@ -120,7 +120,7 @@ class SAMLServiceProviderSettings(_Frozen):
     crypto_backend: Literal["xmlsec", "xmlsec1"] = "xmlsec"
     """Who checks the IdPs' XML signatures, decrypts their assertions and signs the SP metadata:
     `xmlsec` in process (the python-xmlsec binding, several times faster), or `xmlsec1`, one
-    run of that program per signature. Both make the same checks (`broker/upstream/saml_crypto`);
+    run of that program per signature. Both make the same checks (`broker/upstream/saml/crypto.py`);
     only `xmlsec1` needs the program installed."""
     organisation_name: str = "sote-broker"
     organisation_names: Localised | None = None

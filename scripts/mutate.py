@@ -90,7 +90,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
             )
         ],
     ),
-    "saml-logout": (["broker/upstream/saml_logout.py"], [FLOWS + "test_suomifi_logout.py"]),
+    "saml-logout": (["broker/upstream/saml/logout.py"], [FLOWS + "test_suomifi_logout.py"]),
     "upstream": (
         ["broker/upstream/*"],
         [

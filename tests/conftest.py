@@ -334,7 +334,7 @@ class SAMLWorld:
 @pytest.fixture(scope="session")
 def saml_sp_keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The broker's SAML SP key pair made once per run (RSA 3072 takes seconds)."""
-    from broker.upstream.saml_sp_keys import ServiceProviderKeys
+    from broker.upstream.saml.sp_keys import ServiceProviderKeys
 
     directory = tmp_path_factory.mktemp("saml-sp") / "keys"
     ServiceProviderKeys.load_or_create(directory)

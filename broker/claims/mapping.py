@@ -14,14 +14,68 @@ kept, whatever else the IdP sent.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from broker.claims.identity import Identity, RawIdentity
-from broker.upstream.registry import IdP
 
 
-def normalise(idp: IdP, raw: RawIdentity) -> Identity:
+class ClaimMapping(BaseModel):
+    """Upstream claim names for each normalised field; a field left out is not mapped.
+    (`claims:` in an IdP's config.)"""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str | None = "name"
+    given_name: str | None = "given_name"
+    family_name: str | None = "family_name"
+    email: str | None = "email"
+    phone_number: str | None = "phone_number"
+    title: str | None = None
+    hetu: str | None = None
+    municipality_code: str | None = None
+    """The home municipality's code (Suomi.fi `urn:oid:1.2.246.517.2002.2.18`), suggested as a
+    partner organisation at registration; never released to portals."""
+    address_protection: str | None = None
+    """The address-protection flag (turvakielto, Suomi.fi `urn:oid:1.2.246.517.2002.2.27`): when
+    it is set, nothing address-like (the municipality) is read."""
+    acr_values: Mapping[str, str] = Field(default_factory=dict)
+    """Upstream acr → the broker's acr (e.g. an organisation's MFA class → loa3)."""
+
+    def upstream_acr(self, wanted: Sequence[str]) -> list[str]:
+        """The broker's acr values in the IdP's own words, where `acr_values` has them (what
+        an upstream request asks for: OIDC `acr_values`, SAML AuthnContextClassRef)."""
+        found: list[str] = []
+        for acr in wanted:
+            theirs = [upstream for upstream, ours in self.acr_values.items() if ours == acr]
+            found.extend(value for value in theirs or [acr] if value not in found)
+        return found
+
+    def broker_acr(self, upstream: object, default: str | None) -> str | None:
+        """The IdP's answered acr in the broker's words; `default` when it sent none."""
+        if isinstance(upstream, str) and upstream:
+            return self.acr_values.get(upstream, upstream)
+        return default
+
+
+class ClaimSource(Protocol):
+    """What normalisation needs of an IdP's configuration (`upstream.registry.IdP` is one)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def route(self) -> str: ...
+    @property
+    def claims(self) -> ClaimMapping: ...
+    @property
+    def trust_identity_code(self) -> bool: ...
+    @property
+    def organisation_name(self) -> str: ...
+
+
+def normalise(idp: ClaimSource, raw: RawIdentity) -> Identity:
     organisation = idp.route == "organisation"
     mapping, claims = idp.claims, raw.claims
     return Identity(
@@ -40,7 +94,7 @@ def normalise(idp: IdP, raw: RawIdentity) -> Identity:
             claims, mapping.municipality_code, mapping.address_protection
         ),
         organisation_id=idp.id if organisation else None,
-        organisation_name=idp.names.fi if organisation else None,
+        organisation_name=idp.organisation_name if organisation else None,
         acr=raw.acr,
         amr=raw.amr,
         auth_time=raw.auth_time,

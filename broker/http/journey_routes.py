@@ -16,7 +16,7 @@ from broker.http.pages import page
 from broker.journey.flow import CALLBACK_PATH, Redirect
 from broker.journey.steps import STEP_PATHS, Choices, Step
 from broker.store.records import TransactionRecord
-from broker.upstream.saml_post import check_saml_post
+from broker.upstream.saml.post_binding import check_saml_post
 
 ONE_YEAR = 365 * 24 * 3600
 REGISTER_ENTRY_PATH = "/login/register"

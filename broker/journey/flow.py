@@ -50,6 +50,7 @@ from broker.notices.board import NoticeBoard, Notices
 from broker.store.accounts import AccountRecord
 from broker.store.records import SessionRecord, TransactionRecord, UpstreamSession
 from broker.ui.i18n import negotiate_locale
+from broker.upstream.login_request import UpstreamLogin
 from broker.upstream.registry import IdP
 
 log = logging.getLogger(__name__)
@@ -203,7 +204,7 @@ class LoginJourney:
             raise UpstreamOfflineError(f"{idp.id} is offline", idp=idp.id)
         request = AuthorizationRequest.from_json(tx.request)
         relay_state = secrets.new_id() if idp.protocol == "saml" else None
-        started = await self._connectors[idp.id].start(
+        login = UpstreamLogin(
             redirect_uri=self._return_url(idp),
             prompt=request.prompt,
             max_age=request.max_age,
@@ -212,6 +213,7 @@ class LoginJourney:
             ui_locales=request.ui_locales,
             relay_state=relay_state,
         )
+        started = await self._connectors[idp.id].start(login)
         await self._transactions.expect_answer(
             tx, relay_state, idp=idp.id, upstream=started.saved, held=None
         )

@@ -29,10 +29,10 @@ from broker.errors import UpstreamError, UpstreamLogoutError
 from broker.frontend.oidc import secrets
 from broker.frontend.oidc.provider import OIDCProvider
 from broker.store.records import UpstreamLogout, UpstreamSession
-from broker.upstream.saml import SAMLConnector
-from broker.upstream.saml_logout import SingleLogout, new_message_id, sender_of
-from broker.upstream.saml_redirect import RedirectBindingError, RedirectMessage, decode
-from broker.upstream.saml_sp import ServiceProvider
+from broker.upstream.saml.connector import SAMLConnector
+from broker.upstream.saml.logout import SingleLogout, new_message_id, sender_of
+from broker.upstream.saml.redirect_binding import RedirectBindingError, RedirectMessage, decode
+from broker.upstream.saml.sp import ServiceProvider
 
 log = logging.getLogger(__name__)
 

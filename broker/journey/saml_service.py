@@ -20,15 +20,15 @@ from broker.journey.upstreams import Connector, SAMLContext
 from broker.settings import SAMLServiceProviderSettings, Settings
 from broker.store.base import Store
 from broker.upstream.registry import IdP, Registry, RequestedAttribute
-from broker.upstream.saml import SAMLConnector
-from broker.upstream.saml_sp import (
+from broker.upstream.saml.connector import SAMLConnector
+from broker.upstream.saml.sp import (
     Contact,
     EntityAttribute,
     Organisation,
     ServiceProvider,
     sp_metadata_xml,
 )
-from broker.upstream.saml_sp_keys import SPKeyRing
+from broker.upstream.saml.sp_keys import SPKeyRing
 
 log = logging.getLogger(__name__)
 

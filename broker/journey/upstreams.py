@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -11,26 +11,18 @@ import httpx
 from broker.claims.identity import RawIdentity
 from broker.clock import Clock
 from broker.errors import ConfigError
+from broker.upstream.login_request import UpstreamLogin
 from broker.upstream.oidc import OIDCConnector
 from broker.upstream.registry import Registry
-from broker.upstream.saml import SAMLConnector
-from broker.upstream.saml_sp import ServiceProvider
+from broker.upstream.saml.connector import SAMLConnector
+from broker.upstream.saml.sp import ServiceProvider
+from broker.upstream.saved_login import UpstreamRedirect
 
 
 class Connector(Protocol):
     """What the journey needs from any upstream protocol (OIDC now, SAML later)."""
 
-    async def start(
-        self,
-        *,
-        redirect_uri: str,
-        prompt: Sequence[str] = (),
-        max_age: int | None = None,
-        login_hint: str | None = None,
-        acr_values: Sequence[str] = (),
-        ui_locales: str | None = None,
-        relay_state: str | None = None,
-    ) -> Any: ...
+    async def start(self, login: UpstreamLogin) -> UpstreamRedirect: ...
 
     async def finish(self, params: Mapping[str, str], saved: Mapping[str, Any]) -> RawIdentity: ...
 

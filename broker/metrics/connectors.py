@@ -6,13 +6,14 @@ step spends in the connector. The journey itself is untouched."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
 from broker.claims.identity import RawIdentity
 from broker.journey.upstreams import Connector
 from broker.metrics.registry import Metrics, failure_reason
+from broker.upstream.login_request import UpstreamLogin
 from broker.upstream.registry import IdP, Registry
 
 __all__ = ["MeteredConnector", "metered_connectors"]
@@ -35,27 +36,9 @@ class MeteredConnector:
         self._route = idp.route
         self._metrics = metrics
 
-    async def start(
-        self,
-        *,
-        redirect_uri: str,
-        prompt: Sequence[str] = (),
-        max_age: int | None = None,
-        login_hint: str | None = None,
-        acr_values: Sequence[str] = (),
-        ui_locales: str | None = None,
-        relay_state: str | None = None,
-    ) -> Any:
+    async def start(self, login: UpstreamLogin) -> Any:
         async with self._step("start"):
-            started = await self._inner.start(
-                redirect_uri=redirect_uri,
-                prompt=prompt,
-                max_age=max_age,
-                login_hint=login_hint,
-                acr_values=acr_values,
-                ui_locales=ui_locales,
-                relay_state=relay_state,
-            )
+            started = await self._inner.start(login)
         self._metrics.logins_started.labels(self._route, self._idp).inc()
         return started
 

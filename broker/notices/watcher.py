@@ -28,6 +28,8 @@ from broker.notices.board import NoticeBoard
 from broker.notices.settings import WatchSettings
 from broker.store.idp_outcomes import IdPOutcomeStore
 from broker.store.notices import NoticeRecord, NoticeStore
+from broker.upstream.login_request import UpstreamLogin
+from broker.upstream.saved_login import UpstreamRedirect
 
 log = logging.getLogger(__name__)
 
@@ -123,10 +125,10 @@ class WatchedConnector:
         self._idp_id = idp_id
         self._watcher = watcher
 
-    async def start(self, **request: Any) -> Any:
+    async def start(self, login: UpstreamLogin) -> UpstreamRedirect:
         """Discovery or metadata that cannot be fetched fails here, before the IdP is visited."""
         try:
-            return await self._inner.start(**request)
+            return await self._inner.start(login)
         except UpstreamUnavailableError:
             await self._watcher.record(self._idp_id, failed=True)
             raise

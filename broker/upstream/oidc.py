@@ -20,7 +20,7 @@ import hmac
 import logging
 import re
 import secrets
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
@@ -44,6 +44,7 @@ from broker.errors import (
     UpstreamResponseError,
     UpstreamUnavailableError,
 )
+from broker.upstream.login_request import UpstreamLogin
 from broker.upstream.oidc_checks import (
     at_hash_problem,
     b64,
@@ -168,17 +169,7 @@ class OIDCConnector:
         self._jwks: _Cache[KeySet] = _Cache(clock, metadata_ttl)
 
     # -- the authorization request ---------------------------------------------------------
-    async def start(
-        self,
-        *,
-        redirect_uri: str,
-        prompt: Sequence[str] = (),
-        max_age: int | None = None,
-        login_hint: str | None = None,
-        acr_values: Sequence[str] = (),
-        ui_locales: str | None = None,
-        relay_state: str | None = None,
-    ) -> UpstreamRedirect:
+    async def start(self, login: UpstreamLogin) -> UpstreamRedirect:
         """`relay_state` is SAML's; OIDC's own `state` (made here) does its job."""
         metadata = await self._metadata.get(self._fetch_metadata)
         saved = _Saved(
@@ -186,13 +177,13 @@ class OIDCConnector:
             state=secrets.token_urlsafe(32),  # 256 bits each
             nonce=secrets.token_urlsafe(32),
             code_verifier=secrets.token_urlsafe(48),  # RFC 7636 §4.1: 43 to 128 characters
-            redirect_uri=redirect_uri,
-            prompt=tuple(p for p in prompt if p in FORWARDED_PROMPTS),
-            max_age=max_age,
-            acr_values=tuple(acr_values),
+            redirect_uri=login.redirect_uri,
+            prompt=tuple(p for p in login.prompt if p in FORWARDED_PROMPTS),
+            max_age=login.max_age,
+            acr_values=login.acr_values,
             started_at=self._clock.now(),
         )
-        params = self._authorization_params(saved, login_hint, ui_locales)
+        params = self._authorization_params(saved, login.login_hint, login.ui_locales)
         url = httpx.URL(metadata.authorization_endpoint).copy_merge_params(params)
         log.info("idp %s: authorization request ready", self._idp.id)
         return UpstreamRedirect(str(url), as_json(saved))
@@ -205,7 +196,7 @@ class OIDCConnector:
             "prompt": " ".join(saved.prompt),
             "max_age": "" if saved.max_age is None else str(saved.max_age),
             "login_hint": login_hint or "",
-            "acr_values": " ".join(self._upstream_acr_values(saved.acr_values)),
+            "acr_values": " ".join(self._idp.claims.upstream_acr(saved.acr_values)),
             "ui_locales": ui_locales or "",
         }
         return {
@@ -219,15 +210,6 @@ class OIDCConnector:
             "code_challenge_method": "S256",
             **{key: value for key, value in optional.items() if value},
         }
-
-    def _upstream_acr_values(self, wanted: Sequence[str]) -> list[str]:
-        """The broker's acr values in the IdP's own words, where the claim mapping has them."""
-        mapping = self._idp.claims.acr_values
-        found: list[str] = []
-        for acr in wanted:
-            theirs = [upstream for upstream, ours in mapping.items() if ours == acr] or [acr]
-            found.extend(value for value in theirs if value not in found)
-        return found
 
     # -- the callback ----------------------------------------------------------------------
     async def finish(self, params: Mapping[str, str], saved: Mapping[str, Any]) -> RawIdentity:
@@ -247,7 +229,7 @@ class OIDCConnector:
         ) or at_hash_problem(claims, header.get("alg"), tokens.access_token)
         if problem:
             raise UpstreamResponseError(f"{self._idp.id}: id_token {problem}")
-        acr = self._mapped_acr(claims.get("acr"))
+        acr = self._idp.claims.broker_acr(claims.get("acr"), self._idp.default_acr)
         auth_time = claims.get("auth_time")
         if unmet := requirement_problem(expected, auth_time, acr, now=now, skew=self._skew):
             raise UpstreamRequirementError(f"{self._idp.id}: {unmet}")
@@ -327,11 +309,6 @@ class OIDCConnector:
                 raise UpstreamResponseError(f"{idp}: id_token malformed") from exc
             return dict(token.header), dict(token.claims)
         raise AssertionError("unreachable")  # pragma: no cover
-
-    def _mapped_acr(self, acr: Any) -> str | None:
-        if isinstance(acr, str) and acr:
-            return self._idp.claims.acr_values.get(acr, acr)
-        return self._idp.default_acr
 
     async def _profile(
         self, metadata: _Metadata, claims: dict[str, Any], access_token: str

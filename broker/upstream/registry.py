@@ -16,6 +16,7 @@ import yaml
 from cryptography import x509
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from broker.claims.mapping import ClaimMapping
 from broker.errors import ConfigError
 from broker.urls import is_https
 
@@ -114,7 +115,7 @@ EncryptionAlgorithm = Literal[
     "rsa-oaep",
     "rsa-1_5",
 ]
-"""XML Encryption algorithms by their short names (`saml_decryption` maps them to their URIs):
+"""XML Encryption algorithms by their short names (`decryption` maps them to their URIs):
 data encryption (aes*) and key transport (rsa-*)."""
 
 DEFAULT_ENCRYPTION: tuple[EncryptionAlgorithm, ...] = (
@@ -139,7 +140,7 @@ class SAMLUpstream(_Frozen):
     encryption_algorithms: tuple[EncryptionAlgorithm, ...] = DEFAULT_ENCRYPTION
     """What the IdP may encrypt assertions with: AES-GCM and RSA-OAEP unless this says more.
     AES-CBC and RSA 1.5 (padding oracles) are used only if listed here, and even then only in
-    a Response whose own signature verified (`saml_decryption`)."""
+    a Response whose own signature verified (`decryption`)."""
     allow_unsolicited: bool = False
     name_id_format: Literal["transient", "persistent", "unspecified"] = "transient"
     """The NameIDPolicy Format of the AuthnRequests: Suomi.fi's NameID is transient; an
@@ -183,26 +184,6 @@ class SAMLUpstream(_Frozen):
         return self
 
 
-class ClaimMapping(_Frozen):
-    """Upstream claim names for each normalised field; a field left out is not mapped."""
-
-    name: str | None = "name"
-    given_name: str | None = "given_name"
-    family_name: str | None = "family_name"
-    email: str | None = "email"
-    phone_number: str | None = "phone_number"
-    title: str | None = None
-    hetu: str | None = None
-    municipality_code: str | None = None
-    """The home municipality's code (Suomi.fi `urn:oid:1.2.246.517.2002.2.18`), suggested as a
-    partner organisation at registration; never released to portals."""
-    address_protection: str | None = None
-    """The address-protection flag (turvakielto, Suomi.fi `urn:oid:1.2.246.517.2002.2.27`): when
-    it is set, nothing address-like (the municipality) is read."""
-    acr_values: Mapping[str, str] = Field(default_factory=dict)
-    """Upstream acr → the broker's acr (e.g. an organisation's MFA class → loa3)."""
-
-
 class IdP(_Frozen):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
     names: Names
@@ -244,6 +225,11 @@ class IdP(_Frozen):
         if self.trust_identity_code and self.claims.hetu is None:
             raise ValueError("trust_identity_code: true needs claims.hetu (the code's claim)")
         return self
+
+    @property
+    def organisation_name(self) -> str:
+        """Its Finnish name: the `organisation_name` claim (`broker.claims.mapping`)."""
+        return self.names.fi
 
     @property
     def oidc_settings(self) -> OIDCUpstream:

@@ -2,7 +2,7 @@
 mock Suomi.fi's own key, the answer is posted cross-site to the ACS, and the browser continues
 same-site, as in a real login. Each attack ends on the refusal page, the log names the reason (and
 never the identity code), and the portal gets nothing: no code, and no SSO session either.
-The connector-level tests (tests/upstream/test_saml_attacks.py) cover the whole family."""
+The connector-level tests (tests/upstream/saml/test_attacks.py) cover the whole family."""
 
 from __future__ import annotations
 
@@ -15,15 +15,15 @@ import httpx
 import pytest
 
 from broker.app import create_app
-from broker.upstream.saml_sp_keys import CERT_FILE
+from broker.upstream.saml.sp_keys import CERT_FILE
 from mock_idps.saml_common.keys import KeyPair, KeyStore, load_or_create_pair
 from mock_idps.suomifi_idp.provider import KEY_NAME, ORGANISATION
 from tests.conftest import SAMLWorld, register_if_new
 from tests.flows.suomifi import continued, cross_site_post, query, saml_message, to_suomifi
 from tests.portal_client import Authorization, callback_params, portal_client, redeem, start
 from tests.servers import bound_socket, serve
-from tests.upstream import saml_attacks as attack
-from tests.upstream.saml_forge import LOA2, LOA3, TESSA, Build, Forge, Statement, encode
+from tests.upstream.saml import saml_attacks as attack
+from tests.upstream.saml.saml_forge import LOA2, LOA3, TESSA, Build, Forge, Statement, encode
 
 # pysaml2 leaves the temporary files it hands to xmlsec1 open when a signature check fails.
 pytestmark = pytest.mark.filterwarnings(

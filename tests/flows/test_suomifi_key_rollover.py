@@ -13,11 +13,11 @@ import httpx
 import pytest
 from defusedxml import ElementTree
 
-from broker.upstream.saml_sp_keys import SPKeyRing
+from broker.upstream.saml.sp_keys import SPKeyRing
 from tests.conftest import SAMLWorld
 from tests.flows.suomifi import back_at_broker, suomifi_answer, to_suomifi
 from tests.portal_client import callback_params, portal_client, redeem, start
-from tests.upstream.test_saml_sp_keys import signs_request
+from tests.upstream.saml.test_sp_keys import signs_request
 
 MD = "{urn:oasis:names:tc:SAML:2.0:metadata}"
 DS = "{http://www.w3.org/2000/09/xmldsig#}"

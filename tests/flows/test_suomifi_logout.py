@@ -18,7 +18,7 @@ import httpx
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from broker.upstream.saml_logout import MESSAGE_LIFETIME
+from broker.upstream.saml.logout import MESSAGE_LIFETIME
 from tests.conftest import SAMLWorld
 from tests.flows.conftest import LogoutReceiver, wait_for
 from tests.flows.suomifi import (

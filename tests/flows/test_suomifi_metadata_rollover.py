@@ -71,7 +71,7 @@ def rolling_world(
 ) -> Iterator[RollingWorld]:
     from mock_idps.suomifi_idp import create_app as create_suomifi
 
-    caplog.set_level(logging.INFO, logger="broker.upstream.saml")
+    caplog.set_level(logging.INFO, logger="broker.upstream.saml.connector")
     mock_keys = tmp_path / "suomifi-keys"  # its own: the rollover must not reach other tests
     signer = load_or_create_pair(mock_keys, f"{KEY_NAME}-metadata-TEST-ONLY", ORGANISATION)
     broker_sock, suomifi_sock = bound_socket(), bound_socket()

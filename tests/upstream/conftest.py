@@ -21,13 +21,14 @@ from typing import Any
 import pytest
 
 from broker.clock import FrozenClock
+from broker.upstream.login_request import UpstreamLogin
 from broker.upstream.registry import IdP, Names, SAMLUpstream
-from broker.upstream.saml import RememberAssertion, SAMLConnector
-from broker.upstream.saml_crypto import CRYPTO_BACKENDS
-from broker.upstream.saml_sp import ServiceProvider
+from broker.upstream.saml.connector import RememberAssertion, SAMLConnector
+from broker.upstream.saml.crypto import CRYPTO_BACKENDS
+from broker.upstream.saml.sp import ServiceProvider
 from mock_idps.saml_common.keys import load_or_create_pair
-from tests.upstream.saml_forge import HETU, Forge, Statement, encode
-from tests.upstream.test_saml_connector import Replays
+from tests.upstream.saml.replays import Replays
+from tests.upstream.saml.saml_forge import HETU, Forge, Statement, encode
 
 SP_ENTITY_ID = "http://127.0.0.1:9/saml/metadata"
 ACS_URL = "http://127.0.0.1:9/upstream/saml/acs"  # never posted to
@@ -137,7 +138,7 @@ async def begin(connector: SAMLConnector) -> tuple[dict[str, Any], Statement]:
 
 async def begin_with_url(connector: SAMLConnector) -> tuple[str, dict[str, Any], Statement]:
     """`begin`, and the AuthnRequest's redirect URL (for its signature)."""
-    redirect = await connector.start(redirect_uri=ACS_URL, relay_state=RELAY_STATE)
+    redirect = await connector.start(UpstreamLogin(redirect_uri=ACS_URL, relay_state=RELAY_STATE))
     saved = json.loads(json.dumps(redirect.saved))  # as the store gives it back
     statement = Statement(
         issuer=IDP_ENTITY_ID,

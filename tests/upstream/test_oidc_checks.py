@@ -27,6 +27,7 @@ from broker.errors import (
     UpstreamResponseError,
     UpstreamUnavailableError,
 )
+from broker.upstream.login_request import UpstreamLogin
 from broker.upstream.oidc import OIDCConnector, UpstreamRedirect
 from broker.upstream.registry import IdP
 
@@ -148,7 +149,7 @@ def connector(http: httpx.AsyncClient, clock: FrozenClock) -> OIDCConnector:
 
 
 async def started(connector: OIDCConnector, op: FakeOP, **options: Any) -> UpstreamRedirect:
-    redirect = await connector.start(redirect_uri=CALLBACK, **options)
+    redirect = await connector.start(UpstreamLogin(redirect_uri=CALLBACK, **options))
     op.nonce = dict(parse_qsl(urlsplit(redirect.url).query))["nonce"]
     return redirect
 
@@ -375,7 +376,7 @@ async def test_discovery_without_an_endpoint_is_unavailable(
 ) -> None:
     del op.discovery["token_endpoint"]
     with pytest.raises(UpstreamUnavailableError, match="token_endpoint"):
-        await connector.start(redirect_uri=CALLBACK)
+        await connector.start(UpstreamLogin(redirect_uri=CALLBACK))
 
 
 async def test_callback_iss_is_optional_unless_advertised(

@@ -36,6 +36,7 @@ from broker.errors import (
     UpstreamResponseError,
     UpstreamUnavailableError,
 )
+from broker.upstream.login_request import UpstreamLogin
 from broker.upstream.oidc import OIDCConnector, UpstreamRedirect
 from broker.upstream.registry import IdP
 from mock_idps.oidc_idp import create_app
@@ -201,7 +202,7 @@ async def log_in(
 async def login_through(
     connector: OIDCConnector, browser: httpx.AsyncClient, **start: Any
 ) -> RawIdentity:
-    started = await connector.start(redirect_uri=CALLBACK, **start)
+    started = await connector.start(UpstreamLogin(redirect_uri=CALLBACK, **start))
     return await connector.finish(await log_in(browser, started.url), started.saved)
 
 
@@ -247,12 +248,14 @@ async def test_authorization_request_carries_state_nonce_and_pkce(
     connector: OIDCConnector, mock: MockIdP, clock: FrozenClock
 ) -> None:
     started = await connector.start(
-        redirect_uri=CALLBACK,
-        prompt=("login", "consent"),
-        max_age=300,
-        login_hint="maija.meikalainen",
-        acr_values=(LOA3, LOA2),
-        ui_locales="sv fi",
+        UpstreamLogin(
+            redirect_uri=CALLBACK,
+            prompt=("login", "consent"),
+            max_age=300,
+            login_hint="maija.meikalainen",
+            acr_values=(LOA3, LOA2),
+            ui_locales="sv fi",
+        )
     )
     assert started.url.startswith(f"{mock.url}/{ORG}/")
     query = query_of(started)
@@ -275,7 +278,7 @@ async def test_authorization_request_carries_state_nonce_and_pkce(
     assert saved["max_age"] == 300
     assert saved["acr_values"] == [LOA3, LOA2]
     assert saved["started_at"] == clock.now()
-    again = await connector.start(redirect_uri=CALLBACK)
+    again = await connector.start(UpstreamLogin(redirect_uri=CALLBACK))
     assert again.saved["state"] != saved["state"]
     assert "prompt" not in query_of(again) and "max_age" not in query_of(again)
 
@@ -292,7 +295,7 @@ async def test_acr_mapping_goes_both_ways(
 ) -> None:
     idp = make_idp(mock.url, claims={"acr_values": {LOA3: "loa3", LOA2: "loa2"}})
     connector = connector_for(idp, http, clock)
-    started = await connector.start(redirect_uri=CALLBACK, acr_values=["loa3"])
+    started = await connector.start(UpstreamLogin(redirect_uri=CALLBACK, acr_values=["loa3"]))
     assert query_of(started)["acr_values"] == LOA3  # in the IdP's own words
     raw = await connector.finish(await log_in(browser, started.url), started.saved)
     assert raw.acr == "loa3"
@@ -328,7 +331,7 @@ async def test_discovery_is_cached_until_the_ttl_passes(
         await login_through(connector, browser)
         await login_through(connector, browser)
         clock.advance(601)
-        await connector.start(redirect_uri=CALLBACK)
+        await connector.start(UpstreamLogin(redirect_uri=CALLBACK))
     discovery = f"/{ORG}/.well-known/openid-configuration"
     assert seen.count(discovery) == 2
     assert sum(path.endswith("/jwks") for path in seen) == 1
@@ -357,7 +360,7 @@ async def test_each_fault_is_refused(
     error: type[UpstreamError],
     check: str,
 ) -> None:
-    started = await connector.start(redirect_uri=CALLBACK)
+    started = await connector.start(UpstreamLogin(redirect_uri=CALLBACK))
     params = await log_in(browser, started.url)
     await arm(mock, fault)
     with pytest.raises(error) as caught:
@@ -371,7 +374,7 @@ async def test_slow_token_endpoint_is_unavailable(
     mock: MockIdP, http: httpx.AsyncClient, clock: FrozenClock, browser: httpx.AsyncClient
 ) -> None:
     connector = connector_for(make_idp(mock.url, timeout_seconds=0.5), http, clock)
-    started = await connector.start(redirect_uri=CALLBACK)
+    started = await connector.start(UpstreamLogin(redirect_uri=CALLBACK))
     params = await log_in(browser, started.url)
     await arm(mock, "slow_token", seconds=2)
     began = time.monotonic()
@@ -386,7 +389,7 @@ async def test_idp_down_is_unavailable(http: httpx.AsyncClient, clock: FrozenClo
     sock.close()
     connector = connector_for(make_idp(f"http://{host}:{port}"), http, clock)
     with pytest.raises(UpstreamUnavailableError, match="ConnectError") as caught:
-        await connector.start(redirect_uri=CALLBACK)
+        await connector.start(UpstreamLogin(redirect_uri=CALLBACK))
     assert isinstance(caught.value.__cause__, httpx.ConnectError)
 
 
@@ -405,7 +408,7 @@ async def test_discovery_issuer_must_be_the_configured_issuer(
     other = f"{mock.url}/oys/.well-known/openid-configuration"
     connector = connector_for(make_idp(mock.url, discovery_url=other), http, clock)
     with pytest.raises(UpstreamResponseError, match="discovery issuer"):
-        await connector.start(redirect_uri=CALLBACK)
+        await connector.start(UpstreamLogin(redirect_uri=CALLBACK))
 
 
 async def test_production_refuses_plain_http_endpoints_found_in_discovery(
@@ -417,9 +420,9 @@ async def test_production_refuses_plain_http_endpoints_found_in_discovery(
     with pytest.raises(
         UpstreamResponseError, match="discovery: authorization_endpoint is not https"
     ):
-        await production.start(redirect_uri=CALLBACK)
+        await production.start(UpstreamLogin(redirect_uri=CALLBACK))
     development = connector_for(make_idp(mock.url), http, clock)
-    assert (await development.start(redirect_uri=CALLBACK)).url.startswith(mock.url)
+    assert (await development.start(UpstreamLogin(redirect_uri=CALLBACK))).url.startswith(mock.url)
 
 
 async def test_a_code_for_another_issuer_is_refused(
@@ -428,8 +431,8 @@ async def test_a_code_for_another_issuer_is_refused(
     """Mix-up: the browser brings back an answer from OYS to a login started at HUS."""
     hus = connector_for(make_idp(mock.url), http, clock)
     oys = connector_for(make_idp(mock.url, org="oys"), http, clock)
-    at_hus = await hus.start(redirect_uri=CALLBACK)
-    at_oys = await oys.start(redirect_uri=CALLBACK)
+    at_hus = await hus.start(UpstreamLogin(redirect_uri=CALLBACK))
+    at_oys = await oys.start(UpstreamLogin(redirect_uri=CALLBACK))
     params = await log_in(browser, at_oys.url, first_user("oys"))
     params["state"] = at_hus.saved["state"]
     with pytest.raises(UpstreamResponseError, match="callback iss"):
@@ -440,7 +443,7 @@ async def test_a_code_for_another_issuer_is_refused(
 async def test_state_mismatch_is_refused(
     connector: OIDCConnector, browser: httpx.AsyncClient
 ) -> None:
-    started = await connector.start(redirect_uri=CALLBACK)
+    started = await connector.start(UpstreamLogin(redirect_uri=CALLBACK))
     params = await log_in(browser, started.url)
     with pytest.raises(UpstreamResponseError, match="state"):
         await connector.finish({**params, "state": "x" + params["state"]}, started.saved)
@@ -453,15 +456,15 @@ async def test_a_callback_for_another_login_is_refused(
     connector: OIDCConnector, browser: httpx.AsyncClient
 ) -> None:
     """Login CSRF: the attacker's own callback, replayed into the victim's transaction."""
-    attacker = await connector.start(redirect_uri=CALLBACK)
-    victim = await connector.start(redirect_uri=CALLBACK)
+    attacker = await connector.start(UpstreamLogin(redirect_uri=CALLBACK))
+    victim = await connector.start(UpstreamLogin(redirect_uri=CALLBACK))
     params = await log_in(browser, attacker.url)
     with pytest.raises(UpstreamResponseError, match="state"):
         await connector.finish(params, victim.saved)
 
 
 async def test_error_callback_is_denied(connector: OIDCConnector, mock: MockIdP) -> None:
-    started = await connector.start(redirect_uri=CALLBACK)
+    started = await connector.start(UpstreamLogin(redirect_uri=CALLBACK))
     params = {"error": "access_denied", "state": started.saved["state"], "iss": f"{mock.url}/hus"}
     with pytest.raises(UpstreamDeniedError) as caught:
         await connector.finish(params, started.saved)
@@ -471,7 +474,7 @@ async def test_error_callback_is_denied(connector: OIDCConnector, mock: MockIdP)
 async def test_error_code_is_not_copied_to_the_log_when_odd(
     connector: OIDCConnector, mock: MockIdP
 ) -> None:
-    started = await connector.start(redirect_uri=CALLBACK)
+    started = await connector.start(UpstreamLogin(redirect_uri=CALLBACK))
     params = {
         "error": "x\nFAKE LOG LINE 010280-952L",
         "state": started.saved["state"],
@@ -485,7 +488,7 @@ async def test_error_code_is_not_copied_to_the_log_when_odd(
 async def test_prompt_none_answer_login_required_is_denied(
     connector: OIDCConnector, browser: httpx.AsyncClient
 ) -> None:
-    started = await connector.start(redirect_uri=CALLBACK, prompt=["none"])
+    started = await connector.start(UpstreamLogin(redirect_uri=CALLBACK, prompt=["none"]))
     params = callback_params(await browser.get(started.url))
     with pytest.raises(UpstreamDeniedError, match="error=login_required"):
         await connector.finish(params, started.saved)
@@ -494,7 +497,7 @@ async def test_prompt_none_answer_login_required_is_denied(
 async def test_forged_error_callback_with_wrong_state_is_not_trusted(
     connector: OIDCConnector, mock: MockIdP
 ) -> None:
-    started = await connector.start(redirect_uri=CALLBACK)
+    started = await connector.start(UpstreamLogin(redirect_uri=CALLBACK))
     params = {"error": "access_denied", "state": "guessed", "iss": f"{mock.url}/hus"}
     with pytest.raises(UpstreamResponseError, match="state"):
         await connector.finish(params, started.saved)
@@ -503,7 +506,7 @@ async def test_forged_error_callback_with_wrong_state_is_not_trusted(
 async def test_callback_without_code_or_iss_is_refused(
     connector: OIDCConnector, browser: httpx.AsyncClient
 ) -> None:
-    started = await connector.start(redirect_uri=CALLBACK)
+    started = await connector.start(UpstreamLogin(redirect_uri=CALLBACK))
     params = await log_in(browser, started.url)
     no_code = {k: v for k, v in params.items() if k != "code"}
     with pytest.raises(UpstreamResponseError, match="without code"):
@@ -515,7 +518,7 @@ async def test_callback_without_code_or_iss_is_refused(
 
 
 async def test_code_is_single_use(connector: OIDCConnector, browser: httpx.AsyncClient) -> None:
-    started = await connector.start(redirect_uri=CALLBACK)
+    started = await connector.start(UpstreamLogin(redirect_uri=CALLBACK))
     params = await log_in(browser, started.url)
     await connector.finish(params, started.saved)
     with pytest.raises(UpstreamResponseError, match="error=invalid_grant"):
@@ -526,7 +529,7 @@ async def test_saved_state_of_another_idp_is_refused(
     mock: MockIdP, http: httpx.AsyncClient, clock: FrozenClock, connector: OIDCConnector
 ) -> None:
     oys = connector_for(make_idp(mock.url, org="oys"), http, clock)
-    started = await oys.start(redirect_uri=CALLBACK)
+    started = await oys.start(UpstreamLogin(redirect_uri=CALLBACK))
     with pytest.raises(TransactionError):
         await connector.finish({"state": started.saved["state"]}, started.saved)
     with pytest.raises(TransactionError):
@@ -538,7 +541,7 @@ async def test_max_age_exceeded_is_refused(
     mock: MockIdP, http: httpx.AsyncClient, clock: FrozenClock, browser: httpx.AsyncClient
 ) -> None:
     connector = connector_for(make_idp(mock.url), http, clock, clock_skew=5)
-    started = await connector.start(redirect_uri=CALLBACK, max_age=30)
+    started = await connector.start(UpstreamLogin(redirect_uri=CALLBACK, max_age=30))
     params = await log_in(browser, started.url)
     clock.advance(60)  # the person took their time; the authentication is now 60 s old
     with pytest.raises(UpstreamRequirementError, match="max_age"):
@@ -560,7 +563,7 @@ async def test_old_sso_session_does_not_pass_for_max_age(
     await login_through(connector, browser)
     mock.time.offset += 120
     clock.advance(120)
-    started = await connector.start(redirect_uri=CALLBACK, max_age=60)
+    started = await connector.start(UpstreamLogin(redirect_uri=CALLBACK, max_age=60))
     params = await log_in(browser, without(started.url, "max_age"))
     with pytest.raises(UpstreamRequirementError, match="max_age"):
         await connector.finish(params, started.saved)
@@ -573,7 +576,7 @@ async def test_prompt_login_needs_a_fresh_login(
     await login_through(connector, browser)
     mock.time.offset += 120
     clock.advance(120)
-    started = await connector.start(redirect_uri=CALLBACK, prompt=["login"])
+    started = await connector.start(UpstreamLogin(redirect_uri=CALLBACK, prompt=["login"]))
     params = await log_in(browser, without(started.url, "prompt"))  # answered from the session
     with pytest.raises(UpstreamRequirementError, match="prompt=login"):
         await connector.finish(params, started.saved)
@@ -585,7 +588,7 @@ async def test_prompt_login_needs_a_fresh_login(
 async def test_acr_not_among_the_requested_is_refused(
     connector: OIDCConnector, browser: httpx.AsyncClient
 ) -> None:
-    started = await connector.start(redirect_uri=CALLBACK, acr_values=[LOA3])
+    started = await connector.start(UpstreamLogin(redirect_uri=CALLBACK, acr_values=[LOA3]))
     params = await log_in(browser, without(started.url, "acr_values"))
     with pytest.raises(UpstreamRequirementError, match="acr"):
         await connector.finish(params, started.saved)

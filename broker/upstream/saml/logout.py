@@ -8,7 +8,7 @@
                      and NotOnOrAfter ─▶ IdPLogoutRequest (NameID, SessionIndexes)
     response_url()   LogoutResponse, signed ─▶ back to the IdP
 
-Signatures are the binding's, over the query string (`saml_redirect`); the XML is read with
+Signatures are the binding's, over the query string (`redirect_binding`); the XML is read with
 pysaml2's element classes (defusedxml underneath). Nothing here logs a NameID or SessionIndex.
 Blocking (RSA, XML parsing): call it in a thread.
 """
@@ -18,7 +18,6 @@ from __future__ import annotations
 import calendar
 import secrets
 import time
-import warnings
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -26,14 +25,15 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from broker.errors import UpstreamLogoutError
 from broker.store.records import UpstreamSession
-from broker.upstream.saml_idp_metadata import IdPClient
-from broker.upstream.saml_redirect import RedirectBindingError, RedirectMessage, encode
-
-with warnings.catch_warnings():  # see saml_sp: pysaml2's import-time CryptographyDeprecationWarning
-    warnings.filterwarnings("ignore", "CFB has been moved")
-    from saml2 import BINDING_HTTP_REDIRECT, saml, samlp
-    from saml2.saml import NAMEID_FORMAT_ENTITY
-    from saml2.time_util import str_to_time
+from broker.upstream.saml.idp_metadata import IdPClient
+from broker.upstream.saml.pysaml2 import (
+    BINDING_HTTP_REDIRECT,
+    NAMEID_FORMAT_ENTITY,
+    saml,
+    samlp,
+    str_to_time,
+)
+from broker.upstream.saml.redirect_binding import RedirectBindingError, RedirectMessage, encode
 
 __all__ = ["IdPLogoutRequest", "SingleLogout", "new_message_id", "sender_of"]
 

@@ -14,14 +14,14 @@ import pytest
 from defusedxml import ElementTree
 
 from broker.errors import ConfigError, UpstreamResponseError
-from broker.upstream.saml import SAMLConnector
-from broker.upstream.saml_redirect import RedirectBindingError, decode
-from broker.upstream.saml_sp import ServiceProvider, sp_metadata_xml
-from broker.upstream.saml_sp_keys import INDEX_FILE, KeyPair, SPKeyRing
+from broker.upstream.saml.connector import SAMLConnector
+from broker.upstream.saml.redirect_binding import RedirectBindingError, decode
+from broker.upstream.saml.sp import ServiceProvider, sp_metadata_xml
+from broker.upstream.saml.sp_keys import INDEX_FILE, KeyPair, SPKeyRing
 from tests.read_only import read_only, writable
 from tests.upstream.conftest import ACS_URL, SP_ENTITY_ID, begin_with_url, make_connector, posted
-from tests.upstream.saml_forge import Forge
-from tests.upstream.test_saml_connector import Replays
+from tests.upstream.saml.replays import Replays
+from tests.upstream.saml.saml_forge import Forge
 
 pytestmark = pytest.mark.filterwarnings(
     r"ignore:Exception ignored in. <_io.FileIO name='/tmp/tmp"

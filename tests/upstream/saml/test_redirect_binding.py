@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
-from broker.upstream.saml_redirect import (
+from broker.upstream.saml.redirect_binding import (
     SIG_RSA_SHA256,
     RedirectBindingError,
     decode,

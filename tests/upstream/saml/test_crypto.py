@@ -1,10 +1,10 @@
-"""The crypto backends themselves (`broker/upstream/saml_crypto.py`), below pysaml2's own checks:
+"""The crypto backends themselves (`broker/upstream/saml/crypto.py`), below pysaml2's own checks:
 each is handed real XML signed and encrypted by the forge with test keys, as pysaml2 hands it
 over, and must refuse what the other refuses. Where pysaml2's plain xmlsec1 backend would have
 accepted an attack (SHA-1, a signature found elsewhere than on the element), the test says so:
 that refusal is the broker's profile check, on both backends.
 
-The connector-level attacks, on both backends, are in test_saml_attacks.py and test_saml_checks.py.
+The connector-level attacks, on both backends, are in test_attacks.py and test_checks.py.
 """
 
 from __future__ import annotations
@@ -21,26 +21,26 @@ from cryptography import x509
 from lxml import etree
 
 from broker.errors import ConfigError, UpstreamResponseError
-from broker.upstream.saml_crypto import (
+from broker.upstream.saml.crypto import (
     CRYPTO_BACKENDS,
     CryptoBackendName,
     InProcessCrypto,
     ProgramCrypto,
     check_backend,
 )
-from broker.upstream.saml_sp import sp_metadata_xml
-from broker.upstream.saml_sp_keys import ServiceProviderKeys
+from broker.upstream.saml.sp import sp_metadata_xml
+from broker.upstream.saml.sp_keys import ServiceProviderKeys
 from mock_idps.saml_common.keys import KeyPair, load_or_create_pair
 from tests.upstream.conftest import ACS_URL, SP_ENTITY_ID, Connectors, begin, posted
-from tests.upstream.saml_attacks import after, signature_of
-from tests.upstream.saml_forge import SAML, SAMLP, Forge, Statement, new_id
+from tests.upstream.saml.saml_attacks import after, signature_of
+from tests.upstream.saml.saml_forge import SAML, SAMLP, Forge, Statement, new_id
 
-with warnings.catch_warnings():  # see broker/upstream/saml_sp.py
+with warnings.catch_warnings():  # see broker/upstream/saml/sp.py
     warnings.filterwarnings("ignore", "CFB has been moved")
     from saml2.sigver import CryptoBackendXmlSec1, DecryptError, SignatureError
 
 # pysaml2's xmlsec1 backend leaves its temporary files open when a run fails (see
-# test_saml_attacks.py); the garbage collector then reports them.
+# test_attacks.py); the garbage collector then reports them.
 pytestmark = pytest.mark.filterwarnings(
     r"ignore:Exception ignored in. <_io.FileIO name='/tmp/tmp"
     r":pytest.PytestUnraisableExceptionWarning"

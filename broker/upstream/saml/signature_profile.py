@@ -1,5 +1,5 @@
 """Which ds:Signature a SAML signature check verifies, and what that signature may say: the part
-of the check that is the same whichever crypto backend (`saml_crypto`) then does the RSA.
+of the check that is the same whichever crypto backend (`crypto`) then does the RSA.
 
 pysaml2 asks a backend to verify "the element of type `node_name` whose ID is `node_id`" in a
 document. The `xmlsec1` program, as pysaml2 runs it (`--id-attr:ID <node_name> --node-id <id>
@@ -21,14 +21,11 @@ refusal as it treats a failed xmlsec1 run). Messages name the rule, never docume
 
 from __future__ import annotations
 
-import warnings
 from typing import Final
 
 from lxml import etree
 
-with warnings.catch_warnings():  # see saml_sp: pysaml2's import-time CryptographyDeprecationWarning
-    warnings.filterwarnings("ignore", "CFB has been moved")
-    from saml2.sigver import SignatureError
+from broker.upstream.saml.pysaml2 import SignatureError
 
 __all__ = [
     "C14N_METHODS",

@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 
 from broker.errors import UpstreamResponseError
-from tests.upstream import saml_attacks as attack
 from tests.upstream.conftest import (
     ACS_URL,
     ELSEWHERE,
@@ -23,8 +22,9 @@ from tests.upstream.conftest import (
     begin,
     posted,
 )
-from tests.upstream.saml_forge import TESSA, Build, Forge, new_id
-from tests.upstream.test_saml_connector import Replays
+from tests.upstream.saml import saml_attacks as attack
+from tests.upstream.saml.replays import Replays
+from tests.upstream.saml.saml_forge import TESSA, Build, Forge, new_id
 
 # pysaml2 leaves the temporary files it hands to xmlsec1 open when a signature check fails; the
 # garbage collector then reports them (collected in `_collect_leaks`, inside the test).

@@ -13,7 +13,7 @@ from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
 from mock_idps.saml_common.keys import KeyPair
-from tests.upstream.saml_forge import DS, SAMLP, TRANSIENT, instant
+from tests.upstream.saml.saml_forge import DS, SAMLP, TRANSIENT, instant
 
 MD = "urn:oasis:names:tc:SAML:2.0:metadata"
 MDRPI = "urn:oasis:names:tc:SAML:metadata:rpi"

@@ -1,8 +1,8 @@
 """The size and shape of the SAMLResponse an ACS POST carries, checked before the broker stores
 it in the login transaction or any parser reads it: base64 (IdPs may wrap its lines), at most
 MAX_RESPONSE_CHARS (so at most 3/4 of that decoded), and XML with a samlp:Response near its
-start. The full checks come later (`broker.upstream.saml`); this keeps garbage out of the store
-and the parsers."""
+start. The full checks come later (`connector`); this keeps garbage out of the store and the
+parsers."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import re
 from typing import Final
 
 from broker.errors import UpstreamResponseError
-from broker.upstream.saml import MAX_RESPONSE_CHARS
+from broker.upstream.saml.connector import MAX_RESPONSE_CHARS
 
 __all__ = ["check_saml_post"]
 

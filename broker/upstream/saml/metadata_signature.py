@@ -16,9 +16,9 @@ What is accepted, and why each rule:
   and only from one within its validity period (notBefore, notAfter) by the injected clock,
   with the clock skew: an expired signing certificate no longer vouches for anything.
 
-Which program checks the cryptography follows `saml_sp.crypto_backend`: in process, the same
-check as the responses' signatures (`saml_crypto.verify_enveloped`, after
-`saml_signature_profile.signed_element`, ECDSA enabled too), no xmlsec1 needed; with `xmlsec1`,
+Which program checks the cryptography follows `sp.crypto_backend`: in process, the same
+check as the responses' signatures (`crypto.verify_enveloped`, after
+`signature_profile.signed_element`, ECDSA enabled too), no xmlsec1 needed; with `xmlsec1`,
 `--enabled-key-data raw-x509-cert`, and `--node-xpath` pins xmlsec1 to the signature the rules
 above checked.
 
@@ -32,7 +32,6 @@ from __future__ import annotations
 import datetime
 import shutil
 import subprocess
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
@@ -42,12 +41,9 @@ from cryptography import x509
 from lxml import etree
 
 from broker.errors import UpstreamUnavailableError
-from broker.upstream.saml_crypto import CryptoBackendName, verify_enveloped
-from broker.upstream.saml_signature_profile import parse, signed_element
-
-with warnings.catch_warnings():  # see saml_sp: pysaml2's import-time CryptographyDeprecationWarning
-    warnings.filterwarnings("ignore", "CFB has been moved")
-    from saml2.sigver import SignatureError
+from broker.upstream.saml.crypto import CryptoBackendName, verify_enveloped
+from broker.upstream.saml.pysaml2 import SignatureError
+from broker.upstream.saml.signature_profile import parse, signed_element
 
 __all__ = ["check_metadata_signature"]
 

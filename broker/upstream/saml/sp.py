@@ -1,43 +1,44 @@
 """The broker as one SAML 2.0 service provider: its pysaml2 settings and its signed metadata.
 
-    ServiceProvider       entity id + keys (`saml_sp_keys`) + crypto backend (`saml_crypto`:
+    ServiceProvider       entity id + keys (`sp_keys`) + crypto backend (`crypto`:
                           in process, or the xmlsec1 program): builds the pysaml2 `SPConfig` in
                           code, and the `Saml2Client` with the broker's SecurityContext
     sp_metadata_xml       the SP's EntityDescriptor, enveloped-signed (RSA-SHA256, SHA-256), for
                           the IdP operators (Suomi.fi registers it; the mock reads it)
 
-The IdP side (its metadata and the pysaml2 client built on it) is in `saml_idp_metadata`.
+The IdP side (its metadata and the pysaml2 client built on it) is in `idp_metadata`.
 pysaml2 signs with RSA-SHA1 unless told otherwise, so the algorithms go into every config and
-every call. Only `broker/upstream/saml*.py` import `saml2`. Everything here blocks (XML signatures,
-RSA): call it at start-up or in a thread.
+every call. Only `pysaml2.py` imports `saml2`. Everything here blocks (XML signatures, RSA): call
+it at start-up or in a thread.
 """
 
 from __future__ import annotations
 
 import shutil
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 from broker.upstream.registry import RequestedAttribute
-from broker.upstream.saml_crypto import CryptoBackendName, check_backend, security_context
-from broker.upstream.saml_decryption import EncryptionPolicy
-from broker.upstream.saml_sp_keys import ServiceProviderKeys, SPKeyRing
-from broker.upstream.saml_sp_metadata import attribute_names, describe_service
-
-# pysaml2 7.5 imports cryptography's CFB mode from its old place; cryptography warns on import
-# (and the project's pytest configuration turns warnings into errors).
-with warnings.catch_warnings():
-    warnings.filterwarnings("ignore", "CFB has been moved")
-    from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, md
-    from saml2.client import Saml2Client
-    from saml2.config import SPConfig
-    from saml2.extension import algsupport
-    from saml2.metadata import entity_descriptor, sign_entity_descriptor
-    from saml2.saml import NAME_FORMAT_URI, NAMEID_FORMAT_TRANSIENT
-    from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
+from broker.upstream.saml.crypto import CryptoBackendName, check_backend, security_context
+from broker.upstream.saml.decryption import EncryptionPolicy
+from broker.upstream.saml.pysaml2 import (
+    BINDING_HTTP_POST,
+    BINDING_HTTP_REDIRECT,
+    DIGEST_SHA256,
+    NAME_FORMAT_URI,
+    NAMEID_FORMAT_TRANSIENT,
+    SIG_RSA_SHA256,
+    Saml2Client,
+    SPConfig,
+    algsupport,
+    entity_descriptor,
+    md,
+    sign_entity_descriptor,
+)
+from broker.upstream.saml.sp_keys import ServiceProviderKeys, SPKeyRing
+from broker.upstream.saml.sp_metadata import attribute_names, describe_service
 
 __all__ = [
     "DIGEST_ALG",
@@ -59,7 +60,7 @@ DIGEST_ALG: Final = DIGEST_SHA256
 @dataclass(frozen=True)
 class ServiceProvider:
     """The broker's SAML identity: one entity id and key set for every SAML IdP, and the crypto
-    backend that verifies, decrypts and signs for it (`saml_crypto`). `key_source` is the
+    backend that verifies, decrypts and signs for it (`crypto`). `key_source` is the
     running broker's `SPKeyRing` (re-read when a rollover step changes it), or one fixed
     `ServiceProviderKeys`."""
 
@@ -207,7 +208,7 @@ def sp_metadata_xml(
     AuthnRequestsSigned and WantAssertionsSigned true, a signing and an encryption KeyDescriptor
     per key pair (two during a rollover), the ACS (HTTP-POST), the SLO endpoints, and each
     requested attribute as a RequestedAttribute with NameFormat uri (Suomi.fi releases only
-    those), named and described by `saml_sp_metadata`. Blocking: make it at start-up or in a
+    those), named and described by `sp_metadata`. Blocking: make it at start-up or in a
     thread."""
     binary = xmlsec_binary or shutil.which("xmlsec1") or ""
     sp = ServiceProvider(entity_id, keys, binary, crypto_backend)

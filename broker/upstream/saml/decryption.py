@@ -1,5 +1,5 @@
 """What the broker decrypts, and how the cleartext joins the document: the part of decryption
-that is the same whichever crypto backend (`saml_crypto`) then does the RSA and the AES.
+that is the same whichever crypto backend (`crypto`) then does the RSA and the AES.
 
     EncryptionPolicy        the algorithms one IdP may use (`saml.encryption_algorithms`)
     encrypted_part          the document pysaml2 hands over, its first xenc:EncryptedData checked
@@ -31,7 +31,6 @@ reports only a missing assertion. Messages name the rule, never document content
 from __future__ import annotations
 
 import secrets
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -42,11 +41,8 @@ from xml.sax.saxutils import escape, quoteattr
 from lxml import etree
 
 from broker.upstream.registry import DEFAULT_ENCRYPTION, EncryptionAlgorithm
-from broker.upstream.saml_signature_profile import DS, SignatureProfileError, parse
-
-with warnings.catch_warnings():  # see saml_sp: pysaml2's import-time CryptographyDeprecationWarning
-    warnings.filterwarnings("ignore", "CFB has been moved")
-    from saml2.sigver import DecryptError
+from broker.upstream.saml.pysaml2 import DecryptError
+from broker.upstream.saml.signature_profile import DS, SignatureProfileError, parse
 
 __all__ = [
     "XENC",

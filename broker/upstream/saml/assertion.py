@@ -10,16 +10,12 @@ until when a replay of the assertion must be recognised.
 from __future__ import annotations
 
 import calendar
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
 from broker.errors import UpstreamResponseError
 from broker.store.records import UpstreamSession
-
-with warnings.catch_warnings():  # see saml_sp: pysaml2's import-time CryptographyDeprecationWarning
-    warnings.filterwarnings("ignore", "CFB has been moved")
-    from saml2.time_util import str_to_time
+from broker.upstream.saml.pysaml2 import str_to_time
 
 __all__ = ["VerifiedAssertion", "read_assertion", "text_of"]
 

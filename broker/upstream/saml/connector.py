@@ -8,7 +8,7 @@ organisation's SAML IdP), built on pysaml2's `Saml2Client` and xmlsec1.
                signature by the metadata's key, decryption, Destination, InResponseTo, audience,
                time window, status ─ Issuer, Recipient ─ replay ─ prompt/max_age/acr ─▶ RawIdentity
                (with the NameID and SessionIndex that single logout needs; read into plain data
-               by `saml_assertion`)
+               by `assertion`)
 
 RequestedAuthnContext uses Comparison `exact` with every class the portal's `acr_values` name (in
 the IdP's words, by the claim mapping's `acr_values`): the IdP then answers with one of them, which
@@ -31,8 +31,7 @@ import base64
 import binascii
 import logging
 import secrets
-import warnings
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -47,12 +46,29 @@ from broker.errors import (
     UpstreamRequirementError,
     UpstreamResponseError,
 )
+from broker.upstream.login_request import UpstreamLogin
 from broker.upstream.oidc_checks import requirement_problem
 from broker.upstream.registry import IdP
-from broker.upstream.saml_assertion import VerifiedAssertion, read_assertion, text_of
-from broker.upstream.saml_decryption import EncryptionPolicyError, received_response
-from broker.upstream.saml_idp_metadata import IdPClient, MetadataCache
-from broker.upstream.saml_sp import DIGEST_ALG, SIGN_ALG, ServiceProvider
+from broker.upstream.saml.assertion import VerifiedAssertion, read_assertion, text_of
+from broker.upstream.saml.decryption import EncryptionPolicyError, received_response
+from broker.upstream.saml.idp_metadata import IdPClient, MetadataCache
+from broker.upstream.saml.pysaml2 import (
+    BINDING_HTTP_POST,
+    BINDING_HTTP_REDIRECT,
+    NAMEID_FORMAT_PERSISTENT,
+    NAMEID_FORMAT_TRANSIENT,
+    NAMEID_FORMAT_UNSPECIFIED,
+    SCM_BEARER,
+    AuthnContextClassRef,
+    StatusAuthnFailed,
+    StatusError,
+    StatusNoAuthnContext,
+    StatusNoPassive,
+    StatusRequestDenied,
+    samlp,
+)
+from broker.upstream.saml.sp import DIGEST_ALG, SIGN_ALG, ServiceProvider
+from broker.upstream.saml.xml_prolog import declares_dtd
 from broker.upstream.saved_login import (
     UpstreamRedirect,
     as_json,
@@ -60,25 +76,6 @@ from broker.upstream.saved_login import (
     reading_saved,
     requested_fields,
 )
-from broker.upstream.xml_prolog import declares_dtd
-
-with warnings.catch_warnings():  # see saml_sp: pysaml2's import-time CryptographyDeprecationWarning
-    warnings.filterwarnings("ignore", "CFB has been moved")
-    from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, samlp
-    from saml2.response import (
-        StatusAuthnFailed,
-        StatusError,
-        StatusNoAuthnContext,
-        StatusNoPassive,
-        StatusRequestDenied,
-    )
-    from saml2.saml import (
-        NAMEID_FORMAT_PERSISTENT,
-        NAMEID_FORMAT_TRANSIENT,
-        NAMEID_FORMAT_UNSPECIFIED,
-        SCM_BEARER,
-        AuthnContextClassRef,
-    )
 
 __all__ = ["RememberAssertion", "SAMLConnector", "UpstreamRedirect"]
 
@@ -177,35 +174,26 @@ class SAMLConnector:
         return await self._metadata.get()
 
     # -- the AuthnRequest ------------------------------------------------------------------
-    async def start(
-        self,
-        *,
-        redirect_uri: str,
-        prompt: Sequence[str] = (),
-        max_age: int | None = None,
-        login_hint: str | None = None,
-        acr_values: Sequence[str] = (),
-        ui_locales: str | None = None,
-        relay_state: str | None = None,
-    ) -> UpstreamRedirect:
+    async def start(self, login: UpstreamLogin) -> UpstreamRedirect:
         """`redirect_uri` is the ACS URL (the same as the constructor's `acs_url`); `relay_state`
         (at most 80 bytes) comes back with the Response. SAML has no login_hint or ui_locales."""
-        if redirect_uri != self._acs_url:
+        if login.redirect_uri != self._acs_url:
             raise ValueError(f"{self._idp.id}: redirect_uri is not this connector's ACS URL")
+        relay_state = login.relay_state
         if relay_state is not None and len(relay_state.encode()) > MAX_RELAY_STATE_BYTES:
             raise ValueError(f"RelayState longer than {MAX_RELAY_STATE_BYTES} bytes")
         idp = await self._metadata.get()
-        prompts = tuple(p for p in prompt if p in FORWARDED_PROMPTS)
+        prompts = tuple(p for p in login.prompt if p in FORWARDED_PROMPTS)
         saved = _Saved(
             idp=self._idp.id,
             request_id="_" + secrets.token_hex(20),  # 160 bits; an NCName
             relay_state=relay_state,
             prompt=prompts,
-            max_age=max_age,
-            acr_values=tuple(acr_values),
+            max_age=login.max_age,
+            acr_values=login.acr_values,
             # IsPassive with ForceAuthn must fail (SAML Core §3.4.1): max_age is then checked
             # against the AuthnInstant alone.
-            force_authn=("login" in prompts or max_age is not None) and "none" not in prompts,
+            force_authn=("login" in prompts or login.max_age is not None) and "none" not in prompts,
             started_at=self._clock.now(),
         )
         url = await asyncio.to_thread(self._authn_request_url, idp, saved)
@@ -214,7 +202,7 @@ class SAMLConnector:
 
     def _authn_request_url(self, idp: IdPClient, saved: _Saved) -> str:
         kwargs: dict[str, Any] = {}
-        if classes := self._upstream_classes(saved.acr_values):
+        if classes := self._idp.claims.upstream_acr(saved.acr_values):
             refs = [AuthnContextClassRef(text=c) for c in classes]
             kwargs["requested_authn_context"] = samlp.RequestedAuthnContext(
                 authn_context_class_ref=refs, comparison="exact"
@@ -237,15 +225,6 @@ class SAMLConnector:
         )
         return str(dict(info["headers"])["Location"])
 
-    def _upstream_classes(self, wanted: Sequence[str]) -> list[str]:
-        """The broker's acr values in the IdP's words, where the claim mapping has them."""
-        mapping = self._idp.claims.acr_values
-        found: list[str] = []
-        for acr in wanted:
-            theirs = [upstream for upstream, ours in mapping.items() if ours == acr] or [acr]
-            found.extend(value for value in theirs if value not in found)
-        return found
-
     # -- the Response ----------------------------------------------------------------------
     async def finish(self, params: Mapping[str, str], saved: Mapping[str, Any]) -> RawIdentity:
         """`params`: the ACS form (SAMLResponse, RelayState). `saved`: what `start` returned."""
@@ -255,7 +234,7 @@ class SAMLConnector:
         verified = await asyncio.to_thread(self._verify, idp, saml_response, expected)
         if not await self._remember(verified.issuer, verified.assertion_id, verified.expires_at):
             raise UpstreamResponseError(f"{self._idp.id}: assertion replayed")
-        acr = self._mapped_acr(verified.class_ref)
+        acr = self._idp.claims.broker_acr(verified.class_ref, self._idp.default_acr)
         self._check_requirements(expected, verified.authn_instant, acr)
         subject = self._subject(verified)
         log.info("idp %s: login verified (acr %s)", self._idp.id, acr)
@@ -374,11 +353,6 @@ class SAMLConnector:
         )
 
     # -- after the checks ------------------------------------------------------------------
-    def _mapped_acr(self, class_ref: str | None) -> str | None:
-        if class_ref:
-            return self._idp.claims.acr_values.get(class_ref, class_ref)
-        return self._idp.default_acr
-
     def _check_requirements(
         self, expected: _Saved, auth_time: float | None, acr: str | None
     ) -> None:

@@ -7,7 +7,7 @@
                       decryption), with the same profile check first
     security_context  the pysaml2 SecurityContext for a loaded config, with the chosen backend
 
-Both make the same checks, by construction: `saml_signature_profile` decides which element and
+Both make the same checks, by construction: `signature_profile` decides which element and
 which ds:Signature are verified and what the signature may say; then the backend verifies it
 with the key of the certificate pysaml2 hands over (from the IdP's metadata). In process that key
 is set on the signature context, so libxmlsec1 never reads ds:KeyInfo; xmlsec1 gets it with
@@ -17,16 +17,16 @@ profile refused any other element carrying it. Only the allowed transforms and a
 enabled in the signature context, a second fence behind the profile check.
 
 Decryption takes the first xenc:EncryptedData in the document, as `xmlsec1 --decrypt` does,
-after `saml_decryption` checked its algorithms and those of every xenc:EncryptedKey against the
+after `decryption` checked its algorithms and those of every xenc:EncryptedKey against the
 IdP's policy: its xenc:EncryptedKey (in its KeyInfo, or beside it) with the SP's private key,
-then the data with that session key, to octets; `saml_decryption` parses them in the context of
+then the data with that session key, to octets; `decryption` parses them in the context of
 the EncryptedData's parent as the IdP sent it. The xmlsec1 path decrypts the same element to
 octets and hands them to the same function. The broker never encrypts (it is an SP), so
 `encrypt` and `encrypt_assertion` refuse.
 
 `verify_enveloped` is the in-process signature check itself (key from a certificate file, the
 element's ID registered, only the allowed algorithms enabled): the IdP metadata's signature goes
-through it too (`saml_metadata_signature`), so the in-process backend needs no xmlsec1 at all.
+through it too (`metadata_signature`), so the in-process backend needs no xmlsec1 at all.
 
 pysaml2 builds its own SecurityContext in `Entity.__init__` from `crypto_backend` in its config;
 `ServiceProvider.client` replaces it with this module's at once. Blocking, all of it: run in a
@@ -36,39 +36,35 @@ thread.
 from __future__ import annotations
 
 import shutil
-import warnings
 from importlib import metadata
 from typing import Any, Final, Literal
 
 from lxml import etree
 
 from broker.errors import ConfigError
-from broker.upstream.saml_decryption import (
+from broker.upstream.saml.decryption import (
     XENC,
     EncryptionPolicy,
     encrypted_part,
     replace_with_cleartext,
 )
-from broker.upstream.saml_signature_profile import (
+from broker.upstream.saml.pysaml2 import (
+    CryptoBackend,
+    CryptoBackendXmlSec1,
+    DecryptError,
+    EncryptError,
+    RSACrypto,
+    SecurityContext,
+    SignatureError,
+    import_rsa_key_from_file,
+)
+from broker.upstream.saml.signature_profile import (
     DS,
     SignatureProfileError,
     check_profile,
     parse,
     signed_element,
 )
-
-with warnings.catch_warnings():  # see saml_sp: pysaml2's import-time CryptographyDeprecationWarning
-    warnings.filterwarnings("ignore", "CFB has been moved")
-    from saml2.sigver import (
-        CryptoBackend,
-        CryptoBackendXmlSec1,
-        DecryptError,
-        EncryptError,
-        RSACrypto,
-        SecurityContext,
-        SignatureError,
-        import_rsa_key_from_file,
-    )
 
 try:  # wheels of xmlsec and lxml each bundle libxml2; a mismatch fails right here
     import xmlsec
@@ -249,7 +245,7 @@ def verify_enveloped(
 
 def _verification_context(key: xmlsec.Key, *, ecdsa: bool = False) -> xmlsec.SignatureContext:
     """A signature context that knows one key and enables only the profile's algorithms (those
-    of `saml_signature_profile`; the digests count as reference transforms in libxmlsec1)."""
+    of `signature_profile`; the digests count as reference transforms in libxmlsec1)."""
     constants = xmlsec.constants
     context = xmlsec.SignatureContext()
     context.key = key
@@ -290,7 +286,7 @@ def _session_key(encrypted: etree._Element, private_key: xmlsec.Key) -> xmlsec.K
     beside it in the EncryptedAssertion) that the SP's key decrypts. Done by hand, not through
     an xmlsec KeysManager: adding an RSA key to one costs about 27 ms (OpenSSL 3 duplicates
     it), five times the decryption itself."""
-    method = encrypted.find(f"{{{XENC}}}EncryptionMethod")  # allowed: `saml_decryption`
+    method = encrypted.find(f"{{{XENC}}}EncryptionMethod")  # allowed: `decryption`
     algorithm = "" if method is None else method.get("Algorithm", "")
     constants = xmlsec.constants
     klass = constants.KeyDataAes if "#aes" in algorithm else None

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import replace
 
-from tests.upstream.saml_forge import GIVEN_NAME, HETU, Build, Forge, Statement, new_id
+from tests.upstream.saml.saml_forge import GIVEN_NAME, HETU, Build, Forge, Statement, new_id
 
 VICTIM = "010469-999W"  # whom the attacker wants to be
 

@@ -9,16 +9,11 @@ one language: `describe_service` completes the EntityDescriptor it built, before
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from broker.upstream.registry import RequestedAttribute
-
-with warnings.catch_warnings():  # see saml_sp: pysaml2's import-time CryptographyDeprecationWarning
-    warnings.filterwarnings("ignore", "CFB has been moved")
-    from saml2 import md
-    from saml2.extension import mdui
+from broker.upstream.saml.pysaml2 import md, mdui
 
 __all__ = ["attribute_names", "describe_service"]
 

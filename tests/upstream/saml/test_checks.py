@@ -14,11 +14,11 @@ import pytest
 
 from broker.errors import UpstreamResponseError
 from broker.store.sqlite import SQLiteStore
-from broker.upstream.saml_sp import ServiceProvider
-from tests.upstream import saml_attacks as attack
+from broker.upstream.saml.sp import ServiceProvider
 from tests.upstream.conftest import Connectors, begin, make_connector, posted
-from tests.upstream.saml_attacks import VICTIM
-from tests.upstream.saml_forge import HETU, TESSA, Forge
+from tests.upstream.saml import saml_attacks as attack
+from tests.upstream.saml.saml_attacks import VICTIM
+from tests.upstream.saml.saml_forge import HETU, TESSA, Forge
 
 # pysaml2 leaves the temporary files it hands to xmlsec1 open when a signature check fails.
 pytestmark = pytest.mark.filterwarnings(

@@ -25,7 +25,7 @@ from xml.etree import ElementTree
 from xml.etree.ElementTree import Element
 
 from broker.errors import UpstreamUnavailableError
-from broker.upstream.xml_prolog import declares_dtd
+from broker.upstream.saml.xml_prolog import declares_dtd
 
 __all__ = ["MAX_METADATA_BYTES", "Validity", "parse_metadata", "validity"]
 

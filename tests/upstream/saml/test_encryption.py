@@ -9,9 +9,9 @@ from __future__ import annotations
 import pytest
 
 from broker.errors import UpstreamResponseError
-from tests.upstream import saml_attacks as attack
 from tests.upstream.conftest import Connectors, begin, posted
-from tests.upstream.saml_forge import (
+from tests.upstream.saml import saml_attacks as attack
+from tests.upstream.saml.saml_forge import (
     AES256_CBC,
     AES256_GCM,
     DS,

@@ -7,8 +7,8 @@ import base64
 import pytest
 
 from broker.errors import UpstreamResponseError
-from broker.upstream.saml import MAX_RESPONSE_CHARS
-from broker.upstream.saml_post import check_saml_post
+from broker.upstream.saml.connector import MAX_RESPONSE_CHARS
+from broker.upstream.saml.post_binding import check_saml_post
 
 RESPONSE = b'<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_1"/>'
 

@@ -16,7 +16,7 @@ import time
 import warnings
 import zlib
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -32,20 +32,22 @@ from broker.errors import (
     UpstreamResponseError,
     UpstreamUnavailableError,
 )
+from broker.upstream.login_request import UpstreamLogin
 from broker.upstream.registry import IdP, Names, SAMLUpstream
+from tests.upstream.saml.replays import Replays
 
 # pysaml2 7.5 imports cryptography's CFB mode from its old place; cryptography warns on import.
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", "CFB has been moved")
-    from broker.upstream.saml import SAMLConnector
-    from broker.upstream.saml_crypto import CRYPTO_BACKENDS
-    from broker.upstream.saml_sp import (
+    from broker.upstream.saml.connector import SAMLConnector
+    from broker.upstream.saml.crypto import CRYPTO_BACKENDS
+    from broker.upstream.saml.sp import (
         Contact,
         Organisation,
         ServiceProvider,
         sp_metadata_xml,
     )
-    from broker.upstream.saml_sp_keys import ServiceProviderKeys
+    from broker.upstream.saml.sp_keys import ServiceProviderKeys
     from mock_idps.suomifi_idp import LOA2, LOA3, create_app
 
 from tests.servers import bound_socket, serve
@@ -73,19 +75,6 @@ MD = "{urn:oasis:names:tc:SAML:2.0:metadata}"
 class MockIdP:
     url: str
     entity_id: str
-
-
-@dataclass
-class Replays:
-    """A dict-backed stand-in for the store's `remember_jti`."""
-
-    seen: dict[tuple[str, str], float] = field(default_factory=dict)
-
-    async def __call__(self, issuer: str, assertion_id: str, expires_at: float) -> bool:
-        if (issuer, assertion_id) in self.seen:
-            return False
-        self.seen[issuer, assertion_id] = expires_at
-        return True
 
 
 @pytest.fixture(autouse=True)
@@ -208,7 +197,9 @@ async def log_in(
     **start: Any,
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """(saved, ACS form) of one login at the mock."""
-    redirect = await connector.start(redirect_uri=ACS_URL, relay_state=RELAY_STATE, **start)
+    redirect = await connector.start(
+        UpstreamLogin(redirect_uri=ACS_URL, relay_state=RELAY_STATE, **start)
+    )
     picker = await browser.get(redirect.url)
     form = posted_form(await pick(browser, picker, method, hetu))
     return json.loads(json.dumps(redirect.saved)), form  # as the store would give it back
@@ -270,7 +261,7 @@ def test_sp_keys_are_private_and_kept(sp: ServiceProvider) -> None:
 async def test_certificate_card_login(
     connector: SAMLConnector, browser: httpx.AsyncClient, mock_idp: MockIdP, replays: Replays
 ) -> None:
-    redirect = await connector.start(redirect_uri=ACS_URL, relay_state=RELAY_STATE)
+    redirect = await connector.start(UpstreamLogin(redirect_uri=ACS_URL, relay_state=RELAY_STATE))
     query, xml = authn_request(redirect.url)
     assert redirect.url.startswith(mock_idp.url + "/sso?")
     assert query["RelayState"] == RELAY_STATE
@@ -315,7 +306,7 @@ async def test_loa3_requested_and_bank_chosen_is_a_requirement_error(
     connector: SAMLConnector, browser: httpx.AsyncClient
 ) -> None:
     redirect = await connector.start(
-        redirect_uri=ACS_URL, relay_state=RELAY_STATE, acr_values=[LOA3]
+        UpstreamLogin(redirect_uri=ACS_URL, relay_state=RELAY_STATE, acr_values=[LOA3])
     )
     _, xml = authn_request(redirect.url)
     assert 'Comparison="exact"' in xml and LOA3 in xml
@@ -350,7 +341,9 @@ async def test_prompt_login_sends_force_authn_and_wants_a_fresh_authn_instant(
 async def test_max_age_is_checked_against_the_authn_instant(
     connector: SAMLConnector, browser: httpx.AsyncClient, clock: FrozenClock
 ) -> None:
-    redirect = await connector.start(redirect_uri=ACS_URL, relay_state=RELAY_STATE, max_age=60)
+    redirect = await connector.start(
+        UpstreamLogin(redirect_uri=ACS_URL, relay_state=RELAY_STATE, max_age=60)
+    )
     assert 'ForceAuthn="true"' in authn_request(redirect.url)[1]
     form = posted_form(
         await pick(browser, await browser.get(redirect.url), "mobiilivarmenne", TEST_HETU)
@@ -474,7 +467,7 @@ async def test_the_same_response_twice_is_a_replay(
 async def test_a_response_to_another_login_is_refused(
     connector: SAMLConnector, browser: httpx.AsyncClient, replays: Replays
 ) -> None:
-    other = await connector.start(redirect_uri=ACS_URL, relay_state=RELAY_STATE)
+    other = await connector.start(UpstreamLogin(redirect_uri=ACS_URL, relay_state=RELAY_STATE))
     _, form = await log_in(connector, browser)
     remembered = len(replays.seen)
     with pytest.raises(UpstreamResponseError, match="UnsolicitedResponse"):
@@ -496,7 +489,9 @@ async def test_relay_state_and_saved_state_are_bound(
 
 @pytest.mark.parametrize("garbage", ["", "not base64 at all!", base64.b64encode(b"<a/>").decode()])
 async def test_garbage_is_refused(connector: SAMLConnector, garbage: str) -> None:
-    saved = (await connector.start(redirect_uri=ACS_URL, relay_state=RELAY_STATE)).saved
+    saved = (
+        await connector.start(UpstreamLogin(redirect_uri=ACS_URL, relay_state=RELAY_STATE))
+    ).saved
     with pytest.raises(UpstreamResponseError):
         await connector.finish({"SAMLResponse": garbage, "RelayState": RELAY_STATE}, saved)
 
@@ -519,11 +514,13 @@ async def test_metadata_is_refreshed_in_the_background_by_the_clock(
         )
         await connector.refresh_metadata()  # the background at start-up
         for _ in range(2):
-            await connector.start(redirect_uri=ACS_URL)
+            await connector.start(UpstreamLogin(redirect_uri=ACS_URL))
         await connector.refresh_metadata()  # not due yet
         assert len(fetched) == 1
         clock.advance(601)
-        await connector.start(redirect_uri=ACS_URL)  # a login does not pay for the refresh
+        await connector.start(
+            UpstreamLogin(redirect_uri=ACS_URL)
+        )  # a login does not pay for the refresh
         assert len(fetched) == 1
         await connector.refresh_metadata()  # the background's next look
         assert fetched == [mock_idp.url + "/metadata"] * 2
@@ -537,8 +534,10 @@ async def test_metadata_from_a_file_and_a_wrong_entity_id(
         path.write_bytes((await http.get(mock_idp.url + "/metadata")).content)
     from_file = suomifi(mock_idp, metadata_url=None, metadata_file=path)
     connector = SAMLConnector(from_file, sp, clock, acs_url=ACS_URL, remember_assertion=replays)
-    assert (await connector.start(redirect_uri=ACS_URL)).url.startswith(mock_idp.url + "/sso?")
+    assert (await connector.start(UpstreamLogin(redirect_uri=ACS_URL))).url.startswith(
+        mock_idp.url + "/sso?"
+    )
     stranger = suomifi(mock_idp, entity_id="https://someone.else/idp")
     connector = SAMLConnector(stranger, sp, clock, acs_url=ACS_URL, remember_assertion=replays)
     with pytest.raises(UpstreamUnavailableError, match="does not describe"):
-        await connector.start(redirect_uri=ACS_URL)
+        await connector.start(UpstreamLogin(redirect_uri=ACS_URL))

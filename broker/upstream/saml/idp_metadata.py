@@ -1,6 +1,6 @@
 """One IdP's SAML metadata (a URL, fetched with httpx, or a file), checked (signature, validity)
 and the pysaml2 `Saml2Client` built on it, refreshed in the background by the injected clock.
-Only `broker/upstream/saml*.py` import `saml2`.
+Only `broker/upstream/saml/pysaml2.py` imports `saml2`.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import warnings
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -18,21 +17,18 @@ import httpx
 from broker.clock import Clock
 from broker.errors import ConfigError, UpstreamUnavailableError
 from broker.upstream.registry import IdP
-from broker.upstream.saml_decryption import EncryptionPolicy
-from broker.upstream.saml_metadata_document import Validity, parse_metadata, validity
-from broker.upstream.saml_metadata_signature import check_metadata_signature
-from broker.upstream.saml_sp import ServiceProvider
-
-with warnings.catch_warnings():  # see saml_sp: pysaml2's import-time CryptographyDeprecationWarning
-    warnings.filterwarnings("ignore", "CFB has been moved")
-    from saml2 import BINDING_HTTP_REDIRECT
+from broker.upstream.saml.decryption import EncryptionPolicy
+from broker.upstream.saml.metadata_document import Validity, parse_metadata, validity
+from broker.upstream.saml.metadata_signature import check_metadata_signature
+from broker.upstream.saml.pysaml2 import BINDING_HTTP_REDIRECT
+from broker.upstream.saml.sp import ServiceProvider
 
 __all__ = ["IdPClient", "MetadataCache"]
 
 _RETRY_SECONDS: Final = 60.0
 _TIMEOUT: Final = httpx.Timeout(10.0)
 
-log = logging.getLogger("broker.upstream.saml")
+log = logging.getLogger("broker.upstream.saml.connector")
 
 _FileStamp = tuple[int, int] | None
 """A metadata file's (mtime in ns, size), None if it cannot be read; None for a URL."""
@@ -66,9 +62,9 @@ class MetadataCache:
     """The IdP's metadata, accepted, and the client built on it.
 
     Accepted means: no DOCTYPE; signed on its root by one of `metadata_signing_certificates`
-    within its validity period, when any are configured (`saml_metadata_signature`, by the SP's
+    within its validity period, when any are configured (`metadata_signature`, by the SP's
     crypto backend); validUntil not passed; not older than the metadata serving now (published
-    or valid until earlier, `saml_metadata_document`): a replayed old document, still validly
+    or valid until earlier, `metadata_document`): a replayed old document, still validly
     signed, could bring back a retired key. The refusal is logged and the held metadata keeps
     serving; after a restart nothing is held, so an operator can go back on purpose. The
     injected clock decides everything. validUntil has no clock

@@ -22,15 +22,15 @@ from starlette.routing import Route
 from broker.clock import FrozenClock
 from broker.errors import UpstreamResponseError, UpstreamUnavailableError
 from broker.upstream.registry import IdP, Names, SAMLUpstream
-from broker.upstream.saml import SAMLConnector
-from broker.upstream.saml_idp_metadata import IdPClient, MetadataCache
-from broker.upstream.saml_sp import ServiceProvider
+from broker.upstream.saml.connector import SAMLConnector
+from broker.upstream.saml.idp_metadata import IdPClient, MetadataCache
+from broker.upstream.saml.sp import ServiceProvider
 from mock_idps.saml_common.keys import KeyPair, load_or_create_pair
 from tests.servers import bound_socket, serve
-from tests.upstream import metadata_forge as md
 from tests.upstream.conftest import ACS_URL, begin, posted
-from tests.upstream.saml_forge import Forge
-from tests.upstream.test_saml_connector import Replays
+from tests.upstream.saml import metadata_forge as md
+from tests.upstream.saml.replays import Replays
+from tests.upstream.saml.saml_forge import Forge
 
 IDP_ENTITY_ID = "https://tunnistus.test/idp"
 SSO, NEW_SSO = "https://tunnistus.test/sso", "https://tunnistus.test/sso-2"
@@ -286,7 +286,7 @@ async def test_metadata_is_never_served_past_its_valid_until(
     assert published.hits == 1
     published.status = 503
     clock.advance(600)
-    with caplog.at_level(logging.WARNING, logger="broker.upstream.saml"):
+    with caplog.at_level(logging.WARNING, logger="broker.upstream.saml.connector"):
         await cache.refresh_if_due()
     assert published.hits == 2
     assert (
@@ -446,7 +446,7 @@ async def test_a_rolled_back_document_is_refused_and_the_held_one_kept(
     await cache.refresh_if_due()
     published.body = document(NEW_SSO, **older)
     clock.advance(3600)
-    with caplog.at_level(logging.WARNING, logger="broker.upstream.saml"):
+    with caplog.at_level(logging.WARNING, logger="broker.upstream.saml.connector"):
         await cache.refresh_if_due()
     assert published.hits == 2
     assert f"metadata older than the one held ({reason}), a rollback); keeping" in caplog.text
