@@ -156,7 +156,7 @@ def free_port(*taken: int) -> int:
 
 def write_idp_configs(target: Path, mock_url: str) -> Path:
     """The committed idp_configs/, pointed at the mock IdP on its port with its secret inline
-    (as `idp_configs_for` in tests/conftest.py does)."""
+    (as `idp_configs_for` in tests/worlds.py does)."""
     target.mkdir()
     for path in sorted(REPO_IDP_CONFIGS.glob("*.yaml")):
         text = path.read_text().replace(MOCK_IDP_DEFAULT_URL, mock_url)

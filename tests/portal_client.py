@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from authlib.integrations.starlette_client import OAuth, StarletteOAuth2App
 
-from tests.conftest import PORTAL, RunningBroker
+from tests.brokers import PORTAL, RunningBroker
 
 REDIRECT_URI = f"{PORTAL}/callback"
 

@@ -15,7 +15,7 @@ from broker.accounts.catalogue import (
 )
 from broker.errors import ConfigError
 from broker.upstream.registry import load_registry
-from tests.conftest import REPO_IDP_CONFIGS
+from tests.worlds import REPO_IDP_CONFIGS
 
 HEADER = ",".join(COLUMNS)
 

@@ -29,8 +29,9 @@ import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Page, async_playwright
 
 from mock_idps.demo_portal import create_app as create_portal
-from tests.conftest import JourneyWorld, OrgSAMLWorld, RunningBroker, SAMLWorld
+from tests.brokers import RunningBroker
 from tests.servers import bound_socket, serve
+from tests.worlds import JourneyWorld, OrgSAMLWorld, SAMLWorld
 
 CHROMIUM = Path("/usr/bin/chromium")
 HAVE_CHROMIUM = CHROMIUM.is_file()

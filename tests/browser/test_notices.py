@@ -13,7 +13,7 @@ from broker.store.notices import NoticeRecord
 from tests.browser.conftest import NewPage, Portal
 from tests.browser.journey import FINNISH, STEPS, Journey, at
 from tests.browser.test_accessibility import described
-from tests.conftest import JourneyWorld
+from tests.worlds import JourneyWorld
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -21,7 +21,7 @@ from starlette.routing import Route
 
 from broker.app import create_app
 from broker.clock import FrozenClock
-from tests.conftest import RunningBroker, make_settings
+from tests.brokers import RunningBroker, make_settings
 from tests.servers import bound_socket, serve
 
 

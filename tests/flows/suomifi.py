@@ -14,8 +14,9 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 from authlib.integrations.starlette_client import StarletteOAuth2App
 
-from tests.conftest import SAMLWorld, choose, register_if_new
+from tests.login_walk import choose, register_if_new
 from tests.portal_client import Authorization, callback_params, redeem, start
+from tests.worlds import SAMLWorld
 
 TESSA = "010280-952L"
 LOA2, LOA3 = "http://ftn.ficora.fi/2017/loa2", "http://ftn.ficora.fi/2017/loa3"

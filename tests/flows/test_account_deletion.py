@@ -17,17 +17,12 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import yaml
 
-from tests.conftest import (
-    JourneyWorld,
-    choose_organisation,
-    hidden_inputs,
-    jwt_parts,
-    log_in,
-    upstream_login,
-)
 from tests.flows.conftest import LogoutReceiver, wait_for
 from tests.flows.test_logs_and_cli import cli
+from tests.jwt_tools import jwt_parts
+from tests.login_walk import choose_organisation, hidden_inputs, log_in, upstream_login
 from tests.portal_client import callback_params, portal_client, redeem, start
+from tests.worlds import JourneyWorld
 
 PORTALS = ("portal", "second")
 

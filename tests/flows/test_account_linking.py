@@ -24,18 +24,7 @@ import httpx
 import pytest
 from authlib.integrations.starlette_client import StarletteOAuth2App
 
-from tests.conftest import (
-    SAML_SP_SETTINGS,
-    TEST_PARTNER,
-    SAMLWorld,
-    choose,
-    hidden_inputs,
-    idp_configs_for,
-    register_if_new,
-    start_broker,
-    upstream_login,
-    walk_to_idp,
-)
+from tests.brokers import start_broker
 from tests.flows.binding import attacker_gets_nothing, victim_refused
 from tests.flows.suomifi import (
     LOA3,
@@ -45,8 +34,17 @@ from tests.flows.suomifi import (
     suomifi_answer,
     to_suomifi,
 )
+from tests.login_walk import (
+    TEST_PARTNER,
+    choose,
+    hidden_inputs,
+    register_if_new,
+    upstream_login,
+    walk_to_idp,
+)
 from tests.portal_client import callback_params, portal_client, redeem, start
 from tests.servers import bound_socket, serve
+from tests.worlds import SAML_SP_SETTINGS, SAMLWorld, idp_configs_for
 
 MAIJA = ("maija.meikalainen", "testi1234")  # at HUS, with Tessa's identity code
 MATTI = ("matti.virtanen", "testi5678")  # at HUS, no identity code

@@ -11,15 +11,10 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import (
-    JourneyWorld,
-    choose_organisation,
-    hidden_inputs,
-    log_in,
-    upstream_login,
-)
+from tests.login_walk import choose_organisation, hidden_inputs, log_in, upstream_login
 from tests.mail import last_code
 from tests.portal_client import callback_params, portal_client, redeem, start
+from tests.worlds import JourneyWorld
 
 SCOPES = ("openid", "profile", "email", "phone", "professional")
 

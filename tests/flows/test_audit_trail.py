@@ -20,17 +20,11 @@ import pytest
 import yaml
 
 from broker.logs import formatter
-from tests.conftest import (
-    HUS_USER_NAME,
-    JourneyWorld,
-    RunningBroker,
-    choose,
-    log_in,
-    upstream_login,
-    walk_to_idp,
-)
+from tests.brokers import RunningBroker
 from tests.flows.test_logs_and_cli import cli
+from tests.login_walk import HUS_USER_NAME, choose, log_in, upstream_login, walk_to_idp
 from tests.portal_client import callback_params, portal_client, start
+from tests.worlds import JourneyWorld
 
 HUS_HETU = "010280-952L"  # Maija's identity code at the mock IdP (mock_idps/test_users.yaml)
 

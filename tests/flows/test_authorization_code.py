@@ -8,7 +8,9 @@ from authlib.integrations.base_client.errors import OAuthError as ClientOAuthErr
 from authlib.integrations.starlette_client import StarletteOAuth2App
 from joserfc.errors import BadSignatureError
 
-from tests.conftest import BACKENDS, HUS_USER_NAME, RunningBroker, jwt_parts, log_in, tamper
+from tests.brokers import BACKENDS, RunningBroker
+from tests.jwt_tools import jwt_parts, tamper
+from tests.login_walk import HUS_USER_NAME, log_in
 from tests.portal_client import (
     Authorization,
     callback_params,

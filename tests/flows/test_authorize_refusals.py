@@ -7,14 +7,8 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from tests.conftest import (
-    HUS_USER,
-    RunningBroker,
-    hidden_inputs,
-    log_in,
-    register_if_new,
-    walk_to_idp,
-)
+from tests.brokers import RunningBroker
+from tests.login_walk import HUS_USER, hidden_inputs, log_in, register_if_new, walk_to_idp
 from tests.portal_client import REDIRECT_URI, callback_params
 
 CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"  # RFC 7636 appendix B

@@ -23,7 +23,9 @@ from broker.claims.scopes import SCOPE_CLAIMS
 from broker.claims.sealed import Sealer
 from broker.logs import QUIET_LIBRARIES
 from broker.secret_files import load_or_create_keys
-from tests.conftest import HUS_USER_NAME, RunningBroker, jwt_parts, log_in
+from tests.brokers import RunningBroker
+from tests.jwt_tools import jwt_parts
+from tests.login_walk import HUS_USER_NAME, log_in
 from tests.portal_client import callback_params, portal_client, redeem, start
 
 HETU = "010280-952L"  # a test identity code (individual number 900-999)

@@ -16,7 +16,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from tests.conftest import RunningBroker, log_in, rsa_client_key
+from tests.brokers import RunningBroker
+from tests.jwt_tools import rsa_client_key
+from tests.login_walk import log_in
 from tests.portal_client import (
     callback_params,
     code_form,

@@ -13,7 +13,7 @@ import pytest
 
 from broker.app import create_app
 from broker.clock import FrozenClock
-from tests.conftest import make_settings
+from tests.brokers import make_settings
 from tests.servers import bound_socket, serve
 
 

@@ -17,10 +17,10 @@ import httpx
 import pytest
 import yaml
 
-from tests.conftest import idp_configs_for
 from tests.flows.test_logs_and_cli import cli, free_port
 from tests.portal_client import REDIRECT_URI
 from tests.processes import refused_start, serve_process
+from tests.worlds import idp_configs_for
 
 
 def write_config(tmp_path: Path, data: Path, port: int = 9) -> Path:

@@ -25,15 +25,10 @@ from joserfc.jwk import RSAKey
 
 from broker.frontend.oidc.keys import KeyRing
 from mock_idps.demo_portal import create_app
-from tests.conftest import (
-    HUS_USER_NAME,
-    RunningBroker,
-    choose_organisation,
-    hidden_inputs,
-    tamper,
-    upstream_login,
-)
-from tests.conftest import log_in as broker_log_in
+from tests.brokers import RunningBroker
+from tests.jwt_tools import tamper
+from tests.login_walk import HUS_USER_NAME, choose_organisation, hidden_inputs, upstream_login
+from tests.login_walk import log_in as broker_log_in
 from tests.servers import bound_socket, serve
 
 CLIENT_ID = "demo-portal"

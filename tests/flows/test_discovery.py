@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import httpx
 
-from tests.conftest import RunningBroker, log_in
+from tests.brokers import RunningBroker
+from tests.login_walk import log_in
 from tests.portal_client import callback_params, portal_client, redeem, start
 
 

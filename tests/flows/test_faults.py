@@ -13,19 +13,11 @@ import httpx
 import pytest
 
 from mock_idps.mail_sink import MailSink
-from tests.conftest import (
-    JourneyWorld,
-    RunningBroker,
-    choose,
-    hidden_inputs,
-    idp_configs_for,
-    serve_journey,
-    start_broker,
-    upstream_login,
-    walk_to_idp,
-)
+from tests.brokers import RunningBroker, start_broker
+from tests.login_walk import choose, hidden_inputs, upstream_login, walk_to_idp
 from tests.portal_client import callback_params, portal_client, redeem, start
 from tests.servers import bound_socket
+from tests.worlds import JourneyWorld, idp_configs_for, serve_journey
 
 
 def assert_upstream_page(response: httpx.Response) -> None:

@@ -18,18 +18,11 @@ from starlette.applications import Starlette
 
 from broker.app import create_app
 from broker.clock import FrozenClock
-from tests.conftest import (
-    JourneyWorld,
-    RunningBroker,
-    SAMLWorld,
-    make_settings,
-    serve_journey,
-    start_broker,
-    upstream_login,
-    walk_to_idp,
-)
+from tests.brokers import RunningBroker, make_settings, start_broker
+from tests.login_walk import upstream_login, walk_to_idp
 from tests.portal_client import callback_params, portal_client, redeem, start
 from tests.servers import bound_socket
+from tests.worlds import JourneyWorld, SAMLWorld, serve_journey
 
 METRICS_ON = {"metrics": {"enabled": True}}
 

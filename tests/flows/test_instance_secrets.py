@@ -24,7 +24,7 @@ from broker.app import create_app
 from broker.errors import ConfigError
 from broker.store.records import SessionRecord
 from broker.store.sqlite import SQLiteStore
-from tests.conftest import make_settings
+from tests.brokers import make_settings
 from tests.flows.test_logs_and_cli import cli, free_port
 
 

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from tests.conftest import RunningBroker
+from tests.brokers import RunningBroker
 from tests.servers import bound_socket, serve
 
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"

@@ -7,7 +7,9 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from broker.frontend.oidc.keys import KeyRing
-from tests.conftest import RunningBroker, jwt_parts, log_in
+from tests.brokers import RunningBroker
+from tests.jwt_tools import jwt_parts
+from tests.login_walk import log_in
 from tests.portal_client import callback_params, portal_client, redeem, start
 
 

@@ -17,14 +17,6 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import (
-    HUS_USER,
-    JourneyWorld,
-    OrgSAMLWorld,
-    SAMLWorld,
-    upstream_login,
-    walk_to_idp,
-)
 from tests.flows.binding import ELSEWHERE, attacker_gets_nothing, hinted_idp_url, victim_refused
 from tests.flows.suomifi import (
     TESSA,
@@ -37,8 +29,10 @@ from tests.flows.suomifi import (
     to_suomifi,
 )
 from tests.flows.test_org_saml_journey import at_the_idp, first_user
+from tests.login_walk import HUS_USER, upstream_login, walk_to_idp
 from tests.mock_idps.saml_sp import posted_response
 from tests.portal_client import callback_params, portal_client, start
+from tests.worlds import JourneyWorld, OrgSAMLWorld, SAMLWorld
 
 
 def store_bytes(db: Path) -> bytes:

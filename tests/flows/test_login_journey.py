@@ -9,14 +9,9 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from tests.conftest import (
-    JourneyWorld,
-    choose,
-    hidden_inputs,
-    upstream_login,
-    walk_to_idp,
-)
+from tests.login_walk import choose, hidden_inputs, upstream_login, walk_to_idp
 from tests.portal_client import Authorization, callback_params, portal_client, redeem, start
+from tests.worlds import JourneyWorld
 
 
 async def full_login(

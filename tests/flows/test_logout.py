@@ -18,8 +18,10 @@ from broker.http.cookies import SESSION, CookieSigner
 from broker.secret_files import load_keys
 from broker.store.records import SessionRecord
 from broker.store.sqlite import SQLiteStore
-from tests.conftest import RunningBroker, log_in, tamper
+from tests.brokers import RunningBroker
 from tests.flows.conftest import LogoutReceiver, wait_for
+from tests.jwt_tools import tamper
+from tests.login_walk import log_in
 from tests.portal_client import callback_params, portal_client, redeem, start
 
 LOGGED_OUT = "http://127.0.0.1:9/logged-out"

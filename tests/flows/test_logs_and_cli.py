@@ -30,11 +30,13 @@ from broker.cli import main
 from broker.frontend.oidc import secrets
 from broker.store.records import ClientRecord
 from broker.store.sqlite import SQLiteStore
-from tests.conftest import HUS_USER, hidden_inputs, idp_configs_for, rsa_client_key
 from tests.flows.test_logout import LogoutReceiver
+from tests.jwt_tools import rsa_client_key
+from tests.login_walk import HUS_USER, hidden_inputs
 from tests.mail import last_code, mail_sink
 from tests.portal_client import REDIRECT_URI, callback_params
 from tests.servers import bound_socket, serve
+from tests.worlds import idp_configs_for
 
 CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
 VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"

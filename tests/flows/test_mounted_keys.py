@@ -16,7 +16,7 @@ import pytest
 from broker.app import create_app
 from broker.clock import FrozenClock
 from broker.frontend.oidc.keys import KeyRing
-from tests.conftest import make_settings
+from tests.brokers import make_settings
 from tests.flows.test_data_directory import write_config
 from tests.flows.test_logs_and_cli import cli
 from tests.read_only import read_only, writable

@@ -16,16 +16,11 @@ import httpx
 import pytest
 import yaml
 
-from tests.conftest import (
-    JourneyWorld,
-    RunningBroker,
-    choose,
-    serve_journey,
-    start_broker,
-    upstream_login,
-)
+from tests.brokers import RunningBroker, start_broker
 from tests.flows.test_logs_and_cli import cli
+from tests.login_walk import choose, upstream_login
 from tests.portal_client import callback_params, portal_client, start
+from tests.worlds import JourneyWorld, serve_journey
 
 CACHE_SECONDS = 5
 WATCH = {"window_seconds": 300, "min_failures": 2, "failure_ratio": 0.6}

@@ -16,17 +16,12 @@ import pytest
 from broker.store.sqlite import SQLiteStore
 from mock_idps.oidc_idp.config import load_config
 from mock_idps.org_saml_idp.config import load_organisations
-from tests.conftest import (
-    OrgSAMLWorld,
-    choose,
-    choose_organisation,
-    jwt_parts,
-    register_if_new,
-    upstream_login,
-)
 from tests.flows.suomifi import continued
+from tests.jwt_tools import jwt_parts
+from tests.login_walk import choose, choose_organisation, register_if_new, upstream_login
 from tests.mock_idps.saml_sp import form_action, hidden, posted_response
 from tests.portal_client import callback_params, portal_client, redeem, start
+from tests.worlds import OrgSAMLWorld
 
 LOA2 = "http://ftn.ficora.fi/2017/loa2"
 LOA3 = "http://ftn.ficora.fi/2017/loa3"

@@ -15,9 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import JourneyWorld, RunningBroker, start_broker
+from tests.brokers import RunningBroker, start_broker
 from tests.flows.test_registration import HUS_EMAIL, send, to_registration
 from tests.mail import mail_sink
+from tests.worlds import JourneyWorld
 
 
 @pytest.fixture
@@ -192,6 +193,6 @@ async def test_one_address_gets_a_bounded_number_of_codes_across_logins(
 
 
 def re_hidden(page: httpx.Response) -> dict[str, str]:
-    from tests.conftest import hidden_inputs
+    from tests.login_walk import hidden_inputs
 
     return hidden_inputs(page.text)

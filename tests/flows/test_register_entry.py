@@ -8,9 +8,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.conftest import SAMLWorld, choose, hidden_inputs, register_if_new
 from tests.flows.suomifi import TESSA, continued, cross_site_post, suomifi_answer, to_suomifi
+from tests.login_walk import choose, hidden_inputs, register_if_new
 from tests.portal_client import callback_params, portal_client, start
+from tests.worlds import SAMLWorld
 
 PEKKA_SUOJATTU = "260991-999R"  # the mock's person with turvakielto (a Helsinki address)
 HELSINKI = "municipality:091"

@@ -12,16 +12,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import (
-    BACKENDS,
-    JourneyWorld,
-    hidden_inputs,
-    register_if_new,
-    upstream_login,
-    walk_to_idp,
-)
+from tests.brokers import BACKENDS
+from tests.login_walk import hidden_inputs, register_if_new, upstream_login, walk_to_idp
 from tests.mail import last_code
 from tests.portal_client import callback_params, portal_client, redeem, start
+from tests.worlds import JourneyWorld
 
 
 @pytest.fixture(params=BACKENDS)
@@ -293,7 +288,7 @@ async def test_racing_registrations_of_one_person_leave_one_account(
 async def test_the_helper_registers_a_first_login(
     world: JourneyWorld, browser: httpx.AsyncClient
 ) -> None:
-    """The flow tests' own helper (tests/conftest.py) goes the same way as a person."""
+    """The flow tests' own helper (tests/login_walk.py) goes the same way as a person."""
     await world.broker.add_client()
     client = portal_client(world.broker)
     auth = await start(client)

@@ -13,15 +13,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import (
-    JourneyWorld,
-    choose_organisation,
-    hidden_inputs,
-    upstream_login,
-    walk_to_idp,
-)
+from tests.login_walk import choose_organisation, hidden_inputs, upstream_login, walk_to_idp
 from tests.mail import last_code
 from tests.portal_client import callback_params, portal_client, redeem, start
+from tests.worlds import JourneyWorld
 
 HUS_EMAIL = "maija.meikalainen@example.hus.fi"
 SCOPES = ("openid", "profile", "email", "phone", "professional")

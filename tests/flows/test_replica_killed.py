@@ -25,17 +25,13 @@ from broker.app import create_app
 from broker.clock import FrozenClock
 from broker.housekeeping import LEASE
 from tests.balancer import Balancer
-from tests.conftest import (
-    RunningBroker,
-    idp_configs_for,
-    mail_sink,
-    make_settings,
-    upstream_login,
-    walk_to_idp,
-)
+from tests.brokers import RunningBroker, make_settings
+from tests.login_walk import upstream_login, walk_to_idp
+from tests.mail import mail_sink
 from tests.portal_client import callback_params, code_form, portal_client, start
 from tests.processes import serve_process
 from tests.servers import bound_socket, serve
+from tests.worlds import idp_configs_for
 
 
 @dataclass

@@ -26,17 +26,12 @@ from broker.clock import FrozenClock
 from broker.frontend.oidc.keys import KeyRing
 from broker.settings import Settings
 from tests.balancer import Balancer
-from tests.conftest import (
-    RunningBroker,
-    choose_organisation,
-    idp_configs_for,
-    make_settings,
-    start_broker,
-    upstream_login,
-)
+from tests.brokers import RunningBroker, make_settings, start_broker
 from tests.flows.conftest import LogoutReceiver, wait_for
+from tests.login_walk import choose_organisation, upstream_login
 from tests.portal_client import callback_params, code_form, portal_client, start
 from tests.servers import bound_socket, serve
+from tests.worlds import idp_configs_for
 
 TOKEN_LIMIT = 6  # token requests per address and minute, counted across both replicas
 

@@ -14,9 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import RunningBroker, SAMLWorld, start_broker
+from tests.brokers import RunningBroker, start_broker
 from tests.flows.suomifi import cross_site_post, query, to_suomifi
 from tests.portal_client import portal_client, start
+from tests.worlds import SAMLWorld
 
 MB = 1024 * 1024
 CHUNK = b"a=" + b"x" * (64 * 1024 - 2)

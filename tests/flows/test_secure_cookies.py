@@ -19,9 +19,10 @@ from starlette.responses import Response
 
 from broker.http.cookies import SESSION, TRANSACTION, CookieSigner
 from mock_idps.oidc_idp import create_app as create_mock_idp
-from tests.conftest import RunningBroker, idp_configs_for, start_broker
+from tests.brokers import RunningBroker, start_broker
 from tests.portal_client import REDIRECT_URI
 from tests.servers import bound_socket, serve
+from tests.worlds import idp_configs_for
 
 VERIFIER = "v" * 43
 

@@ -7,7 +7,7 @@ import sqlite3
 import httpx
 
 from broker.http.middleware import SECURITY_HEADERS
-from tests.conftest import RunningBroker
+from tests.brokers import RunningBroker
 from tests.portal_client import portal_client, start
 
 

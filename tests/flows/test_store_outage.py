@@ -13,9 +13,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import RunningBroker, idp_configs_for, start_broker
+from tests.brokers import RunningBroker, start_broker
 from tests.portal_client import code_form, portal_client, start
 from tests.postgres import PostgresServer
+from tests.worlds import idp_configs_for
 
 STORE_TIMEOUT = 2
 CLIENT_TIMEOUT = 3 * STORE_TIMEOUT  # an answer later than this would be a hang

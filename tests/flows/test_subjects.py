@@ -13,9 +13,10 @@ import pytest
 from broker.errors import ConfigError
 from broker.frontend.oidc.clients import check_client
 from broker.store.records import ClientRecord
-from tests.conftest import PORTAL, RunningBroker, jwt_parts
+from tests.brokers import PORTAL, RunningBroker
 from tests.flows.conftest import LogoutReceiver, wait_for
 from tests.flows.test_logout import logged_in, verified
+from tests.jwt_tools import jwt_parts
 
 
 async def subject_everywhere(

@@ -18,12 +18,13 @@ from broker.app import create_app
 from broker.upstream.saml.sp_keys import CERT_FILE
 from mock_idps.saml_common.keys import KeyPair, KeyStore, load_or_create_pair
 from mock_idps.suomifi_idp.provider import KEY_NAME, ORGANISATION
-from tests.conftest import SAMLWorld, register_if_new
 from tests.flows.suomifi import continued, cross_site_post, query, saml_message, to_suomifi
+from tests.login_walk import register_if_new
 from tests.portal_client import Authorization, callback_params, portal_client, redeem, start
 from tests.servers import bound_socket, serve
 from tests.upstream.saml import saml_attacks as attack
 from tests.upstream.saml.saml_forge import LOA2, LOA3, TESSA, Build, Forge, Statement, encode
+from tests.worlds import SAMLWorld
 
 # pysaml2 leaves the temporary files it hands to xmlsec1 open when a signature check fails.
 pytestmark = pytest.mark.filterwarnings(

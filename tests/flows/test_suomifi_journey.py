@@ -15,7 +15,6 @@ import httpx
 import pytest
 from defusedxml import ElementTree
 
-from tests.conftest import SAML_SP_SETTINGS, SAMLWorld
 from tests.flows.suomifi import (
     BANK,
     CARD,
@@ -30,6 +29,7 @@ from tests.flows.suomifi import (
     to_suomifi,
 )
 from tests.portal_client import callback_params, portal_client, redeem, start
+from tests.worlds import SAML_SP_SETTINGS, SAMLWorld
 
 MD = "{urn:oasis:names:tc:SAML:2.0:metadata}"
 MDUI = "{urn:oasis:names:tc:SAML:metadata:ui}"

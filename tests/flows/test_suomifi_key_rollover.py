@@ -14,10 +14,10 @@ import pytest
 from defusedxml import ElementTree
 
 from broker.upstream.saml.sp_keys import SPKeyRing
-from tests.conftest import SAMLWorld
 from tests.flows.suomifi import back_at_broker, suomifi_answer, to_suomifi
 from tests.portal_client import callback_params, portal_client, redeem, start
 from tests.upstream.saml.test_sp_keys import signs_request
+from tests.worlds import SAMLWorld
 
 MD = "{urn:oasis:names:tc:SAML:2.0:metadata}"
 DS = "{http://www.w3.org/2000/09/xmldsig#}"

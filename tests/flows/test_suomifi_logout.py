@@ -19,7 +19,6 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from broker.upstream.saml.logout import MESSAGE_LIFETIME
-from tests.conftest import SAMLWorld
 from tests.flows.conftest import LogoutReceiver, wait_for
 from tests.flows.suomifi import (
     CARD,
@@ -34,6 +33,7 @@ from tests.flows.suomifi import (
 )
 from tests.flows.test_logout import LOGGED_OUT
 from tests.portal_client import callback_params, portal_client, redeem, start
+from tests.worlds import SAMLWorld
 
 RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
 SUCCESS = "urn:oasis:names:tc:SAML:2.0:status:Success"

@@ -18,11 +18,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mock_idps.saml_common.keys import load_or_create_pair
 from mock_idps.suomifi_idp.provider import KEY_NAME, ORGANISATION
-from tests.conftest import SAML_SP_SETTINGS, SAMLWorld, idp_configs_for, start_broker
+from tests.brokers import start_broker
 from tests.flows.conftest import wait_for
 from tests.flows.suomifi import back_at_broker, suomifi_answer, to_suomifi
 from tests.portal_client import callback_params, portal_client, redeem, start
 from tests.servers import bound_socket, serve
+from tests.worlds import SAML_SP_SETTINGS, SAMLWorld, idp_configs_for
 
 pytestmark = pytest.mark.filterwarnings(  # pysaml2's temporary files on a refused signature
     r"ignore:Exception ignored in. <_io.FileIO name='/tmp/tmp"

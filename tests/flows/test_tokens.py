@@ -13,7 +13,8 @@ import pytest
 import yaml
 
 from broker.cli import main
-from tests.conftest import BACKENDS, HUS_USER_NAME, RunningBroker, log_in
+from tests.brokers import BACKENDS, RunningBroker
+from tests.login_walk import HUS_USER_NAME, log_in
 from tests.portal_client import callback_params, portal_client, redeem, start
 
 

@@ -11,18 +11,17 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 from authlib.integrations.starlette_client import StarletteOAuth2App
 
-from tests.conftest import (
+from tests.flows.test_org_saml_journey import at_the_idp, authn_request, back_to_broker
+from tests.jwt_tools import jwt_parts
+from tests.login_walk import (
     HUS_USER,
-    JourneyWorld,
-    OrgSAMLWorld,
     choose_organisation,
     hidden_inputs,
-    jwt_parts,
     upstream_login,
     walk_to_idp,
 )
-from tests.flows.test_org_saml_journey import at_the_idp, authn_request, back_to_broker
 from tests.portal_client import Authorization, callback_params, portal_client, redeem, start
+from tests.worlds import JourneyWorld, OrgSAMLWorld
 
 TWO_HOURS = 7200
 SOITE_USER = ("elin.sundqvist", "testi1234")

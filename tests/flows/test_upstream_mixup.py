@@ -12,16 +12,11 @@ import httpx
 import pytest
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from tests.conftest import (
-    JourneyWorld,
-    RunningBroker,
-    idp_configs_for,
-    start_broker,
-    upstream_login,
-    walk_to_idp,
-)
+from tests.brokers import RunningBroker, start_broker
+from tests.login_walk import upstream_login, walk_to_idp
 from tests.portal_client import portal_client, start
 from tests.servers import bound_socket, serve
+from tests.worlds import JourneyWorld, idp_configs_for
 
 PIRHA_USER = ("tiina.laine", "testi1234")
 

@@ -12,7 +12,7 @@ import pytest
 from broker.store.base import Store
 from broker.store.postgres import PostgresStore
 from broker.store.sqlite import SQLiteStore
-from tests.conftest import BACKENDS
+from tests.brokers import BACKENDS
 
 StoreFactory = Callable[[], Store]
 
