@@ -18,7 +18,7 @@ SUPPORT: dict[str, Any] = {
     "phone": "+358 9 123 4567",
     "email": "tuki@tunnistus.example",
     "url": "https://tuki.tunnistus.example/ohjeet",
-    "hours": {"fi": "ma–pe 8–16", "sv": "mån–fre 8–16", "en": "Mon–Fri 8am–4pm"},
+    "hours": {"fi": "ma-pe 8-16", "sv": "mån-fre 8-16", "en": "Mon-Fri 8am-4pm"},
 }
 PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
@@ -43,9 +43,9 @@ def branded(tmp_path: Path, broker_keys: Path) -> Iterator[RunningBroker]:
 @pytest.mark.parametrize(
     ("language", "title", "hours"),
     [
-        ("fi", "Tarvitsetko apua?", "Palveluaika: ma–pe 8–16"),
-        ("sv", "Behöver du hjälp?", "Öppettider: mån–fre 8–16"),
-        ("en", "Need help?", "Opening hours: Mon–Fri 8am–4pm"),
+        ("fi", "Tarvitsetko apua?", "Palveluaika: ma-pe 8-16"),
+        ("sv", "Behöver du hjälp?", "Öppettider: mån-fre 8-16"),
+        ("en", "Need help?", "Opening hours: Mon-Fri 8am-4pm"),
     ],
 )
 async def test_an_error_page_shows_the_support_contact_in_each_language(

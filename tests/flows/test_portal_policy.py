@@ -199,4 +199,3 @@ async def test_an_idp_hint_at_an_organisation_the_portal_does_not_offer_is_not_f
     auth = await start(portal_client(broker), idp_hint="hus")
     first = await browser.get(auth.url)
     assert first.headers["location"] == "/login/role"
-
