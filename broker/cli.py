@@ -340,8 +340,8 @@ def _clients_list(settings: Settings, args: argparse.Namespace) -> int:
     else:
         for c in clients:
             uris, scopes = " ".join(c.redirect_uris), " ".join(_scopes(c))
-            policy = policy_summary(c)
-            print(f"{c.client_id}\t{c.token_endpoint_auth_method}\t{uris}\t{scopes}\t{policy}")
+            policy = f"\t{summary}" if (summary := policy_summary(c)) else ""
+            print(f"{c.client_id}\t{c.token_endpoint_auth_method}\t{uris}\t{scopes}{policy}")
     return 0
 
 

@@ -69,7 +69,7 @@ def public_policy(client: ClientRecord) -> dict[str, Any]:
 
 
 def policy_summary(client: ClientRecord) -> str:
-    """One column of `clients list`: what the policy restricts ("-": nothing)."""
+    """The last column of `clients list`: what the policy sets (empty: no column)."""
     parts = [
         f"routes={','.join(client.routes)}" if client.routes else "",
         f"idps={','.join(client.idps)}" if client.idps else "",
@@ -77,4 +77,4 @@ def policy_summary(client: ClientRecord) -> str:
         f"minimum_acr={client.minimum_acr}" if client.minimum_acr else "",
         f"policy_uri={client.policy_uri}" if client.policy_uri else "",
     ]
-    return " ".join(p for p in parts if p) or "-"
+    return " ".join(p for p in parts if p)
