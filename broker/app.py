@@ -27,6 +27,7 @@ from broker.health import PROBE_CLIENT_ID, Readiness, idp_usability
 from broker.housekeeping import Housekeeping
 from broker.http import (
     account_routes,
+    branding_routes,
     health_routes,
     journey_routes,
     logout_routes,
@@ -141,7 +142,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
                 saml=saml.context if saml else None,
                 https_only=not settings.development,
             )
-            renderer = Renderer()
+            renderer = Renderer(branding=settings.branding)
             limiter = MeteredRateLimiter(store, clock, subject_key, metrics)
             accounts = await account_stage(
                 settings, store, clock, renderer, limiter, subject_key, registry
@@ -214,6 +215,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         *misc_routes.ROUTES,
         *health_routes.ROUTES,
         *notice_routes.ROUTES,
+        *branding_routes.ROUTES,
     ]
     return Starlette(
         routes=routes,

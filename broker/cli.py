@@ -20,6 +20,13 @@ from broker.app import create_app, load_idps, make_store, open_keyring
 from broker.claims.release import permitted_scopes
 from broker.claims.scopes import supported_scopes
 from broker.claims.subjects import SUBJECT_TYPES
+from broker.cli_policy import (
+    add_policy_arguments,
+    check_client_policy,
+    policy_fields,
+    policy_summary,
+    public_policy,
+)
 from broker.cli_store import opened_store, run_with_store
 from broker.clock import SystemClock
 from broker.errors import BrokerError, ConfigError
@@ -164,6 +171,7 @@ def _add_client_parser(commands: Any) -> None:
         "--sector-identifier",
         help="pairwise: the host whose portals share a sub (default: the redirect URIs' host)",
     )
+    add_policy_arguments(add)
     add.add_argument("--json", action="store_true")
     add.set_defaults(func=_clients_add)
 
@@ -224,6 +232,7 @@ def _check_config(settings: Settings, args: argparse.Namespace) -> int:
                 await check_secrets(settings, store)
         for client in clients:
             check_client(client, development=settings.development)
+            check_client_policy(settings, client)
         keys = open_keyring(settings, SystemClock())
         active = [k.kid for k in keys.list() if k.state == "active"]
         idps = load_idps(settings).idps()
@@ -286,8 +295,10 @@ def _client_from_args(settings: Settings, args: argparse.Namespace) -> tuple[Cli
         subject_type=args.subject_type,
         sector_identifier=args.sector_identifier,
         release_national_identity_code=args.release_national_identity_code,
+        **policy_fields(args),
     )
     check_client(client, development=settings.development)
+    check_client_policy(settings, client)
     return client, secret
 
 
@@ -329,7 +340,8 @@ def _clients_list(settings: Settings, args: argparse.Namespace) -> int:
     else:
         for c in clients:
             uris, scopes = " ".join(c.redirect_uris), " ".join(_scopes(c))
-            print(f"{c.client_id}\t{c.token_endpoint_auth_method}\t{uris}\t{scopes}")
+            policy = f"\t{summary}" if (summary := policy_summary(c)) else ""
+            print(f"{c.client_id}\t{c.token_endpoint_auth_method}\t{uris}\t{scopes}{policy}")
     return 0
 
 
@@ -348,6 +360,7 @@ def _public(client: ClientRecord) -> dict[str, Any]:
         "subject_type": client.subject_type,
         "sector_identifier": client.sector_identifier,
         "release_national_identity_code": client.release_national_identity_code,
+        **public_policy(client),
     }
 
 

@@ -33,8 +33,10 @@
     │       ├── UpstreamOfflineError       a route or organisation an operator took offline
     │       │   └── UpstreamLoginRequiredError   no login without interaction (SAML NoPassive)
     │       └── UpstreamRequirementError   a valid answer that does not satisfy prompt/max_age/acr
-    │           └── LinkAssuranceError     too weak to link by identity code to the account
-    │                                      that code already has
+    │           ├── LinkAssuranceError     too weak to link by identity code to the account
+    │           │                          that code already has
+    │           └── PortalRequirementError  below what the portal asked: the page also leads
+    │                                      back to the portal (unmet_authentication_requirements)
     └── OAuthError                  RFC 6749 error codes, one class per code
         ├── InvalidRequestError, UnauthorizedClientError, AccessDeniedError,
         │   UnsupportedResponseTypeError, InvalidScopeError, ServerError,
@@ -43,9 +45,11 @@
         ├── InvalidClientError      401 with WWW-Authenticate (RFC 6749 §5.2)
         ├── InvalidTokenError       401 with WWW-Authenticate: Bearer (RFC 6750 §3.1)
         ├── InsufficientScopeError  403 (RFC 6750 §3.1)
-        └── LoginRequiredError, ConsentRequiredError, InteractionRequiredError,
-            RequestNotSupportedError, RequestURINotSupportedError,
-            RegistrationNotSupportedError (OpenID Connect Core §3.1.2.6)
+        ├── LoginRequiredError, ConsentRequiredError, InteractionRequiredError,
+        │   RequestNotSupportedError, RequestURINotSupportedError,
+        │   RegistrationNotSupportedError (OpenID Connect Core §3.1.2.6)
+        └── UnmetAuthenticationRequirementsError (OpenID Connect Core Error Code
+                                    unmet_authentication_requirements 1.0)
 
 An OAuthError raised while handling /authorize after the redirect_uri was validated is wrapped in
 `AuthorizationRedirectError`, which carries where and how to redirect it; the response mapping never
@@ -274,6 +278,18 @@ class UpstreamRequirementError(UpstreamError):
     message_id = "error.upstream_requirements"
 
 
+class PortalRequirementError(UpstreamRequirementError):
+    """An answer that does not meet what the portal requires (its acr_values, raised to its
+    minimum acr): the page offers the other routes, and a way back to the portal, which then
+    gets unmet_authentication_requirements (`portal` is the portal's display name)."""
+
+    message_id = "error.portal_requirements"
+
+    def __init__(self, detail: str, *, portal: str | None) -> None:
+        super().__init__(detail)
+        self.portal = portal
+
+
 class LinkAssuranceError(UpstreamRequirementError):
     """The login's identity code already has an account, but its level of assurance is below
     what linking by the code needs: a stronger login, or the account's own route, is needed
@@ -441,6 +457,13 @@ class RegistrationNotSupportedError(OAuthError):
     """OpenID Connect Core §3.1.2.6: the `registration` parameter is not supported."""
 
     error = "registration_not_supported"
+
+
+class UnmetAuthenticationRequirementsError(OAuthError):
+    """OpenID Connect Core Error Code unmet_authentication_requirements 1.0 §1: the OP could not
+    authenticate the End-User as the RP requires (here: at the portal's minimum acr)."""
+
+    error = "unmet_authentication_requirements"
 
 
 class AuthorizationRedirectError(BrokerError):

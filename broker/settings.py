@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from broker.branding import BrandingSettings
 from broker.errors import ConfigError
 from broker.notices.settings import NoticeSettings
 
@@ -302,6 +303,7 @@ class Settings(_Frozen):
     health: HealthSettings = HealthSettings()
     logging: LoggingSettings = LoggingSettings()
     notices: NoticeSettings = NoticeSettings()
+    branding: BrandingSettings = BrandingSettings()
 
     @model_validator(mode="after")
     def _check_issuer(self) -> Settings:

@@ -27,6 +27,7 @@ from broker.errors import (
     NotFoundError,
     OAuthError,
     PageError,
+    PortalRequirementError,
     RequestLimitError,
     ServerError,
     StoreUnavailableError,
@@ -38,6 +39,7 @@ from broker.frontend.oidc.codes import redirect_with
 from broker.http.context import broker
 from broker.http.notices import error_notices
 from broker.http.pages import page
+from broker.journey.flow import RETURN_UNMET_PATH
 from broker.store.notices import NoticeRecord
 
 log = logging.getLogger("broker.errors")
@@ -86,6 +88,7 @@ async def on_page_error(request: Request, exc: PageError) -> Response:
     await _record(request, exc, error_id, exc.status_code, exc.message_id)
     if isinstance(exc, UpstreamError):  # the transaction lives on: offer the other routes
         offline = exc if isinstance(exc, UpstreamOfflineError) else None
+        portal = exc if isinstance(exc, PortalRequirementError) else None
         return await _error_page(
             request,
             exc.message_id,
@@ -93,6 +96,7 @@ async def on_page_error(request: Request, exc: PageError) -> Response:
             exc.status_code,
             back=("/login/role", "error.choose_again"),
             offline=offline,
+            portal_return=portal,
         )
     return await _error_page(request, exc.message_id, error_id, exc.status_code)
 
@@ -168,6 +172,7 @@ async def _error_page(
     status: int,
     back: tuple[str, str] | None = None,
     offline: UpstreamOfflineError | None = None,
+    portal_return: PortalRequirementError | None = None,
 ) -> Response:
     response = page(
         request,
@@ -179,6 +184,8 @@ async def _error_page(
         back_url=back[0] if back else None,
         back_key=back[1] if back else None,
         notices=await _notices(request, offline),
+        return_url=RETURN_UNMET_PATH if portal_return else None,
+        portal_name=portal_return.portal if portal_return else None,
     )
     response.headers.update(NO_STORE)
     return response

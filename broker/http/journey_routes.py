@@ -13,7 +13,7 @@ from broker.http.errors import NO_STORE
 from broker.http.notices import step_notices
 from broker.http.oidc_routes import redirect, single_values
 from broker.http.pages import page
-from broker.journey.flow import CALLBACK_PATH, Redirect
+from broker.journey.flow import CALLBACK_PATH, RETURN_UNMET_PATH, Redirect, portal_of
 from broker.journey.steps import STEP_PATHS, Choices, Step
 from broker.store.records import TransactionRecord
 from broker.upstream.saml.post_binding import check_saml_post
@@ -66,12 +66,16 @@ async def render_step(
     ctx = broker(request)
     locale = locale_of(request, tx.request.get("ui_locales"))
     choices = Choices.from_data(tx.data)
-    options = ctx.journey.map.options(step, choices, locale)
+    journey_map = ctx.journey.map_for(tx)
+    options = journey_map.options(step, choices, locale)
     options, unavailable, notices = await step_notices(ctx.journey, step, choices, options)
     remembered = None
     if step is Step.ROLE:
-        idp = ctx.journey.map.registry.idp(ctx.cookies.read(request.cookies, REMEMBER) or "")
-        remembered = idp.names.get(locale) if idp else None
+        idp = journey_map.registry.idp(ctx.cookies.read(request.cookies, REMEMBER) or "")
+        remembered = idp.names.get(locale) if idp and journey_map.offers_idp(idp) else None
+    offered = journey_map.options(Step.ROUTE, choices, "fi")
+    routes = [journey_map.registry.route(o.id) for o in offered]
+    personal = any(r is not None and r.kind == "personal" for r in routes)
     order = list(Step)
     back = STEP_PATHS[order[order.index(step) - 1]] if step is not Step.ROLE else None
     return page(
@@ -91,7 +95,8 @@ async def render_step(
         email_shortcut=step is Step.GROUP and bool(ctx.journey.map.registry.idps()),
         email_error=email_error,
         email_value=email_value,
-        register_url=REGISTER_ENTRY_PATH if step is Step.ROUTE else None,
+        register_url=REGISTER_ENTRY_PATH if step is Step.ROUTE and personal else None,
+        portal=portal_of(tx),
     )
 
 
@@ -132,6 +137,14 @@ async def choose_remembered(request: Request) -> Response:
     await _checked_form(request, tx)
     remembered = ctx.cookies.read(request.cookies, REMEMBER)
     return redirect(request, await ctx.journey.choose_remembered(tx, remembered))
+
+
+async def return_unmet(request: Request) -> Response:
+    """From the page of a refused answer back to the portal, with the OAuth error (the
+    transaction of this browser's cookie only; a GET, as it ends in the error the portal is
+    owed anyway)."""
+    ctx = broker(request)
+    raise await ctx.journey.return_unmet(await current_transaction(request))
 
 
 async def upstream_callback(request: Request) -> Response:
@@ -175,6 +188,7 @@ async def saml_continue(request: Request) -> Response:
 ROUTES = [
     Route("/login/email", choose_by_email, methods=["POST"]),
     Route("/login/remembered", choose_remembered, methods=["POST"]),
+    Route(RETURN_UNMET_PATH, return_unmet, methods=["GET"]),
     Route(REGISTER_ENTRY_PATH, register_entry, methods=["POST"]),
     Route("/login/{step}", show_step, methods=["GET"]),
     Route("/login/{step}", choose_step, methods=["POST"]),

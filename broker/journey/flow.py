@@ -31,11 +31,14 @@ from broker.errors import (
     FormInputError,
     LoginElsewhereError,
     LoginUnavailableError,
+    PortalRequirementError,
     TemporarilyUnavailableError,
     TransactionError,
     UnknownChoiceError,
+    UnmetAuthenticationRequirementsError,
     UpstreamLoginRequiredError,
     UpstreamOfflineError,
+    UpstreamRequirementError,
     UpstreamResponseError,
 )
 from broker.frontend.oidc import secrets
@@ -61,6 +64,8 @@ ACS_PATH = "/upstream/saml/acs"
 SAML_CONTINUE_PATH = "/upstream/saml/continue"
 SLO_PATH = "/upstream/saml/slo"
 ACCOUNT_PATH = "/account"
+RETURN_UNMET_PATH = "/login/return"
+"""Back to the portal, after an answer that did not meet what it asked (`return_unmet`)."""
 REGISTER_PATH = "/account/register"
 CONFIRM_PATH = "/account/confirm"
 HELD_SECONDS: Final = 300
@@ -109,18 +114,22 @@ class LoginJourney:
         self, params: Mapping[str, str], duplicates: frozenset[str], sid: str | None
     ) -> Redirect:
         request = await self._provider.validate_authorization(params, duplicates)
+        portal = await self._portal(request.client_id)
+        journey_map = self.map.for_portal(portal["routes"], portal["idps"])
         hinted = self.map.registry.idp(request.idp_hint or "")
+        if hinted is not None and not journey_map.offers_idp(hinted):
+            hinted = None  # a hint at an IdP the portal does not offer: as an unknown hint
         passive = hinted is not None and hinted.protocol == "saml"  # prompt=none: IsPassive
         session = await self._provider.reusable_session(request, sid, passive_upstream=passive)
         if session is not None:
             await self._audit.login_by_session(request.client_id, session)
             return Redirect(await self._provider.complete(request, session))
-        if not self.map.options(Step.ROLE, Choices(), "fi"):
-            raise LoginUnavailableError("no role has any enabled IdP")
+        if not journey_map.options(Step.ROLE, Choices(), "fi"):
+            raise LoginUnavailableError("no role has any enabled IdP the portal offers")
         if hinted is not None and await self._offline(hinted):
             unavailable = TemporarilyUnavailableError(f"{hinted.id} is offline for now")
             raise AuthorizationRedirectError(unavailable, request.redirect_uri, request.state)
-        tx = await self._transactions.create(request)
+        tx = await self._transactions.create(request, portal=portal)
         if hinted is not None:
             return await self._start_upstream(tx, hinted)
         return Redirect(STEP_PATHS[Step.ROLE], tx_id=tx.tx_id)
@@ -149,33 +158,52 @@ class LoginJourney:
     async def current(self, tx_id: str | None) -> TransactionRecord:
         return await self._transactions.load(tx_id)
 
+    async def _portal(self, client_id: str) -> dict[str, Any]:
+        """What the choice pages need of the portal's policy, kept in the transaction for the
+        length of the login (`portal_of`)."""
+        client = await self._provider.store.clients.get(client_id)
+        if client is None:
+            return {"routes": [], "idps": []}
+        return {
+            "name": client.client_name,
+            "policy_uri": client.policy_uri,
+            "routes": list(client.routes),
+            "idps": list(client.idps),
+        }
+
+    def map_for(self, tx: TransactionRecord) -> JourneyMap:
+        """The journey as this login's portal offers it (a login for the account pages: all)."""
+        portal = portal_of(tx)
+        return self.map.for_portal(portal.get("routes") or (), portal.get("idps") or ())
+
     # -- the choice pages -----------------------------------------------------------------
     def step_to_show(self, tx: TransactionRecord, wanted: Step) -> Step:
         """The page asked for, unless an earlier answer is missing: then that earlier step."""
-        open_step = self.map.first_open_step(Choices.from_data(tx.data))
+        open_step = self.map_for(tx).first_open_step(Choices.from_data(tx.data))
         order = list(Step)
         return wanted if order.index(wanted) <= order.index(open_step) else open_step
 
     async def choose(self, tx: TransactionRecord, step: Step, choice: str) -> Redirect:
         choices = Choices.from_data(tx.data)
+        journey_map = self.map_for(tx)
         if (shown := self.step_to_show(tx, step)) is not step:
             return Redirect(STEP_PATHS[shown])
         if step is Step.ORGANISATION:
             idp = self.map.registry.idp(choice)
-            if idp is None or not self.map.allows_idp(choices, choice):
+            if idp is None or not journey_map.allows_idp(choices, choice):
                 raise UnknownChoiceError(f"organisation {choice!r} not on offer")
             return await self._start_upstream(tx, idp)
-        if choice not in {o.id for o in self.map.options(step, choices, "fi")}:
+        if choice not in {o.id for o in journey_map.options(step, choices, "fi")}:
             raise UnknownChoiceError(f"{step.value} {choice!r} not on offer")
         if step is Step.ROUTE and (await self.current_notices()).offline("route", choice):
             raise UpstreamOfflineError(f"route {choice!r} is offline", route=choice)
         updated = await self._transactions.update(tx, **_answer(step, choice))
         route = self.map.registry.route(choice) if step is Step.ROUTE else None
         if route is not None and not route.groups:
-            only = self.map.idps_for(route.id, None)
+            only = journey_map.idps_for(route.id, None)
             if len(only) == 1:  # a route with one IdP of its own (Suomi.fi) needs no more pages
                 return await self._start_upstream(updated, only[0])
-        return Redirect(STEP_PATHS[self.map.first_open_step(Choices.from_data(updated.data))])
+        return Redirect(STEP_PATHS[journey_map.first_open_step(Choices.from_data(updated.data))])
 
     async def remember_choice(self, tx: TransactionRecord) -> TransactionRecord:
         """Opt-in: after a successful login the organisation is remembered on this device."""
@@ -185,13 +213,13 @@ class LoginJourney:
         """The e-mail shortcut: None when no organisation has that domain (the page says so,
         and nothing about whether anyone with that address exists)."""
         idp = self.map.registry.idp_for_email(email)
-        if idp is None:
+        if idp is None or not self.map_for(tx).offers_idp(idp):
             return None
         return await self._start_upstream(tx, idp)
 
     async def choose_remembered(self, tx: TransactionRecord, idp_id: str | None) -> Redirect:
         idp = self.map.registry.idp(idp_id or "")
-        if idp is None:
+        if idp is None or not self.map_for(tx).offers_idp(idp):
             return Redirect(STEP_PATHS[Step.ROLE])
         return await self._start_upstream(tx, idp)
 
@@ -200,6 +228,8 @@ class LoginJourney:
         """A fresh random RelayState per SAML login, never the transaction id: it travels
         through the IdP and whoever holds the AuthnRequest URL, so it must name nothing that
         lets anyone continue the login (see `hold_saml_response`)."""
+        if not self.map_for(tx).offers_idp(idp):
+            raise UnknownChoiceError(f"{idp.id} is not offered by the portal")
         if await self._offline(idp):
             raise UpstreamOfflineError(f"{idp.id} is offline", idp=idp.id)
         request = AuthorizationRequest.from_json(tx.request)
@@ -215,7 +245,7 @@ class LoginJourney:
         )
         started = await self._connectors[idp.id].start(login)
         await self._transactions.expect_answer(
-            tx, relay_state, idp=idp.id, upstream=started.saved, held=None
+            tx, relay_state, idp=idp.id, upstream=started.saved, held=None, unmet=None
         )
         log.info("upstream login started", extra={"idp": idp.id})
         return Redirect(started.url, tx_id=tx.tx_id)
@@ -250,6 +280,8 @@ class LoginJourney:
             pending = await self._verified_login(idp, params, saved)
         except UpstreamLoginRequiredError as exc:
             raise await self._login_required(tx, exc) from exc
+        except UpstreamRequirementError as exc:
+            raise await self._unmet(tx, exc) from exc
         return await self._with_account(tx, idp.id, pending)
 
     async def hold_saml_response(self, params: Mapping[str, str]) -> Redirect:
@@ -272,6 +304,8 @@ class LoginJourney:
             if "none" not in request.prompt:
                 raise
             held = {"login_required": True}
+        except UpstreamRequirementError as exc:
+            raise await self._unmet(tx, exc) from exc
         handle = secrets.new_secret()
         await self._transactions.expect_answer(
             tx,
@@ -326,6 +360,24 @@ class LoginJourney:
             return exc or UpstreamLoginRequiredError("the IdP needs the person's interaction")
         await self._transactions.finish(tx)
         return login_required(request, "no session at the IdP")
+
+    async def _unmet(self, tx: TransactionRecord, exc: UpstreamRequirementError) -> BrokerError:
+        """A portal's login that did not reach what the portal asked: the page offers the way
+        back to the portal (`return_unmet`); the login stays open for another route."""
+        if tx.data.get("purpose") == "account":
+            return exc
+        await self._transactions.update(tx, unmet=True)
+        return PortalRequirementError(str(exc), portal=portal_of(tx).get("name"))
+
+    async def return_unmet(self, tx: TransactionRecord) -> AuthorizationRedirectError:
+        """Back to the portal after a refused answer: unmet_authentication_requirements (OpenID
+        Connect Core Error Code unmet_authentication_requirements 1.0), no code. Only for a
+        login whose answer was refused so: for anything else there is nothing to return."""
+        if not tx.data.get("unmet"):
+            raise TransactionError("no refused login to return to the portal")
+        request = await self._transactions.finish(tx)
+        unmet = UnmetAuthenticationRequirementsError("the login did not meet the requirements")
+        return AuthorizationRedirectError(unmet, request.redirect_uri, request.state)
 
     async def _with_account(
         self, tx: TransactionRecord, idp_id: str, pending: PendingLogin
@@ -481,7 +533,7 @@ class LoginJourney:
             route=None,
             group=None,
         )
-        return Redirect(STEP_PATHS[self.map.first_open_step(Choices.from_data(tx.data))])
+        return Redirect(STEP_PATHS[self.map_for(tx).first_open_step(Choices.from_data(tx.data))])
 
     async def _finish_account(
         self, tx: TransactionRecord, account: AccountRecord, pending: PendingLogin
@@ -519,6 +571,13 @@ class LoginJourney:
             return Redirect(then if then in ACCOUNT_PAGES else ACCOUNT_PATH, session=session)
         url = await self._provider.complete(request, session)
         return Redirect(url, session=session)
+
+
+def portal_of(tx: TransactionRecord) -> dict[str, Any]:
+    """The portal's name, privacy notice and offer as the login began (none: the account
+    pages' own login)."""
+    portal = tx.data.get("portal")
+    return portal if isinstance(portal, dict) else {}
 
 
 def _answer(step: Step, choice: str) -> dict[str, Any]:

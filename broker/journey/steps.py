@@ -10,6 +10,7 @@ the browser to the first step that still needs an answer.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -50,10 +51,28 @@ class Choices:
 
 
 class JourneyMap:
-    """Which options each step offers, given the choices before it."""
+    """Which options each step offers, given the choices before it; a portal's map offers only
+    the routes and IdPs its policy lists (`for_portal`; empty lists: everything)."""
 
-    def __init__(self, registry: Registry) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        routes: Collection[str] = (),
+        idps: Collection[str] = (),
+    ) -> None:
         self.registry = registry
+        self._routes = frozenset(routes)
+        self._idps = frozenset(idps)
+
+    def for_portal(self, routes: Collection[str], idps: Collection[str]) -> JourneyMap:
+        return JourneyMap(self.registry, routes, idps)
+
+    def offers_idp(self, idp: IdP) -> bool:
+        """Whether the IdP is the portal's, on a route of the portal's (every way to an IdP,
+        choice page, hint, e-mail or remembered choice, ends at this check)."""
+        if self._idps and idp.id not in self._idps:
+            return False
+        return not self._routes or any(r in self._routes for r in self.routes_to(idp))
 
     def first_open_step(self, choices: Choices) -> Step:
         if not self._valid_role(choices.role):
@@ -85,8 +104,10 @@ class JourneyMap:
         if route.groups:
             if group_id not in route.groups:
                 return []
-            return self.registry.idps_in_group(group_id or "")
-        return [i for i in (self.registry.idp(x) for x in route.idps) if i is not None]
+            found = self.registry.idps_in_group(group_id or "")
+        else:
+            found = [i for i in (self.registry.idp(x) for x in route.idps) if i is not None]
+        return [i for i in found if not self._idps or i.id in self._idps]
 
     def routes_to(self, idp: IdP) -> list[str]:
         """The routes that lead to the organisation (its own, or through its group)."""
@@ -100,15 +121,18 @@ class JourneyMap:
         role = self.registry.role(role_id)
         if role is None:
             return []
-        routes = [self.registry.route(r) for r in role.routes]
+        routes = [self.registry.route(r) for r in role.routes if self._offers_route(r)]
         return [r for r in routes if r is not None and self._route_has_idps(r.id)]
+
+    def _offers_route(self, route_id: str) -> bool:
+        return not self._routes or route_id in self._routes
 
     def _groups_of(self, route_id: str) -> list[Choice]:
         route = self.registry.route(route_id)
         if route is None:
             return []
         groups = [self.registry.group(g) for g in route.groups]
-        return [g for g in groups if g is not None and self.registry.idps_in_group(g.id)]
+        return [g for g in groups if g is not None and self.idps_for(route_id, g.id)]
 
     def _route_has_idps(self, route_id: str) -> bool:
         route = self.registry.route(route_id)

@@ -21,7 +21,7 @@ class LoginTransactions:
         self._clock = clock
         self._ttl = ttl
 
-    async def create(self, request: AuthorizationRequest) -> TransactionRecord:
+    async def create(self, request: AuthorizationRequest, **data: Any) -> TransactionRecord:
         now = self._clock.now()
         tx = TransactionRecord(
             tx_id=secrets.new_secret(),
@@ -29,6 +29,7 @@ class LoginTransactions:
             request=request.to_json(),
             created_at=now,
             expires_at=now + self._ttl,
+            data=data,
         )
         return await self._put(tx)
 

@@ -54,8 +54,19 @@ class SQLClients:
             return await db.run("DELETE FROM clients WHERE client_id = ?", (client_id,)) > 0
 
 
+_TUPLES = (
+    "redirect_uris",
+    "post_logout_redirect_uris",
+    "allowed_scopes",
+    "grant_types",
+    "routes",
+    "idps",
+)
+
+
 def _client(body: str) -> ClientRecord:
     data = load(body)
-    for key in ("redirect_uris", "post_logout_redirect_uris", "allowed_scopes", "grant_types"):
-        data[key] = tuple(data[key])
+    for key in _TUPLES:
+        if key in data:
+            data[key] = tuple(data[key])
     return ClientRecord(**data)

@@ -31,6 +31,17 @@ class ClientRecord:
     release_national_identity_code: bool = False
     """Whether the portal may ask for the `national_identity_code` scope (claim `hetu`); off
     unless an operator turns it on (`clients add --release-national-identity-code`)."""
+    routes: tuple[str, ...] = ()
+    """The login routes (journey.yaml ids) the portal offers; empty: every route."""
+    idps: tuple[str, ...] = ()
+    """The upstream IdPs (organisations, Suomi.fi) the portal offers; empty: every IdP."""
+    default_acr: str | None = None
+    """The least acr asked of a login whose request has no acr_values."""
+    minimum_acr: str | None = None
+    """The least acr any login for the portal gets: lower acr_values are raised to it, an
+    answer below it is refused, and no ID token carries less."""
+    policy_uri: str | None = None
+    """The portal's privacy notice, linked from the choice pages (OIDC Registration §2)."""
 
 
 @dataclass(frozen=True)

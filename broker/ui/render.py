@@ -4,7 +4,8 @@ Each environment has its locale's gettext installed (newstyle, so `_("key", name
 `value`), autoescaping on and `StrictUndefined`, so a missing variable or message id fails loudly
 in tests instead of showing a blank or a dotted key to a person.
 
-Templates always see `locale`, `locales` and `static_url`. The language switch is drawn from
+Templates always see `locale`, `locales`, `static_url` and `branding` (the deployment's logo,
+colours and support contact). The language switch is drawn from
 `lang_links`, a list of `(locale, label, url)` given by the caller (see `language_links`); without
 it no switch is shown. URLs given to templates (`action`, `back_url`, `cancel_url`, `lang_links`)
 must already be validated: escaping makes them safe in an attribute, not safe to follow.
@@ -17,6 +18,7 @@ from typing import Any, cast
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from broker.branding import BrandingSettings
 from broker.ui.i18n import LOCALES, Messages, load_messages
 
 LangLinks = list[tuple[str, str, str]]
@@ -25,13 +27,17 @@ LangLinks = list[tuple[str, str, str]]
 class Renderer:
     """Renders the templates under `broker/ui/templates/` in any of `LOCALES`."""
 
-    def __init__(self, static_url: str = "/static") -> None:
+    def __init__(
+        self, static_url: str = "/static", branding: BrandingSettings | None = None
+    ) -> None:
         loader = PackageLoader("broker.ui", "templates")
         self._messages = {locale: load_messages(locale) for locale in LOCALES}
         self._environments = {
             locale: _build_environment(loader, messages, static_url.rstrip("/"))
             for locale, messages in self._messages.items()
         }
+        for environment in self._environments.values():
+            environment.globals["branding"] = branding or BrandingSettings()
 
     def render(self, template: str, locale: str, **context: object) -> str:
         """Render `template` in `locale`; `lang_links` defaults to no language switch."""

@@ -314,3 +314,30 @@ async def test_rate_counters_count_per_window_across_connections_and_are_purged(
     finally:
         await first.close()
         await second.close()
+
+
+async def test_a_portal_policy_round_trips_and_a_body_from_before_has_none(store: Store) -> None:
+    """The portal policy lives in the client's body like every other setting (no migration):
+    it round-trips on both backends, and a body written before it loads with "everything"."""
+    client = ClientRecord(
+        "wellbeing",
+        "Hyvinvointialueen portaali",
+        ("https://p/cb",),
+        "none",
+        routes=("organisation",),
+        idps=("pirha", "tyks"),
+        default_acr="http://ftn.ficora.fi/2017/loa2",
+        minimum_acr="http://ftn.ficora.fi/2017/loa3",
+        policy_uri="https://p/tietosuoja",
+    )
+    await store.clients.put(client)
+    assert await store.clients.get("wellbeing") == client
+    old = asdict(ClientRecord("old", "Old", ("https://p/cb",), "none"))
+    for key in ("routes", "idps", "default_acr", "minimum_acr", "policy_uri"):
+        del old[key]
+    await store.connection.run(
+        "INSERT INTO clients (client_id, body, created_at) VALUES (?, ?, 0)",
+        ("old", json.dumps(old)),
+    )
+    loaded = await store.clients.get("old")
+    assert loaded == ClientRecord("old", "Old", ("https://p/cb",), "none")

@@ -25,6 +25,7 @@ from broker.errors import (
     UnsupportedResponseTypeError,
     UntrustedRequestError,
 )
+from broker.frontend.oidc.portal_policy import effective_acr_values
 from broker.store.records import ClientRecord
 
 PKCE_VERIFIER_CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")
@@ -136,7 +137,11 @@ def _validate(
         code_challenge_method=method,
         prompt=prompt,
         max_age=_max_age(params.get("max_age")),
-        acr_values=_acr_values(params.get("acr_values"), acr_values_supported),
+        acr_values=effective_acr_values(
+            _acr_values(params.get("acr_values"), acr_values_supported),
+            client,
+            acr_values_supported,
+        ),
         ui_locales=params.get("ui_locales"),
         login_hint=params.get("login_hint"),
         idp_hint=params.get("idp_hint"),

@@ -7,9 +7,14 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from broker.claims.release import release
 from broker.claims.subjects import ClientSubjects
 from broker.clock import Clock
-from broker.errors import UntrustedRequestError
+from broker.errors import (
+    AuthorizationRedirectError,
+    UnmetAuthenticationRequirementsError,
+    UntrustedRequestError,
+)
 from broker.frontend.oidc import secrets
 from broker.frontend.oidc.authorization import AuthorizationRequest
+from broker.frontend.oidc.portal_policy import meets_minimum
 from broker.settings import TokenSettings
 from broker.store.base import Store
 from broker.store.records import CodeRecord, GrantRecord, SessionRecord
@@ -23,7 +28,10 @@ class CodeIssuer:
         issuer: str,
         ttl: TokenSettings,
         subjects: ClientSubjects,
+        *,
+        acr_values_supported: tuple[str, ...] = (),
     ) -> None:
+        self._acr_values_supported = acr_values_supported
         self._store = store
         self._clock = clock
         self._issuer = issuer
@@ -35,12 +43,16 @@ class CodeIssuer:
     ) -> str:
         """The URL that sends the browser back to the portal with a fresh code; the grant has the
         portal's own `sub` (pairwise unless the portal is configured public) and only the claims
-        its scopes release to it."""
+        its scopes release to it. A login below the portal's minimum acr gets no code, however
+        it got here (the last of the minimum's checks; see `portal_policy`)."""
         now = self._clock.now()
         code = secrets.new_secret()
         client = await self._store.clients.get(request.client_id)
         if client is None:  # removed while the person was logging in
             raise UntrustedRequestError(f"client {request.client_id} is no longer registered")
+        if not meets_minimum(session.acr, client, self._acr_values_supported):
+            unmet = UnmetAuthenticationRequirementsError("below the portal's minimum acr")
+            raise AuthorizationRedirectError(unmet, request.redirect_uri, request.state)
         grant = GrantRecord(
             grant_id=secrets.new_id(),
             client_id=request.client_id,

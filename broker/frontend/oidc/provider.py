@@ -50,7 +50,14 @@ class OIDCProvider:
         self.clock = clock
         self.metadata = provider_metadata(settings)
         self.sessions = SessionManager(store, clock, settings.tokens.session_ttl)
-        self.codes = CodeIssuer(store, clock, issuer, settings.tokens, subjects)
+        self.codes = CodeIssuer(
+            store,
+            clock,
+            issuer,
+            settings.tokens,
+            subjects,
+            acr_values_supported=settings.acr_values_supported,
+        )
         self.issuer = TokenIssuer(store, keys, clock, issuer, settings.tokens)
         self.tokens = TokenEndpoint(store, self.issuer, clock)
         self.resources = TokenResources(store, clock, issuer, Sealer(subject_key))
