@@ -10,7 +10,7 @@ from playwright.async_api import expect
 from broker.app import make_store
 from tests.browser.conftest import NewPage, Portal
 from tests.browser.journey import FINNISH, Journey, at
-from tests.conftest import JourneyWorld
+from tests.worlds import JourneyWorld
 
 PRIVACY_URI = "http://127.0.0.1:9/tietosuojaseloste"
 

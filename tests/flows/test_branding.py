@@ -12,7 +12,7 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from tests.conftest import RunningBroker, make_settings, start_broker
+from tests.brokers import RunningBroker, make_settings, start_broker
 
 SUPPORT: dict[str, Any] = {
     "phone": "+358 9 123 4567",

@@ -11,7 +11,6 @@ from dataclasses import replace
 
 import httpx
 
-from tests.conftest import JourneyWorld, SAMLWorld, choose
 from tests.flows.suomifi import (
     LOA2,
     LOA3,
@@ -22,8 +21,10 @@ from tests.flows.suomifi import (
     to_suomifi,
 )
 from tests.flows.test_suomifi_attacks import answer, forge, impostor, login_at_suomifi
+from tests.login_walk import choose
 from tests.portal_client import callback_params, portal_client, redeem, start
-from tests.upstream.saml_forge import Forge
+from tests.upstream.saml.saml_forge import Forge
+from tests.worlds import JourneyWorld, SAMLWorld
 
 __all__ = ["forge", "impostor"]  # fixtures of the attacks' module, used here too
 

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from tests.conftest import JourneyWorld
 from tests.flows.suomifi import LOA2, LOA3
 from tests.flows.test_audit_trail import run_cli
+from tests.worlds import JourneyWorld
 
 BASE = ("clients", "add", "--client-id", "alue", "--redirect-uri", "http://127.0.0.1:9/cb")
 BASE += ("--auth-method", "none")
