@@ -10,6 +10,7 @@ the browser to the first step that still needs an answer.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -52,8 +53,13 @@ class Choices:
 class JourneyMap:
     """Which options each step offers, given the choices before it."""
 
-    def __init__(self, registry: Registry) -> None:
-        self.registry = registry
+    def __init__(self, registry: Callable[[], Registry]) -> None:
+        """`registry`: the current one (a reload of the IdP files replaces it)."""
+        self._registry = registry
+
+    @property
+    def registry(self) -> Registry:
+        return self._registry()
 
     def first_open_step(self, choices: Choices) -> Step:
         if not self._valid_role(choices.role):
