@@ -61,6 +61,7 @@ from broker.metrics.connectors import metered_connectors
 from broker.metrics.rate_limits import MeteredRateLimiter
 from broker.metrics.store_timing import timed_store
 from broker.notices.board import NoticeBoard
+from broker.notices.probes import ProbeNotices
 from broker.notices.watcher import IdPWatcher, watch_connectors
 from broker.rate_limits import RateLimiter
 from broker.secret_files import set_private_umask
@@ -69,6 +70,7 @@ from broker.store.base import Store
 from broker.store.postgres import PostgresStore
 from broker.store.sqlite import SQLiteStore
 from broker.ui import Renderer
+from broker.upstream.probe import IdPProber, ProbeResult
 from broker.upstream.registry import Registry, empty_registry, load_registry
 
 log = logging.getLogger(__name__)
@@ -193,6 +195,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
                     name="housekeeping",
                 ),
             ]
+            if settings.idps.probe.enabled:
+                probes = probe_notices(settings, store, http, clock, board, renderer, idps, metrics)
+                tasks.append(asyncio.create_task(probes.run(), name="idp-probes"))
             log.info("sote-broker %s ready at %s", __version__, settings.issuer)
             try:
                 yield
@@ -301,6 +306,7 @@ class IdPSetBuilder:
             clock,
             self._renderer,
             registry,
+            self._metrics,
         )
         logouts = upstream_logouts(settings, saml, self._provider, connectors, http, clock)
         return IdPSet(registry, connectors, journey_connectors, saml, logouts)
@@ -356,6 +362,7 @@ def watched(
     clock: Clock,
     renderer: Renderer,
     registry: Registry,
+    metrics: Metrics,
 ) -> dict[str, Connector]:
     """The journey's connectors, counted by the IdP watcher (unless it is turned off); its
     automatic notice names the organisation in each language."""
@@ -372,6 +379,63 @@ def watched(
         }
 
     watcher = IdPWatcher(
-        store.idp_outcomes, store.notices, board, clock, settings.notices.watch, texts
+        store.idp_outcomes,
+        store.notices,
+        board,
+        clock,
+        settings.notices.watch,
+        texts,
+        on_change=disturbed_gauge(metrics, "watcher"),
     )
     return watch_connectors(connectors, watcher)
+
+
+def disturbed_gauge(metrics: Metrics, source: str) -> Callable[[str, bool], None]:
+    """The `on_change` hook of an automatic notice: sote_broker_idp_disturbed 1 or 0."""
+
+    def changed(idp_id: str, disturbed: bool) -> None:
+        metrics.idp_disturbed.labels(idp_id, source).set(1.0 if disturbed else 0.0)
+
+    return changed
+
+
+def probe_notices(
+    settings: Settings,
+    store: Store,
+    http: httpx.AsyncClient,
+    clock: Clock,
+    board: NoticeBoard,
+    renderer: Renderer,
+    idps: CurrentIdPs,
+    metrics: Metrics,
+) -> ProbeNotices:
+    """The background probe of every IdP of the current set, raising automatic notices: the
+    watcher's text when an IdP is unreachable or broken, another when it expires soon."""
+    probe = settings.idps.probe
+    prober = IdPProber(
+        http,
+        clock,
+        warn_seconds=probe.expiry_warning_days * 86400,
+        crypto_backend=settings.saml_sp.crypto_backend,
+        clock_skew=settings.tokens.clock_skew,
+    )
+
+    def texts(idp_id: str, result: ProbeResult) -> dict[str, str]:
+        idp = idps.registry.idp(idp_id)
+        key = "notice.automatic" if result.status == "error" else "notice.idp_expiring"
+        return {
+            lang: renderer.text(lang, key, name=idp.names.get(lang) if idp else idp_id)
+            for lang in ("fi", "sv", "en")
+        }
+
+    return ProbeNotices(
+        prober,
+        lambda: idps.registry.idps(),
+        store.leases,
+        store.notices,
+        board,
+        clock,
+        probe,
+        texts,
+        on_change=disturbed_gauge(metrics, "probe"),
+    )
