@@ -2,15 +2,17 @@
 `idp-probes` lease, as housekeeping's) probes every IdP (`broker.upstream.probe`) and raises the
 automatic notice "auto-probe:<idp>" on an organisation whose discovery or metadata is unreachable
 or broken (severe: the login would fail now) or whose metadata or signing certificate expires
-within `expiry_warning_days` (info: it will fail then); it ends the notice when a probe finds the
-IdP well again. The IdP watcher (`broker.notices.watcher`) raises its own notice from failing
-logins; the two are apart, so that a probe that finds the metadata fine does not end a notice
-raised by logins failing for another reason. `on_change(idp_id, disturbed)` is the metrics' hook.
+within `expiry_warning_days` (info: it will fail then); it changes the notice when the IdP goes
+from one to the other and ends it when a probe finds the IdP well again. The IdP watcher
+(`broker.notices.watcher`) raises its own notice from failing logins; the two are apart, so that
+a probe that finds the metadata fine does not end a notice raised by logins failing for another
+reason. `on_change(idp_id, disturbed)` is the metrics' hook.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 
@@ -106,6 +108,20 @@ class ProbeNotices:
                 extra={"idp": result.idp_id},
             )
             self._changed(result.idp_id, True)
+            return
+        held = await self._notices.get(notice.notice_id)
+        if held is not None and held.severity != notice.severity:
+            # from unreachable to expiring soon or back: the text and severity follow (only
+            # the lease holder writes these notices, so a plain put is safe)
+            await self._notices.put(dataclasses.replace(notice, starts_at=held.starts_at))
+            self._board.forget()
+            log.warning(
+                "IdP %s: probe now %s (%s); automatic notice changed",
+                result.idp_id,
+                result.status,
+                result.reason,
+                extra={"idp": result.idp_id},
+            )
 
     async def _clear(self, idp_id: str) -> None:
         if await self._notices.end(PROBE_PREFIX + idp_id, self._clock.now()):

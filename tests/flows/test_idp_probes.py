@@ -12,6 +12,7 @@ import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -19,6 +20,7 @@ import pytest
 from tests.conftest import (
     JourneyWorld,
     RunningBroker,
+    SAMLWorld,
     choose,
     idp_configs_for,
     serve_journey,
@@ -86,14 +88,14 @@ async def wait_until(condition: object, seconds: float = 20.0) -> None:
     raise AssertionError("condition not met in time")
 
 
-async def notices_json(broker: RunningBroker) -> list[dict[str, object]]:
+async def notices_json(broker: RunningBroker) -> list[dict[str, Any]]:
     async with httpx.AsyncClient() as http:
         response = await http.get(broker.url + "/notices.json")
     assert response.status_code == 200
     return list(response.json()["notices"])
 
 
-async def hus_notice(broker: RunningBroker) -> dict[str, object] | None:
+async def hus_notice(broker: RunningBroker) -> dict[str, Any] | None:
     return next((n for n in await notices_json(broker) if n["target"] == "hus"), None)
 
 
@@ -135,7 +137,7 @@ async def test_an_unreachable_idp_gets_the_automatic_notice_until_it_answers_aga
     assert notice is not None
     assert notice["severity"] == "severe"
     assert notice["scope"] == "organisation"
-    assert str(notice["text"]["fi"]).startswith(HUS_TEXT_FI)  # type: ignore[index]
+    assert str(notice["text"]["fi"]).startswith(HUS_TEXT_FI)
     assert HUS_TEXT_FI in await organisation_page(broker)
     assert await disturbed_gauge(broker) == "1.0"
 
@@ -190,3 +192,34 @@ async def test_the_watchers_notice_is_the_disturbed_gauge_at_metrics(
     assert (await notices_login(browser, broker)).status_code == 303
     assert (await notices_login(browser, broker)).status_code == 303  # 2 of 4: recovered
     assert await watcher_gauge(broker) == "0.0"
+
+
+@pytest.fixture
+def broker_overrides() -> dict[str, Any]:
+    """`saml_world`'s broker probes its IdPs (the mock Suomi.fi's metadata is valid a day)."""
+    return {"idps": PROBES, "notices": {"cache_seconds": 0}}
+
+
+async def test_metadata_expiring_within_the_threshold_gets_an_info_notice(
+    saml_world: SAMLWorld,
+) -> None:
+    broker = saml_world.broker
+
+    async def suomifi_notice() -> dict[str, Any] | None:
+        found = await notices_json(broker)
+        return next((n for n in found if n["target"] == "suomifi"), None)
+
+    async def raised() -> bool:
+        """Info once the mock answers (it starts after the broker: severe until then)."""
+        notice = await suomifi_notice()
+        return notice is not None and notice["severity"] == "info"
+
+    await wait_until(raised)
+    notice = await suomifi_notice()
+    assert notice is not None
+    assert (notice["id"], notice["severity"]) == ("auto-probe:suomifi", "info")
+    assert notice["text"]["en"] == (
+        "Logging in with Suomi.fi e-Identification may stop working soon: its identification "
+        "settings are about to expire. If logging in fails, use personal identification "
+        "(Suomi.fi) or try again later."
+    )
