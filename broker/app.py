@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 
 import httpx
 from starlette.applications import Starlette
@@ -40,11 +40,14 @@ from broker.http.body_limit import BodyLimitMiddleware
 from broker.http.context import BrokerContext
 from broker.http.cookies import CookieSigner
 from broker.http.errors import EXCEPTION_HANDLERS, UnexpectedErrorMiddleware
+from broker.http.idp_reload import IdPReloadMiddleware
 from broker.http.middleware import AccessLogMiddleware, SecurityHeadersMiddleware
 from broker.http.rate_limit import RateLimitMiddleware
+from broker.idp_reload import IdPReloader
 from broker.instance_secrets import open_secrets
 from broker.journey.audit_trail import AuditTrail
 from broker.journey.flow import ACS_PATH, LoginJourney
+from broker.journey.idp_set import CurrentIdPs, IdPSet
 from broker.journey.registration import AccountStage
 from broker.journey.saml_service import (
     metadata_refreshers,
@@ -59,6 +62,7 @@ from broker.metrics.connectors import metered_connectors
 from broker.metrics.rate_limits import MeteredRateLimiter
 from broker.metrics.store_timing import timed_store
 from broker.notices.board import NoticeBoard
+from broker.notices.probes import ProbeNotices
 from broker.notices.watcher import IdPWatcher, watch_connectors
 from broker.rate_limits import RateLimiter
 from broker.secret_files import set_private_umask
@@ -67,6 +71,7 @@ from broker.store.base import Store
 from broker.store.postgres import PostgresStore
 from broker.store.sqlite import SQLiteStore
 from broker.ui import Renderer
+from broker.upstream.probe import IdPProber, ProbeResult
 from broker.upstream.registry import Registry, empty_registry, load_registry
 
 log = logging.getLogger(__name__)
@@ -133,74 +138,73 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
             subject_key = secrets.subject_key
             provider = OIDCProvider(settings, store, keys, clock, http, subject_key=subject_key)
             transactions = LoginTransactions(store, clock, settings.tokens.transaction_ttl)
-            saml = await start_saml_service(settings, registry, store)
-            connectors = build_connectors(
-                registry,
-                http,
-                clock,
-                clock_skew=settings.tokens.clock_skew,
-                saml=saml.context if saml else None,
-                https_only=not settings.development,
-            )
             renderer = Renderer(branding=settings.branding)
             limiter = MeteredRateLimiter(store, clock, subject_key, metrics)
-            accounts = await account_stage(
-                settings, store, clock, renderer, limiter, subject_key, registry
-            )
             board = NoticeBoard(
                 store.notices,
                 clock,
                 configured=settings.notices.configured,
                 cache_seconds=settings.notices.cache_seconds,
             )
-            audit = AuditTrail(store, clock, registry)
+            build = IdPSetBuilder(settings, store, http, clock, metrics, board, renderer, provider)
+            idps = CurrentIdPs(await build(registry))
+            accounts = await account_stage(
+                settings, store, clock, renderer, limiter, subject_key, lambda: idps.registry
+            )
+            audit = AuditTrail(store, clock, lambda: idps.registry)
             journey = LoginJourney(
                 provider,
                 transactions,
-                JourneyMap(registry),
-                watched(
-                    metered_connectors(connectors, registry, metrics),
-                    settings,
-                    store,
-                    board,
-                    clock,
-                    renderer,
-                    registry,
-                ),
+                JourneyMap(lambda: idps.registry),
+                idps.journey_connectors(),
                 accounts,
                 audit,
                 subject_key=subject_key,
                 notices=board,
             )
-            logouts = upstream_logouts(settings, saml, provider, connectors, http, clock)
             app.state.broker = BrokerContext(
                 settings,
                 provider,
                 journey,
                 cookies,
                 renderer,
-                logouts,
                 limiter,
                 metrics,
-                readiness(settings, raw_store, keys, connectors, metrics),
+                readiness(settings, raw_store, keys, idps, metrics),
                 audit,
-                saml,
+                idps,
             )
+            reloader = IdPReloader(
+                idps,
+                functools.partial(load_idps, settings),
+                build,
+                lambda idp_set: metadata_refreshers(settings, idp_set.connectors),
+                store.idp_reloads,
+                clock,
+                check_seconds=settings.idps.reload_check_seconds,
+                on_install=functools.partial(_label_idps, metrics),
+            )
+            app.state.idp_reloader = reloader
+            await reloader.start()
+            reloader.listen_for_sighup()
             tasks = [
                 asyncio.create_task(provider.backchannel.run(), name="backchannel-logout"),
                 asyncio.create_task(
-                    Housekeeping(store, keys, saml, accounts, audit, clock, settings).run(),
+                    Housekeeping(
+                        store, keys, lambda: idps.current.saml, accounts, audit, clock, settings
+                    ).run(),
                     name="housekeeping",
                 ),
-                *(
-                    asyncio.create_task(refresher, name="saml-metadata")
-                    for refresher in metadata_refreshers(settings, connectors)
-                ),
             ]
+            if settings.idps.probe.enabled:
+                probes = probe_notices(settings, store, http, clock, board, renderer, idps, metrics)
+                tasks.append(asyncio.create_task(probes.run(), name="idp-probes"))
             log.info("sote-broker %s ready at %s", __version__, settings.issuer)
             try:
                 yield
             finally:
+                reloader.forget_sighup()
+                await reloader.stop()
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
@@ -223,6 +227,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
             Middleware(AccessLogMiddleware),
             Middleware(SecurityHeadersMiddleware, hsts=settings.secure_cookies),
             Middleware(UnexpectedErrorMiddleware),
+            Middleware(IdPReloadMiddleware),
             Middleware(RateLimitMiddleware),
             Middleware(
                 BodyLimitMiddleware,
@@ -239,21 +244,74 @@ def readiness(
     settings: Settings,
     store: Store,
     keys: KeyRing,
-    connectors: Mapping[str, Connector],
+    idps: CurrentIdPs,
     metrics: Metrics,
 ) -> Readiness:
-    """/health/ready's checks; each IdP's usability is also the gauge sote_broker_idp_usable.
-    `store` is the untimed one: probes do not count in the store's latency."""
-    usability = idp_usability(connectors)
-    for idp_id, usable in usability.items():
-        metrics.idp_usable.labels(idp_id).set_function(_as_number(usable))
+    """/health/ready's checks, over the current IdP set; each IdP's usability is also the
+    gauge sote_broker_idp_usable. `store` is the untimed one: probes do not count in the store's
+    latency."""
+    _label_idps(metrics, None, idps.current)
     return Readiness(
         functools.partial(store.clients.get, PROBE_CLIENT_ID),
         keys,
         settings.keys.algorithms,
-        usability,
+        lambda: idp_usability(idps.current.connectors),
         idps_decide=settings.health.idps_decide_readiness,
     )
+
+
+def _label_idps(metrics: Metrics, old: IdPSet | None, new: IdPSet) -> None:
+    """The usability gauge of each IdP of the new set; an IdP a reload removed goes."""
+    usability = idp_usability(new.connectors)
+    for idp_id in set(old.connectors if old else ()) - set(usability):
+        metrics.idp_usable.remove(idp_id)
+    for idp_id, usable in usability.items():
+        metrics.idp_usable.labels(idp_id).set_function(_as_number(usable))
+
+
+class IdPSetBuilder:
+    """Builds an IdP set (`broker.journey.idp_set`) on a registry: at start-up and at each
+    reload, the one function that knows what depends on the IdP files."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        http: httpx.AsyncClient,
+        clock: Clock,
+        metrics: Metrics,
+        board: NoticeBoard,
+        renderer: Renderer,
+        provider: OIDCProvider,
+    ) -> None:
+        self._settings, self._store, self._http, self._clock = settings, store, http, clock
+        self._metrics, self._board, self._renderer = metrics, board, renderer
+        self._provider = provider
+
+    async def __call__(self, registry: Registry) -> IdPSet:
+        """A missing OIDC secret or an unusable SAML SP key raises ConfigError."""
+        settings, http, clock = self._settings, self._http, self._clock
+        saml = await start_saml_service(settings, registry, self._store)
+        connectors = build_connectors(
+            registry,
+            http,
+            clock,
+            clock_skew=settings.tokens.clock_skew,
+            saml=saml.context if saml else None,
+            https_only=not settings.development,
+        )
+        journey_connectors = watched(
+            metered_connectors(connectors, registry, self._metrics),
+            settings,
+            self._store,
+            self._board,
+            clock,
+            self._renderer,
+            registry,
+            self._metrics,
+        )
+        logouts = upstream_logouts(settings, saml, self._provider, connectors, http, clock)
+        return IdPSet(registry, connectors, journey_connectors, saml, logouts)
 
 
 def _as_number(usable: Callable[[], bool]) -> Callable[[], float]:
@@ -267,7 +325,7 @@ async def account_stage(
     renderer: Renderer,
     limiter: RateLimiter,
     key: bytes,
-    registry: Registry,
+    registry: Callable[[], Registry],
 ) -> AccountStage:
     """Accounts, the e-mail codes (a bounded number to one address) and link notices (over
     SMTP, in the person's language) and the catalogue of partner organisations (seeded from the
@@ -281,7 +339,7 @@ async def account_stage(
         )
 
     def compose_linked(idp_id: str, language: str, when: str) -> tuple[str, str]:
-        idp = registry.idp(idp_id)
+        idp = registry().idp(idp_id)
         route = idp.names.get(language) if idp is not None else idp_id
         return (
             renderer.text(language, "mail.linked.subject"),
@@ -306,6 +364,7 @@ def watched(
     clock: Clock,
     renderer: Renderer,
     registry: Registry,
+    metrics: Metrics,
 ) -> dict[str, Connector]:
     """The journey's connectors, counted by the IdP watcher (unless it is turned off); its
     automatic notice names the organisation in each language."""
@@ -322,6 +381,63 @@ def watched(
         }
 
     watcher = IdPWatcher(
-        store.idp_outcomes, store.notices, board, clock, settings.notices.watch, texts
+        store.idp_outcomes,
+        store.notices,
+        board,
+        clock,
+        settings.notices.watch,
+        texts,
+        on_change=disturbed_gauge(metrics, "watcher"),
     )
     return watch_connectors(connectors, watcher)
+
+
+def disturbed_gauge(metrics: Metrics, source: str) -> Callable[[str, bool], None]:
+    """The `on_change` hook of an automatic notice: sote_broker_idp_disturbed 1 or 0."""
+
+    def changed(idp_id: str, disturbed: bool) -> None:
+        metrics.idp_disturbed.labels(idp_id, source).set(1.0 if disturbed else 0.0)
+
+    return changed
+
+
+def probe_notices(
+    settings: Settings,
+    store: Store,
+    http: httpx.AsyncClient,
+    clock: Clock,
+    board: NoticeBoard,
+    renderer: Renderer,
+    idps: CurrentIdPs,
+    metrics: Metrics,
+) -> ProbeNotices:
+    """The background probe of every IdP of the current set, raising automatic notices: the
+    watcher's text when an IdP is unreachable or broken, another when it expires soon."""
+    probe = settings.idps.probe
+    prober = IdPProber(
+        http,
+        clock,
+        warn_seconds=probe.expiry_warning_days * 86400,
+        crypto_backend=settings.saml_sp.crypto_backend,
+        clock_skew=settings.tokens.clock_skew,
+    )
+
+    def texts(idp_id: str, result: ProbeResult) -> dict[str, str]:
+        idp = idps.registry.idp(idp_id)
+        key = "notice.automatic" if result.status == "error" else "notice.idp_expiring"
+        return {
+            lang: renderer.text(lang, key, name=idp.names.get(lang) if idp else idp_id)
+            for lang in ("fi", "sv", "en")
+        }
+
+    return ProbeNotices(
+        prober,
+        lambda: idps.registry.idps(),
+        store.leases,
+        store.notices,
+        board,
+        clock,
+        probe,
+        texts,
+        on_change=disturbed_gauge(metrics, "probe"),
+    )

@@ -1,5 +1,6 @@
 """`sote-broker` (also `python -m broker`): serve, check-config, clients, keys, saml-keys,
-catalogue (in `cli_accounts`), notices (in `cli_notices`), audit and errors (in `cli_audit`).
+catalogue (in `cli_accounts`), notices (in `cli_notices`), audit and errors (in `cli_audit`),
+idps (in `cli_idps`).
 
 Every command is scriptable: arguments in, plain or `--json` output, non-zero exit on error.
 """
@@ -15,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from broker import cli_accounts, cli_audit, cli_notices
+from broker import cli_accounts, cli_audit, cli_idps, cli_notices
 from broker.app import create_app, load_idps, make_store, open_keyring
 from broker.claims.release import permitted_scopes
 from broker.claims.scopes import supported_scopes
@@ -104,6 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_accounts.add_parsers(commands)
     cli_notices.add_parsers(commands)
     cli_audit.add_parsers(commands)
+    cli_idps.add_parsers(commands)
     return parser
 
 

@@ -46,7 +46,7 @@ class Readiness:
         store_probe: Callable[[], Awaitable[object]],
         keys: KeyRing,
         algorithms: Sequence[str],
-        idps: Mapping[str, Callable[[], bool]],
+        idps: Callable[[], Mapping[str, Callable[[], bool]]],
         *,
         idps_decide: bool,
     ) -> None:
@@ -59,7 +59,7 @@ class Readiness:
     async def checks(self) -> dict[str, str]:
         """Each check's word: `ok`, or what is wrong."""
         found = {"store": await self._check_store(), "signing_keys": self._check_keys()}
-        for idp_id, usable in sorted(self._idps.items()):
+        for idp_id, usable in sorted(self._idps().items()):
             found[f"idp:{idp_id}"] = "ok" if usable() else "metadata_missing_or_expired"
         return found
 

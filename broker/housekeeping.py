@@ -19,6 +19,7 @@ import logging
 import os
 import secrets
 import socket
+from collections.abc import Callable
 
 from broker.accounts.catalogue import load_catalogue
 from broker.clock import Clock
@@ -48,7 +49,7 @@ class Housekeeping:
         self,
         store: Store,
         keys: KeyRing,
-        saml: SAMLService | None,
+        saml: Callable[[], SAMLService | None],
         accounts: AccountStage,
         audit: AuditTrail,
         clock: Clock,
@@ -92,8 +93,8 @@ class Housekeeping:
 
     async def _refresh(self) -> None:
         self._keys.reload_if_changed()
-        if self._saml is not None:
-            await self._saml.reload_keys()
+        if (saml := self._saml()) is not None:  # the current IdP set's
+            await saml.reload_keys()
         self._accounts.catalogue = await load_catalogue(self._store.accounts, self._clock.now())
 
     async def _release(self) -> None:

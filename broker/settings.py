@@ -27,6 +27,7 @@ from pydantic import (
 from broker.branding import BrandingSettings
 from broker.errors import ConfigError
 from broker.notices.settings import NoticeSettings
+from broker.upstream.idp_settings import IdPSettings
 
 ENV_PREFIX = "SOTE_BROKER__"
 CONFIG_ENV = "SOTE_BROKER_CONFIG"
@@ -290,6 +291,7 @@ class Settings(_Frozen):
     three rounds) also purges expired rows and prunes expired keys."""
     idp_configs: Path | None = None
     """The directory of upstream IdP files (idp_configs/); none means no login routes."""
+    idps: IdPSettings = IdPSettings()
     store: StoreSettings = StoreSettings()
     saml_sp: SAMLServiceProviderSettings = SAMLServiceProviderSettings()
     keys: KeySettings = KeySettings()

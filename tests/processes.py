@@ -13,14 +13,17 @@ from pathlib import Path
 import httpx
 
 
-def serve_process(config: Path, url: str) -> subprocess.Popen[str]:
-    """`sote-broker serve` in a process of its own, returned once it answers /healthz."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "broker", "--config", str(config), "serve"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+def serve_process(config: Path, url: str, log: Path | None = None) -> subprocess.Popen[str]:
+    """`sote-broker serve` in a process of its own, returned once it answers /healthz; its log
+    (standard error) goes to `log` if given."""
+    with contextlib.ExitStack() as files:
+        stderr = files.enter_context(log.open("w")) if log else subprocess.DEVNULL
+        process = subprocess.Popen(
+            [sys.executable, "-m", "broker", "--config", str(config), "serve"],
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            text=True,
+        )
     deadline = time.monotonic() + 30
     while True:
         with contextlib.suppress(httpx.TransportError):

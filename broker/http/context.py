@@ -12,6 +12,7 @@ from broker.health import Readiness
 from broker.http.cookies import LANGUAGE, CookieSigner
 from broker.journey.audit_trail import AuditTrail
 from broker.journey.flow import LoginJourney
+from broker.journey.idp_set import CurrentIdPs
 from broker.journey.logout import UpstreamLogouts
 from broker.journey.saml_service import SAMLService
 from broker.metrics import Metrics
@@ -27,12 +28,21 @@ class BrokerContext:
     journey: LoginJourney
     cookies: CookieSigner
     renderer: Renderer
-    logouts: UpstreamLogouts
     limiter: RateLimiter
     metrics: Metrics
     readiness: Readiness
     audit: AuditTrail
-    saml: SAMLService | None = None
+    idps: CurrentIdPs
+
+    @property
+    def logouts(self) -> UpstreamLogouts:
+        """Single logout with the SAML IdPs of the current IdP set."""
+        return self.idps.current.logouts
+
+    @property
+    def saml(self) -> SAMLService | None:
+        """The SAML service provider of the current IdP set (None without SAML IdPs)."""
+        return self.idps.current.saml
 
 
 def broker(request: Request) -> BrokerContext:

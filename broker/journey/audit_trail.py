@@ -11,7 +11,7 @@ a 404's path is whatever someone typed).
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Final
 
 from broker.clock import Clock
@@ -68,7 +68,8 @@ def failure_reason(exc: Exception) -> str | None:
 
 
 class AuditTrail:
-    def __init__(self, store: Store, clock: Clock, registry: Registry) -> None:
+    def __init__(self, store: Store, clock: Clock, registry: Callable[[], Registry]) -> None:
+        """`registry`: the current one (a reload of the IdP files replaces it)."""
         self._store = store
         self._clock = clock
         self._registry = registry
@@ -159,7 +160,7 @@ class AuditTrail:
         await self._store.error_events.purge(now - error_days * 86400)
 
     def _route(self, idp_id: str | None, chosen: object) -> str | None:
-        idp = self._registry.idp(idp_id or "")
+        idp = self._registry().idp(idp_id or "")
         if idp is not None:
             return idp.route
         return chosen if isinstance(chosen, str) else None

@@ -10,7 +10,7 @@ the browser to the first step that still needs an answer.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -56,16 +56,21 @@ class JourneyMap:
 
     def __init__(
         self,
-        registry: Registry,
+        registry: Callable[[], Registry],
         routes: Collection[str] = (),
         idps: Collection[str] = (),
     ) -> None:
-        self.registry = registry
+        """`registry`: the current one (a reload of the IdP files replaces it)."""
+        self._registry = registry
         self._routes = frozenset(routes)
         self._idps = frozenset(idps)
 
+    @property
+    def registry(self) -> Registry:
+        return self._registry()
+
     def for_portal(self, routes: Collection[str], idps: Collection[str]) -> JourneyMap:
-        return JourneyMap(self.registry, routes, idps)
+        return JourneyMap(self._registry, routes, idps)
 
     def offers_idp(self, idp: IdP) -> bool:
         """Whether the IdP is the portal's, on a route of the portal's (every way to an IdP,

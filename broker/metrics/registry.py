@@ -111,6 +111,13 @@ class Metrics:
             ["idp"],
             registry=r,
         )
+        self.idp_disturbed = Gauge(
+            "sote_broker_idp_disturbed",
+            "1 while this process has raised the IdP's automatic notice (source: watcher, from "
+            "failing logins; probe, from the background probe), 0 once it ended it.",
+            ["idp", "source"],
+            registry=r,
+        )
         self.token_requests = Counter(
             "sote_broker_token_requests",
             "Token endpoint requests by grant type and result (ok or the OAuth error code).",

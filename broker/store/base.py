@@ -14,6 +14,7 @@
     store.idp_outcomes   IdPOutcomeStore    upstream logins failed or succeeded, per IdP
     store.login_events   LoginEventStore    the authentication audit trail (each login's outcome)
     store.error_events   ErrorEventStore    what happened behind each error id (the helpdesk)
+    store.idp_reloads    IdPReloadStore     requests to read the IdP files again (every process)
 
 Each aggregate's SQL is written once against `broker.store.connection.Connection`; a backend is
 only a connection and its migrations (`broker.store.sqlite`, `broker.store.postgres`), so every
@@ -33,6 +34,7 @@ from broker.store.connection import Connection
 from broker.store.error_events import ErrorEventStore, SQLErrorEvents
 from broker.store.grants import GrantStore, SQLGrants
 from broker.store.idp_outcomes import IdPOutcomeStore, SQLIdPOutcomes
+from broker.store.idp_reloads import IdPReloadStore, SQLIdPReloads
 from broker.store.leases import LeaseStore, SQLLeases
 from broker.store.login_events import LoginEventStore, SQLLoginEvents
 from broker.store.notices import NoticeStore, SQLNotices
@@ -78,6 +80,7 @@ class Store:
         self.idp_outcomes: IdPOutcomeStore = SQLIdPOutcomes(connection)
         self.login_events: LoginEventStore = SQLLoginEvents(connection)
         self.error_events: ErrorEventStore = SQLErrorEvents(connection)
+        self.idp_reloads: IdPReloadStore = SQLIdPReloads(connection)
 
     async def open(self) -> None:
         """Connect; apply pending migrations, or check that none is pending."""

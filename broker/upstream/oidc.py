@@ -384,3 +384,17 @@ class OIDCConnector:
 def _error_code(value: Any) -> str:
     """An OAuth error code fit for the log: the code itself, or a placeholder if it is odd."""
     return value if isinstance(value, str) and _ERROR_CODE.fullmatch(value) else "(unrecognised)"
+
+
+def jwks_signing_keys(doc: Mapping[str, Any]) -> list[str]:
+    """The key ids (or "-") of the usable signing keys in a JWK Set (`sote-broker idps check`):
+    RSA or EC, not marked for encryption; none if it is not a JWK Set."""
+    try:
+        keys = KeySet.import_key_set(doc)  # type: ignore[arg-type]
+    except (JoseError, ValueError, KeyError, TypeError):
+        return []
+    return [
+        str(key.kid or "-")
+        for key in keys.keys
+        if key.key_type in ("RSA", "EC") and key.get("use", "sig") == "sig"
+    ]
