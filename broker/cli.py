@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from broker import cli_accounts, cli_audit, cli_idps, cli_notices
-from broker.app import create_app, load_idps, make_store, open_keyring
+from broker.app import create_app
+from broker.assembly import load_idps, make_store, open_keyring
 from broker.claims.release import permitted_scopes
 from broker.claims.scopes import supported_scopes
 from broker.claims.subjects import SUBJECT_TYPES

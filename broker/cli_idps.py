@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from broker import __version__
-from broker.app import load_idps
+from broker.assembly import load_idps
 from broker.cli_store import run_with_store
 from broker.clock import SystemClock
 from broker.errors import ConfigError

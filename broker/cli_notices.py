@@ -12,7 +12,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from broker.app import load_idps
+from broker.assembly import load_idps
 from broker.cli_store import run_with_store
 from broker.errors import ConfigError
 from broker.notices.board import from_settings

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from broker.app import load_idps
+from broker.assembly import load_idps
 from broker.frontend.oidc.portal_policy import check_policy
 from broker.settings import Settings
 from broker.store.records import ClientRecord

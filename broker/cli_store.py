@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
-from broker.app import make_store
+from broker.assembly import make_store
 from broker.settings import Settings
 from broker.store.base import Store
 

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from broker.app import create_app, make_store
+from broker.app import create_app
+from broker.assembly import make_store
 from broker.clock import FrozenClock
 from broker.frontend.oidc import secrets
 from broker.settings import Settings

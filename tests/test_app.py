@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from broker.app import open_keyring
+from broker.assembly import open_keyring
 from broker.clock import SystemClock
 from broker.errors import ConfigError
 from broker.frontend.oidc.keys import KeyRing

@@ -8,7 +8,7 @@ import pytest
 from axe_playwright_python.async_playwright import Axe  # type: ignore[import-untyped]
 from playwright.async_api import expect
 
-from broker.app import make_store
+from broker.assembly import make_store
 from broker.store.notices import NoticeRecord
 from tests.browser.conftest import NewPage, Portal
 from tests.browser.journey import FINNISH, STEPS, Journey, at

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 from playwright.async_api import expect
 
-from broker.app import make_store
+from broker.assembly import make_store
 from tests.browser.conftest import NewPage, Portal
 from tests.browser.journey import FINNISH, Journey, at
 from tests.worlds import JourneyWorld
