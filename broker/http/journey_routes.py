@@ -13,8 +13,9 @@ from broker.http.errors import NO_STORE
 from broker.http.notices import step_notices
 from broker.http.oidc_routes import redirect, single_values
 from broker.http.pages import page
-from broker.journey.flow import CALLBACK_PATH, RETURN_UNMET_PATH, Redirect, portal_of
-from broker.journey.steps import STEP_PATHS, Choices, Step
+from broker.journey.flow import CALLBACK_PATH, RETURN_UNMET_PATH, Redirect
+from broker.journey.login_state import state_of
+from broker.journey.steps import STEP_PATHS, Step
 from broker.store.records import TransactionRecord
 from broker.upstream.saml.post_binding import check_saml_post
 
@@ -65,7 +66,8 @@ async def render_step(
 ) -> Response:
     ctx = broker(request)
     locale = locale_of(request, tx.request.get("ui_locales"))
-    choices = Choices.from_data(tx.data)
+    state = state_of(tx)
+    choices = state.choices
     journey_map = ctx.journey.map_for(tx)
     options = journey_map.options(step, choices, locale)
     options, unavailable, notices = await step_notices(ctx.journey, step, choices, options)
@@ -96,7 +98,7 @@ async def render_step(
         email_error=email_error,
         email_value=email_value,
         register_url=REGISTER_ENTRY_PATH if step is Step.ROUTE and personal else None,
-        portal=portal_of(tx),
+        portal=state.portal,
     )
 
 
@@ -159,7 +161,7 @@ def logged_in(request: Request, tx: TransactionRecord, outcome: Redirect) -> Res
     """Back to the portal; the organisation is remembered if the person asked for it."""
     ctx = broker(request)
     response = redirect(request, outcome)
-    if outcome.remember_idp and tx.data.get("remember"):
+    if outcome.remember_idp and state_of(tx).remember:
         ctx.cookies.set(response, REMEMBER, outcome.remember_idp, ONE_YEAR)
     return response
 

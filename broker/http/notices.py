@@ -8,6 +8,7 @@ from broker.errors import BrokerError
 from broker.http.context import broker
 from broker.http.cookies import TRANSACTION
 from broker.journey.flow import LoginJourney
+from broker.journey.login_state import state_of
 from broker.journey.steps import Choices, JourneyMap, Option, Step
 from broker.notices.board import Notices
 from broker.store.notices import NoticeRecord
@@ -57,5 +58,6 @@ async def error_notices(
     except BrokerError:
         tx = None
     if tx is not None:
-        route, idp = route or tx.data.get("route"), idp or tx.data.get("idp")
+        state = state_of(tx)
+        route, idp = route or state.choices.route, idp or state.idp
     return notices.for_page([route] if route else [], [idp] if idp else [])

@@ -19,6 +19,7 @@ from broker.http.journey_routes import current_transaction, logged_in
 from broker.http.oidc_routes import redirect
 from broker.http.pages import page
 from broker.journey.flow import CONFIRM_PATH, REGISTER_PATH, LoginJourney, Redirect
+from broker.journey.login_state import state_of
 from broker.journey.registration import Draft
 from broker.store.accounts import PartnerOrganisationRecord
 from broker.store.records import TransactionRecord
@@ -97,7 +98,7 @@ def render_register(
         action=REGISTER_PATH,
         errors=errors or {},
         **_transaction_form(request, tx),
-        link_failed=bool(tx.data.get("link_failed")),
+        link_failed=state_of(tx).link_failed,
         suggested=_suggestion(ctx.journey, tx, draft, locale),
         **contact_fields(ctx.journey.accounts.catalogue, draft, query, locale),
     )
@@ -164,7 +165,7 @@ def _org_view(org: PartnerOrganisationRecord, locale: str) -> dict[str, str]:
 
 async def show_confirm(request: Request) -> Response:
     tx = await current_transaction(request)
-    if not isinstance(tx.data.get("code_sent_to"), str):
+    if state_of(tx).code_sent_to is None:
         return redirect(request, Redirect(REGISTER_PATH))
     return render_confirm(request, tx)
 
@@ -205,7 +206,7 @@ def render_confirm(
         status_code=status,
         action=CONFIRM_PATH,
         **_transaction_form(request, tx),
-        email=tx.data.get("code_sent_to") or "",
+        email=state_of(tx).code_sent_to or "",
         errors=errors or {},
         resent=resent,
         back_url=REGISTER_PATH,

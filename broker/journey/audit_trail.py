@@ -29,6 +29,7 @@ from broker.errors import (
     UpstreamResponseError,
     UpstreamUnavailableError,
 )
+from broker.journey.login_state import state_of
 from broker.logs import scrub
 from broker.request_context import current, login_ref
 from broker.store.base import Store
@@ -77,7 +78,8 @@ class AuditTrail:
     async def login_completed(
         self, tx: TransactionRecord, account_id: str, acr: str | None
     ) -> None:
-        idp = tx.data.get("idp")
+        state = state_of(tx)
+        idp = state.idp
         idp_id = idp if isinstance(idp, str) else None
         await self._store.login_events.add(
             LoginEvent(
@@ -85,7 +87,7 @@ class AuditTrail:
                 outcome="completed",
                 account_id=account_id,
                 client_id=tx.client_id or None,
-                route=self._route(idp_id, tx.data.get("route")),
+                route=self._route(idp_id, state.choices.route),
                 idp_id=idp_id,
                 acr=acr,
                 login_ref=login_ref(tx.tx_id),

@@ -15,13 +15,14 @@ The choice steps are in `steps.py`; the protocols behind `upstreams.py`; the acc
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlencode
 
-from broker.accounts.service import IdentityKeys, identity_keys
+from broker.accounts.service import identity_keys
 from broker.claims.mapping import normalise
 from broker.claims.sealed import Sealer
 from broker.errors import (
@@ -45,6 +46,7 @@ from broker.frontend.oidc import secrets
 from broker.frontend.oidc.authorization import AuthorizationRequest
 from broker.frontend.oidc.provider import OIDCProvider, login_required
 from broker.journey.audit_trail import AuditTrail
+from broker.journey.login_state import HeldAnswer, LoginState, PortalView, state_of
 from broker.journey.registration import AccountStage, Draft, PendingLogin, account_claims
 from broker.journey.steps import STEP_PATHS, Choices, JourneyMap, Step
 from broker.journey.transactions import LoginTransactions
@@ -115,7 +117,7 @@ class LoginJourney:
     ) -> Redirect:
         request = await self._provider.validate_authorization(params, duplicates)
         portal = await self._portal(request.client_id)
-        journey_map = self.map.for_portal(portal["routes"], portal["idps"])
+        journey_map = self.map.for_portal(portal.routes, portal.idps)
         hinted = self.map.registry.idp(request.idp_hint or "")
         if hinted is not None and not journey_map.offers_idp(hinted):
             hinted = None  # a hint at an IdP the portal does not offer: as an unknown hint
@@ -129,7 +131,7 @@ class LoginJourney:
         if hinted is not None and await self._offline(hinted):
             unavailable = TemporarilyUnavailableError(f"{hinted.id} is offline for now")
             raise AuthorizationRedirectError(unavailable, request.redirect_uri, request.state)
-        tx = await self._transactions.create(request, portal=portal)
+        tx = await self._transactions.create(request, LoginState.for_portal(portal))
         if hinted is not None:
             return await self._start_upstream(tx, hinted)
         return Redirect(STEP_PATHS[Step.ROLE], tx_id=tx.tx_id)
@@ -151,40 +153,35 @@ class LoginJourney:
             prompt=("login",) if fresh else (),
             ui_locales=ui_locales,
         )
-        tx = await self._transactions.create(request)
-        await self._transactions.update(tx, purpose="account", then=then)
+        tx = await self._transactions.create(request, LoginState.for_account_pages(then))
         return Redirect(STEP_PATHS[Step.ROLE], tx_id=tx.tx_id)
 
     async def current(self, tx_id: str | None) -> TransactionRecord:
         return await self._transactions.load(tx_id)
 
-    async def _portal(self, client_id: str) -> dict[str, Any]:
-        """What the choice pages need of the portal's policy, kept in the transaction for the
-        length of the login (`portal_of`)."""
+    async def _portal(self, client_id: str) -> PortalView:
+        """What the choice pages need of the portal's policy, kept in the login's state for
+        the length of the login."""
         client = await self._provider.store.clients.get(client_id)
         if client is None:
-            return {"routes": [], "idps": []}
-        return {
-            "name": client.client_name,
-            "policy_uri": client.policy_uri,
-            "routes": list(client.routes),
-            "idps": list(client.idps),
-        }
+            return PortalView()
+        return PortalView(client.client_name, client.policy_uri, client.routes, client.idps)
 
     def map_for(self, tx: TransactionRecord) -> JourneyMap:
         """The journey as this login's portal offers it (a login for the account pages: all)."""
-        portal = portal_of(tx)
-        return self.map.for_portal(portal.get("routes") or (), portal.get("idps") or ())
+        portal = state_of(tx).portal
+        return self.map.for_portal(portal.routes, portal.idps)
 
     # -- the choice pages -----------------------------------------------------------------
     def step_to_show(self, tx: TransactionRecord, wanted: Step) -> Step:
         """The page asked for, unless an earlier answer is missing: then that earlier step."""
-        open_step = self.map_for(tx).first_open_step(Choices.from_data(tx.data))
+        open_step = self.map_for(tx).first_open_step(state_of(tx).choices)
         order = list(Step)
         return wanted if order.index(wanted) <= order.index(open_step) else open_step
 
     async def choose(self, tx: TransactionRecord, step: Step, choice: str) -> Redirect:
-        choices = Choices.from_data(tx.data)
+        state = state_of(tx)
+        choices = state.choices
         journey_map = self.map_for(tx)
         if (shown := self.step_to_show(tx, step)) is not step:
             return Redirect(STEP_PATHS[shown])
@@ -197,17 +194,18 @@ class LoginJourney:
             raise UnknownChoiceError(f"{step.value} {choice!r} not on offer")
         if step is Step.ROUTE and (await self.current_notices()).offline("route", choice):
             raise UpstreamOfflineError(f"route {choice!r} is offline", route=choice)
-        updated = await self._transactions.update(tx, **_answer(step, choice))
+        answered = state.answered(step, choice)
+        updated = await self._transactions.save(tx, answered)
         route = self.map.registry.route(choice) if step is Step.ROUTE else None
         if route is not None and not route.groups:
             only = journey_map.idps_for(route.id, None)
             if len(only) == 1:  # a route with one IdP of its own (Suomi.fi) needs no more pages
                 return await self._start_upstream(updated, only[0])
-        return Redirect(STEP_PATHS[journey_map.first_open_step(Choices.from_data(updated.data))])
+        return Redirect(STEP_PATHS[journey_map.first_open_step(answered.choices)])
 
     async def remember_choice(self, tx: TransactionRecord) -> TransactionRecord:
         """Opt-in: after a successful login the organisation is remembered on this device."""
-        return await self._transactions.update(tx, remember=True)
+        return await self._transactions.save(tx, state_of(tx).remembering())
 
     async def choose_by_email(self, tx: TransactionRecord, email: str) -> Redirect | None:
         """The e-mail shortcut: None when no organisation has that domain (the page says so,
@@ -245,7 +243,7 @@ class LoginJourney:
         )
         started = await self._connectors[idp.id].start(login)
         await self._transactions.expect_answer(
-            tx, relay_state, idp=idp.id, upstream=started.saved, held=None, unmet=None
+            tx, relay_state, state_of(tx).went_upstream(idp.id, started.saved)
         )
         log.info("upstream login started", extra={"idp": idp.id})
         return Redirect(started.url, tx_id=tx.tx_id)
@@ -268,7 +266,7 @@ class LoginJourney:
     ) -> Redirect:
         """Mix-up defence (RFC 9700 §4.4): an answer at one IdP's redirect URI continues only a
         login that went to that IdP, so a code another IdP issued is never sent to this one."""
-        if tx.data.get("idp") != idp_id:
+        if state_of(tx).idp != idp_id:
             raise UpstreamResponseError(f"{idp_id}: callback for a login sent to another IdP")
         return await self.upstream_callback(tx, params)
 
@@ -295,47 +293,43 @@ class LoginJourney:
         idp, saved = self._upstream_of(tx)
         if idp.protocol != "saml":
             raise TransactionError("SAML answer for a login that went to an OIDC IdP")
+        handle = secrets.new_secret()
+        held = HeldAnswer(secrets.hash_secret(handle), self._provider.clock.now())
         try:
-            held: dict[str, Any] = {
-                "pending": (await self._verified_login(idp, params, saved)).to_data()
-            }
+            pending = await self._verified_login(idp, params, saved)
+            held = dataclasses.replace(held, pending=pending)
         except UpstreamLoginRequiredError:
             request = AuthorizationRequest.from_json(tx.request)
             if "none" not in request.prompt:
                 raise
-            held = {"login_required": True}
+            held = dataclasses.replace(held, login_required=True)
         except UpstreamRequirementError as exc:
             raise await self._unmet(tx, exc) from exc
-        handle = secrets.new_secret()
-        await self._transactions.expect_answer(
-            tx,
-            None,
-            upstream=None,  # spent: the same AuthnRequest is answered once
-            held={**held, "handle": secrets.hash_secret(handle), "at": self._provider.clock.now()},
-        )
+        await self._transactions.expect_answer(tx, None, state_of(tx).answer_held(held))
         return Redirect(f"{SAML_CONTINUE_PATH}?{urlencode({'h': handle})}")
 
     async def saml_continue(self, tx: TransactionRecord, handle: str) -> Redirect:
         """The held answer, in the browser that brought it (the handle) and began the login
         (the cookie that found `tx`). A browser with only one of the two gets nothing, and the
         answer waits no longer than `HELD_SECONDS`."""
-        held = tx.data.get("held")
-        if not isinstance(held, dict):
+        state = state_of(tx)
+        held = state.held
+        if held is None:
             raise LoginElsewhereError("no SAML answer is held for this browser's login")
-        tx = await self._transactions.update(tx, held=None)  # one try, right or wrong
-        if not secrets.matches(handle, str(held.get("handle"))):
+        tx = await self._transactions.save(tx, state.held_taken())
+        if not secrets.matches(handle, held.handle_hash):
             raise LoginElsewhereError("SAML answer continued without its handle")
-        if float(held["at"]) + HELD_SECONDS < self._provider.clock.now():
+        if held.at + HELD_SECONDS < self._provider.clock.now():
             raise TransactionError("held SAML answer expired")
-        idp_id = str(tx.data.get("idp"))
-        if held.get("login_required"):
+        if held.login_required or held.pending is None:
             raise await self._login_required(tx, None)
-        return await self._with_account(tx, idp_id, PendingLogin.from_data(held["pending"]))
+        return await self._with_account(tx, str(state.idp), held.pending)
 
     def _upstream_of(self, tx: TransactionRecord) -> tuple[IdP, dict[str, Any]]:
-        idp = self.map.registry.idp(tx.data.get("idp") or "")
-        saved = tx.data.get("upstream")
-        if idp is None or not isinstance(saved, dict):
+        state = state_of(tx)
+        idp = self.map.registry.idp(state.idp or "")
+        saved = state.upstream
+        if idp is None or saved is None:
             raise TransactionError("callback for a transaction that started no upstream login")
         return idp, saved
 
@@ -364,16 +358,17 @@ class LoginJourney:
     async def _unmet(self, tx: TransactionRecord, exc: UpstreamRequirementError) -> BrokerError:
         """A portal's login that did not reach what the portal asked: the page offers the way
         back to the portal (`return_unmet`); the login stays open for another route."""
-        if tx.data.get("purpose") == "account":
+        state = state_of(tx)
+        if state.purpose == "account":
             return exc
-        await self._transactions.update(tx, unmet=True)
-        return PortalRequirementError(str(exc), portal=portal_of(tx).get("name"))
+        await self._transactions.save(tx, state.refused_as_unmet())
+        return PortalRequirementError(str(exc), portal=state.portal.name)
 
     async def return_unmet(self, tx: TransactionRecord) -> AuthorizationRedirectError:
         """Back to the portal after a refused answer: unmet_authentication_requirements (OpenID
         Connect Core Error Code unmet_authentication_requirements 1.0), no code. Only for a
         login whose answer was refused so: for anything else there is nothing to return."""
-        if not tx.data.get("unmet"):
+        if not state_of(tx).unmet:
             raise TransactionError("no refused login to return to the portal")
         request = await self._transactions.finish(tx)
         unmet = UnmetAuthenticationRequirementsError("the login did not meet the requirements")
@@ -385,11 +380,11 @@ class LoginJourney:
         account = await self.accounts.accounts.find(pending.keys)
         if account is None:
             return await self._no_account_yet(tx, pending, idp_id)
-        earlier = tx.data.get("linking")
-        if isinstance(earlier, dict):  # the person logged in by another route to link it here
-            await self.accounts.link_second_route(account, PendingLogin.from_data(earlier).keys)
-        if tx.data.get("register"):  # the register entry, for someone who has an account
-            tx = await self._transactions.update(tx, purpose="account", then=ACCOUNT_PATH)
+        state = state_of(tx)
+        if state.linking is not None:  # the person logged in by another route to link it here
+            await self.accounts.link_second_route(account, state.linking.keys)
+        if state.register:  # the register entry, for someone who has an account
+            tx = await self._transactions.save(tx, state.to_account_page(ACCOUNT_PATH))
         redirect = await self._finish_account(tx, account, pending)
         return Redirect(redirect.url, session=redirect.session, remember_idp=idp_id)
 
@@ -399,26 +394,16 @@ class LoginJourney:
         """To registration, pre-filled; after a linking login that found no account either,
         both routes go into the account registered now (the person logged in with both),
         unless their identity codes say they are of different people."""
-        linking = tx.data.get("linking")
-        others = list(tx.data.get("others") or [])
-        if isinstance(linking, dict):
-            others.append(linking["keys"])
-        people = {k["person_hash"] for k in others} | {pending.keys.person_hash}
+        state = state_of(tx)
+        registering = state.registering(pending, self.accounts.first_draft(pending))
+        people = {k.person_hash for k in registering.others} | {pending.keys.person_hash}
         if len(people - {None}) > 1:
             raise AccountLinkError(f"route {idp_id} not linked: the logins are of different people")
-        if not others and not tx.data.get("register"):
+        if not registering.others and not state.register:
             automatic = await self._automatic_account(tx, pending, idp_id)
             if automatic is not None:
                 return automatic
-        await self._transactions.update(
-            tx,
-            pending=pending.to_data(),
-            upstream=None,  # spent: a reloaded callback is refused, not sent upstream again
-            linking=None,
-            others=others,
-            draft=self.accounts.first_draft(pending).to_data(),
-            link_failed=isinstance(linking, dict),
-        )
+        await self._transactions.save(tx, registering)
         log.info("no account yet: registration", extra={"idp": idp_id})
         return Redirect(REGISTER_PATH, tx_id=tx.tx_id, remember_idp=idp_id)
 
@@ -453,19 +438,21 @@ class LoginJourney:
         )
         if role is None:
             raise UnknownChoiceError("no personal identification route to register through")
-        tx = await self._transactions.update(tx, register=True, **_answer(Step.ROLE, role.id))
+        tx = await self._transactions.save(tx, state_of(tx).registering_explicitly(role.id))
         return await self.choose(tx, Step.ROUTE, routes[0].id)
 
     # -- registration (the account stage) ---------------------------------------------------
     def pending(self, tx: TransactionRecord) -> PendingLogin:
-        return PendingLogin.from_data(tx.data.get("pending"))
+        return state_of(tx).pending_login()
 
     def draft(self, tx: TransactionRecord) -> Draft:
-        return Draft.from_data(tx.data.get("draft")) or self.accounts.first_draft(self.pending(tx))
+        state = state_of(tx)
+        return state.draft or self.accounts.first_draft(state.pending_login())
 
     async def save_draft(self, tx: TransactionRecord, draft: Draft) -> TransactionRecord:
-        self.pending(tx)
-        return await self._transactions.update(tx, draft=draft.to_data())
+        state = state_of(tx)
+        state.pending_login()
+        return await self._transactions.save(tx, state.drafted(draft))
 
     async def submit_registration(
         self, tx: TransactionRecord, draft: Draft, language: str
@@ -480,13 +467,13 @@ class LoginJourney:
             await self.accounts.codes.send(tx.tx_id, checked.registration.email, language)
         except FormInputError as exc:
             return {exc.field: exc.message_id}
-        await self._transactions.update(
-            tx, code_sent_to=checked.registration.email, language=language
+        await self._transactions.save(
+            tx, state_of(tx).code_sent(checked.registration.email, language)
         )
         return Redirect(CONFIRM_PATH)
 
     async def resend_code(self, tx: TransactionRecord, language: str) -> Mapping[str, str]:
-        email = self._code_address(tx)
+        email = state_of(tx).code_address()
         try:
             await self.accounts.codes.send(tx.tx_id, email, language)
         except FormInputError as exc:
@@ -497,43 +484,29 @@ class LoginJourney:
         self, tx: TransactionRecord, typed_code: str
     ) -> Redirect | Mapping[str, str]:
         """The account, once the code is right, and on to the portal; else what is wrong."""
-        pending = self.pending(tx)
+        state = state_of(tx)
+        pending = state.pending_login()
         checked = self.accounts.check(self.draft(tx), registering=True)
-        email = self._code_address(tx)
+        email = state.code_address()
         if checked.registration is None or checked.registration.email != email:
             return {"form": "registration.form.changed"}
         try:
             await self.accounts.codes.confirm(tx.tx_id, email, typed_code)
         except FormInputError as exc:
             return {exc.field: exc.message_id}
-        others = [IdentityKeys(**k) for k in tx.data.get("others") or []]
-        language = str(tx.data.get("language") or "fi")
-        account = await self.accounts.register(pending, checked.registration, others, language)
+        language = state.language or "fi"
+        account = await self.accounts.register(
+            pending, checked.registration, list(state.others), language
+        )
         redirect = await self._finish_account(tx, account, pending)
         return Redirect(redirect.url, session=redirect.session)
-
-    def _code_address(self, tx: TransactionRecord) -> str:
-        email = tx.data.get("code_sent_to")
-        if not isinstance(email, str):
-            raise TransactionError("no e-mail code was sent in this transaction")
-        return email
 
     async def link_by_other_route(self, tx: TransactionRecord) -> Redirect:
         """ "I already have an account": this login waits while the person logs in by the route
         their account has; that login's account then gets this route linked."""
-        pending = self.pending(tx)
-        tx = await self._transactions.update(
-            tx,
-            linking=pending.to_data(),
-            pending=None,
-            draft=None,
-            code_sent_to=None,
-            idp=None,
-            upstream=None,
-            route=None,
-            group=None,
-        )
-        return Redirect(STEP_PATHS[self.map_for(tx).first_open_step(Choices.from_data(tx.data))])
+        linking = state_of(tx).linking_another_route()
+        tx = await self._transactions.save(tx, linking)
+        return Redirect(STEP_PATHS[self.map_for(tx).first_open_step(linking.choices)])
 
     async def _finish_account(
         self, tx: TransactionRecord, account: AccountRecord, pending: PendingLogin
@@ -566,24 +539,9 @@ class LoginJourney:
             sub, acr=acr, amr=amr, claims=claims, upstream=upstream, auth_time=auth_time
         )
         await self._audit.login_completed(tx, sub, acr)
-        if tx.data.get("purpose") == "account":
-            then = tx.data.get("then")
+        state = state_of(tx)
+        if state.purpose == "account":
+            then = state.then
             return Redirect(then if then in ACCOUNT_PAGES else ACCOUNT_PATH, session=session)
         url = await self._provider.complete(request, session)
         return Redirect(url, session=session)
-
-
-def portal_of(tx: TransactionRecord) -> dict[str, Any]:
-    """The portal's name, privacy notice and offer as the login began (none: the account
-    pages' own login)."""
-    portal = tx.data.get("portal")
-    return portal if isinstance(portal, dict) else {}
-
-
-def _answer(step: Step, choice: str) -> dict[str, Any]:
-    """An answer also clears the answers after it, so Back and a new choice stay consistent."""
-    if step is Step.ROLE:
-        return {"role": choice, "route": None, "group": None}
-    if step is Step.ROUTE:
-        return {"route": choice, "group": None}
-    return {"group": choice}

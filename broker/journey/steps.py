@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
 from broker.upstream.registry import Choice, IdP, Registry
 
@@ -39,15 +38,11 @@ class Option:
 
 @dataclass(frozen=True)
 class Choices:
-    """What the person has chosen so far (kept in the transaction's data)."""
+    """What the person has chosen so far (part of the login's state, `login_state.py`)."""
 
     role: str | None = None
     route: str | None = None
     group: str | None = None
-
-    @classmethod
-    def from_data(cls, data: dict[str, Any]) -> Choices:
-        return cls(data.get("role"), data.get("route"), data.get("group"))
 
 
 class JourneyMap:

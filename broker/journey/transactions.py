@@ -4,12 +4,12 @@ Each one found or changed is bound to the request's context (its log lines and a
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 from broker.clock import Clock
 from broker.errors import TransactionError
 from broker.frontend.oidc import secrets
 from broker.frontend.oidc.authorization import AuthorizationRequest
+from broker.journey.login_state import LoginState, state_of
 from broker.request_context import bind_login
 from broker.store.base import Store
 from broker.store.records import TransactionRecord
@@ -21,7 +21,7 @@ class LoginTransactions:
         self._clock = clock
         self._ttl = ttl
 
-    async def create(self, request: AuthorizationRequest, **data: Any) -> TransactionRecord:
+    async def create(self, request: AuthorizationRequest, state: LoginState) -> TransactionRecord:
         now = self._clock.now()
         tx = TransactionRecord(
             tx_id=secrets.new_secret(),
@@ -29,7 +29,7 @@ class LoginTransactions:
             request=request.to_json(),
             created_at=now,
             expires_at=now + self._ttl,
-            data=data,
+            data=state.to_json(),
         )
         return await self._put(tx)
 
@@ -55,19 +55,17 @@ class LoginTransactions:
             raise TransactionError("login transaction expired")
         return tx
 
-    async def update(self, tx: TransactionRecord, **data: Any) -> TransactionRecord:
-        """Merge `data` into the transaction's data."""
-        return await self._put(dataclasses.replace(tx, data={**tx.data, **data}))
+    async def save(self, tx: TransactionRecord, state: LoginState) -> TransactionRecord:
+        """The login's next state."""
+        return await self._put(dataclasses.replace(tx, data=state.to_json()))
 
     async def expect_answer(
-        self, tx: TransactionRecord, relay_state: str | None, **data: Any
+        self, tx: TransactionRecord, relay_state: str | None, state: LoginState
     ) -> TransactionRecord:
-        """Merge `data`, and make the ACS find this transaction by `relay_state` (None: by
+        """The next state, and the ACS finds this transaction by `relay_state` (None: by
         nothing, once the answer is held or when the login is not SAML)."""
         relay_hash = None if relay_state is None else secrets.hash_secret(relay_state)
-        return await self._put(
-            dataclasses.replace(tx, data={**tx.data, **data}, relay_hash=relay_hash)
-        )
+        return await self._put(dataclasses.replace(tx, data=state.to_json(), relay_hash=relay_hash))
 
     async def _put(self, tx: TransactionRecord) -> TransactionRecord:
         await self._store.transactions.put(tx)
@@ -82,10 +80,9 @@ class LoginTransactions:
 
 
 def _bind(tx: TransactionRecord) -> None:
-    route, idp = tx.data.get("route"), tx.data.get("idp")
-    bind_login(
-        tx.tx_id,
-        tx.client_id,
-        route if isinstance(route, str) else None,
-        idp if isinstance(idp, str) else None,
-    )
+    try:
+        state = state_of(tx)
+    except TransactionError:  # refused where it is read; the log still names the login
+        bind_login(tx.tx_id, tx.client_id, None, None)
+        return
+    bind_login(tx.tx_id, tx.client_id, state.choices.route, state.idp)
