@@ -86,7 +86,8 @@
       body.set("action", "search");
       sent += 1;
       var number = sent;
-      window.fetch(form.action, { method: "POST", body: body, credentials: "same-origin" })
+      /* getAttribute: form.action would be the form's buttons named "action" */
+      window.fetch(form.getAttribute("action"), { method: "POST", body: body, credentials: "same-origin" })
         .then(function (response) { return response.ok ? response.text() : null; })
         .then(function (html) { if (html !== null) { replaceResults(html, number); } })
         .catch(function () { /* the form still works by submitting it */ });
