@@ -38,10 +38,12 @@ def described(violations: list[dict[str, Any]]) -> str:
 
 LOOKS = """() => {
   const problems = [];
-  const shown = (el) => el.getClientRects().length > 0 && !el.closest(".visually-hidden, .skip-link");
+  const shown = (el) =>
+    el.getClientRects().length > 0 && !el.closest(".visually-hidden, .skip-link");
   const inSentence = (el) => el.parentElement.textContent.trim() !== el.textContent.trim();
   const targets = document.querySelectorAll(
-    "main a[href], main button, main input:not([type=hidden]), main select, main textarea, header a");
+    "main a[href], main button, main input:not([type=hidden]), main select, main textarea, " +
+    "header a");
   for (const el of targets) {
     if (!shown(el) || (el.tagName === "A" && inSentence(el))) continue;
     let box = el.getBoundingClientRect();
@@ -49,16 +51,19 @@ LOOKS = """() => {
       const label = el.id && document.querySelector(`label[for="${el.id}"]`);
       box = label ? label.getBoundingClientRect() : box;
     }
-    if (box.height < 44 - 0.5) problems.push(`${Math.round(box.height)} px high: ${el.outerHTML.slice(0, 100)}`);
+    if (box.height < 44 - 0.5) {
+      problems.push(`${Math.round(box.height)} px high: ${el.outerHTML.slice(0, 100)}`);
+    }
   }
   const fields = document.querySelectorAll(
-    "main input:not([type]), main input[type=text], main input[type=email], main input[type=tel], " +
-    "main input[type=search], main select");
+    "main input:not([type]), main input[type=text], main input[type=email], " +
+    "main input[type=tel], main input[type=search], main select");
   const looks = new Set();
   for (const el of fields) {
     if (!shown(el) || el.getAttribute("aria-invalid") === "true") continue;
     const s = getComputedStyle(el);
-    looks.add([s.borderTopStyle, s.borderTopColor, s.borderRadius, s.fontSize, s.paddingLeft].join(" "));
+    const look = [s.borderTopStyle, s.borderTopColor, s.borderRadius, s.fontSize, s.paddingLeft];
+    looks.add(look.join(" "));
   }
   if (looks.size > 1) problems.push("fields styled differently: " + [...looks].join(" | "));
   return problems;
