@@ -32,7 +32,7 @@ from typing import Final, cast, get_args
 from broker.errors import ConfigError
 from broker.store.accounts import AccountStore, OrgKind, PartnerOrganisationRecord
 
-__all__ = ["Catalogue", "bundled_catalogue", "load_catalogue", "read_catalogue_csv"]
+__all__ = ["Catalogue", "bundled_catalogue", "fold", "load_catalogue", "read_catalogue_csv"]
 
 COLUMNS: Final = ("id", "kind", "code", "name_fi", "name_sv", "name_en", "idp")
 KINDS: Final[tuple[str, ...]] = get_args(OrgKind)
@@ -96,7 +96,7 @@ class Catalogue:
     def __init__(self, organisations: Iterable[PartnerOrganisationRecord]) -> None:
         self._by_id = {org.org_id: org for org in organisations}
         self._keys = {
-            org.org_id: [_fold(name) for name in org.names.values()] + [org.code or ""]
+            org.org_id: [fold(name) for name in org.names.values()] + [org.code or ""]
             for org in self._by_id.values()
         }
 
@@ -117,7 +117,7 @@ class Catalogue:
         """Active organisations of `kinds` whose name (in any language) or code contains every
         word of `query`, case and accents aside (`hameenlinna` finds Hämeenlinna); names that
         start with the query first, then alphabetically in `locale`."""
-        words = _fold(query).split()
+        words = fold(query).split()
         found = [
             org
             for org in self._by_id.values()
@@ -125,17 +125,18 @@ class Catalogue:
             and org.kind in kinds
             and all(any(word in key for key in self._keys[org.org_id]) for word in words)
         ]
-        start = _fold(query).strip()
+        start = fold(query).strip()
 
         def order(org: PartnerOrganisationRecord) -> tuple[bool, str]:
-            name = _fold(org.names.get(locale, org.names["fi"]))
+            name = fold(org.names.get(locale, org.names["fi"]))
             return (not (start and name.startswith(start)), name)
 
         return sorted(found, key=order)[:limit]
 
 
-def _fold(text: str) -> str:
-    """Lower case without accents, for matching only (å, ä and ö fold to a and o)."""
+def fold(text: str) -> str:
+    """Lower case without accents, for matching only (å, ä and ö fold to a and o); the
+    organisation page's search folds the same way."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 

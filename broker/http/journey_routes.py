@@ -22,6 +22,7 @@ from broker.upstream.saml.post_binding import check_saml_post
 ONE_YEAR = 365 * 24 * 3600
 REGISTER_ENTRY_PATH = "/login/register"
 MAX_EMAIL = 254
+MAX_QUERY = 100
 
 
 def _step(request: Request) -> Step:
@@ -52,7 +53,8 @@ async def show_step(request: Request) -> Response:
     step = broker(request).journey.step_to_show(tx, wanted)
     if step is not wanted:
         return RedirectResponse(STEP_PATHS[step], 303, headers=NO_STORE)
-    return await render_step(request, tx, step)
+    query = request.query_params.get("q", "")[:MAX_QUERY] if step is Step.ORGANISATION else ""
+    return await render_step(request, tx, step, query=query)
 
 
 async def render_step(
@@ -63,7 +65,11 @@ async def render_step(
     status_code: int = 200,
     email_error: bool = False,
     email_value: str = "",
+    query: str = "",
 ) -> Response:
+    """`query`: the organisation page's search (GET ?q=, so it works without JavaScript); the
+    organisations it does not match are rendered `hidden`, so the page's script can filter the
+    same full list as the person types."""
     ctx = broker(request)
     locale = locale_of(request, tx.request.get("ui_locales"))
     state = state_of(tx)
@@ -99,6 +105,9 @@ async def render_step(
         email_value=email_value,
         register_url=REGISTER_ENTRY_PATH if step is Step.ROUTE and personal else None,
         portal=state.portal,
+        query=query.strip(),
+        shown=[o.id for o in options if o.matches(query)],
+        shown_unavailable=[o.id for o, _ in unavailable if o.matches(query)],
     )
 
 

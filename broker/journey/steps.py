@@ -14,6 +14,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from enum import StrEnum
 
+from broker.accounts.catalogue import fold
 from broker.upstream.registry import Choice, IdP, Registry
 
 
@@ -29,11 +30,18 @@ STEP_PATHS = {step: f"/login/{step.value}" for step in Step}
 
 @dataclass(frozen=True)
 class Option:
-    """One button on a choice page."""
+    """One button on a choice page. `search`: what the organisation page's search matches
+    (the names in every language and the id, folded), empty on the other steps."""
 
     id: str
     name: str
     description: str | None = None
+    search: str = ""
+
+    def matches(self, query: str) -> bool:
+        """Whether every word of `query` is in `search`, case and accents aside ("hus",
+        "oulu", "helsingfors" and "ylio" all find what a person would expect)."""
+        return all(word in self.search for word in fold(query).split())
 
 
 @dataclass(frozen=True)
@@ -94,7 +102,8 @@ class JourneyMap:
         if step is Step.GROUP:
             return [_option(g, locale) for g in self._groups_of(choices.route or "")]
         return [
-            Option(i.id, i.names.get(locale)) for i in self.idps_for(choices.route, choices.group)
+            Option(i.id, i.names.get(locale), search=_search_text(i))
+            for i in self.idps_for(choices.route, choices.group)
         ]
 
     def idps_for(self, route_id: str | None, group_id: str | None) -> list[IdP]:
@@ -158,3 +167,9 @@ class JourneyMap:
 def _option(choice: Choice, locale: str) -> Option:
     description = choice.descriptions.get(locale) if choice.descriptions else None
     return Option(choice.id, choice.names.get(locale), description)
+
+
+def _search_text(idp: IdP) -> str:
+    """An organisation's names in every language and its id, folded: a Swedish page finds
+    HUS by its Finnish name too, and the abbreviation is in every name."""
+    return fold(" ".join([idp.names.fi, idp.names.sv, idp.names.en, idp.id]))

@@ -12,7 +12,7 @@ from broker.assembly import make_store
 from broker.store.notices import NoticeRecord
 from tests.browser.conftest import NewPage, Portal
 from tests.browser.journey import FINNISH, STEPS, Journey, at
-from tests.browser.test_accessibility import described
+from tests.browser.pages import described
 from tests.worlds import JourneyWorld
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -21,13 +21,16 @@ OFFLINE = {"fi": "HUS:n kirjautuminen on huoltokatkolla.", "sv": "HUS service.",
 INFO = {"fi": "Palvelu päivitetään tänä iltana.", "sv": "Uppdatering.", "en": "Update tonight."}
 
 
-async def put_notices(world: JourneyWorld) -> None:
+async def put_notices(
+    world: JourneyWorld, offline: str = "hus", texts: dict[str, str] = OFFLINE
+) -> None:
+    """A service notice, and the organisation `offline` offline with a severe notice."""
     now = world.broker.clock.now()
     store = make_store(world.broker.settings)
     await store.open()
     try:
         await store.notices.put(
-            NoticeRecord("n-hus", "organisation", "hus", "severe", OFFLINE, now, offline=True)
+            NoticeRecord("n-org", "organisation", offline, "severe", texts, now, offline=True)
         )
         await store.notices.put(NoticeRecord("n-all", "service", "", "info", INFO, now))
     finally:

@@ -46,7 +46,8 @@ def _assert_accessible(html: str, locale: str) -> Page:
     assert page.all("html") == [{"lang": locale}]
     assert len(page.all("h1")) == 1
     assert any(attrs.get("name") == "viewport" for attrs in page.all("meta"))
-    assert not page.all("script")
+    # Scripts only as static files (the CSP's script-src 'self'), never inline.
+    assert all((s.get("src") or "").startswith("/static/") for s in page.all("script"))
     assert [a["href"] for a in page.all("link")] == ["/static/style.css"]
     inputs = [a for a in page.all("input") if a.get("type") != "hidden"]
     labelled = {attrs.get("for") for attrs in page.all("label")}
