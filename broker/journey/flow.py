@@ -122,7 +122,9 @@ class LoginJourney:
         if hinted is not None and not journey_map.offers_idp(hinted):
             hinted = None  # a hint at an IdP the portal does not offer: as an unknown hint
         passive = hinted is not None and hinted.protocol == "saml"  # prompt=none: IsPassive
-        session = await self._provider.reusable_session(request, sid, passive_upstream=passive)
+        session = await self._provider.reusable_session(
+            request, sid, passive_upstream=passive, offered=journey_map.offers_session
+        )
         if session is not None:
             await self._audit.login_by_session(request.client_id, session)
             return Redirect(await self._provider.complete(request, session))

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from broker.accounts.catalogue import fold
+from broker.store.records import SessionRecord
 from broker.upstream.registry import Choice, IdP, Registry
 
 
@@ -74,6 +75,14 @@ class JourneyMap:
 
     def for_portal(self, routes: Collection[str], idps: Collection[str]) -> JourneyMap:
         return JourneyMap(self._registry, routes, idps)
+
+    def offers_session(self, session: SessionRecord) -> bool:
+        """Whether an SSO session may answer the portal: it came by an IdP the portal offers
+        (the `idp` claim of its login). A portal that restricts nothing takes any session."""
+        if not self._routes and not self._idps:
+            return True
+        idp = self.registry.idp(str(session.claims.get("idp", "")))
+        return idp is not None and self.offers_idp(idp)
 
     def offers_idp(self, idp: IdP) -> bool:
         """Whether the IdP is the portal's, on a route of the portal's (every way to an IdP,

@@ -22,7 +22,7 @@ from tests.flows.suomifi import (
     to_suomifi,
 )
 from tests.flows.test_suomifi_attacks import answer, forge, impostor, login_at_suomifi
-from tests.login_walk import choose
+from tests.login_walk import choose, log_in
 from tests.portal_client import callback_params, portal_client, redeem, start
 from tests.upstream.saml.saml_forge import Forge
 from tests.worlds import JourneyWorld, SAMLWorld
@@ -201,3 +201,24 @@ async def test_an_idp_hint_at_an_organisation_the_portal_does_not_offer_is_not_f
     auth = await start(portal_client(broker), idp_hint="hus")
     first = await browser.get(auth.url)
     assert first.headers["location"] == "/login/role"
+
+
+async def test_an_sso_session_from_an_organisation_the_portal_does_not_offer_answers_it_not(
+    world: JourneyWorld, browser: httpx.AsyncClient
+) -> None:
+    """Logged in at HUS for one portal, the person goes to a portal that offers PIRHA only:
+    the HUS session gives it no code (not even for prompt=none); the portal's own choice
+    pages do, and a portal that restricts nothing is still answered by the session."""
+    broker = world.broker
+    await broker.add_client("open")
+    await broker.add_client("pirha-only", idps=("pirha",))
+    first = await log_in(browser, broker, (await start(portal_client(broker, "open"))).url)
+    assert "code" in callback_params(first.headers["location"])
+    only = portal_client(broker, "pirha-only")
+    went = await browser.get((await start(only)).url)
+    assert went.headers["location"] == "/login/role", went.headers["location"]
+    silent = await start(only, prompt="none")
+    refused = callback_params((await browser.get(silent.url)).headers["location"])
+    assert refused["error"] == "login_required" and "code" not in refused
+    again = await browser.get((await start(portal_client(broker, "open"))).url)
+    assert "code" in callback_params(again.headers["location"])

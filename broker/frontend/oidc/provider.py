@@ -5,7 +5,7 @@ The HTTP layer calls only this; it passes plain data in and gets plain data (dic
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import httpx
 
@@ -100,15 +100,22 @@ class OIDCProvider:
         )
 
     async def reusable_session(
-        self, request: AuthorizationRequest, sid: str | None, *, passive_upstream: bool = False
+        self,
+        request: AuthorizationRequest,
+        sid: str | None,
+        *,
+        passive_upstream: bool = False,
+        offered: Callable[[SessionRecord], bool] = lambda session: True,
     ) -> SessionRecord | None:
         """The SSO session that can answer this request now, or None when a login is needed.
 
+        `offered`: whether the portal's policy offers the route and IdP the session came by (a
+        portal that offers one organisation is not answered by another's login).
         prompt=none with no usable session is answered to the portal (OIDC Core §3.1.2.6),
         unless `passive_upstream`: the IdP will be asked to log the person in without a page.
         """
         session = await self.sessions.active(sid)
-        if session is not None and self.sessions.satisfies(session, request):
+        if session is not None and self.sessions.satisfies(session, request) and offered(session):
             return session
         if "none" in request.prompt and not passive_upstream:
             raise login_required(request, "the user must log in")
