@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
-from broker import __version__
+from broker import __version__, paths
 from broker.assembly import assemble, make_store
 from broker.clock import Clock, SystemClock
 from broker.http import (
@@ -31,7 +31,6 @@ from broker.http.errors import EXCEPTION_HANDLERS, UnexpectedErrorMiddleware
 from broker.http.idp_reload import IdPReloadMiddleware
 from broker.http.middleware import AccessLogMiddleware, SecurityHeadersMiddleware
 from broker.http.rate_limit import RateLimitMiddleware
-from broker.journey.flow import ACS_PATH
 from broker.metrics import Metrics
 from broker.metrics.store_timing import timed_store
 from broker.secret_files import set_private_umask
@@ -86,7 +85,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
             Middleware(
                 BodyLimitMiddleware,
                 limit=settings.limits.max_body_bytes,
-                by_path={ACS_PATH: settings.limits.max_saml_post_bytes},
+                by_path={paths.SAML_ACS: settings.limits.max_saml_post_bytes},
             ),
         ],
         exception_handlers=EXCEPTION_HANDLERS,

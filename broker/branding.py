@@ -16,8 +16,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 AA_NORMAL_TEXT = 4.5
 """WCAG 2.x SC 1.4.3: the least contrast ratio of normal-size text."""
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
-LOGO_PATH = "/branding/logo"
-CSS_PATH = "/branding.css"
 LOGO_TYPES = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg"}
 
 

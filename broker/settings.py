@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from broker import paths
 from broker.branding import BrandingSettings
 from broker.errors import ConfigError
 from broker.notices.settings import NoticeSettings
@@ -342,7 +343,7 @@ class Settings(_Frozen):
 
     @property
     def saml_entity_id(self) -> str:
-        return self.saml_sp.entity_id or self.issuer + "/saml/metadata"
+        return self.saml_sp.entity_id or self.issuer + paths.SAML_METADATA
 
     @property
     def development(self) -> bool:

@@ -25,9 +25,11 @@ from broker.http.context import BrokerContext
 from broker.http.cookies import CookieSigner
 from broker.idp_reload import IdPReloader
 from broker.instance_secrets import open_secrets
+from broker.journey.account_page import AccountPage
 from broker.journey.audit_trail import AuditTrail
 from broker.journey.flow import LoginJourney
 from broker.journey.idp_set import CurrentIdPs, IdPSet
+from broker.journey.logout import RPLogout
 from broker.journey.registration import AccountStage
 from broker.journey.steps import JourneyMap
 from broker.journey.transactions import LoginTransactions
@@ -120,6 +122,8 @@ async def assemble(
         readiness(settings, untimed_store, keys, idps, metrics),
         audit,
         idps,
+        AccountPage(provider, accounts, lambda: idps.registry, settings.accounts),
+        RPLogout(provider, lambda: idps.current.logouts),
     )
     reloader = IdPReloader(
         idps,

@@ -11,9 +11,9 @@ from typing import Any
 
 import httpx
 
+from broker import paths
 from broker.clock import Clock
 from broker.frontend.oidc.provider import OIDCProvider
-from broker.journey.flow import ACS_PATH, SLO_PATH
 from broker.journey.logout import UpstreamLogouts
 from broker.journey.saml_service import SAMLService
 from broker.journey.upstreams import Connector, SAMLContext
@@ -45,14 +45,14 @@ async def start_saml_service(
         sp_settings.key_directory,
         sp_settings.crypto_backend,
     )
-    acs_url = settings.issuer + ACS_PATH
+    acs_url = settings.issuer + paths.SAML_ACS
     names = sp_settings.organisation().model_dump()
     url = sp_settings.organisation_url or settings.issuer
     service_names = sp_settings.service_names.model_dump() if sp_settings.service_names else names
     describe = functools.partial(
         _describe,
         acs_url=acs_url,
-        slo_url=settings.issuer + SLO_PATH,
+        slo_url=settings.issuer + paths.SAML_SLO,
         requested=requested_attributes(saml_idps),
         organisation=Organisation(names, dict.fromkeys(names, url)),
         contacts=_contacts(sp_settings, names["fi"]),
@@ -134,7 +134,7 @@ def upstream_logouts(
         http,
         saml_connectors,
         saml.signer if saml else None,
-        slo_url=settings.issuer + SLO_PATH,
+        slo_url=settings.issuer + paths.SAML_SLO,
         ttl=settings.tokens.transaction_ttl,
         clock_skew=settings.tokens.clock_skew,
     )

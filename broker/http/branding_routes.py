@@ -6,7 +6,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
-from broker.branding import CSS_PATH, LOGO_PATH, LOGO_TYPES
+from broker import paths
+from broker.branding import LOGO_TYPES
 from broker.errors import NotFoundError
 from broker.http.context import broker
 
@@ -22,11 +23,11 @@ async def branding_css(request: Request) -> Response:
 async def logo(request: Request) -> Response:
     path = broker(request).settings.branding.logo
     if path is None or not path.is_file():
-        raise NotFoundError(LOGO_PATH)
+        raise NotFoundError(paths.BRANDING_LOGO)
     return FileResponse(path, media_type=LOGO_TYPES[path.suffix.lower()], headers=CACHE)
 
 
 ROUTES = [
-    Route(CSS_PATH, branding_css, methods=["GET"]),
-    Route(LOGO_PATH, logo, methods=["GET"]),
+    Route(paths.BRANDING_CSS, branding_css, methods=["GET"]),
+    Route(paths.BRANDING_LOGO, logo, methods=["GET"]),
 ]

@@ -10,10 +10,11 @@ from starlette.requests import Request
 from broker.frontend.oidc.provider import OIDCProvider
 from broker.health import Readiness
 from broker.http.cookies import LANGUAGE, CookieSigner
+from broker.journey.account_page import AccountPage
 from broker.journey.audit_trail import AuditTrail
 from broker.journey.flow import LoginJourney
 from broker.journey.idp_set import CurrentIdPs
-from broker.journey.logout import UpstreamLogouts
+from broker.journey.logout import RPLogout, UpstreamLogouts
 from broker.journey.saml_service import SAMLService
 from broker.metrics import Metrics
 from broker.rate_limits import RateLimiter
@@ -33,6 +34,8 @@ class BrokerContext:
     readiness: Readiness
     audit: AuditTrail
     idps: CurrentIdPs
+    account_page: AccountPage
+    rp_logout: RPLogout
 
     @property
     def logouts(self) -> UpstreamLogouts:

@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from broker import paths
 from broker.errors import (
     AuthorizationRedirectError,
     NotFoundError,
@@ -39,13 +40,12 @@ from broker.frontend.oidc.codes import redirect_with
 from broker.http.context import broker
 from broker.http.notices import error_notices
 from broker.http.pages import page
-from broker.journey.flow import RETURN_UNMET_PATH
+from broker.journey.steps import STEP_PATHS, Step
 from broker.store.notices import NoticeRecord
 
 log = logging.getLogger("broker.errors")
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-JSON_PATHS = ("/token", "/userinfo", "/revoke", "/introspect", "/jwks", "/.well-known/")
 
 
 def new_error_id() -> str:
@@ -94,7 +94,7 @@ async def on_page_error(request: Request, exc: PageError) -> Response:
             exc.message_id,
             error_id,
             exc.status_code,
-            back=("/login/role", "error.choose_again"),
+            back=(STEP_PATHS[Step.ROLE], "error.choose_again"),
             offline=offline,
             portal_return=portal,
         )
@@ -102,7 +102,7 @@ async def on_page_error(request: Request, exc: PageError) -> Response:
 
 
 async def on_limit_error(request: Request, exc: RequestLimitError) -> Response:
-    if request.url.path.startswith(JSON_PATHS):
+    if request.url.path.startswith(paths.JSON_PREFIXES):
         log.info("request refused (%d): %s", exc.status_code, exc.description)
         body = {"error": exc.error, "error_description": exc.description}
         headers = {**NO_STORE, **exc.headers()}
@@ -123,7 +123,7 @@ async def on_store_unavailable(request: Request, exc: StoreUnavailableError) -> 
     error_id = new_error_id()
     log.warning("store unavailable: %s", exc, extra={"error_id": error_id})
     headers = {**NO_STORE, "Retry-After": str(exc.retry_after)}
-    if request.url.path.startswith(JSON_PATHS):
+    if request.url.path.startswith(paths.JSON_PREFIXES):
         body = {"error": exc.error, "error_description": f"try again shortly (error id {error_id})"}
         return JSONResponse(body, status_code=exc.status_code, headers=headers)
     response = await _error_page(request, exc.message_id, error_id, exc.status_code)
@@ -145,7 +145,7 @@ async def on_unexpected(request: Request, exc: Exception) -> Response:
     error_id = new_error_id()
     log.error("unexpected %s", type(exc).__name__, exc_info=exc, extra={"error_id": error_id})
     await _record(request, exc, error_id, 500, "error.server", unexpected=True)
-    if request.url.path.startswith(JSON_PATHS):
+    if request.url.path.startswith(paths.JSON_PREFIXES):
         return oauth_error_response(ServerError(f"error id {error_id}"))
     return await _error_page(request, "error.server", error_id, 500)
 
@@ -184,7 +184,7 @@ async def _error_page(
         back_url=back[0] if back else None,
         back_key=back[1] if back else None,
         notices=await _notices(request, offline),
-        return_url=RETURN_UNMET_PATH if portal_return else None,
+        return_url=paths.RETURN_UNMET if portal_return else None,
         portal_name=portal_return.portal if portal_return else None,
     )
     response.headers.update(NO_STORE)

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from broker import paths
 from broker.errors import NotFoundError
 from broker.http.context import broker
 from broker.settings import MetricsSettings
@@ -61,7 +62,7 @@ def may_scrape(settings: MetricsSettings, client: str | None) -> bool:
 
 
 ROUTES = [
-    Route("/health/live", live, methods=["GET"]),
-    Route("/health/ready", ready, methods=["GET"]),
-    Route("/metrics", metrics, methods=["GET"]),
+    Route(paths.HEALTH_LIVE, live, methods=["GET"]),
+    Route(paths.HEALTH_READY, ready, methods=["GET"]),
+    Route(paths.METRICS, metrics, methods=["GET"]),
 ]

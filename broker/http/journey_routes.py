@@ -6,21 +6,21 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from broker.errors import CSRFError, LoginElsewhereError, NotFoundError, TransactionError
+from broker import paths
+from broker.errors import LoginElsewhereError, NotFoundError, TransactionError
 from broker.http.context import broker, locale_of
-from broker.http.cookies import REMEMBER, TRANSACTION
+from broker.http.cookies import REMEMBER
 from broker.http.errors import NO_STORE
+from broker.http.forms import csrf_token, single_values
 from broker.http.notices import step_notices
-from broker.http.oidc_routes import redirect, single_values
 from broker.http.pages import page
-from broker.journey.flow import CALLBACK_PATH, RETURN_UNMET_PATH, Redirect
+from broker.http.responses import logged_in, redirect
+from broker.http.transaction import checked_form, current_transaction
 from broker.journey.login_state import state_of
 from broker.journey.steps import STEP_PATHS, Step
 from broker.store.records import TransactionRecord
 from broker.upstream.saml.post_binding import check_saml_post
 
-ONE_YEAR = 365 * 24 * 3600
-REGISTER_ENTRY_PATH = "/login/register"
 MAX_EMAIL = 254
 MAX_QUERY = 100
 
@@ -30,21 +30,6 @@ def _step(request: Request) -> Step:
         return Step(request.path_params["step"])
     except ValueError as exc:
         raise NotFoundError(request.url.path) from exc
-
-
-async def current_transaction(request: Request) -> TransactionRecord:
-    ctx = broker(request)
-    return await ctx.journey.current(ctx.cookies.read(request.cookies, TRANSACTION))
-
-
-async def _checked_form(request: Request, tx: TransactionRecord) -> dict[str, str]:
-    """The posted form, once it is shown to belong to this browser's transaction."""
-    form, _ = single_values(await request.form())
-    if form.get("tx") != tx.tx_id:
-        raise TransactionError("form belongs to another login transaction")
-    if not broker(request).cookies.check_csrf(tx.tx_id, form.get("csrf_token")):
-        raise CSRFError("journey form without a valid CSRF token")
-    return form
 
 
 async def show_step(request: Request) -> Response:
@@ -96,14 +81,14 @@ async def render_step(
         unavailable=unavailable,
         notices=notices,
         action=STEP_PATHS[step],
-        csrf_token=ctx.cookies.csrf_token(tx.tx_id),
+        csrf_token=csrf_token(request, tx.tx_id),
         tx=tx.tx_id,
         back_url=back,
         remembered=remembered,
-        email_shortcut=step is Step.GROUP and bool(ctx.journey.map.registry.idps()),
+        email_shortcut=step is Step.GROUP and bool(journey_map.registry.idps()),
         email_error=email_error,
         email_value=email_value,
-        register_url=REGISTER_ENTRY_PATH if step is Step.ROUTE and personal else None,
+        register_url=paths.LOGIN_REGISTER if step is Step.ROUTE and personal else None,
         portal=state.portal,
         query=query.strip(),
         shown=[o.id for o in options if o.matches(query)],
@@ -114,7 +99,7 @@ async def render_step(
 async def choose_step(request: Request) -> Response:
     ctx = broker(request)
     tx = await current_transaction(request)
-    form = await _checked_form(request, tx)
+    form = await checked_form(request, tx)
     step = _step(request)
     if step is Step.ORGANISATION and form.get("remember") == "yes":
         tx = await ctx.journey.remember_choice(tx)
@@ -124,7 +109,7 @@ async def choose_step(request: Request) -> Response:
 async def choose_by_email(request: Request) -> Response:
     ctx = broker(request)
     tx = await current_transaction(request)
-    form = await _checked_form(request, tx)
+    form = await checked_form(request, tx)
     email = form.get("email", "").strip()[:MAX_EMAIL]
     outcome = await ctx.journey.choose_by_email(tx, email) if "@" in email else None
     if outcome is None:
@@ -138,14 +123,14 @@ async def register_entry(request: Request) -> Response:
     """ "Register a professional account" on the route page."""
     ctx = broker(request)
     tx = await current_transaction(request)
-    await _checked_form(request, tx)
+    await checked_form(request, tx)
     return redirect(request, await ctx.journey.register_explicitly(tx))
 
 
 async def choose_remembered(request: Request) -> Response:
     ctx = broker(request)
     tx = await current_transaction(request)
-    await _checked_form(request, tx)
+    await checked_form(request, tx)
     remembered = ctx.cookies.read(request.cookies, REMEMBER)
     return redirect(request, await ctx.journey.choose_remembered(tx, remembered))
 
@@ -163,16 +148,8 @@ async def upstream_callback(request: Request) -> Response:
     tx = await current_transaction(request)
     params, _ = single_values(request.query_params)
     idp_id = request.path_params["idp_id"]
-    return logged_in(request, tx, await ctx.journey.oidc_callback(tx, idp_id, params))
-
-
-def logged_in(request: Request, tx: TransactionRecord, outcome: Redirect) -> Response:
-    """Back to the portal; the organisation is remembered if the person asked for it."""
-    ctx = broker(request)
-    response = redirect(request, outcome)
-    if outcome.remember_idp and state_of(tx).remember:
-        ctx.cookies.set(response, REMEMBER, outcome.remember_idp, ONE_YEAR)
-    return response
+    outcome = await ctx.journey.oidc_callback(tx, idp_id, params)
+    return logged_in(request, outcome, state_of(tx).remember)
 
 
 async def saml_acs(request: Request) -> Response:
@@ -193,17 +170,17 @@ async def saml_continue(request: Request) -> Response:
     except TransactionError as exc:
         raise LoginElsewhereError("SAML answer in a browser without its login") from exc
     outcome = await broker(request).journey.saml_continue(tx, params.get("h", ""))
-    return logged_in(request, tx, outcome)
+    return logged_in(request, outcome, state_of(tx).remember)
 
 
 ROUTES = [
-    Route("/login/email", choose_by_email, methods=["POST"]),
-    Route("/login/remembered", choose_remembered, methods=["POST"]),
-    Route(RETURN_UNMET_PATH, return_unmet, methods=["GET"]),
-    Route(REGISTER_ENTRY_PATH, register_entry, methods=["POST"]),
-    Route("/login/{step}", show_step, methods=["GET"]),
-    Route("/login/{step}", choose_step, methods=["POST"]),
-    Route(CALLBACK_PATH + "/{idp_id}", upstream_callback, methods=["GET"]),
-    Route("/upstream/saml/acs", saml_acs, methods=["POST"]),
-    Route("/upstream/saml/continue", saml_continue, methods=["GET"]),
+    Route(paths.LOGIN_EMAIL, choose_by_email, methods=["POST"]),
+    Route(paths.LOGIN_REMEMBERED, choose_remembered, methods=["POST"]),
+    Route(paths.RETURN_UNMET, return_unmet, methods=["GET"]),
+    Route(paths.LOGIN_REGISTER, register_entry, methods=["POST"]),
+    Route(paths.LOGIN_STEP, show_step, methods=["GET"]),
+    Route(paths.LOGIN_STEP, choose_step, methods=["POST"]),
+    Route(paths.OIDC_CALLBACK + "/{idp_id}", upstream_callback, methods=["GET"]),
+    Route(paths.SAML_ACS, saml_acs, methods=["POST"]),
+    Route(paths.SAML_CONTINUE, saml_continue, methods=["GET"]),
 ]

@@ -11,59 +11,49 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from broker import paths
 from broker.errors import NotFoundError, UpstreamLogoutError
 from broker.frontend.oidc.codes import redirect_with
 from broker.http.context import broker, locale_of
 from broker.http.cookies import SESSION
 from broker.http.errors import NO_STORE
-from broker.http.oidc_routes import single_values
+from broker.http.forms import csrf_ok, csrf_token, single_values
 from broker.http.pages import page
-from broker.journey.logout import LogoutRedirect, LogoutTarget
+from broker.journey.logout import AskFirst, LogoutRedirect, LogoutTarget
 
 
 async def end_session(request: Request) -> Response:
-    """RP-Initiated Logout: log out at once when the hint names this browser's session,
-    otherwise ask the person first (§2: the OP SHOULD ask)."""
+    """RP-Initiated Logout (`journey.logout.RPLogout` decides)."""
     ctx = broker(request)
     if request.method == "POST":
         params, _ = single_values(await request.form())
     else:
         params, _ = single_values(request.query_params)
-    logout = await ctx.provider.logout.validate(params)
     sid = ctx.cookies.read(request.cookies, SESSION)
-    session = await ctx.provider.sessions.active(sid)
-    confirmed = params.get("confirm") == "yes" and ctx.cookies.check_csrf(
-        sid or "no-session", params.get("csrf_token")
-    )
-    if session is not None and not confirmed and logout.hinted_sid != session.sid:
+    bound_to = sid or "no-session"
+    confirmed = params.get("confirm") == "yes" and csrf_ok(request, bound_to, params)
+    outcome = await ctx.rp_logout.end_session(params, sid, confirmed=confirmed)
+    if isinstance(outcome, AskFirst):
         return page(
             request,
             "logout_confirm.html",
-            ui_locales=logout.ui_locales,
-            action="/end_session",
-            csrf_token=ctx.cookies.csrf_token(sid or "no-session"),
-            client_name=logout.client.client_name if logout.client else None,
+            ui_locales=outcome.ui_locales,
+            action=paths.END_SESSION,
+            csrf_token=csrf_token(request, bound_to),
+            client_name=outcome.client_name,
             hidden=_logout_fields(params),
             cancel_url=None,
         )
-    await ctx.provider.end_session(session)
-    target = LogoutTarget(
-        redirect_uri=logout.post_logout_redirect_uri,
-        state=logout.state,
-        client_name=logout.client.client_name if logout.client else None,
-        ui_locales=logout.ui_locales,
-    )
-    to_idp = await ctx.logouts.begin(session.sid, target) if session is not None else None
-    if to_idp is None:
-        return after_logout(request, target)
-    return _on_to_idp(request, to_idp, target)
+    if outcome.to_idp is None:
+        return after_logout(request, outcome.target)
+    return _on_to_idp(request, outcome.to_idp, outcome.target)
 
 
 def _on_to_idp(request: Request, to_idp: LogoutRedirect, target: LogoutTarget) -> Response:
     """A page that goes on to the IdP at once (a redirect would be subject to the portal's CSP
     form-action, when the logout began with a form)."""
     ctx = broker(request)
-    idp = ctx.journey.map.registry.idp(to_idp.idp_id)
+    idp = ctx.idps.registry.idp(to_idp.idp_id)
     locale = locale_of(request, target.ui_locales)
     response = page(
         request,
@@ -117,6 +107,6 @@ def _logout_fields(params: dict[str, str]) -> list[tuple[str, str]]:
 
 
 ROUTES = [
-    Route("/end_session", end_session, methods=["GET", "POST"]),
-    Route("/upstream/saml/slo", saml_slo, methods=["GET"]),
+    Route(paths.END_SESSION, end_session, methods=["GET", "POST"]),
+    Route(paths.SAML_SLO, saml_slo, methods=["GET"]),
 ]

@@ -7,6 +7,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from broker import paths
 from broker.errors import NotFoundError
 from broker.http.context import broker
 from broker.http.cookies import LANGUAGE
@@ -51,9 +52,9 @@ async def switch_language(request: Request) -> Response:
 
 
 ROUTES = [
-    Route("/healthz", health, methods=["GET"]),
-    Route("/favicon.ico", no_favicon, methods=["GET"]),
-    Route("/saml/metadata", saml_metadata, methods=["GET"]),
-    Route("/lang", switch_language, methods=["GET"]),
-    Mount("/static", app=StaticFiles(packages=[("broker.ui", "static")]), name="static"),
+    Route(paths.HEALTHZ, health, methods=["GET"]),
+    Route(paths.FAVICON, no_favicon, methods=["GET"]),
+    Route(paths.SAML_METADATA, saml_metadata, methods=["GET"]),
+    Route(paths.LANGUAGE, switch_language, methods=["GET"]),
+    Mount(paths.STATIC, app=StaticFiles(packages=[("broker.ui", "static")]), name="static"),
 ]

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from broker import paths
 from broker.http.context import broker
 from broker.store.notices import NoticeRecord
 
@@ -41,4 +42,4 @@ def _time(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds")
 
 
-ROUTES = [Route("/notices.json", notices_json, methods=["GET"])]
+ROUTES = [Route(paths.NOTICES_JSON, notices_json, methods=["GET"])]

@@ -4,42 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.datastructures import FormData, QueryParams
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from broker.errors import InvalidRequestError
+from broker import paths
 from broker.http.context import BrokerContext, broker
-from broker.http.cookies import SESSION, TRANSACTION
+from broker.http.cookies import SESSION
 from broker.http.errors import NO_STORE
-from broker.journey.flow import Redirect
-
-FORM_TYPE = "application/x-www-form-urlencoded"
-
-
-def single_values(params: QueryParams | FormData) -> tuple[dict[str, str], frozenset[str]]:
-    """Parameters as a plain dict, and the names that were sent more than once (RFC 6749 §3.1)."""
-    values: dict[str, str] = {}
-    repeated = set()
-    for key, value in params.multi_items():
-        if not isinstance(value, str):
-            raise InvalidRequestError("file uploads are not accepted")
-        if key in values:
-            repeated.add(key)
-        values.setdefault(key, value)
-    return values, frozenset(repeated)
-
-
-async def form_of(request: Request) -> dict[str, str]:
-    """A urlencoded body with each parameter at most once (RFC 6749 §3.2)."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != FORM_TYPE:
-        raise InvalidRequestError(f"content type must be {FORM_TYPE}")
-    values, repeated = single_values(await request.form())
-    if repeated:
-        raise InvalidRequestError(f"repeated parameter: {sorted(repeated)[0]}")
-    return values
+from broker.http.forms import form_of, single_values
+from broker.http.responses import redirect
 
 
 async def discovery(request: Request) -> Response:
@@ -76,18 +50,6 @@ async def _count_portal(ctx: BrokerContext, client_id: str) -> None:
         await ctx.limiter.hit(
             "authorize_client", client_id, ctx.settings.limits.authorize_per_client
         )
-
-
-def redirect(request: Request, outcome: Redirect) -> Response:
-    """Follow the journey's decision, setting the cookies it asked for."""
-    ctx = broker(request)
-    response = RedirectResponse(outcome.url, status_code=303, headers=NO_STORE)
-    if outcome.tx_id:
-        ctx.cookies.set(response, TRANSACTION, outcome.tx_id, ctx.settings.tokens.transaction_ttl)
-    if outcome.session:
-        ctx.cookies.set(response, SESSION, outcome.session.sid, ctx.settings.tokens.session_ttl)
-        ctx.cookies.clear(response, TRANSACTION)
-    return response
 
 
 async def token(request: Request) -> Response:
@@ -144,11 +106,11 @@ async def introspect(request: Request) -> Response:
 
 
 ROUTES = [
-    Route("/.well-known/openid-configuration", discovery, methods=["GET"]),
-    Route("/jwks", jwks, methods=["GET"]),
-    Route("/authorize", authorize, methods=["GET", "POST"]),
-    Route("/token", token, methods=["POST"]),
-    Route("/userinfo", userinfo, methods=["GET", "POST"]),
-    Route("/revoke", revoke, methods=["POST"]),
-    Route("/introspect", introspect, methods=["POST"]),
+    Route(paths.DISCOVERY, discovery, methods=["GET"]),
+    Route(paths.JWKS, jwks, methods=["GET"]),
+    Route(paths.AUTHORIZE, authorize, methods=["GET", "POST"]),
+    Route(paths.TOKEN, token, methods=["POST"]),
+    Route(paths.USERINFO, userinfo, methods=["GET", "POST"]),
+    Route(paths.REVOKE, revoke, methods=["POST"]),
+    Route(paths.INTROSPECT, introspect, methods=["POST"]),
 ]

@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from broker import paths
 from broker.http.context import broker, locale_of
 
 
@@ -22,7 +23,7 @@ def page(
     locale = locale_of(request, ui_locales)
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     links = ctx.renderer.language_links(
-        lambda lang: "/lang?" + urlencode({"to": lang, "next": here})
+        lambda lang: paths.LANGUAGE + "?" + urlencode({"to": lang, "next": here})
     )
     html = ctx.renderer.render(template, locale, lang_links=links, **context)
     return HTMLResponse(html, status_code=status_code)

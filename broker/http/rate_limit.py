@@ -13,26 +13,24 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from broker import paths
 from broker.errors import RateLimitedError
 from broker.http.context import BrokerContext
 from broker.http.errors import error_response
-from broker.journey.flow import ACS_PATH
 from broker.settings import LimitSettings, RateLimit
-
-JOURNEY_PREFIXES = ("/login/", "/account/")
 
 
 def rule_for(method: str, path: str, limits: LimitSettings) -> tuple[str, RateLimit | None] | None:
     """The per-address rule of a request: (name, limit), or None for an endpoint not counted."""
-    if path == "/authorize":
+    if path == paths.AUTHORIZE:
         return "authorize_ip", limits.authorize_per_ip
     if method != "POST":
         return None
-    if path == "/token":
+    if path == paths.TOKEN:
         return "token_ip", limits.token_per_ip
-    if path == ACS_PATH:
+    if path == paths.SAML_ACS:
         return "saml_acs_ip", limits.saml_acs_per_ip
-    if path.startswith(JOURNEY_PREFIXES):
+    if path.startswith(paths.JOURNEY_PREFIXES):
         return "journey_ip", limits.journey_per_ip
     return None
 

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlencode
 
+from broker import paths
+from broker.accounts.catalogue import Catalogue
 from broker.accounts.service import identity_keys
 from broker.claims.mapping import normalise
 from broker.claims.sealed import Sealer
@@ -52,7 +54,7 @@ from broker.journey.steps import STEP_PATHS, Choices, JourneyMap, Step
 from broker.journey.transactions import LoginTransactions
 from broker.journey.upstreams import Connector
 from broker.notices.board import NoticeBoard, Notices
-from broker.store.accounts import AccountRecord
+from broker.store.accounts import AccountRecord, PartnerOrganisationRecord
 from broker.store.records import SessionRecord, TransactionRecord, UpstreamSession
 from broker.ui.i18n import negotiate_locale
 from broker.upstream.login_request import UpstreamLogin
@@ -60,20 +62,9 @@ from broker.upstream.registry import IdP
 
 log = logging.getLogger(__name__)
 
-CALLBACK_PATH = "/upstream/oidc/callback"
-"""Followed by `/{idp_id}`: each OIDC IdP returns to its own redirect URI (RFC 9700 §4.4.2.2)."""
-ACS_PATH = "/upstream/saml/acs"
-SAML_CONTINUE_PATH = "/upstream/saml/continue"
-SLO_PATH = "/upstream/saml/slo"
-ACCOUNT_PATH = "/account"
-RETURN_UNMET_PATH = "/login/return"
-"""Back to the portal, after an answer that did not meet what it asked (`return_unmet`)."""
-REGISTER_PATH = "/account/register"
-CONFIRM_PATH = "/account/confirm"
 HELD_SECONDS: Final = 300
 """How long a checked SAML answer waits for its browser to come to the continue step."""
-ACCOUNT_DELETE_PATH = "/account/delete"
-ACCOUNT_PAGES = frozenset({ACCOUNT_PATH, ACCOUNT_DELETE_PATH})
+ACCOUNT_PAGES = frozenset({paths.ACCOUNT, paths.ACCOUNT_DELETE})
 """Where a login for the account pages may return to."""
 
 
@@ -139,7 +130,7 @@ class LoginJourney:
         return Redirect(STEP_PATHS[Step.ROLE], tx_id=tx.tx_id)
 
     async def begin_for_account(
-        self, ui_locales: str | None, *, then: str = ACCOUNT_PATH, fresh: bool = False
+        self, ui_locales: str | None, *, then: str = paths.ACCOUNT, fresh: bool = False
     ) -> Redirect:
         """A login for the account pages themselves (no portal): the same journey, and at its
         end an SSO session and the page `then` instead of a code. `fresh`: the IdP must
@@ -260,8 +251,8 @@ class LoginJourney:
 
     def _return_url(self, idp: IdP) -> str:
         if idp.protocol == "oidc":
-            return f"{self._issuer}{CALLBACK_PATH}/{idp.id}"
-        return self._issuer + ACS_PATH
+            return f"{self._issuer}{paths.OIDC_CALLBACK}/{idp.id}"
+        return self._issuer + paths.SAML_ACS
 
     async def oidc_callback(
         self, tx: TransactionRecord, idp_id: str, params: Mapping[str, str]
@@ -308,7 +299,7 @@ class LoginJourney:
         except UpstreamRequirementError as exc:
             raise await self._unmet(tx, exc) from exc
         await self._transactions.expect_answer(tx, None, state_of(tx).answer_held(held))
-        return Redirect(f"{SAML_CONTINUE_PATH}?{urlencode({'h': handle})}")
+        return Redirect(f"{paths.SAML_CONTINUE}?{urlencode({'h': handle})}")
 
     async def saml_continue(self, tx: TransactionRecord, handle: str) -> Redirect:
         """The held answer, in the browser that brought it (the handle) and began the login
@@ -386,7 +377,7 @@ class LoginJourney:
         if state.linking is not None:  # the person logged in by another route to link it here
             await self.accounts.link_second_route(account, state.linking.keys)
         if state.register:  # the register entry, for someone who has an account
-            tx = await self._transactions.save(tx, state.to_account_page(ACCOUNT_PATH))
+            tx = await self._transactions.save(tx, state.to_account_page(paths.ACCOUNT))
         redirect = await self._finish_account(tx, account, pending)
         return Redirect(redirect.url, session=redirect.session, remember_idp=idp_id)
 
@@ -407,7 +398,7 @@ class LoginJourney:
                 return automatic
         await self._transactions.save(tx, registering)
         log.info("no account yet: registration", extra={"idp": idp_id})
-        return Redirect(REGISTER_PATH, tx_id=tx.tx_id, remember_idp=idp_id)
+        return Redirect(paths.REGISTER, tx_id=tx.tx_id, remember_idp=idp_id)
 
     async def _automatic_account(
         self, tx: TransactionRecord, pending: PendingLogin, idp_id: str
@@ -447,6 +438,16 @@ class LoginJourney:
     def pending(self, tx: TransactionRecord) -> PendingLogin:
         return state_of(tx).pending_login()
 
+    @property
+    def catalogue(self) -> Catalogue:
+        """The partner organisations a person may choose at registration."""
+        return self.accounts.catalogue
+
+    def suggested_partner(self, tx: TransactionRecord) -> PartnerOrganisationRecord | None:
+        """The home municipality the IdP sent, offered for private practitioners."""
+        org_id = self.accounts.suggested_municipality(self.pending(tx))
+        return self.accounts.catalogue.get(org_id) if org_id else None
+
     def draft(self, tx: TransactionRecord) -> Draft:
         state = state_of(tx)
         return state.draft or self.accounts.first_draft(state.pending_login())
@@ -472,7 +473,7 @@ class LoginJourney:
         await self._transactions.save(
             tx, state_of(tx).code_sent(checked.registration.email, language)
         )
-        return Redirect(CONFIRM_PATH)
+        return Redirect(paths.CONFIRM)
 
     async def resend_code(self, tx: TransactionRecord, language: str) -> Mapping[str, str]:
         email = state_of(tx).code_address()
@@ -544,6 +545,6 @@ class LoginJourney:
         state = state_of(tx)
         if state.purpose == "account":
             then = state.then
-            return Redirect(then if then in ACCOUNT_PAGES else ACCOUNT_PATH, session=session)
+            return Redirect(then if then in ACCOUNT_PAGES else paths.ACCOUNT, session=session)
         url = await self._provider.complete(request, session)
         return Redirect(url, session=session)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Final
 
@@ -247,3 +247,48 @@ def _decoded(raw_query: str) -> RedirectMessage:
 
 def _short(status: str) -> str:
     return status.rpartition(":")[2]
+
+
+@dataclass(frozen=True)
+class AskFirst:
+    """RP-Initiated Logout asks the person before ending the session (§2: the OP SHOULD ask)
+    unless the portal's hint names this browser's session."""
+
+    client_name: str | None
+    ui_locales: str | None
+
+
+@dataclass(frozen=True)
+class LoggedOut:
+    """The session has ended: on to the IdP's single logout first (`to_idp`), or straight to
+    the portal or the logged-out page (`target`)."""
+
+    target: LogoutTarget
+    to_idp: LogoutRedirect | None
+
+
+class RPLogout:
+    """The decisions of /end_session, over the current IdP set's single logout."""
+
+    def __init__(self, provider: OIDCProvider, logouts: Callable[[], UpstreamLogouts]) -> None:
+        self._provider = provider
+        self._logouts = logouts
+
+    async def end_session(
+        self, params: Mapping[str, str], sid: str | None, *, confirmed: bool
+    ) -> AskFirst | LoggedOut:
+        """`confirmed`: the person answered the question (with a valid CSRF token)."""
+        logout = await self._provider.logout.validate(params)
+        session = await self._provider.sessions.active(sid)
+        client_name = logout.client.client_name if logout.client else None
+        if session is not None and not confirmed and logout.hinted_sid != session.sid:
+            return AskFirst(client_name, logout.ui_locales)
+        await self._provider.end_session(session)
+        target = LogoutTarget(
+            redirect_uri=logout.post_logout_redirect_uri,
+            state=logout.state,
+            client_name=client_name,
+            ui_locales=logout.ui_locales,
+        )
+        to_idp = await self._logouts().begin(session.sid, target) if session is not None else None
+        return LoggedOut(target, to_idp)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from enum import StrEnum
 
+from broker import paths
 from broker.accounts.catalogue import fold
 from broker.store.records import SessionRecord
 from broker.upstream.registry import Choice, IdP, Registry
@@ -26,7 +27,7 @@ class Step(StrEnum):
     ORGANISATION = "organisation"
 
 
-STEP_PATHS = {step: f"/login/{step.value}" for step in Step}
+STEP_PATHS = {step: paths.LOGIN_STEP.format(step=step.value) for step in Step}
 
 
 @dataclass(frozen=True)

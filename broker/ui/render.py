@@ -18,6 +18,7 @@ from typing import Any, cast
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from broker import paths
 from broker.branding import BrandingSettings
 from broker.ui.i18n import LOCALES, Messages, load_messages
 
@@ -28,7 +29,7 @@ class Renderer:
     """Renders the templates under `broker/ui/templates/` in any of `LOCALES`."""
 
     def __init__(
-        self, static_url: str = "/static", branding: BrandingSettings | None = None
+        self, static_url: str = paths.STATIC, branding: BrandingSettings | None = None
     ) -> None:
         loader = PackageLoader("broker.ui", "templates")
         self._messages = {locale: load_messages(locale) for locale in LOCALES}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from broker import paths
 from broker.claims.scopes import supported_claims, supported_scopes
 from broker.claims.subjects import SUBJECT_TYPES
 from broker.frontend.oidc.authorization import PROMPTS
@@ -12,13 +13,13 @@ from broker.frontend.oidc.clients import AUTH_METHODS, SIGNING_ALGS
 from broker.settings import Settings
 
 ENDPOINTS = {
-    "authorization_endpoint": "/authorize",
-    "token_endpoint": "/token",
-    "userinfo_endpoint": "/userinfo",
-    "jwks_uri": "/jwks",
-    "revocation_endpoint": "/revoke",
-    "introspection_endpoint": "/introspect",
-    "end_session_endpoint": "/end_session",
+    "authorization_endpoint": paths.AUTHORIZE,
+    "token_endpoint": paths.TOKEN,
+    "userinfo_endpoint": paths.USERINFO,
+    "jwks_uri": paths.JWKS,
+    "revocation_endpoint": paths.REVOKE,
+    "introspection_endpoint": paths.INTROSPECT,
+    "end_session_endpoint": paths.END_SESSION,
 }
 
 
