@@ -124,6 +124,7 @@ async def assemble(
         idps,
         AccountPage(provider, accounts, lambda: idps.registry, settings.accounts),
         RPLogout(provider, lambda: idps.current.logouts),
+        journey.registration,
     )
     reloader = IdPReloader(
         idps,

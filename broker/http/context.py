@@ -15,6 +15,7 @@ from broker.journey.audit_trail import AuditTrail
 from broker.journey.flow import LoginJourney
 from broker.journey.idp_set import CurrentIdPs
 from broker.journey.logout import RPLogout, UpstreamLogouts
+from broker.journey.registration_flow import RegistrationFlow
 from broker.journey.saml_service import SAMLService
 from broker.metrics import Metrics
 from broker.rate_limits import RateLimiter
@@ -36,6 +37,7 @@ class BrokerContext:
     idps: CurrentIdPs
     account_page: AccountPage
     rp_logout: RPLogout
+    registration: RegistrationFlow
 
     @property
     def logouts(self) -> UpstreamLogouts:

@@ -16,37 +16,37 @@ from broker.http.forms import text_field
 from broker.http.pages import page
 from broker.http.responses import logged_in, redirect
 from broker.http.transaction import belongs, current_transaction, transaction_form
-from broker.journey.flow import LoginJourney, Redirect
+from broker.journey.completion import Redirect
 from broker.journey.login_state import state_of
 from broker.journey.registration import Draft
+from broker.journey.registration_flow import RegistrationFlow
 from broker.store.records import TransactionRecord
 
 
 async def show_register(request: Request) -> Response:
     tx = await current_transaction(request)
-    journey = broker(request).journey
-    return render_register(request, tx, journey.draft(tx), query="")
+    return render_register(request, tx, broker(request).registration.draft(tx), query="")
 
 
 async def post_register(request: Request) -> Response:
     ctx = broker(request)
     tx = await current_transaction(request)
     form = await request.form()
-    saved = ctx.journey.draft(tx)
+    saved = ctx.registration.draft(tx)
     if not belongs(request, tx, form):  # an old or forged page: what was saved stays
         return render_register(
             request, tx, saved, query="", errors={"form": "registration.form.expired"}, status=400
         )
-    draft, query, action = edited_draft(form, ctx.journey.catalogue)
+    draft, query, action = edited_draft(form, ctx.registration.catalogue)
     if action == "link":
-        return redirect(request, await ctx.journey.link_by_other_route(tx))
+        return redirect(request, await ctx.registration.link_by_other_route(tx))
     elif action == "continue":
         locale = locale_of(request, tx.request.get("ui_locales"))
-        outcome = await ctx.journey.submit_registration(tx, draft, locale)
+        outcome = await ctx.registration.submit_registration(tx, draft, locale)
         if isinstance(outcome, Redirect):
             return redirect(request, outcome)
         return render_register(request, tx, draft, query=query, errors=outcome, status=400)
-    tx = await ctx.journey.save_draft(tx, draft)
+    tx = await ctx.registration.save_draft(tx, draft)
     return render_register(request, tx, draft, query=query)
 
 
@@ -69,16 +69,16 @@ def render_register(
         errors=errors or {},
         **transaction_form(request, tx),
         link_failed=state_of(tx).link_failed,
-        suggested=_suggestion(ctx.journey, tx, draft, locale),
-        **contact_fields(ctx.journey.catalogue, draft, query, locale),
+        suggested=_suggestion(ctx.registration, tx, draft, locale),
+        **contact_fields(ctx.registration.catalogue, draft, query, locale),
     )
 
 
 def _suggestion(
-    journey: LoginJourney, tx: TransactionRecord, draft: Draft, locale: str
+    registration: RegistrationFlow, tx: TransactionRecord, draft: Draft, locale: str
 ) -> dict[str, str] | None:
     """The home municipality the IdP sent, offered for private practitioners until chosen."""
-    org = journey.suggested_partner(tx)
+    org = registration.suggested_partner(tx)
     if org is None or org.org_id in draft.partners:
         return None
     return org_view(org, locale)
@@ -99,16 +99,16 @@ async def post_confirm(request: Request) -> Response:
         return render_confirm(request, tx, errors={"form": "registration.form.expired"}, status=400)
     if text_field(form, "action") == "resend":
         locale = locale_of(request, tx.request.get("ui_locales"))
-        errors = await ctx.journey.resend_code(tx, locale)
+        errors = await ctx.registration.resend_code(tx, locale)
         return render_confirm(
             request, tx, errors=errors, resent=not errors, status=400 if errors else 200
         )
-    outcome = await ctx.journey.confirm_registration(tx, text_field(form, "code", 32))
+    outcome = await ctx.registration.confirm_registration(tx, text_field(form, "code", 32))
     if isinstance(outcome, Redirect):
         return logged_in(request, outcome, state_of(tx).remember)
     if "form" in outcome:  # the form changed in another tab since the code was sent
         return render_register(
-            request, tx, ctx.journey.draft(tx), query="", errors=outcome, status=400
+            request, tx, ctx.registration.draft(tx), query="", errors=outcome, status=400
         )
     return render_confirm(request, tx, errors=outcome, status=400)
 

@@ -8,7 +8,7 @@ from starlette.responses import RedirectResponse, Response
 from broker.http.context import broker
 from broker.http.cookies import REMEMBER, SESSION, TRANSACTION
 from broker.http.errors import NO_STORE
-from broker.journey.flow import Redirect
+from broker.journey.completion import Redirect
 
 ONE_YEAR = 365 * 24 * 3600
 

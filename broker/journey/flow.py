@@ -9,8 +9,9 @@
                                                       ├─ none, `registration: automatic`: made now
                                                       └─ no account yet: registration, then the same
 
-The choice steps are in `steps.py`; the protocols behind `upstreams.py`; the account stage
-(registration, linking a second route) in `registration.py`.
+The login's state is `login_state.py`; the choice steps are in `steps.py`; the protocols behind
+`upstreams.py`; the account stage (registration, linking a second route) in `registration.py`
+and its pages' steps in `registration_flow.py`; the end of every login in `completion.py`.
 """
 
 from __future__ import annotations
@@ -18,12 +19,10 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlencode
 
 from broker import paths
-from broker.accounts.catalogue import Catalogue
 from broker.accounts.service import identity_keys
 from broker.claims.mapping import normalise
 from broker.claims.sealed import Sealer
@@ -31,7 +30,6 @@ from broker.errors import (
     AccountLinkError,
     AuthorizationRedirectError,
     BrokerError,
-    FormInputError,
     LoginElsewhereError,
     LoginUnavailableError,
     PortalRequirementError,
@@ -48,14 +46,15 @@ from broker.frontend.oidc import secrets
 from broker.frontend.oidc.authorization import AuthorizationRequest
 from broker.frontend.oidc.provider import OIDCProvider, login_required
 from broker.journey.audit_trail import AuditTrail
+from broker.journey.completion import LoginCompletion, Redirect
 from broker.journey.login_state import HeldAnswer, LoginState, PortalView, state_of
-from broker.journey.registration import AccountStage, Draft, PendingLogin, account_claims
+from broker.journey.registration import AccountStage, PendingLogin
+from broker.journey.registration_flow import RegistrationFlow
 from broker.journey.steps import STEP_PATHS, Choices, JourneyMap, Step
 from broker.journey.transactions import LoginTransactions
 from broker.journey.upstreams import Connector
 from broker.notices.board import NoticeBoard, Notices
-from broker.store.accounts import AccountRecord, PartnerOrganisationRecord
-from broker.store.records import SessionRecord, TransactionRecord, UpstreamSession
+from broker.store.records import TransactionRecord
 from broker.ui.i18n import negotiate_locale
 from broker.upstream.login_request import UpstreamLogin
 from broker.upstream.registry import IdP
@@ -64,18 +63,6 @@ log = logging.getLogger(__name__)
 
 HELD_SECONDS: Final = 300
 """How long a checked SAML answer waits for its browser to come to the continue step."""
-ACCOUNT_PAGES = frozenset({paths.ACCOUNT, paths.ACCOUNT_DELETE})
-"""Where a login for the account pages may return to."""
-
-
-@dataclass(frozen=True)
-class Redirect:
-    """Where the browser goes next, and which cookies the HTTP layer must set on the way."""
-
-    url: str
-    tx_id: str | None = None
-    session: SessionRecord | None = None
-    remember_idp: str | None = None
 
 
 class LoginJourney:
@@ -101,6 +88,8 @@ class LoginJourney:
         self._sealer = Sealer(subject_key)
         self._issuer = provider.settings.issuer
         self.notices = notices
+        self._completion = LoginCompletion(provider, transactions, accounts, audit)
+        self.registration = RegistrationFlow(transactions, accounts, self._completion, self.map_for)
 
     # -- from the portal ------------------------------------------------------------------
     async def begin(
@@ -378,7 +367,7 @@ class LoginJourney:
             await self.accounts.link_second_route(account, state.linking.keys)
         if state.register:  # the register entry, for someone who has an account
             tx = await self._transactions.save(tx, state.to_account_page(paths.ACCOUNT))
-        redirect = await self._finish_account(tx, account, pending)
+        redirect = await self._completion.finish_account(tx, account, pending)
         return Redirect(redirect.url, session=redirect.session, remember_idp=idp_id)
 
     async def _no_account_yet(
@@ -417,7 +406,7 @@ class LoginJourney:
         if account is None:
             return None
         log.info("no account yet: made automatically", extra={"idp": idp_id})
-        redirect = await self._finish_account(tx, account, pending)
+        redirect = await self._completion.finish_account(tx, account, pending)
         return Redirect(redirect.url, session=redirect.session, remember_idp=idp_id)
 
     async def register_explicitly(self, tx: TransactionRecord) -> Redirect:
@@ -433,118 +422,3 @@ class LoginJourney:
             raise UnknownChoiceError("no personal identification route to register through")
         tx = await self._transactions.save(tx, state_of(tx).registering_explicitly(role.id))
         return await self.choose(tx, Step.ROUTE, routes[0].id)
-
-    # -- registration (the account stage) ---------------------------------------------------
-    def pending(self, tx: TransactionRecord) -> PendingLogin:
-        return state_of(tx).pending_login()
-
-    @property
-    def catalogue(self) -> Catalogue:
-        """The partner organisations a person may choose at registration."""
-        return self.accounts.catalogue
-
-    def suggested_partner(self, tx: TransactionRecord) -> PartnerOrganisationRecord | None:
-        """The home municipality the IdP sent, offered for private practitioners."""
-        org_id = self.accounts.suggested_municipality(self.pending(tx))
-        return self.accounts.catalogue.get(org_id) if org_id else None
-
-    def draft(self, tx: TransactionRecord) -> Draft:
-        state = state_of(tx)
-        return state.draft or self.accounts.first_draft(state.pending_login())
-
-    async def save_draft(self, tx: TransactionRecord, draft: Draft) -> TransactionRecord:
-        state = state_of(tx)
-        state.pending_login()
-        return await self._transactions.save(tx, state.drafted(draft))
-
-    async def submit_registration(
-        self, tx: TransactionRecord, draft: Draft, language: str
-    ) -> Redirect | Mapping[str, str]:
-        """On to the code page once every field is right (a code sent to the e-mail address),
-        else the message id of each field to correct."""
-        tx = await self.save_draft(tx, draft)
-        checked = self.accounts.check(draft, registering=True)
-        if checked.registration is None:
-            return checked.errors
-        try:
-            await self.accounts.codes.send(tx.tx_id, checked.registration.email, language)
-        except FormInputError as exc:
-            return {exc.field: exc.message_id}
-        await self._transactions.save(
-            tx, state_of(tx).code_sent(checked.registration.email, language)
-        )
-        return Redirect(paths.CONFIRM)
-
-    async def resend_code(self, tx: TransactionRecord, language: str) -> Mapping[str, str]:
-        email = state_of(tx).code_address()
-        try:
-            await self.accounts.codes.send(tx.tx_id, email, language)
-        except FormInputError as exc:
-            return {exc.field: exc.message_id}
-        return {}
-
-    async def confirm_registration(
-        self, tx: TransactionRecord, typed_code: str
-    ) -> Redirect | Mapping[str, str]:
-        """The account, once the code is right, and on to the portal; else what is wrong."""
-        state = state_of(tx)
-        pending = state.pending_login()
-        checked = self.accounts.check(self.draft(tx), registering=True)
-        email = state.code_address()
-        if checked.registration is None or checked.registration.email != email:
-            return {"form": "registration.form.changed"}
-        try:
-            await self.accounts.codes.confirm(tx.tx_id, email, typed_code)
-        except FormInputError as exc:
-            return {exc.field: exc.message_id}
-        language = state.language or "fi"
-        account = await self.accounts.register(
-            pending, checked.registration, list(state.others), language
-        )
-        redirect = await self._finish_account(tx, account, pending)
-        return Redirect(redirect.url, session=redirect.session)
-
-    async def link_by_other_route(self, tx: TransactionRecord) -> Redirect:
-        """ "I already have an account": this login waits while the person logs in by the route
-        their account has; that login's account then gets this route linked."""
-        linking = state_of(tx).linking_another_route()
-        tx = await self._transactions.save(tx, linking)
-        return Redirect(STEP_PATHS[self.map_for(tx).first_open_step(linking.choices)])
-
-    async def _finish_account(
-        self, tx: TransactionRecord, account: AccountRecord, pending: PendingLogin
-    ) -> Redirect:
-        """The account's id is the local subject; portals see their own pairwise `sub` of it."""
-        claims = {**pending.claims, **account_claims(account, self.accounts.catalogue)}
-        return await self.finish(
-            tx,
-            account.account_id,
-            claims,
-            acr=pending.acr,
-            amr=pending.amr,
-            upstream=pending.upstream,
-            auth_time=pending.auth_time,
-        )
-
-    async def finish(
-        self,
-        tx: TransactionRecord,
-        sub: str,
-        claims: Mapping[str, Any],
-        *,
-        acr: str | None,
-        amr: tuple[str, ...],
-        upstream: UpstreamSession | None = None,
-        auth_time: float | None = None,
-    ) -> Redirect:
-        request = await self._transactions.finish(tx)
-        session = await self._provider.sessions.start(
-            sub, acr=acr, amr=amr, claims=claims, upstream=upstream, auth_time=auth_time
-        )
-        await self._audit.login_completed(tx, sub, acr)
-        state = state_of(tx)
-        if state.purpose == "account":
-            then = state.then
-            return Redirect(then if then in ACCOUNT_PAGES else paths.ACCOUNT, session=session)
-        url = await self._provider.complete(request, session)
-        return Redirect(url, session=session)
