@@ -9,7 +9,8 @@ from broker.settings import Settings
 from broker.store.base import Store
 from broker.store.postgres import PostgresStore
 from broker.store.sqlite import SQLiteStore
-from broker.upstream.registry import Registry, empty_registry, load_registry
+from broker.upstream.idp_files import load_registry
+from broker.upstream.registry import Registry, empty_registry
 
 
 def open_keyring(settings: Settings, clock: Clock) -> KeyRing:

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from broker.errors import ConfigError
-from broker.upstream.registry import HIGH_ASSURANCE, load_registry
+from broker.upstream.idp_files import load_registry
+from broker.upstream.registry import HIGH_ASSURANCE
 from mock_idps.saml_common.keys import load_or_create_pair
 
 REPO_CONFIGS = Path(__file__).parents[2] / "idp_configs"

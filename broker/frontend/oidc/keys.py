@@ -1,4 +1,4 @@
-"""The OpenID Provider's signing key ring: generated here, one 0600 JSON file per key, rotated live.
+"""The OpenID Provider's signing key ring, rotated live (its files: `key_files.py`).
 
 A key's state is derived from its file's timestamps and the injected clock alone, so any number of
 processes reading the same directory agree without sharing other state. Per algorithm, keys are
@@ -21,23 +21,34 @@ import builtins
 import json
 import logging
 import math
-import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, Literal, TypeAlias, TypeVar
+from typing import Any, Final, Literal, TypeAlias
 
 from joserfc import jws
 from joserfc.errors import JoseError
-from joserfc.jwk import DictKey, ECKey, KeyParameters, KeySetSerialization, RSAKey
+from joserfc.jwk import KeySetSerialization
 
 from broker.clock import Clock
 from broker.errors import ConfigError
+from broker.frontend.oidc.key_files import (
+    RSA_KEY_SIZE,
+    SUPPORTED_ALGS,
+    TEST_KID_PREFIX,
+    KeyEntry,
+    SigningKey,
+    Snapshot,
+    check_alg,
+    file_name,
+    new_entry,
+    read_key_file,
+    scan,
+    write_key_file,
+)
 from broker.secret_files import (
     directory_lock,
-    ensure_private_directory,
     is_read_only,
-    write_atomically,
 )
 
 __all__ = [
@@ -51,25 +62,14 @@ __all__ = [
     "SigningKey",
 ]
 
-SigningKey: TypeAlias = RSAKey | ECKey
 KeyState: TypeAlias = Literal["pending", "active", "retiring", "expired"]
 
-SUPPORTED_ALGS: Final = ("RS256", "ES256")
-RSA_KEY_SIZE: Final = 2048
-"""The common interoperable RSA size; every relying-party library accepts it."""
-EC_CURVE: Final = "P-256"
-TEST_KID_PREFIX: Final = "test-"
-
-_FILE_MODE: Final = 0o600
 _PUBLISHED: Final[frozenset[KeyState]] = frozenset({"pending", "active", "retiring"})
 _JWKS_ORDER: Final[dict[KeyState, int]] = {"active": 0, "pending": 1, "retiring": 2, "expired": 3}
 # One registry per alg, so that a token can never be checked with an algorithm it does not name.
 _REGISTRIES: Final = {alg: jws.JWSRegistry(algorithms=[alg]) for alg in SUPPORTED_ALGS}
 
 log = logging.getLogger(__name__)
-
-_Snapshot: TypeAlias = dict[str, tuple[int, int, int]]
-_T = TypeVar("_T")
 
 
 class InvalidSignatureError(ValueError):
@@ -86,24 +86,6 @@ class KeyInfo:
     activates_at: float
     state: KeyState
     test: bool
-
-
-@dataclass(frozen=True, slots=True)
-class _Entry:
-    """A loaded key with its imported objects, cached so that signing never touches the disk."""
-
-    kid: str
-    alg: str
-    created_at: float
-    activates_at: float
-    test: bool
-    private: SigningKey
-    public: SigningKey
-    public_jwk: DictKey
-
-    @property
-    def order(self) -> tuple[float, float, str]:
-        return (self.activates_at, self.created_at, self.kid)
 
 
 class KeyRing:
@@ -125,10 +107,10 @@ class KeyRing:
         self._clock = clock
         self._publish_lead = _non_negative("publish_lead", publish_lead)
         self._retention = _non_negative("retention", retention)
-        self._entries: dict[str, _Entry] = {}
-        self._by_alg: dict[str, tuple[_Entry, ...]] = {}
+        self._entries: dict[str, KeyEntry] = {}
+        self._by_alg: dict[str, tuple[KeyEntry, ...]] = {}
         self._successor: dict[str, float | None] = {}
-        self._snapshot: _Snapshot = {}
+        self._snapshot: Snapshot = {}
 
     @property
     def directory(self) -> Path:
@@ -138,11 +120,11 @@ class KeyRing:
 
     def load(self) -> None:
         """Read every key file; the ring keeps its previous keys if any file is corrupt."""
-        snapshot = _scan(self._directory)
-        entries: dict[str, _Entry] = {}
+        snapshot = scan(self._directory)
+        entries: dict[str, KeyEntry] = {}
         for name in sorted(snapshot):
             try:
-                entry = _read_key_file(self._directory / name)
+                entry = read_key_file(self._directory / name)
             except FileNotFoundError:
                 del snapshot[name]  # pruned by another process between listing and reading
                 continue
@@ -157,7 +139,7 @@ class KeyRing:
         Costs one directory listing and a stat per file. On a corrupt file it raises ConfigError
         once per change and keeps serving the previous keys.
         """
-        snapshot = _scan(self._directory)
+        snapshot = scan(self._directory)
         if snapshot == self._snapshot:
             return False
         try:
@@ -176,7 +158,7 @@ class KeyRing:
         starting together create one key per alg, not one each. With nothing to make it writes
         nothing, not even the lock file, so the directory may be a read-only (mounted) secret.
         """
-        wanted = [_check_alg(alg) for alg in algs]
+        wanted = [check_alg(alg) for alg in algs]
         self.reload_if_changed()
         if all(self._active(alg, self._clock.now()) for alg in wanted):
             return []
@@ -201,12 +183,12 @@ class KeyRing:
 
     def rotate(self, alg: str, publish_lead: float | None = None, *, test: bool = False) -> KeyInfo:
         """Create a key that is published now and signs from now + publish_lead."""
-        alg = _check_alg(alg)
+        alg = check_alg(alg)
         lead = self._publish_lead if publish_lead is None else publish_lead
         lead = _non_negative("publish_lead", lead)
         now = self._clock.now()
-        entry = _new_entry(alg, created_at=now, activates_at=now + lead, test=test)
-        _write_key_file(self._directory, entry)
+        entry = new_entry(alg, created_at=now, activates_at=now + lead, test=test)
+        write_key_file(self._directory, entry)
         self._entries[entry.kid] = entry
         self._remember_file(entry.kid)
         self._reindex()
@@ -218,7 +200,7 @@ class KeyRing:
         expired = [entry.kid for entry, state in self._states(now) if state == "expired"]
         for kid in expired:
             try:
-                (self._directory / _file_name(kid)).unlink(missing_ok=True)
+                (self._directory / file_name(kid)).unlink(missing_ok=True)
             except OSError as exc:
                 if not is_read_only(exc):
                     raise
@@ -226,7 +208,7 @@ class KeyRing:
                 # the snapshot keeps it, so that it is not read back in every round
                 log.warning("expired signing key %s: its file cannot be deleted here", kid)
             else:
-                self._snapshot.pop(_file_name(kid), None)
+                self._snapshot.pop(file_name(kid), None)
             del self._entries[kid]
         if expired:
             self._reindex()
@@ -236,7 +218,7 @@ class KeyRing:
 
     def signing_key(self, alg: str) -> tuple[str, SigningKey]:
         """The kid and private key that signs `alg` now."""
-        alg = _check_alg(alg)
+        alg = check_alg(alg)
         entry = self._active(alg, self._clock.now())
         if entry is None:
             raise ConfigError(f"no active {alg} signing key in {self._directory}; run ensure()")
@@ -313,7 +295,7 @@ class KeyRing:
     # -- internals -----------------------------------------------------------------------------
 
     def _reindex(self) -> None:
-        by_alg: dict[str, builtins.list[_Entry]] = {}
+        by_alg: dict[str, builtins.list[KeyEntry]] = {}
         for entry in self._entries.values():
             by_alg.setdefault(entry.alg, []).append(entry)
         self._by_alg = {}
@@ -324,13 +306,13 @@ class KeyRing:
             for entry, nxt in zip(ordered, (*ordered[1:], None), strict=True):
                 self._successor[entry.kid] = None if nxt is None else nxt.activates_at
 
-    def _active(self, alg: str, now: float) -> _Entry | None:
+    def _active(self, alg: str, now: float) -> KeyEntry | None:
         for entry in reversed(self._by_alg.get(alg, ())):
             if entry.activates_at <= now:
                 return entry
         return None
 
-    def _state(self, entry: _Entry, now: float) -> KeyState:
+    def _state(self, entry: KeyEntry, now: float) -> KeyState:
         if entry.activates_at > now:
             return "pending"
         superseded_at = self._successor.get(entry.kid)
@@ -340,12 +322,12 @@ class KeyRing:
             return "retiring"
         return "expired"
 
-    def _states(self, now: float) -> Iterator[tuple[_Entry, KeyState]]:
+    def _states(self, now: float) -> Iterator[tuple[KeyEntry, KeyState]]:
         for entries in self._by_alg.values():
             for entry in entries:
                 yield entry, self._state(entry, now)
 
-    def _info(self, entry: _Entry, now: float) -> KeyInfo:
+    def _info(self, entry: KeyEntry, now: float) -> KeyInfo:
         return KeyInfo(
             kid=entry.kid,
             alg=entry.alg,
@@ -357,162 +339,12 @@ class KeyRing:
 
     def _remember_file(self, kid: str) -> None:
         """Record our own write, so that reload_if_changed still notices other processes' writes."""
-        name = _file_name(kid)
+        name = file_name(kid)
         st = (self._directory / name).stat()
         self._snapshot[name] = (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
 # -- generation --------------------------------------------------------------------------------
-
-
-def _new_entry(alg: str, *, created_at: float, activates_at: float, test: bool) -> _Entry:
-    """Generate a key and name it by its thumbprint, so a kid can never be reused by another key."""
-    params: KeyParameters = {"alg": alg, "use": "sig"}
-    generated: SigningKey
-    if alg == "RS256":
-        generated = RSAKey.generate_key(RSA_KEY_SIZE, params)
-    else:
-        generated = ECKey.generate_key(EC_CURVE, params)
-    kid = _expected_kid(generated, test)
-    jwk: dict[str, Any] = {**generated.as_dict(private=True), "kid": kid}
-    return _entry_from_jwk(
-        jwk, kid=kid, alg=alg, created_at=created_at, activates_at=activates_at, test=test
-    )
-
-
-def _expected_kid(key: SigningKey, test: bool) -> str:
-    return (TEST_KID_PREFIX if test else "") + key.thumbprint()
-
-
-def _entry_from_jwk(
-    jwk: dict[str, Any], *, kid: str, alg: str, created_at: float, activates_at: float, test: bool
-) -> _Entry:
-    """Import a private JWK and check it is the key its metadata claims; ValueError if not."""
-    if any(not isinstance(value, str) for value in jwk.values()):
-        raise ValueError("jwk members must be strings")
-    if jwk.get("kid") != kid or jwk.get("alg") != alg or jwk.get("use") != "sig":
-        raise ValueError("jwk kid, alg or use does not match the file")
-    private: SigningKey
-    public: SigningKey
-    if alg == "RS256":
-        if jwk.get("kty") != "RSA":
-            raise ValueError("RS256 needs an RSA key")
-        private = RSAKey.import_key(jwk)
-        if private.raw_value.key_size < RSA_KEY_SIZE:
-            raise ValueError(f"RSA key is shorter than {RSA_KEY_SIZE} bits")
-        public = RSAKey.import_key(private.as_dict(private=False))
-    else:
-        if jwk.get("kty") != "EC" or jwk.get("crv") != EC_CURVE:
-            raise ValueError(f"ES256 needs an EC {EC_CURVE} key")
-        private = ECKey.import_key(jwk)
-        public = ECKey.import_key(private.as_dict(private=False))
-    if not private.is_private:
-        raise ValueError("jwk has no private key")
-    if _expected_kid(private, test) != kid:
-        raise ValueError("kid is not the key's RFC 7638 thumbprint")
-    return _Entry(
-        kid=kid,
-        alg=alg,
-        created_at=created_at,
-        activates_at=activates_at,
-        test=test,
-        private=private,
-        public=public,
-        public_jwk=dict(public.as_dict(private=False)),
-    )
-
-
-# -- files -------------------------------------------------------------------------------------
-
-
-def _file_name(kid: str) -> str:
-    return f"{kid}.json"
-
-
-def _scan(directory: Path) -> _Snapshot:
-    """Key file name -> (inode, mtime, size); temporary and lock files start with a dot."""
-    snapshot: _Snapshot = {}
-    try:
-        with os.scandir(directory) as it:
-            for item in it:
-                if item.name.startswith(".") or not item.name.endswith(".json"):
-                    continue
-                try:
-                    st = item.stat()
-                except FileNotFoundError:
-                    continue
-                snapshot[item.name] = (st.st_ino, st.st_mtime_ns, st.st_size)
-    except FileNotFoundError:
-        return {}
-    except NotADirectoryError as err:
-        raise ConfigError(f"{directory}: key directory is not a directory") from err
-    return snapshot
-
-
-def _read_key_file(path: Path) -> _Entry:
-    """Parse one key file; ConfigError naming the file for anything wrong with it."""
-    try:
-        data = json.loads(path.read_bytes())
-    except FileNotFoundError:
-        raise
-    except (OSError, ValueError) as err:
-        raise ConfigError(f"{path}: unreadable key file: {err}") from err
-    try:
-        if not isinstance(data, dict):
-            raise ValueError("not a JSON object")
-        kid = _field(data, "kid", str)
-        if _file_name(kid) != path.name:
-            raise ValueError(f"kid {kid!r} does not match the file name")
-        alg = _check_alg(_field(data, "alg", str))
-        jwk = _field(data, "jwk", dict)
-        return _entry_from_jwk(
-            jwk,
-            kid=kid,
-            alg=alg,
-            created_at=_timestamp(data, "created_at"),
-            activates_at=_timestamp(data, "activates_at"),
-            test=_field(data, "test", bool),
-        )
-    except (ConfigError, ValueError, TypeError, KeyError, JoseError) as err:
-        raise ConfigError(f"{path}: invalid key file: {err}") from err
-
-
-def _field(data: dict[str, Any], name: str, kind: type[_T]) -> _T:
-    value = data.get(name)
-    if not isinstance(value, kind):
-        raise ValueError(f"{name} must be a {kind.__name__}")
-    return value
-
-
-def _timestamp(data: dict[str, Any], name: str) -> float:
-    value = data.get(name)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValueError(f"{name} must be epoch seconds")
-    return float(value)
-
-
-def _write_key_file(directory: Path, entry: _Entry) -> None:
-    """Write atomically with mode 0600: a crash leaves either no file or a complete one."""
-    ensure_private_directory(directory)
-    document = {
-        "kid": entry.kid,
-        "alg": entry.alg,
-        "created_at": entry.created_at,
-        "activates_at": entry.activates_at,
-        "test": entry.test,
-        "jwk": entry.private.as_dict(private=True),
-    }
-    data = json.dumps(document, indent=2, sort_keys=True).encode() + b"\n"
-    write_atomically(directory / _file_name(entry.kid), data, _FILE_MODE)
-
-
-# -- small checks ------------------------------------------------------------------------------
-
-
-def _check_alg(alg: str) -> str:
-    if alg not in SUPPORTED_ALGS:
-        raise ConfigError(f"unsupported signing algorithm {alg!r}; use one of {SUPPORTED_ALGS}")
-    return alg
 
 
 def _non_negative(name: str, value: float) -> float:
