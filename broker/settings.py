@@ -28,7 +28,9 @@ from broker import paths
 from broker.branding import BrandingSettings
 from broker.errors import ConfigError
 from broker.notices.settings import NoticeSettings
+from broker.store.settings import StoreSettings
 from broker.upstream.idp_settings import IdPSettings
+from broker.upstream.saml.sp_settings import SAMLServiceProviderSettings
 
 ENV_PREFIX = "SOTE_BROKER__"
 CONFIG_ENV = "SOTE_BROKER_CONFIG"
@@ -36,52 +38,6 @@ CONFIG_ENV = "SOTE_BROKER_CONFIG"
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class StoreSettings(_Frozen):
-    """SQLite (one file, the default) or PostgreSQL (several replicas on one database)."""
-
-    backend: Literal["sqlite", "postgresql"] = "sqlite"
-    sqlite_path: Path = Path("var/broker.db")
-    dsn_file: Path | None = None
-    """PostgreSQL: a file (mode 0600) holding the connection string (libpq URI or key=value)."""
-    dsn_env: str | None = None
-    """PostgreSQL: the environment variable holding the connection string."""
-    dsn: str | None = Field(None, repr=False)
-    """PostgreSQL, development mode only: the connection string inline."""
-    pool_min_size: int = Field(1, ge=0, le=100)
-    pool_max_size: int = Field(10, ge=1, le=100)
-    timeout_seconds: float = Field(10.0, gt=0, le=300)
-    """PostgreSQL: longest wait for a connection, a pooled connection or one statement."""
-
-    @model_validator(mode="after")
-    def _check_dsn(self) -> StoreSettings:
-        given = [name for name in ("dsn", "dsn_file", "dsn_env") if getattr(self, name)]
-        if self.backend == "postgresql" and len(given) != 1:
-            raise ValueError("backend postgresql needs exactly one of dsn_file, dsn_env, dsn")
-        if self.backend == "sqlite" and given:
-            raise ValueError(f"{given[0]} is for backend postgresql")
-        if self.pool_min_size > self.pool_max_size:
-            raise ValueError("pool_min_size must not exceed pool_max_size")
-        return self
-
-    def read_dsn(self, environ: Mapping[str, str] | None = None) -> str:
-        """The PostgreSQL connection string, from wherever the settings say; never logged."""
-        env = os.environ if environ is None else environ
-        if self.dsn_file is not None:
-            try:
-                found = self.dsn_file.read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise ConfigError(
-                    f"{self.dsn_file}: cannot read store.dsn_file ({exc.strerror})"
-                ) from exc
-        elif self.dsn_env is not None:
-            found = env.get(self.dsn_env, "").strip()
-        else:
-            found = self.dsn or ""
-        if not found:
-            raise ConfigError("store: the PostgreSQL connection string is empty or missing")
-        return found
 
 
 class KeySettings(_Frozen):
@@ -92,56 +48,6 @@ class KeySettings(_Frozen):
     Production wants at least jwks_cache_seconds + housekeeping_seconds + tokens.clock_skew."""
     jwks_cache_seconds: int = Field(300, ge=0, le=86400)
     """How long portals may cache /jwks (its Cache-Control max-age)."""
-
-
-class Localised(_Frozen):
-    """A text in each of the service's languages."""
-
-    fi: str
-    sv: str
-    en: str
-
-
-class EntityAttribute(_Frozen):
-    """One saml:Attribute in the SP metadata's mdattr:EntityAttributes (NameFormat uri)."""
-
-    name: str = Field(min_length=1)
-    friendly_name: str | None = None
-    values: tuple[str, ...] = Field(min_length=1)
-
-
-class SAMLServiceProviderSettings(_Frozen):
-    """The broker as a SAML service provider towards SAML IdPs (Suomi.fi); the organisation,
-    service and contact settings go into its SP metadata."""
-
-    entity_id: str | None = None
-    """Default: the issuer + /saml/metadata (where the signed SP metadata is served)."""
-    key_directory: Path = Path("var/saml-keys")
-    metadata_check_seconds: float = Field(30.0, gt=0, le=3600)
-    """How often the background looks whether an IdP's metadata is due for a refresh (each
-    IdP's own `saml.metadata_refresh_seconds` says when it is)."""
-    crypto_backend: Literal["xmlsec", "xmlsec1"] = "xmlsec"
-    """Who checks the IdPs' XML signatures, decrypts their assertions and signs the SP metadata:
-    `xmlsec` in process (the python-xmlsec binding, several times faster), or `xmlsec1`, one
-    run of that program per signature. Both make the same checks (`broker/upstream/saml/crypto.py`);
-    only `xmlsec1` needs the program installed."""
-    organisation_name: str = "sote-broker"
-    organisation_names: Localised | None = None
-    """Organization's name in fi, sv and en; default: organisation_name in each."""
-    organisation_url: str | None = None
-    service_names: Localised | None = None
-    """The service's name (ServiceName and mdui:DisplayName); default: the organisation's."""
-    contact_email: str | None = None
-    """A technical ContactPerson."""
-    support_email: str | None = None
-    """A support ContactPerson."""
-    entity_attributes: tuple[EntityAttribute, ...] = ()
-    """mdattr:EntityAttributes of the SP metadata: Suomi.fi reads the accepted methods
-    (FinnishAuthMethod) and its service options from them (README: Suomi.fi)."""
-
-    def organisation(self) -> Localised:
-        name = self.organisation_name
-        return self.organisation_names or Localised(fi=name, sv=name, en=name)
 
 
 class SMTPSettings(_Frozen):

@@ -17,7 +17,7 @@ from broker.frontend.oidc.provider import OIDCProvider
 from broker.journey.logout import UpstreamLogouts
 from broker.journey.saml_service import SAMLService
 from broker.journey.upstreams import Connector, SAMLContext
-from broker.settings import SAMLServiceProviderSettings, Settings
+from broker.settings import Settings
 from broker.store.base import Store
 from broker.upstream.registry import IdP, Registry, RequestedAttribute
 from broker.upstream.saml.connector import SAMLConnector
@@ -28,6 +28,7 @@ from broker.upstream.saml.sp import (
     ServiceProvider,
     sp_metadata_xml,
 )
+from broker.upstream.saml.sp_settings import SAMLServiceProviderSettings
 
 
 async def start_saml_service(

@@ -14,7 +14,7 @@ from broker.accounts.catalogue import (
     read_catalogue_csv,
 )
 from broker.errors import ConfigError
-from broker.upstream.registry import load_registry
+from broker.upstream.idp_files import load_registry
 from tests.worlds import REPO_IDP_CONFIGS
 
 HEADER = ",".join(COLUMNS)

@@ -6,7 +6,8 @@ import typing
 from pathlib import Path
 from typing import Any
 
-from broker.settings import Settings, StoreSettings
+from broker.settings import Settings
+from broker.store.settings import StoreSettings
 
 DOCKER = Path(__file__).parents[2] / "docker"
 

@@ -15,7 +15,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from broker.upstream.registry import load_registry
+from broker.upstream.idp_files import load_registry
 from tests.deploy.conftest import DOCKER, validate_settings
 
 K8S = DOCKER / "k8s"
