@@ -21,7 +21,7 @@ from broker.errors import StoreUnavailableError
 from broker.housekeeping import holder_id
 from broker.notices.board import NoticeBoard
 from broker.store.leases import LeaseStore
-from broker.store.notices import NoticeRecord, NoticeStore
+from broker.store.notices import NoticeRecord, NoticeStore, Severity
 from broker.upstream.idp_settings import ProbeSettings
 from broker.upstream.probe import IdPProber, ProbeResult
 from broker.upstream.registry import IdP
@@ -88,15 +88,13 @@ class ProbeNotices:
 
     async def _raise(self, result: ProbeResult) -> None:
         now = self._clock.now()
-        notice = NoticeRecord(
-            notice_id=PROBE_PREFIX + result.idp_id,
-            scope="organisation",
-            target=result.idp_id,
-            severity="severe" if result.status == "error" else "info",
-            texts=self._texts(result.idp_id, result),
-            starts_at=now,
-            source="automatic",
-            created_at=now,
+        severity: Severity = "severe" if result.status == "error" else "info"
+        notice = NoticeRecord.automatic(
+            PROBE_PREFIX + result.idp_id,
+            result.idp_id,
+            severity,
+            self._texts(result.idp_id, result),
+            now,
         )
         if await self._notices.raise_once(notice):
             self._board.forget()

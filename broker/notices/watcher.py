@@ -83,15 +83,8 @@ class IdPWatcher:
             await self._clear(idp_id, now)
 
     async def _raise(self, idp_id: str, now: float, failures: int, successes: int) -> None:
-        notice = NoticeRecord(
-            notice_id=AUTOMATIC_PREFIX + idp_id,
-            scope="organisation",
-            target=idp_id,
-            severity="severe",
-            texts=self._texts(idp_id),
-            starts_at=now,
-            source="automatic",
-            created_at=now,
+        notice = NoticeRecord.automatic(
+            AUTOMATIC_PREFIX + idp_id, idp_id, "severe", self._texts(idp_id), now
         )
         if await self._notices.raise_once(notice):
             self._board.forget()

@@ -32,6 +32,23 @@ class NoticeRecord:
     source: Literal["operator", "config", "automatic"] = "operator"
     created_at: float = field(default=0.0, compare=False)
 
+    @classmethod
+    def automatic(
+        cls, notice_id: str, idp_id: str, severity: Severity, texts: dict[str, str], now: float
+    ) -> NoticeRecord:
+        """A notice the broker raises on one organisation itself (the IdP watcher, the probes),
+        current from now until it ends it."""
+        return cls(
+            notice_id=notice_id,
+            scope="organisation",
+            target=idp_id,
+            severity=severity,
+            texts=texts,
+            starts_at=now,
+            source="automatic",
+            created_at=now,
+        )
+
     def is_current(self, now: float) -> bool:
         return self.starts_at <= now and (self.ends_at is None or now < self.ends_at)
 
