@@ -34,6 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "mutants"
 KEPT = ROOT / "var" / "mutants"
 FLOWS = "tests/flows/"
+UNIT = "tests/frontend/oidc/"  # listed first: mutmut runs a mutant's fastest tests first
+
 
 # group -> (modules to mutate, the tests that cover them)
 GROUPS: dict[str, tuple[list[str], list[str]]] = {
@@ -41,14 +43,38 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ["broker/http/cookies.py"],
         [FLOWS + t for t in ("test_secure_cookies.py", "test_account_page.py", "test_logout.py")],
     ),
-    "oidc-logout": (["broker/frontend/oidc/logout.py"], [FLOWS + "test_logout.py"]),
+    "oidc-logout": (
+        ["broker/frontend/oidc/logout.py"],
+        [UNIT + "test_logout.py", FLOWS + "test_logout.py"],
+    ),
     "oidc-client-auth": (
         ["broker/frontend/oidc/client_auth.py", "broker/frontend/oidc/secrets.py"],
-        [FLOWS + "test_client_auth.py"],
+        [
+            UNIT + "test_client_auth.py",
+            UNIT + "test_token_endpoint.py",
+            FLOWS + "test_client_auth.py",
+        ],
     ),
     "oidc-codes": (
         ["broker/frontend/oidc/codes.py"],
-        [FLOWS + "test_claims_release.py", FLOWS + "test_authorization_code.py"],
+        [
+            UNIT + "test_codes.py",
+            UNIT + "test_token_endpoint.py",
+            FLOWS + "test_claims_release.py",
+            FLOWS + "test_authorization_code.py",
+        ],
+    ),
+    "oidc-authorization": (
+        ["broker/frontend/oidc/authorization.py", "broker/frontend/oidc/sessions.py"],
+        [
+            UNIT + "test_authorization.py",
+            UNIT + "test_sessions.py",
+            FLOWS + "test_authorize_refusals.py",
+        ],
+    ),
+    "oidc-tokens": (
+        ["broker/frontend/oidc/token_endpoint.py", "broker/frontend/oidc/issuance.py"],
+        [UNIT + "test_token_endpoint.py", FLOWS + "test_tokens.py"],
     ),
     "oidc": (
         ["broker/frontend/oidc/*"],
