@@ -68,8 +68,18 @@ def test_the_basic_scheme_is_case_insensitive() -> None:
     ],
 )
 def test_malformed_basic_credentials_are_refused(header: str) -> None:
-    with pytest.raises(InvalidClientError, match="malformed Basic credentials"):
+    with pytest.raises(InvalidClientError) as info:
         read_credentials({}, header)
+
+    assert info.value.description == "malformed Basic credentials"
+
+
+def test_basic_credentials_with_characters_outside_base64_are_refused_not_skipped() -> None:
+    """A lenient decoder would drop the "!" and read "portal:s"."""
+    encoded = base64.b64encode(b"portal:s").decode()
+
+    with pytest.raises(InvalidClientError, match="malformed Basic credentials"):
+        read_credentials({}, f"Basic {encoded[:4]}!{encoded[4:]}")
 
 
 def test_basic_credentials_with_surrounding_space_are_read() -> None:
@@ -164,6 +174,15 @@ def test_a_malformed_assertion_is_refused(assertion: str) -> None:
 
     with pytest.raises(InvalidClientError, match="malformed client assertion"):
         read_credentials(form, None)
+
+
+def warnings(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str | None]]:
+    """What operators read: each warning of client authentication, with its client_id."""
+    return [
+        (r.getMessage(), getattr(r, "client_id", None))
+        for r in caplog.records
+        if r.name == "broker.frontend.oidc.client_auth" and r.levelname == "WARNING"
+    ]
 
 
 # -- secrets -------------------------------------------------------------------------------------
@@ -463,12 +482,13 @@ async def test_an_assertion_without_a_jti_is_refused(
 
 @pytest.mark.usefixtures("jwt_client")
 async def test_a_replayed_assertion_is_refused_until_it_expires(
-    auth: ClientAuthenticator, ec_key: ECKey, store: Store
+    auth: ClientAuthenticator, ec_key: ECKey, store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
     assertion = signed(ec_key, claims())
     assert await accepted(auth, assertion)
 
     assert await refusal(auth, assertion) == "client assertion was already used"
+    assert warnings(caplog) == [("replayed client assertion refused", "portal")]
     assert await refusal(auth, signed(ec_key, claims(exp=int(T0) + 30))) == (
         "client assertion was already used"
     )
@@ -575,6 +595,29 @@ async def test_a_kid_still_unknown_after_the_refetch_is_refused(
 
 
 @pytest.mark.usefixtures("uri_client")
+async def test_a_kid_the_refetched_keys_lack_is_an_unknown_key(
+    auth: ClientAuthenticator, portal: Portal, ec_key: ECKey, clock: FrozenClock
+) -> None:
+    assert await accepted(auth, signed(ec_key, claims(jti="1")))
+    stranger = ECKey.generate_key("P-256", parameters={"kid": "stranger"})
+    clock.advance(REFETCH)
+
+    assert await refusal(auth, signed(stranger, claims(jti="2"))) == (
+        "client assertion signed by an unknown key"
+    )
+    assert portal.fetches == 2
+
+
+async def test_a_client_without_keys_is_refused_without_a_fetch(
+    auth: ClientAuthenticator, add_client: AddClient, portal: Portal, ec_key: ECKey
+) -> None:
+    await add_client(token_endpoint_auth_method="private_key_jwt")
+
+    assert await refusal(auth, signed(ec_key, claims())) == "client has no keys"
+    assert portal.fetches == 0
+
+
+@pytest.mark.usefixtures("uri_client")
 async def test_a_known_kid_with_a_bad_signature_fetches_nothing_more(
     auth: ClientAuthenticator, portal: Portal, clock: FrozenClock
 ) -> None:
@@ -588,20 +631,28 @@ async def test_a_known_kid_with_a_bad_signature_fetches_nothing_more(
 @pytest.mark.usefixtures("uri_client")
 @pytest.mark.parametrize("status", [404, 500])
 async def test_keys_that_cannot_be_fetched_refuse_the_client(
-    auth: ClientAuthenticator, portal: Portal, ec_key: ECKey, status: int
+    auth: ClientAuthenticator,
+    portal: Portal,
+    ec_key: ECKey,
+    status: int,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     portal.status = status
 
     assert await refusal(auth, signed(ec_key, claims())) == "client keys cannot be fetched"
+    assert warnings(caplog) == [("cannot fetch client JWKS: HTTPStatusError", None)]
 
 
 @pytest.mark.usefixtures("uri_client")
 async def test_keys_that_are_not_a_jwks_refuse_the_client(
-    auth: ClientAuthenticator, portal: Portal, ec_key: ECKey
+    auth: ClientAuthenticator, portal: Portal, ec_key: ECKey, caplog: pytest.LogCaptureFixture
 ) -> None:
     portal.jwks = {"keys": [{"kty": "nonsense"}]}
 
     assert await refusal(auth, signed(ec_key, claims())) == "client keys cannot be fetched"
+    assert [message for message, _ in warnings(caplog)] == [
+        "cannot fetch client JWKS: MissingKeyError"
+    ]
 
 
 async def test_in_production_a_plain_http_jwks_uri_is_never_fetched(
@@ -611,6 +662,7 @@ async def test_in_production_a_plain_http_jwks_uri_is_never_fetched(
     add_client: AddClient,
     portal: Portal,
     ec_key: ECKey,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     portal.jwks = {"keys": [ec_key.as_dict(private=False)]}
     await add_client(
@@ -620,6 +672,9 @@ async def test_in_production_a_plain_http_jwks_uri_is_never_fetched(
 
     assert await refusal(strict, signed(ec_key, claims())) == "client keys cannot be fetched"
     assert portal.fetches == 0
+    assert warnings(caplog) == [
+        ("client jwks_uri is not https; not fetched (sote-broker check-config)", None)
+    ]
     lenient = authenticator(store, clock, http)
     assert await accepted(lenient, signed(ec_key, claims()))
     assert portal.fetches == 1
