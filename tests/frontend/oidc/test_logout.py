@@ -7,7 +7,8 @@ not broker code), recording what they were sent."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -17,7 +18,7 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 
 from broker.claims.subjects import ClientSubjects
-from broker.errors import LogoutRequestError
+from broker.errors import LogoutRequestError, StoreUnavailableError
 from broker.frontend.oidc.keys import KeyRing
 from broker.frontend.oidc.logout import (
     BackchannelNotifier,
@@ -306,11 +307,13 @@ class Portals:
     def __init__(self) -> None:
         self.status = 200
         self.fail: Exception | None = None
+        self.fail_again: Exception | None = None  # what the attempt after a failure meets
         self.received: list[tuple[str, str]] = []
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         if self.fail is not None:
-            raise self.fail
+            fail, self.fail = self.fail, self.fail_again
+            raise fail
         (token,) = parse_qs(request.content.decode())["logout_token"]
         self.received.append((str(request.url), token))
         return httpx.Response(self.status, headers={"Location": BACKCHANNEL + "/moved"})
@@ -404,7 +407,7 @@ async def test_any_other_answer_is_retried_with_exponential_back_off_then_droppe
 async def test_an_unreachable_portal_is_retried(
     parts: Parts, add_client: AddClient, notifier: BackchannelNotifier, portals: Portals
 ) -> None:
-    portals.fail = httpx.ConnectError("refused")
+    portals.fail = portals.fail_again = httpx.ConnectError("refused")
     await queue_one(parts, add_client, notifier)
 
     await notifier.deliver_due()
@@ -464,3 +467,148 @@ async def test_ending_a_subject_through_the_notifier_counts_its_sessions(
 
     await notifier.deliver_due()
     assert len(portals.received) == 1
+
+
+# -- what operators read -------------------------------------------------------------------------
+
+
+def logged(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str, str | None]]:
+    return [
+        (r.levelname, r.getMessage(), getattr(r, "client_id", None))
+        for r in caplog.records
+        if r.name == "broker.frontend.oidc.logout"
+    ]
+
+
+async def test_a_plain_http_back_channel_uri_skipped_in_production_is_logged(
+    store: Store, add_client: AddClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    await add_client(backchannel_logout_uri="http://portal.example.fi/backchannel")
+
+    await queue_logouts(store, SUBJECTS, T0, "sid", "local", ["portal"], True)
+
+    assert logged(caplog) == [
+        (
+            "WARNING",
+            "backchannel_logout_uri is not https; no logout token sent (sote-broker check-config)",
+            "portal",
+        )
+    ]
+
+
+async def test_deliveries_retries_and_giving_up_are_logged(
+    parts: Parts,
+    add_client: AddClient,
+    notifier: BackchannelNotifier,
+    portals: Portals,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    portals.status = 503
+    await queue_one(parts, add_client, notifier)
+    (row,) = await outbox(parts.store)
+
+    for advance in (0, 10, 20):
+        parts.clock.advance(advance)
+        await notifier.deliver_due()
+    portals.status = 200
+    await queue_one(parts, add_client, notifier)
+    await notifier.deliver_due()
+
+    records = [(r.levelname, r.getMessage(), r.__dict__) for r in caplog.records]
+    assert [(level, message) for level, message, _ in records if "back-channel" in message] == [
+        ("WARNING", "back-channel logout failed (HTTP 503); retry in 10 s"),
+        ("WARNING", "back-channel logout failed (HTTP 503); retry in 20 s"),
+        ("ERROR", "back-channel logout abandoned after 3 attempts (HTTP 503)"),
+        ("INFO", "back-channel logout delivered"),
+    ]
+    context = [extra for _, message, extra in records if "back-channel" in message]
+    assert [c["client_id"] for c in context] == ["portal"] * 4
+    assert [c.get("delivery_id") for c in context[:3]] == [row["delivery_id"]] * 3
+
+
+async def test_an_unreachable_portal_is_named_by_its_error(
+    parts: Parts,
+    add_client: AddClient,
+    notifier: BackchannelNotifier,
+    portals: Portals,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    portals.fail = httpx.ConnectError("refused")
+    await queue_one(parts, add_client, notifier)
+
+    await notifier.deliver_due()
+
+    assert ("WARNING", "back-channel logout failed (ConnectError); retry in 10 s", "portal") in (
+        logged(caplog)
+    )
+
+
+# -- the worker ----------------------------------------------------------------------------------
+
+
+async def eventually(condition: Callable[[], object]) -> None:
+    """Until the worker task has done it; a bound, not a measurement."""
+    async with asyncio.timeout(10):
+        while not condition():  # noqa: ASYNC110 - the state is the task's and the log's, no Event
+            await asyncio.sleep(0.005)
+
+
+@pytest.fixture
+async def worker(parts: Parts, portals: Portals) -> AsyncIterator[BackchannelNotifier]:
+    """The worker loop running, polling only once an hour: anything sooner is its wake-up."""
+    settings = BackchannelSettings(poll_seconds=3600, max_attempts=3)
+    async with httpx.AsyncClient(transport=httpx.MockTransport(portals.handle)) as http:
+        notifier = BackchannelNotifier(
+            parts.store, parts.issuer, parts.clock, http, settings, SUBJECTS
+        )
+        task = asyncio.create_task(notifier.run())
+        yield notifier
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+
+async def test_the_worker_sends_what_is_queued_without_waiting_for_its_poll(
+    parts: Parts, add_client: AddClient, worker: BackchannelNotifier, portals: Portals
+) -> None:
+    await queue_one(parts, add_client, worker)
+    await eventually(lambda: portals.received)
+
+    session = await parts.session()
+    await parts.store.sessions.add_client(session.sid, "portal")
+    await worker.end_subject("local-sub")
+    await eventually(lambda: len(portals.received) == 2)
+
+
+@pytest.mark.parametrize(
+    ("failure", "level", "message", "traceback"),
+    [
+        (RuntimeError("bug"), "ERROR", "back-channel logout worker failed; will retry", True),
+        (
+            StoreUnavailableError("store down"),
+            "WARNING",
+            "back-channel logout worker: store down; will retry",
+            False,
+        ),
+    ],
+)
+async def test_the_worker_outlives_a_failure_and_says_so(
+    parts: Parts,
+    add_client: AddClient,
+    worker: BackchannelNotifier,
+    portals: Portals,
+    caplog: pytest.LogCaptureFixture,
+    failure: Exception,
+    level: str,
+    message: str,
+    traceback: bool,
+) -> None:
+    portals.fail = failure
+    await queue_one(parts, add_client, worker)
+    await eventually(lambda: any(r.getMessage() == message for r in caplog.records))
+
+    (record,) = [r for r in caplog.records if r.getMessage() == message]
+    assert (record.levelname, record.exc_info is not None) == (level, traceback)
+    parts.clock.advance(BackchannelNotifier.LEASE_SECONDS)
+    await worker.enqueue("sid-2", "local-sub", ["portal"])
+    await eventually(lambda: len(portals.received) == 2)
