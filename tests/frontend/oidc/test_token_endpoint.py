@@ -474,3 +474,36 @@ async def test_a_refresh_cannot_widen_the_scope(parts: Parts, add_client: AddCli
     exc = await refused(parts, client, refresh(first["refresh_token"], scope="openid email"))
 
     assert (exc.error, exc.description) == ("invalid_scope", "scope exceeds what was granted")
+
+
+# -- what operators read -------------------------------------------------------------------------
+
+
+def logged(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str, str | None]]:
+    return [
+        (r.levelname, r.getMessage(), getattr(r, "client_id", None))
+        for r in caplog.records
+        if r.name == "broker.frontend.oidc.token_endpoint"
+    ]
+
+
+async def test_redemptions_and_replays_are_logged_with_the_client(
+    parts: Parts, add_client: AddClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", "broker.frontend.oidc.token_endpoint")
+    client = await add_client()
+    code = await parts.code(authorization_request())
+    first = await parts.tokens.handle(client, form(code))
+    await refused(parts, client, form(code))
+    code = await parts.code(authorization_request())
+    second = await parts.tokens.handle(client, form(code))
+    await parts.tokens.handle(client, refresh(second["refresh_token"]))
+    await refused(parts, client, refresh(second["refresh_token"]))
+
+    assert logged(caplog) == [
+        ("INFO", "code redeemed", "portal"),
+        ("WARNING", "authorization code reused; its grant revoked", "portal"),
+        ("INFO", "code redeemed", "portal"),
+        ("WARNING", "refresh token reused; its family revoked", "portal"),
+    ]
+    assert first["access_token"] not in caplog.text
