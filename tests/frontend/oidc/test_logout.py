@@ -655,3 +655,31 @@ async def test_the_worker_outlives_a_failure_and_says_so(
     parts.clock.advance(BackchannelNotifier.LEASE_SECONDS)
     await worker.enqueue("sid-2", "local-sub", ["portal"])
     await eventually(lambda: len(portals.received) == 2)
+
+
+async def test_in_development_the_notifier_tells_a_plain_http_portal_too(
+    parts: Parts, add_client: AddClient, portals: Portals
+) -> None:
+    """The mocks and a developer's portal run on http; production passes `https_only`."""
+    await add_client(backchannel_logout_uri="http://portal.example.fi/backchannel")
+    async with httpx.AsyncClient(transport=httpx.MockTransport(portals.handle)) as http:
+        notifier = BackchannelNotifier(
+            parts.store, parts.issuer, parts.clock, http, BackchannelSettings(), SUBJECTS
+        )
+        await notifier.enqueue("sid", "local-sub", ["portal"])
+
+        assert await notifier.deliver_due() == 1
+
+    assert [uri for uri, _ in portals.received] == ["http://portal.example.fi/backchannel"]
+
+
+async def test_notices_are_sent_fifty_at_a_time(
+    parts: Parts, add_client: AddClient, notifier: BackchannelNotifier
+) -> None:
+    await add_client(backchannel_logout_uri=BACKCHANNEL)
+    await parts.store.outbox.enqueue(
+        [LogoutDelivery(f"d-{i}", "portal", BACKCHANNEL, "sub", "sid", 0, T0) for i in range(51)]
+    )
+
+    assert await notifier.deliver_due() == 50
+    assert await notifier.deliver_due() == 1
