@@ -260,8 +260,16 @@ def report(groups: list[str]) -> None:
 
 
 def show(group: str, name: str) -> int:
+    """`mutmut show` in this process, with the group's modules (a bare `mutmut show` looks only
+    in pyproject's only_mutate, and so found no mutant of another group)."""
+    from mutmut import __main__ as mutmut_main
+    from mutmut.configuration import config
+
+    os.chdir(ROOT)
+    config().only_mutate = GROUPS[group][0]
     with workdir(group):
-        return subprocess.call([sys.executable, "-m", "mutmut", "show", name], cwd=ROOT)  # noqa: S603
+        mutmut_main.show.callback(name)  # type: ignore[misc]
+    return 0
 
 
 def main() -> int:
