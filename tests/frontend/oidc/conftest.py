@@ -155,3 +155,12 @@ def authorization_request(**changes: Any) -> AuthorizationRequest:
         "code_challenge_method": "S256",
     }
     return AuthorizationRequest(**(values | changes))
+
+
+def log_lines(caplog: pytest.LogCaptureFixture, module: str) -> list[tuple[str, str, str | None]]:
+    """What operators read from one module: level, message and the client_id it names."""
+    return [
+        (r.levelname, r.getMessage(), getattr(r, "client_id", None))
+        for r in caplog.records
+        if r.name == f"broker.frontend.oidc.{module}"
+    ]

@@ -26,7 +26,7 @@ from broker.frontend.oidc.client_auth import (
     read_credentials,
 )
 from broker.store.base import Store
-from tests.frontend.oidc.conftest import ISSUER, SECRET, T0, AddClient
+from tests.frontend.oidc.conftest import ISSUER, SECRET, T0, AddClient, log_lines
 
 TOKEN_ENDPOINT = ISSUER + "/token"
 MAX_AGE = 300
@@ -178,11 +178,8 @@ def test_a_malformed_assertion_is_refused(assertion: str) -> None:
 
 def warnings(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str | None]]:
     """What operators read: each warning of client authentication, with its client_id."""
-    return [
-        (r.getMessage(), getattr(r, "client_id", None))
-        for r in caplog.records
-        if r.name == "broker.frontend.oidc.client_auth" and r.levelname == "WARNING"
-    ]
+    lines = log_lines(caplog, "client_auth")
+    return [(message, client_id) for level, message, client_id in lines if level == "WARNING"]
 
 
 # -- secrets -------------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ from tests.frontend.oidc.conftest import (
     T0,
     AddClient,
     Parts,
+    log_lines,
 )
 
 SUBJECTS = ClientSubjects(SUBJECT_KEY)
@@ -516,11 +517,7 @@ async def test_ending_a_subject_through_the_notifier_counts_its_sessions(
 
 
 def logged(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str, str | None]]:
-    return [
-        (r.levelname, r.getMessage(), getattr(r, "client_id", None))
-        for r in caplog.records
-        if r.name == "broker.frontend.oidc.logout"
-    ]
+    return log_lines(caplog, "logout")
 
 
 async def test_a_plain_http_back_channel_uri_skipped_in_production_is_logged(

@@ -19,6 +19,7 @@ from tests.frontend.oidc.conftest import (
     AddClient,
     Parts,
     authorization_request,
+    log_lines,
 )
 
 
@@ -480,11 +481,7 @@ async def test_a_refresh_cannot_widen_the_scope(parts: Parts, add_client: AddCli
 
 
 def logged(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str, str | None]]:
-    return [
-        (r.levelname, r.getMessage(), getattr(r, "client_id", None))
-        for r in caplog.records
-        if r.name == "broker.frontend.oidc.token_endpoint"
-    ]
+    return log_lines(caplog, "token_endpoint")
 
 
 async def test_redemptions_and_replays_are_logged_with_the_client(
