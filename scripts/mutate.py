@@ -75,7 +75,11 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "oidc-tokens": (
         ["broker/frontend/oidc/token_endpoint.py", "broker/frontend/oidc/issuance.py"],
-        [UNIT + "test_token_endpoint.py", FLOWS + "test_tokens.py"],
+        [
+            UNIT + "test_token_endpoint.py",
+            UNIT + "test_logout.py",  # the logout token is issued here
+            FLOWS + "test_tokens.py",
+        ],
     ),
     "oidc": (
         ["broker/frontend/oidc/*"],
