@@ -504,3 +504,30 @@ async def test_redemptions_and_replays_are_logged_with_the_client(
         ("WARNING", "refresh token reused; its family revoked", "portal"),
     ]
     assert first["access_token"] not in caplog.text
+
+
+async def test_a_refresh_may_ask_for_exactly_the_granted_scope(
+    parts: Parts, add_client: AddClient
+) -> None:
+    client = await add_client()
+    first = await tokens(parts, client)
+
+    body = await parts.tokens.handle(
+        client, refresh(first["refresh_token"], scope="profile openid")
+    )
+
+    assert body["scope"] == "profile openid"
+
+
+async def test_a_refresh_token_never_outlives_its_grant(
+    parts: Parts, add_client: AddClient
+) -> None:
+    client = await add_client()
+    code = await parts.code(authorization_request())
+    await parts.store.connection.run("UPDATE grants SET expires_at = ?", (T0 + 0.5,))
+
+    body = await parts.tokens.handle(client, form(code))
+
+    token = await parts.store.grants.get_token(secrets.hash_secret(body["refresh_token"]))
+    assert token is not None
+    assert token.expires_at == T0  # the whole seconds left: none
