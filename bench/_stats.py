@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
 import platform
@@ -10,7 +11,7 @@ import signal
 import statistics
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 
@@ -75,3 +76,10 @@ def machine() -> dict[str, Any]:
 
 def fmt_range(s: dict[str, float], digits: int = 0) -> str:
     return f"{s['median']:,.{digits}f} ({s['min']:,.{digits}f}-{s['max']:,.{digits}f})"
+
+
+def show(result: dict[str, Any], report: Callable[[dict[str, Any]], str], as_json: bool) -> None:
+    """A benchmark run on its own (`python -m bench.NAME`): its figures and the machine's
+    facts, as the report's text or as JSON."""
+    result["machine"] = machine()
+    print(json.dumps(result, indent=2) if as_json else report(result))

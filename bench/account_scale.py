@@ -53,27 +53,31 @@ from typing import Any
 import httpx
 
 from bench import _accounts_db
-from bench._stats import fmt_range, machine, percentile, stoppable, summary
-from bench.code_redemption import (
+from bench._harness import (
     CLIENT_CPU,
     SERVER_CPU,
     UPSTREAM_ORG,
     Client,
+    CPUWindow,
     Errors,
-    _running,
-    _token_form,
     can_pin,
-    first_login,
     free_port,
-    register_account,
+    process_tree_cpu,
     register_client,
+    running,
     running_server,
     server_log_problems,
-    test_user_keys,
+    summaries,
     write_idp_configs,
     write_settings,
 )
-from bench.saml_logins import process_tree_cpu
+from bench._stats import fmt_range, percentile, show, stoppable, summary
+from bench.code_redemption import (
+    _token_form,
+    first_login,
+    register_account,
+    test_user_keys,
+)
 from broker.accounts.service import Accounts, IdentityKeys
 from broker.clock import SystemClock
 from broker.store.sqlite import SQLiteStore
@@ -307,11 +311,9 @@ async def timed_logins(broker: Broker, mock: str, logins: int, concurrency: int)
                 except (RuntimeError, httpx.HTTPError, KeyError, ValueError) as exc:
                     errors.add({"size": broker.size, "error": f"{type(exc).__name__}: {exc}"})
 
-    server_cpu = process_tree_cpu(broker.pid)
-    start = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    elapsed = time.perf_counter() - start
-    server_cpu = process_tree_cpu(broker.pid) - server_cpu
+    with CPUWindow({"server": lambda: process_tree_cpu(broker.pid)}) as window:
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed, server_cpu = window.seconds, window.cpu["server"]
     ok = len(latencies)
     latencies.sort()
     return {
@@ -343,9 +345,8 @@ async def _login_runs(
                 await timed_logins(broker, mock, logins, concurrency)
             )
     for data in per_size.values():
-        for key in ("logins_per_s", "p50_ms", "p95_ms", "server_cpu_ms_per_login"):
-            data[key] = summary([r[key] for r in data["runs"]])
-        data["errors"] = sum(r["errors"] for r in data["runs"])
+        keys = ("logins_per_s", "p50_ms", "p95_ms", "server_cpu_ms_per_login")
+        data |= summaries(data["runs"], keys)
     return per_size
 
 
@@ -393,7 +394,7 @@ def _running_mock(log: Path, port: int, brokers: list[str], pin: bool) -> Iterat
     if pin:
         cmd = ["taskset", "-c", str(CLIENT_CPU), *cmd]
     health = f"http://127.0.0.1:{port}/{UPSTREAM_ORG}/.well-known/openid-configuration"
-    with _running("mock IdP", cmd, log, health) as pid:
+    with running("mock IdP", cmd, log, health) as pid:
         yield pid
 
 
@@ -562,8 +563,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sizes = [int(n) for n in args.sizes.split(",")]
     result = run(args.runs, args.lookups, args.logins, args.concurrency, args.pin, sizes)
-    result["machine"] = machine()
-    print(json.dumps(result, indent=2) if args.json else report(result))
+    show(result, report, args.json)
     return 0 if all_ok(result) else 1
 
 

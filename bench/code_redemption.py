@@ -48,14 +48,10 @@ import json
 import os
 import re
 import secrets
-import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -63,7 +59,27 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import yaml
 
-from bench._stats import fmt_range, machine, percentile, stoppable, summary
+from bench._harness import (
+    CLIENT_CPU,
+    REDIRECT_URI,
+    SERVER_CPU,
+    UPSTREAM_ORG,
+    Client,
+    CPUWindow,
+    Errors,
+    Server,
+    can_pin,
+    free_port,
+    process_cpu,
+    register_client,
+    running_mock_idp,
+    running_server,
+    server_log_problems,
+    summaries,
+    write_idp_configs,
+    write_settings,
+)
+from bench._stats import fmt_range, percentile, show, stoppable
 from broker.accounts.catalogue import load_catalogue
 from broker.accounts.service import IdentityKeys, identity_keys
 from broker.claims.identity import Identity
@@ -74,16 +90,8 @@ from broker.store.accounts import AccountRecord, AuditEntry, LinkRecord
 from broker.store.sqlite import SQLiteStore
 
 ALGS = ("RS256", "ES256")
-REDIRECT_URI = "http://127.0.0.1/bench/callback"
 SCOPE = "openid profile"
-SERVER_CPU = 0
-CLIENT_CPU = 1
-MAX_ERROR_SAMPLES = 5
 WARMUP_CODES = 100
-REPO = Path(__file__).resolve().parent.parent
-REPO_IDP_CONFIGS = REPO / "idp_configs"
-MOCK_IDP_DEFAULT_URL = "http://127.0.0.1:8002"  # what the committed idp_configs/ point at
-MOCK_IDP_SECRET = "mock-idp-secret-for-development-only"  # its default client `sote-broker`
 # The first login's choices (idp_configs/journey.yaml) and user (mock_idps/test_users.yaml).
 JOURNEY = (
     ("/login/role", "professional"),
@@ -91,21 +99,8 @@ JOURNEY = (
     ("/login/group", "yliopistosairaanhoitopiirit"),
     ("/login/organisation", "hus"),
 )
-UPSTREAM_ORG = "hus"
 UPSTREAM_USER = ("maija.meikalainen", "testi1234")
 TEST_USERS = Path(__file__).resolve().parent.parent / "mock_idps" / "test_users.yaml"
-
-
-@dataclass(frozen=True)
-class Client:
-    client_id: str
-    secret: str
-    alg: str
-
-    @property
-    def basic(self) -> str:
-        raw = f"{self.client_id}:{self.secret}".encode()
-        return "Basic " + base64.b64encode(raw).decode("ascii")
 
 
 @dataclass(frozen=True)
@@ -113,224 +108,6 @@ class Code:
     code: str
     verifier: str
     nonce: str
-
-
-@dataclass
-class Errors:
-    count: int = 0
-    samples: list[dict[str, Any]] = field(default_factory=list)
-
-    def add(self, sample: dict[str, Any]) -> None:
-        self.count += 1
-        if len(self.samples) < MAX_ERROR_SAMPLES:
-            self.samples.append(sample)
-
-
-# -- the server --------------------------------------------------------------------------------
-
-
-_TICK = os.sysconf("SC_CLK_TCK")
-
-
-def process_cpu(pid: int) -> float:
-    """User + system CPU seconds of a process, all its threads included."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _TICK
-
-
-def machine_cpu() -> float:
-    """CPU seconds spent by everything on the machine (all cores, idle and iowait excluded)."""
-    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
-    return (user + nice + system + irq + softirq + steal) / _TICK
-
-
-def free_port(*taken: int) -> int:
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
-        if port not in (8000, 8002, *taken):
-            return port
-
-
-def write_idp_configs(target: Path, mock_url: str) -> Path:
-    """The committed idp_configs/, pointed at the mock IdP on its port with its secret inline
-    (as `idp_configs_for` in tests/worlds.py does)."""
-    target.mkdir()
-    for path in sorted(REPO_IDP_CONFIGS.glob("*.yaml")):
-        text = path.read_text().replace(MOCK_IDP_DEFAULT_URL, mock_url)
-        text = re.sub(r"env: SOTE_BROKER_IDP_\w+_SECRET", f"value: {MOCK_IDP_SECRET}", text)
-        (target / path.name).write_text(text)
-    return target
-
-
-UNLIMITED = (
-    "authorize_per_ip",
-    "authorize_per_client",
-    "token_per_ip",
-    "token_per_client",
-    "saml_acs_per_ip",
-    "journey_per_ip",
-    "email_codes_per_address",
-)
-"""The rate limits the benchmarks turn off."""
-
-
-def write_settings(directory: Path, port: int, idp_configs: Path) -> Path:
-    path = directory / "settings.yaml"
-    path.write_text(
-        "\n".join(
-            [
-                "mode: development",
-                f"issuer: http://127.0.0.1:{port}",
-                "host: 127.0.0.1",
-                f"port: {port}",
-                "secret_file: cookie-secret",
-                "subject_key_file: subject-key",
-                "store:",
-                "  sqlite_path: broker.db",
-                "keys:",
-                "  directory: keys",
-                "  publish_lead_seconds: 0",
-                "tokens:",
-                "  code_ttl: 600",
-                f"idp_configs: {json.dumps(str(idp_configs))}",
-                "logging:",
-                "  level: WARNING",
-                # the benchmarks log in from one address far faster than people do
-                "limits:",
-                *(f"  {name}: null" for name in UNLIMITED),
-                "",
-            ]
-        )
-    )
-    return path
-
-
-def broker_cmd(config: Path, *args: str) -> list[str]:
-    return [sys.executable, "-m", "broker", "--config", str(config), *args]
-
-
-def register_client(config: Path, alg: str) -> Client:
-    client = Client(f"bench-{alg.lower()}", secrets.token_urlsafe(32), alg)
-    cmd = broker_cmd(
-        config,
-        "clients",
-        "add",
-        "--client-id",
-        client.client_id,
-        "--redirect-uri",
-        REDIRECT_URI,
-        "--auth-method",
-        "client_secret_basic",
-        "--secret-stdin",
-        "--id-token-alg",
-        alg,
-        "--json",
-    )
-    done = subprocess.run(  # noqa: S603
-        cmd,
-        input=client.secret + "\n",
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"clients add failed ({done.returncode}): {done.stderr.strip()}")
-    return client
-
-
-@dataclass(frozen=True)
-class Server:
-    base: str
-    pid: int
-
-
-@contextlib.contextmanager
-def running_server(config: Path, log_path: Path, port: int, pin: bool) -> Iterator[Server]:
-    cmd = broker_cmd(config, "serve")
-    if pin:
-        cmd = ["taskset", "-c", str(SERVER_CPU), *cmd]
-    base = f"http://127.0.0.1:{port}"
-    with _running("server", cmd, log_path, base + "/healthz") as pid:
-        yield Server(base, pid)  # taskset execs the server: same pid
-
-
-@contextlib.contextmanager
-def running_mock_idp(log_path: Path, port: int, broker_port: int) -> Iterator[str]:
-    """The mock organisation OIDC IdP (all organisations, issuers `<base>/<org>`), accepting the
-    broker's callback on `broker_port` for its default client; yields its base URL. It serves
-    only the first login of each client, so it is left unpinned and idle while timing."""
-    base = f"http://127.0.0.1:{port}"
-    cmd = [
-        sys.executable,
-        "-m",
-        "mock_idps.oidc_idp",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--redirect-uri",
-        f"http://127.0.0.1:{broker_port}/upstream/oidc/callback/{{org}}",
-        "--log-level",
-        "WARNING",
-    ]
-    health = f"{base}/{UPSTREAM_ORG}/.well-known/openid-configuration"
-    with _running("mock IdP", cmd, log_path, health):
-        yield base
-
-
-@contextlib.contextmanager
-def _running(name: str, cmd: list[str], log_path: Path, health_url: str) -> Iterator[int]:
-    """A subprocess logging to `log_path`, awaited on `health_url`, stopped on the way out
-    (normally, on an exception, and on the KeyboardInterrupt that SIGINT/SIGTERM raise)."""
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)  # noqa: S603
-        try:
-            _wait_healthy(name, proc, health_url, log_path)
-            yield proc.pid
-        finally:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(timeout=10)
-
-
-def _wait_healthy(
-    name: str, proc: subprocess.Popen[bytes], health_url: str, log_path: Path
-) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{name} exited with {proc.returncode}:\n{_tail(log_path)}")
-        try:
-            if httpx.get(health_url, timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{name} not healthy after 30 s:\n{_tail(log_path)}")
-
-
-def _tail(path: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return f"(no log at {path.name})"
-
-
-def server_log_problems(path: Path) -> list[str]:
-    """Log lines at ERROR or above, and traceback lines; the server runs at WARNING."""
-    bad = []
-    for line in _tail(path, 10_000).splitlines():
-        if "ERROR" in line or "CRITICAL" in line or "Traceback" in line:
-            bad.append(line[:300])
-    return bad
 
 
 # -- phase 1: minting codes --------------------------------------------------------------------
@@ -545,16 +322,11 @@ async def redeem(
             except (httpx.HTTPError, ValueError) as exc:
                 errors.add(_describe(code, response, exc))
 
-    server_cpu = process_cpu(server_pid) if server_pid else 0.0
-    own_cpu = time.process_time()
-    all_cpu = machine_cpu()
-    start = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    elapsed = time.perf_counter() - start
-    all_cpu = machine_cpu() - all_cpu
-    own_cpu = time.process_time() - own_cpu
-    server_cpu = (process_cpu(server_pid) - server_cpu) if server_pid else float("nan")
-    others_cpu = max(0.0, all_cpu - own_cpu - server_cpu)
+    pid = server_pid
+    with CPUWindow({"server": lambda: process_cpu(pid)} if pid else {}) as window:
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = window.seconds
+    server_cpu = window.cpu.get("server", float("nan"))
     latencies.sort()
     return {
         "requests": len(codes),
@@ -567,8 +339,8 @@ async def redeem(
         "p95_ms": percentile(latencies, 0.95) * 1000,
         "server_cpu_ms_per_request": server_cpu * 1000 / len(codes),
         "server_busy_pct": server_cpu / elapsed * 100,
-        "loadgen_cpu_ms_per_request": own_cpu * 1000 / len(codes),
-        "others_cpu_pct": others_cpu / elapsed * 100,
+        "loadgen_cpu_ms_per_request": window.own * 1000 / len(codes),
+        "others_cpu_pct": window.others / elapsed * 100,
     }
 
 
@@ -651,29 +423,21 @@ async def _drive(
                 result["mint_per_s"] = mint_rate
                 per_alg[client.alg]["runs"].append(result)
     for data in per_alg.values():
-        rs = data["runs"]
-        data["redemptions_per_s"] = summary([r["redemptions_per_s"] for r in rs])
-        data["p50_ms"] = summary([r["p50_ms"] for r in rs])
-        data["p95_ms"] = summary([r["p95_ms"] for r in rs])
-        data["mint_per_s"] = summary([r["mint_per_s"] for r in rs])
-        for key in (
-            "server_cpu_ms_per_request",
-            "server_busy_pct",
-            "loadgen_cpu_ms_per_request",
-            "others_cpu_pct",
-        ):
-            data[key] = summary([r[key] for r in rs])
+        data |= summaries(
+            data["runs"],
+            (
+                "redemptions_per_s",
+                "p50_ms",
+                "p95_ms",
+                "mint_per_s",
+                "server_cpu_ms_per_request",
+                "server_busy_pct",
+                "loadgen_cpu_ms_per_request",
+                "others_cpu_pct",
+            ),
+        )
         data["server_cpu_ceiling_per_s"] = 1000 / data["server_cpu_ms_per_request"]["median"]
-        data["errors"] = sum(r["errors"] for r in rs)
     return per_alg
-
-
-def can_pin() -> bool:
-    try:
-        allowed = os.sched_getaffinity(0)
-    except AttributeError:  # pragma: no cover - not Linux
-        return False
-    return shutil.which("taskset") is not None and {SERVER_CPU, CLIENT_CPU} <= allowed
 
 
 def run(
@@ -795,8 +559,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the JSON result")
     args = parser.parse_args(argv)
     result = run(args.runs, args.codes, args.concurrency, args.pin)
-    result["machine"] = machine()
-    print(json.dumps(result, indent=2) if args.json else report(result))
+    show(result, report, args.json)
     return 0
 
 

@@ -39,30 +39,33 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from bench._stats import fmt_range, machine, percentile, stoppable, summary
-from bench.code_redemption import (
+from bench._harness import (
     REPO,
     Client,
+    CPUWindow,
     Errors,
-    _jwt_header,
-    _running,
-    _token_form,
-    first_login,
+    descendants_cpu,
     free_port,
-    machine_cpu,
-    process_cpu,
     register_client,
+    running,
     running_mock_idp,
     server_log_problems,
+    summaries,
     write_idp_configs,
     write_settings,
+)
+from bench._stats import fmt_range, percentile, show, stoppable, summary
+from bench.code_redemption import (
+    _jwt_header,
+    _token_form,
+    first_login,
 )
 from scripts.pg_cluster import Cluster
 
@@ -110,17 +113,8 @@ class TimingTransport(httpx.AsyncBaseTransport):
         await self._inner.aclose()
 
 
-def _tree_cpu(pid: int) -> float:
-    """CPU seconds of a process and its live descendants (PostgreSQL's backends)."""
-    total = 0.0
-    todo = [pid]
-    while todo:
-        current = todo.pop()
-        with contextlib.suppress(OSError):
-            total += process_cpu(current)
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
-            todo.extend(int(c) for c in children)
-    return total
+def _tree_cpu_of(pids: list[int]) -> Callable[[], float]:
+    return lambda: sum(descendants_cpu(p) for p in pids)
 
 
 async def one_login(
@@ -163,14 +157,10 @@ async def timed_run(
             if took is not None:
                 login_times.append(took)
 
-    cpu = {role: sum(_tree_cpu(p) for p in ps) for role, ps in pids.items()}
-    own, everything = time.process_time(), machine_cpu()
-    start = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    elapsed = time.perf_counter() - start
-    cpu = {role: sum(_tree_cpu(p) for p in ps) - cpu[role] for role, ps in pids.items()}
-    own, everything = time.process_time() - own, machine_cpu() - everything
-    others = max(0.0, everything - own - sum(cpu.values()))
+    processes = {role: _tree_cpu_of(ps) for role, ps in pids.items()}
+    with CPUWindow(processes) as window:
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed, cpu, own, others = window.seconds, window.cpu, window.own, window.others
     await transport.aclose()
     latencies = sorted(transport.latencies)
     login_times.sort()
@@ -248,7 +238,7 @@ def run_scenario(
             log = directory / f"broker-{port}.log"
             env_cmd = ["env", f"SOTE_BROKER__PORT={port}", *_broker(config), "serve"]
             pid = stack.enter_context(
-                _running(f"broker {port}", env_cmd, log, f"http://127.0.0.1:{port}/healthz")
+                running(f"broker {port}", env_cmd, log, f"http://127.0.0.1:{port}/healthz")
             )
             pids["brokers"].append(pid)
             logs.append(log)
@@ -257,7 +247,7 @@ def run_scenario(
             upstreams = [f"http://127.0.0.1:{p}" for p in replica_ports]
             cmd = [sys.executable, "-m", "scripts.balancer", "--port", str(front_port), *upstreams]
             pids["balancer"].append(
-                stack.enter_context(_running("balancer", cmd, log, front + "/healthz"))
+                stack.enter_context(running("balancer", cmd, log, front + "/healthz"))
             )
             logs.append(log)
         pids["mock"] = _pids_listening(idp_port)
@@ -274,20 +264,15 @@ def run_scenario(
         results = asyncio.run(drive())
     problems = [f"{log.name}: {line}" for log in logs for line in server_log_problems(log)]
     cpu_roles = results[0]["cpu_ms_per_login"].keys()
+    figures = ("logins_per_s", "request_p50_ms", "request_p99_ms", "login_p50_ms")
     return {
         "scenario": scenario.name,
         "runs": results,
-        "logins_per_s": summary([r["logins_per_s"] for r in results]),
-        "request_p50_ms": summary([r["request_p50_ms"] for r in results]),
-        "request_p99_ms": summary([r["request_p99_ms"] for r in results]),
-        "login_p50_ms": summary([r["login_p50_ms"] for r in results]),
+        **summaries(results, (*figures, "loadgen_cpu_ms_per_login", "others_cpu_pct")),
         "requests_per_login": results[0]["requests"] / max(results[0]["ok"], 1),
         "cpu_ms_per_login": {
             role: summary([r["cpu_ms_per_login"][role] for r in results]) for role in cpu_roles
         },
-        "loadgen_cpu_ms_per_login": summary([r["loadgen_cpu_ms_per_login"] for r in results]),
-        "others_cpu_pct": summary([r["others_cpu_pct"] for r in results]),
-        "errors": sum(r["errors"] for r in results),
         "log_problems": problems[:20],
     }
 
@@ -382,8 +367,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the JSON result")
     args = parser.parse_args(argv)
     result = run(args.runs, args.logins, args.concurrency)
-    result["machine"] = machine()
-    print(json.dumps(result, indent=2) if args.json else report(result))
+    show(result, report, args.json)
     return 0 if all_ok(result) else 1
 
 

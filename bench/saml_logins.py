@@ -47,27 +47,30 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from bench._stats import fmt_range, machine, percentile, stoppable, summary
-from bench.code_redemption import (
-    _TICK,
+from bench._harness import (
     CLIENT_CPU,
     REDIRECT_URI,
     SERVER_CPU,
     Client,
-    Code,
+    CPUWindow,
     Errors,
-    _authorize_params,
-    _running,
-    _token_form,
     can_pin,
     free_port,
-    machine_cpu,
-    register_account,
+    process_tree_cpu,
     register_client,
+    running,
     running_server,
     server_log_problems,
+    summaries,
     write_idp_configs,
     write_settings,
+)
+from bench._stats import fmt_range, percentile, show, stoppable
+from bench.code_redemption import (
+    Code,
+    _authorize_params,
+    _token_form,
+    register_account,
 )
 from broker.accounts.service import IdentityKeys, person_hash
 from broker.secret_files import load_or_create_keys
@@ -77,13 +80,6 @@ MOCK_SUOMIFI_DEFAULT_URL = "http://127.0.0.1:8003"  # what idp_configs/suomifi.y
 TEST_PERSON = ("varmennekortti", "010280-952L")  # mock_idps/suomifi_persons.yaml
 WARMUP_LOGINS = 3
 _HIDDEN = re.compile(r'name="([^"]+)" value="([^"]*)"')
-
-
-def process_tree_cpu(pid: int) -> float:
-    """User + system CPU seconds of a process and of its children it has waited for (the
-    xmlsec1 runs of pysaml2)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return sum(int(fields[i]) for i in (11, 12, 13, 14)) / _TICK
 
 
 @dataclass(frozen=True)
@@ -177,15 +173,13 @@ async def timed_run(
                 except (RuntimeError, httpx.HTTPError, KeyError, ValueError) as exc:
                     errors.add({"backend": broker.backend, "error": f"{type(exc).__name__}: {exc}"})
 
-    server_cpu, mock_cpu = process_tree_cpu(broker.pid), process_tree_cpu(mock_pid)
-    own_cpu, all_cpu = time.process_time(), machine_cpu()
-    start = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    elapsed = time.perf_counter() - start
-    all_cpu = machine_cpu() - all_cpu
-    own_cpu = time.process_time() - own_cpu
-    server_cpu = process_tree_cpu(broker.pid) - server_cpu
-    mock_cpu = process_tree_cpu(mock_pid) - mock_cpu
+    processes = {
+        "server": lambda: process_tree_cpu(broker.pid),
+        "mock": lambda: process_tree_cpu(mock_pid),
+    }
+    with CPUWindow(processes) as window:
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed, server_cpu, mock_cpu = window.seconds, window.cpu["server"], window.cpu["mock"]
     ok = len(latencies)
     latencies.sort()
     return {
@@ -200,8 +194,8 @@ async def timed_run(
         "server_cpu_ms_per_login": server_cpu * 1000 / max(ok, 1),
         "server_busy_pct": server_cpu / elapsed * 100,
         "mock_cpu_ms_per_login": mock_cpu * 1000 / max(ok, 1),
-        "loadgen_cpu_ms_per_login": own_cpu * 1000 / max(ok, 1),
-        "others_cpu_pct": max(0.0, all_cpu - own_cpu - server_cpu - mock_cpu) / elapsed * 100,
+        "loadgen_cpu_ms_per_login": window.own * 1000 / max(ok, 1),
+        "others_cpu_pct": window.others / elapsed * 100,
     }
 
 
@@ -221,20 +215,20 @@ async def _drive(
             result = await timed_run(broker, mock, mock_pid, logins, concurrency)
             per_backend[broker.backend]["runs"].append(result)
     for data in per_backend.values():
-        rs = data["runs"]
-        for key in (
-            "logins_per_s",
-            "p50_ms",
-            "p95_ms",
-            "server_cpu_ms_per_login",
-            "server_busy_pct",
-            "mock_cpu_ms_per_login",
-            "loadgen_cpu_ms_per_login",
-            "others_cpu_pct",
-        ):
-            data[key] = summary([r[key] for r in rs])
+        data |= summaries(
+            data["runs"],
+            (
+                "logins_per_s",
+                "p50_ms",
+                "p95_ms",
+                "server_cpu_ms_per_login",
+                "server_busy_pct",
+                "mock_cpu_ms_per_login",
+                "loadgen_cpu_ms_per_login",
+                "others_cpu_pct",
+            ),
+        )
         data["server_cpu_ceiling_per_s"] = 1000 / data["server_cpu_ms_per_login"]["median"]
-        data["errors"] = sum(r["errors"] for r in rs)
     return per_backend
 
 
@@ -273,7 +267,7 @@ def running_mock_suomifi(
         cmd += ["--sp-metadata", base + "/saml/metadata"]
     if pin:
         cmd = ["taskset", "-c", str(CLIENT_CPU), *cmd]
-    with _running("mock Suomi.fi", cmd, log_path, f"http://127.0.0.1:{port}/metadata") as pid:
+    with running("mock Suomi.fi", cmd, log_path, f"http://127.0.0.1:{port}/metadata") as pid:
         yield pid
 
 
@@ -380,8 +374,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the JSON result")
     args = parser.parse_args(argv)
     result = run(args.runs, args.logins, args.concurrency, args.pin)
-    result["machine"] = machine()
-    print(json.dumps(result, indent=2) if args.json else report(result))
+    show(result, report, args.json)
     return 0
 
 

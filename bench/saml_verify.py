@@ -22,7 +22,6 @@ core, as they would in the broker.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -32,7 +31,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from bench._stats import fmt_range, machine, summary
+from bench._stats import fmt_range, show, summary
 from broker.clock import SystemClock
 from broker.upstream.registry import IdP, Names, SAMLUpstream
 from broker.upstream.saml.crypto import CRYPTO_BACKENDS, CryptoBackendName
@@ -192,8 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the JSON result")
     args = parser.parse_args(argv)
     result = run(args.runs, args.count)
-    result["machine"] = machine()
-    print(json.dumps(result, indent=2) if args.json else report(result))
+    show(result, report, args.json)
     return 0
 
 

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench._stats import fmt_range, machine, summary
+from bench._stats import fmt_range, show, summary
 from broker.clock import SystemClock
 from broker.frontend.oidc import secrets as broker_secrets
 from broker.frontend.oidc.keys import KeyRing
@@ -115,8 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the JSON result")
     args = parser.parse_args(argv)
     result = run(args.runs, args.count)
-    result["machine"] = machine()
-    print(json.dumps(result, indent=2) if args.json else report(result))
+    show(result, report, args.json)
     return 0
 
 

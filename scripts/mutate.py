@@ -2,6 +2,7 @@
 
     python scripts/mutate.py [GROUP ...]      run the groups (default: DEFAULT), then the scores
     python scripts/mutate.py --report [GROUP ...]   only the scores of what was run before
+    python scripts/mutate.py --retry GROUP ...   only the survivors again (after adding tests)
     python scripts/mutate.py --list           the groups, their modules and their tests
     python scripts/mutate.py --show GROUP NAME   one mutant's diff (names: in the report)
 
@@ -26,7 +27,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -34,6 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "mutants"
 KEPT = ROOT / "var" / "mutants"
 FLOWS = "tests/flows/"
+UNIT = "tests/frontend/oidc/"  # unit tests: run before the flow tests (`unit_tests_first`)
+
 
 # group -> (modules to mutate, the tests that cover them)
 GROUPS: dict[str, tuple[list[str], list[str]]] = {
@@ -41,14 +44,42 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ["broker/http/cookies.py"],
         [FLOWS + t for t in ("test_secure_cookies.py", "test_account_page.py", "test_logout.py")],
     ),
-    "oidc-logout": (["broker/frontend/oidc/logout.py"], [FLOWS + "test_logout.py"]),
+    "oidc-logout": (
+        ["broker/frontend/oidc/logout.py"],
+        [UNIT + "test_logout.py", FLOWS + "test_logout.py"],
+    ),
     "oidc-client-auth": (
         ["broker/frontend/oidc/client_auth.py", "broker/frontend/oidc/secrets.py"],
-        [FLOWS + "test_client_auth.py"],
+        [
+            UNIT + "test_client_auth.py",
+            UNIT + "test_token_endpoint.py",
+            FLOWS + "test_client_auth.py",
+        ],
     ),
     "oidc-codes": (
         ["broker/frontend/oidc/codes.py"],
-        [FLOWS + "test_claims_release.py", FLOWS + "test_authorization_code.py"],
+        [
+            UNIT + "test_codes.py",
+            UNIT + "test_token_endpoint.py",
+            FLOWS + "test_claims_release.py",
+            FLOWS + "test_authorization_code.py",
+        ],
+    ),
+    "oidc-authorization": (
+        ["broker/frontend/oidc/authorization.py", "broker/frontend/oidc/sessions.py"],
+        [
+            UNIT + "test_authorization.py",
+            UNIT + "test_sessions.py",
+            FLOWS + "test_authorize_refusals.py",
+        ],
+    ),
+    "oidc-tokens": (
+        ["broker/frontend/oidc/token_endpoint.py", "broker/frontend/oidc/issuance.py"],
+        [
+            UNIT + "test_token_endpoint.py",
+            UNIT + "test_logout.py",  # the logout token is issued here
+            FLOWS + "test_tokens.py",
+        ],
     ),
     "oidc": (
         ["broker/frontend/oidc/*"],
@@ -111,10 +142,13 @@ DEFAULT = ["cookies", "oidc-codes"]  # about 17 minutes on the shared 2-core mac
 DETECTED = {1: "killed", 3: "killed", 36: "timeout", 24: "timeout", -24: "timeout", 152: "timeout",
             255: "timeout", 37: "type check"}  # fmt: skip
 SURVIVED, NO_TESTS = {0}, {5, 33}
+NO_TEST_MARK = " (no test)"
 
 
-def run_group(group: str) -> None:
-    """In this process: mutmut's own run, with the group's modules and tests."""
+def run_group(group: str, retry: bool = False) -> None:
+    """In this process: mutmut's own run, with the group's modules and tests. `retry`: only the
+    mutants that survived or had no test last time (mutmut reruns a mutant whose function did
+    not change only when it is named), after tests were added for them."""
     from mutmut import __main__ as mutmut_main
     from mutmut.configuration import config
 
@@ -122,7 +156,28 @@ def run_group(group: str) -> None:
     settings = config()
     settings.only_mutate = modules
     settings.pytest_add_cli_args_test_selection = tests
-    mutmut_main._run([], max_children=1)
+    unit_tests_first()
+    names = [n.removesuffix(NO_TEST_MARK) for _, _, found in scores(group, WORK) for n in found]
+    if retry and not names:
+        print(f"mutate: {group} has no survivors to retry")
+        return
+    mutmut_main._run(names if retry else [], max_children=1)
+
+
+def unit_tests_first() -> None:
+    """mutmut runs a mutant's tests fastest first by the time of their call phase alone, which
+    leaves out a flow test's broker start (its fixture): a flow test could come before the unit
+    test that kills the mutant in milliseconds. Flow tests go last (the order is otherwise
+    mutmut's), in the forked workers too."""
+    from mutmut.runners.harness import PytestRunner
+
+    run_tests = PytestRunner.run_tests
+
+    def ordered(self: PytestRunner, *, mutant_name: str | None, tests: Iterable[str]) -> int:
+        tests = sorted(tests, key=lambda test: test.startswith(FLOWS))
+        return run_tests(self, mutant_name=mutant_name, tests=tests)
+
+    PytestRunner.run_tests = ordered  # type: ignore[method-assign]
 
 
 @contextmanager
@@ -142,12 +197,14 @@ def workdir(group: str) -> Iterator[None]:
             WORK.rename(kept)
 
 
-def spawn(group: str, timeout: float) -> tuple[int, float]:
+def spawn(group: str, timeout: float, retry: bool = False) -> tuple[int, float]:
     """One group in a process group of its own, ended whole when it runs past `timeout`."""
     started = time.monotonic()
     with workdir(group):
         child = subprocess.Popen(  # noqa: S603 (our own script, fixed arguments)
-            [sys.executable, __file__, "--one", group], cwd=ROOT, start_new_session=True
+            [sys.executable, __file__, "--one", group, *(["--retry"] if retry else [])],
+            cwd=ROOT,
+            start_new_session=True,
         )
         try:
             code = child.wait(timeout=timeout)
@@ -159,10 +216,11 @@ def spawn(group: str, timeout: float) -> tuple[int, float]:
     return code, time.monotonic() - started
 
 
-def scores(group: str) -> Iterator[tuple[str, dict[str, int], list[str]]]:
+def scores(group: str, root: Path | None = None) -> Iterator[tuple[str, dict[str, int], list[str]]]:
     """Per mutated file of the group: how many mutants were detected, survived, had no test
-    (a "no test" mutant is one that no test of the group reaches); and the survivors' names."""
-    root = KEPT / group
+    (a "no test" mutant is one that no test of the group reaches); and the survivors' names
+    (a mutant without a test is marked so)."""
+    root = root or KEPT / group
     for meta in sorted(root.glob("broker/**/*.py.meta")):
         source = str(meta.relative_to(root))[: -len(".meta")]
         if not any(fnmatch.fnmatch(source, p) for p in GROUPS[group][0]):
@@ -177,7 +235,7 @@ def scores(group: str) -> Iterator[tuple[str, dict[str, int], list[str]]]:
                 survivors.append(name)
             elif code in NO_TESTS:
                 counts["no tests"] += 1
-                survivors.append(name + " (no test)")
+                survivors.append(name + NO_TEST_MARK)
             else:
                 counts["not run"] += 1
         yield source, counts, survivors
@@ -206,8 +264,16 @@ def report(groups: list[str]) -> None:
 
 
 def show(group: str, name: str) -> int:
+    """`mutmut show` in this process, with the group's modules (a bare `mutmut show` looks only
+    in pyproject's only_mutate, and so found no mutant of another group)."""
+    from mutmut import __main__ as mutmut_main
+    from mutmut.configuration import config
+
+    os.chdir(ROOT)
+    config().only_mutate = GROUPS[group][0]
     with workdir(group):
-        return subprocess.call([sys.executable, "-m", "mutmut", "show", name], cwd=ROOT)  # noqa: S603
+        mutmut_main.show.callback(name)  # type: ignore[misc]
+    return 0
 
 
 def main() -> int:
@@ -215,6 +281,9 @@ def main() -> int:
     parser.add_argument("groups", nargs="*", metavar="GROUP")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--report", action="store_true", help="only print the scores")
+    parser.add_argument(
+        "--retry", action="store_true", help="run only the last run's survivors again"
+    )
     parser.add_argument("--list", action="store_true", help="list the groups")
     parser.add_argument("--show", nargs=2, metavar=("GROUP", "NAME"), help="a mutant's diff")
     args = parser.parse_args()
@@ -222,7 +291,7 @@ def main() -> int:
         return show(*args.show)
     if args.one:
         os.chdir(ROOT)
-        run_group(args.one)
+        run_group(args.one, args.retry)
         return 0
     if args.list:
         for name, (modules, tests) in GROUPS.items():
@@ -236,7 +305,7 @@ def main() -> int:
     if not args.report:
         timeout = float(os.environ.get("MUTATE_TIMEOUT", "1200"))
         for group in groups:
-            code, seconds = spawn(group, timeout)
+            code, seconds = spawn(group, timeout, args.retry)
             print(f"mutate: {group} took {seconds:.0f} s (exit {code})")
             failed |= code != 0
     report(groups)

@@ -282,4 +282,12 @@ async def test_racing_redemptions_of_one_code_issue_tokens_once(
             for _ in range(6)
         )
     )
-    assert sorted(r.status_code for r in responses) == [200, 400, 400, 400, 400, 400]
+    # One redemption wins the code and each of the others, a replay, revokes the grant: a replay
+    # served before the winner has issued its tokens refuses the winner too (all 400, as under
+    # load); one served after revokes the winner's tokens. Either way nothing issued stays live.
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses in ([200, 400, 400, 400, 400, 400], [400] * 6)
+    assert {r.json()["error"] for r in responses if r.status_code == 400} == {"invalid_grant"}
+    for winner in (r for r in responses if r.status_code == 200):
+        bearer = {"Authorization": "Bearer " + winner.json()["access_token"]}
+        assert (await browser.get(broker.url + "/userinfo", headers=bearer)).status_code == 401

@@ -89,9 +89,12 @@ async def test_error_page_speaks_the_users_language(
         ({"code_challenge": None, "code_challenge_method": None}, "invalid_request"),
         ({"code_challenge_method": "plain"}, "invalid_request"),
         ({"code_challenge": "too-short"}, "invalid_request"),
+        ({"code_challenge": CHALLENGE + "\n"}, "invalid_request"),  # `$` matched before "\n"
         ({"prompt": "none login"}, "invalid_request"),
         ({"prompt": "consent"}, "invalid_request"),  # not honoured, so refused
         ({"max_age": "-1"}, "invalid_request"),
+        ({"max_age": "\u00b2"}, "invalid_request"),  # "²".isdigit(), but int("²") raised: a 500
+        ({"max_age": "\u0661"}, "invalid_request"),  # an Arabic-Indic 1: digits are ASCII here
         ({"request": "eyJ.x.y"}, "request_not_supported"),
         ({"request_uri": "https://x/r"}, "request_uri_not_supported"),
         ({"response_mode": "fragment"}, "invalid_request"),

@@ -28,7 +28,10 @@ from broker.errors import (
 from broker.frontend.oidc.portal_policy import effective_acr_values
 from broker.store.records import ClientRecord
 
-PKCE_VERIFIER_CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")
+PKCE_VERIFIER_CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")
+"""A base64url SHA-256 digest, matched whole (`$` would let a trailing newline through)."""
+MAX_AGE = re.compile(r"[0-9]{1,9}")
+"""ASCII digits only: `str.isdigit` also takes "²", which `int` then refuses."""
 PROMPTS = ("none", "login", "select_account")
 """What the broker honours: select_account, like login, sends the person through the choice
 pages instead of reusing the SSO session (`SessionManager.satisfies`). `consent` is refused as an
@@ -181,7 +184,7 @@ def _pkce(
         return None, None
     if method != "S256":
         raise InvalidRequestError("code_challenge_method must be S256")
-    if not PKCE_VERIFIER_CHALLENGE.match(challenge):
+    if not PKCE_VERIFIER_CHALLENGE.fullmatch(challenge):
         raise InvalidRequestError("code_challenge is not a base64url SHA-256 digest")
     return challenge, method
 
@@ -189,7 +192,7 @@ def _pkce(
 def _max_age(raw: str | None) -> int | None:
     if raw is None:
         return None
-    if not raw.isdigit() or len(raw) > 9:
+    if not MAX_AGE.fullmatch(raw):
         raise InvalidRequestError("max_age must be a non-negative integer")
     return int(raw)
 

@@ -120,23 +120,24 @@ class ClientAuthenticator:
             raise InvalidClientError("client assertion was already used")
 
     async def _verified_claims(self, client: ClientRecord, assertion: str) -> dict[str, Any]:
-        for refresh in (False, True):
-            keys = await self._client_keys(client, refresh=refresh)
-            try:
-                token = jwt.decode(assertion, keys, algorithms=ASSERTION_ALGS)
-            except InvalidKeyIdError as exc:
-                if refresh or not client.jwks_uri:
-                    raise InvalidClientError("client assertion signed by an unknown key") from exc
-                continue  # the client may have rotated its keys: fetch them once more
-            except (JoseError, ValueError) as exc:
-                raise InvalidClientError("client assertion signature invalid") from exc
-            return dict(token.claims)
-        raise InvalidClientError("client assertion signature invalid")  # pragma: no cover
+        """The claims, once the signature verifies with the client's keys; a `kid` they lack
+        makes a client with a jwks_uri fetch them once more (it may have rotated)."""
+        try:
+            return _decoded(assertion, await self._client_keys(client, refresh=False))
+        except InvalidKeyIdError as exc:
+            if not client.jwks_uri:
+                raise InvalidClientError("client assertion signed by an unknown key") from exc
+        try:
+            return _decoded(assertion, await self._client_keys(client, refresh=True))
+        except InvalidKeyIdError as exc:
+            raise InvalidClientError("client assertion signed by an unknown key") from exc
 
     async def _client_keys(self, client: ClientRecord, *, refresh: bool) -> KeySet:
         if client.jwks:
             return KeySet.import_key_set(client.jwks)  # type: ignore[arg-type]
-        uri = client.jwks_uri or ""
+        uri = client.jwks_uri
+        if not uri:  # `check_client` refuses such a registration
+            raise InvalidClientError("client has no keys")
         cached = self._jwks_cache.get(uri)
         if cached is not None and not refresh:
             return cached
@@ -166,6 +167,16 @@ class ClientAuthenticator:
         except (httpx.HTTPError, json.JSONDecodeError, JoseError, ValueError) as exc:
             log.warning("cannot fetch client JWKS: %s", type(exc).__name__)
             raise InvalidClientError("client keys cannot be fetched") from exc
+
+
+def _decoded(assertion: str, keys: KeySet) -> dict[str, Any]:
+    """The verified claims; InvalidKeyIdError for a `kid` that `keys` lack."""
+    try:
+        return dict(jwt.decode(assertion, keys, algorithms=ASSERTION_ALGS).claims)
+    except InvalidKeyIdError:
+        raise
+    except (JoseError, ValueError) as exc:
+        raise InvalidClientError("client assertion signature invalid") from exc
 
 
 def read_credentials(form: Mapping[str, str], authorization: str | None) -> Presented:

@@ -81,16 +81,10 @@ class CodeIssuer:
         params = {"code": code, "state": request.state, "iss": self._issuer}
         return redirect_with(request.redirect_uri, params)
 
-    def error_response(
-        self, redirect_uri: str, error: str, description: str, state: str | None
-    ) -> str:
-        params = {"error": error, "error_description": description, "state": state}
-        return redirect_with(redirect_uri, params | {"iss": self._issuer})
-
 
 def redirect_with(uri: str, params: dict[str, str | None]) -> str:
     """Add parameters to a registered URI, keeping its own query (RFC 6749 §3.1.2)."""
     parts = urlsplit(uri)
     extra = urlencode({k: v for k, v in params.items() if v is not None})
-    query = f"{parts.query}&{extra}" if parts.query else extra
+    query = "&".join(q for q in (parts.query, extra) if q)
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))

@@ -63,15 +63,14 @@ class TokenEndpoint:
                 extra={"client_id": client.client_id},
             )
             raise InvalidGrantError("authorization code already used")
-        self._check_code(record, client, form)
+        self._check_code(record, form)
         grant = await self._live_grant(record.grant_id)
         issued = await self._issuer.issue(client, grant, with_nonce=True)
         log.info("code redeemed", extra={"client_id": client.client_id})
         return issued.response()
 
-    def _check_code(
-        self, record: CodeRecord, client: ClientRecord, form: Mapping[str, str]
-    ) -> None:
+    def _check_code(self, record: CodeRecord, form: Mapping[str, str]) -> None:
+        """The code's client is already checked: the store finds a code only for its client."""
         if record.expires_at <= self._clock.now():
             raise InvalidGrantError("authorization code expired")
         if form.get("redirect_uri") != record.redirect_uri:
