@@ -197,3 +197,30 @@ def test_same_digits_with_different_century_signs_are_different_people() -> None
     assert dash.individual_number == y_sign.individual_number
     assert not same_person(dash, y_sign)
     assert dash != y_sign
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        ("010280 952L", "contains whitespace"),
+        ("010280-952\u0141", "contains characters that are not allowed"),
+        ("01O280-952L", "must be six digits, a century sign, three digits and a check character"),
+        ("010280Q952L", "unknown century sign"),
+        ("310280-952L", "date of birth is not a calendar date"),
+        ("010280-001L", "individual number is never assigned (000 and 001 are not in use)"),
+        ("010280-952K", "check character does not match"),
+    ],
+)
+def test_each_refusal_says_exactly_what_is_wrong(code: str, message: str) -> None:
+    """The messages operators and support read (never with the code in them)."""
+    with pytest.raises(HetuError) as refused:
+        parse_hetu(code)
+    assert str(refused.value) == message
+
+
+def test_a_hetu_whose_parts_do_not_match_its_code_is_refused_and_never_shown() -> None:
+    hetu = parse_hetu("010280-952L")
+    assert str(hetu) == "<redacted hetu>"
+    with pytest.raises(HetuError) as refused:
+        Hetu(hetu.value, datetime.date(1980, 2, 2), hetu.individual_number)
+    assert str(refused.value) == "birth date or individual number does not match the code"

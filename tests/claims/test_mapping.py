@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from broker.claims.identity import RawIdentity
-from broker.claims.mapping import normalise
+from broker.claims.mapping import ClaimMapping, normalise
 from broker.upstream.registry import IdP
 
 
@@ -168,3 +168,35 @@ def test_the_home_municipality_is_read_only_without_address_protection() -> None
         assert "091" not in str(identity.profile_claims())  # never released
     unmapped = normalise(make_idp(), make_raw({MUNICIPALITY: "091", PROTECTION: "false"}))
     assert unmapped.municipality_code is None
+
+
+LOA2, LOA3 = "http://ftn.ficora.fi/2017/loa2", "http://ftn.ficora.fi/2017/loa3"
+
+
+def test_the_acr_an_upstream_request_asks_for_is_in_the_idps_own_words() -> None:
+    """Every upstream value the mapping gives a broker level, in the order asked and once each;
+    a level the mapping does not name is asked as it is."""
+    mapping = ClaimMapping(acr_values={"urn:org:mfa": LOA3, "urn:org:card": LOA3, "pwd": LOA2})
+    assert mapping.upstream_acr([LOA3]) == ["urn:org:mfa", "urn:org:card"]
+    assert mapping.upstream_acr([LOA2, LOA3]) == ["pwd", "urn:org:mfa", "urn:org:card"]
+    assert mapping.upstream_acr([LOA3, LOA3]) == ["urn:org:mfa", "urn:org:card"]
+    assert mapping.upstream_acr(["urn:other"]) == ["urn:other"]
+    assert mapping.upstream_acr(["urn:other", LOA2, "urn:other"]) == ["urn:other", "pwd"]
+    assert ClaimMapping().upstream_acr([LOA3, LOA2]) == [LOA3, LOA2]
+    assert mapping.upstream_acr([]) == []
+
+
+def test_the_acr_an_idp_answers_is_read_in_the_brokers_words() -> None:
+    mapping = ClaimMapping(acr_values={"urn:org:mfa": LOA3})
+    assert mapping.broker_acr("urn:org:mfa", LOA2) == LOA3
+    assert mapping.broker_acr("urn:org:unknown", LOA2) == "urn:org:unknown"
+    for nothing in (None, "", 3, ["urn:org:mfa"]):
+        assert mapping.broker_acr(nothing, LOA2) == LOA2
+        assert mapping.broker_acr(nothing, None) is None
+
+
+def test_a_home_municipality_code_is_three_digits_or_nothing() -> None:
+    idp = make_idp(claims={"municipality_code": MUNICIPALITY, "address_protection": PROTECTION})
+    for code, expected in (("091", "091"), ("0910", None), ("9a1", None), ("", None), (91, None)):
+        identity = normalise(idp, make_raw({MUNICIPALITY: code, PROTECTION: "false"}))
+        assert identity.municipality_code == expected, code

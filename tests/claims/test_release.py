@@ -126,3 +126,11 @@ def test_client_check_keeps_one_switch_for_the_identity_code() -> None:
     )
     with pytest.raises(ConfigError, match="public client"):
         check_client(public, development=False)
+
+
+def test_a_scope_the_portal_may_not_have_skips_only_itself() -> None:
+    """The identity code's scope asked by a portal without that permission releases nothing of
+    its own, and the scopes after it still release theirs."""
+    assert not PORTAL.release_national_identity_code
+    released = release(SESSION, ["national_identity_code", "email"], PORTAL)
+    assert released == {"email": "maija@example.fi", "email_verified": True}
