@@ -79,3 +79,16 @@ async def test_a_search_without_matches_says_so_and_links_to_the_whole_list(
     unsearched = await search(world, browser, "")
     assert "Näytä kaikki organisaatiot" not in unsearched
     assert " hidden>" not in unsearched
+
+
+async def test_a_huge_or_odd_search_is_cut_and_matched_literally(
+    world: JourneyWorld, browser: httpx.AsyncClient
+) -> None:
+    """A 10 000-character query is cut to its first 100 characters, not a 500; pattern
+    characters are plain text (".*" matches no organisation); markup is escaped."""
+    await at_organisation_page(world, browser, "fi")
+    assert shown(await search(world, browser, "a" * 10_000)) == set()
+    assert shown(await search(world, browser, "PSHVA" + " " * 95 + "x" * 9_900)) == {"pshva"}
+    assert shown(await search(world, browser, ".*")) == set()
+    page = await search(world, browser, '<script>alert(1)</script>"')
+    assert "<script>alert(1)</script>" not in page

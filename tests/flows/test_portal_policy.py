@@ -222,3 +222,21 @@ async def test_an_sso_session_from_an_organisation_the_portal_does_not_offer_ans
     assert refused["error"] == "login_required" and "code" not in refused
     again = await browser.get((await start(portal_client(broker, "open"))).url)
     assert "code" in callback_params(again.headers["location"])
+
+
+async def test_the_way_back_to_the_portal_is_only_for_a_refused_login_of_this_browser(
+    world: JourneyWorld, browser: httpx.AsyncClient
+) -> None:
+    """/login/return ends a login with an error to its portal only after a refused answer: a
+    login in progress is not ended by a link to it, nor by another browser without its cookie."""
+    broker = world.broker
+    await broker.add_client()
+    auth = await start(portal_client(broker))
+    assert (await browser.get(auth.url)).headers["location"] == "/login/role"
+    early = await browser.get(broker.url + "/login/return")
+    assert early.status_code == 400 and "location" not in early.headers
+    async with httpx.AsyncClient() as stranger:
+        elsewhere = await stranger.get(broker.url + "/login/return")
+    assert elsewhere.status_code == 400 and "location" not in elsewhere.headers
+    still = await browser.get(broker.url + "/login/role")  # the login goes on
+    assert still.status_code == 200
