@@ -36,6 +36,12 @@ WORK = ROOT / "mutants"
 KEPT = ROOT / "var" / "mutants"
 FLOWS = "tests/flows/"
 UNIT = "tests/frontend/oidc/"  # unit tests: run before the flow tests (`unit_tests_first`)
+OIDC, UP, SAML, JRN = (
+    "broker/frontend/oidc/",
+    "broker/upstream/",
+    "broker/upstream/saml/",
+    "broker/journey/",
+)
 
 
 # group -> (modules to mutate, the tests that cover them)
@@ -107,9 +113,55 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ["broker/accounts/*"],
         ["tests/accounts", FLOWS + "test_registration.py", FLOWS + "test_account_page.py"],
     ),
+    # The journey and the upstream side, in groups small enough to run in under an hour each.
+    "journey-state": (
+        [
+            JRN + m
+            for m in (
+                "login_state.py",
+                "steps.py",
+                "transactions.py",
+                "idp_set.py",
+                "upstreams.py",
+                "completion.py",
+            )
+        ],
+        ["tests/journey"]
+        + [
+            FLOWS + t
+            for t in ("test_login_journey.py", "test_login_binding.py", "test_portal_policy.py")
+        ],
+    ),
+    "journey-flow": (
+        [JRN + m for m in ("flow.py", "registration_flow.py", "registration.py")],
+        ["tests/journey"]
+        + [
+            FLOWS + t
+            for t in (
+                "test_login_journey.py",
+                "test_registration.py",
+                "test_account_linking.py",
+                "test_portal_policy.py",
+            )
+        ],
+    ),
+    "journey-account": (
+        [JRN + m for m in ("account_page.py", "logout.py", "audit_trail.py", "saml_service.py")],
+        ["tests/journey"]
+        + [
+            FLOWS + t
+            for t in (
+                "test_account_page.py",
+                "test_logout.py",
+                "test_suomifi_logout.py",
+                "test_audit_trail.py",
+            )
+        ],
+    ),
     "journey": (
         ["broker/journey/*"],
-        [
+        ["tests/journey"]
+        + [
             FLOWS + t
             for t in (
                 "test_login_journey.py",
@@ -121,7 +173,79 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
             )
         ],
     ),
-    "saml-logout": (["broker/upstream/saml/logout.py"], [FLOWS + "test_suomifi_logout.py"]),
+    "saml-checks": (
+        [
+            SAML + m
+            for m in (
+                "assertion.py",
+                "signature_profile.py",
+                "post_binding.py",
+                "redirect_binding.py",
+                "xml_prolog.py",
+            )
+        ],
+        ["tests/upstream/saml", FLOWS + "test_suomifi_attacks.py"],
+    ),
+    "saml-crypto": (
+        [SAML + m for m in ("crypto.py", "decryption.py", "sp_keys.py")],
+        ["tests/upstream/saml", FLOWS + "test_suomifi_key_rollover.py"],
+    ),
+    "saml-metadata": (
+        [
+            SAML + m
+            for m in (
+                "idp_metadata.py",
+                "metadata_document.py",
+                "metadata_signature.py",
+                "sp_metadata.py",
+            )
+        ],
+        ["tests/upstream/saml", FLOWS + "test_suomifi_metadata_rollover.py"],
+    ),
+    "saml-connector": (
+        [SAML + m for m in ("connector.py", "sp.py", "sp_settings.py", "pysaml2.py")],
+        [
+            "tests/upstream/saml",
+            FLOWS + "test_org_saml_journey.py",
+            FLOWS + "test_suomifi_journey.py",
+        ],
+    ),
+    "saml-logout": (
+        [SAML + "logout.py"],
+        ["tests/upstream/saml", FLOWS + "test_suomifi_logout.py"],
+    ),
+    "upstream-oidc": (
+        [UP + "oidc.py", UP + "oidc_checks.py"],
+        [
+            "tests/upstream/test_oidc_checks.py",
+            "tests/upstream/test_oidc_connector.py",
+            FLOWS + "test_upstream_mixup.py",
+            FLOWS + "test_upstream_auth_time.py",
+            FLOWS + "test_login_journey.py",
+        ],
+    ),
+    "upstream-registry": (
+        [
+            UP + m
+            for m in (
+                "registry.py",
+                "idp_files.py",
+                "idp_settings.py",
+                "probe.py",
+                "saved_login.py",
+                "login_request.py",
+            )
+        ],
+        ["tests/upstream/test_registry.py", "tests/test_cli_idps.py", FLOWS + "test_idp_reload.py"],
+    ),
+    "oidc-keys": (
+        [OIDC + "keys.py", OIDC + "key_files.py"],
+        [UNIT + "test_keys.py", FLOWS + "test_key_rotation.py", FLOWS + "test_mounted_keys.py"],
+    ),
+    "oidc-clients": (
+        [OIDC + m for m in ("clients.py", "resources.py", "provider.py", "discovery.py")],
+        ["tests/frontend", FLOWS + "test_discovery.py", FLOWS + "test_portal_policy_cli.py"],
+    ),
     "upstream": (
         ["broker/upstream/*"],
         [
@@ -139,8 +263,16 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
 DEFAULT = ["cookies", "oidc-codes"]  # about 17 minutes on the shared 2-core machine
 
 # mutmut's exit codes per mutant (mutmut/stats.py), as this report counts them
-DETECTED = {1: "killed", 3: "killed", 36: "timeout", 24: "timeout", -24: "timeout", 152: "timeout",
-            255: "timeout", 37: "type check"}  # fmt: skip
+DETECTED = {
+    1: "killed",
+    3: "killed",
+    36: "timeout",
+    24: "timeout",
+    -24: "timeout",
+    152: "timeout",
+    255: "timeout",
+    37: "type check",
+}
 SURVIVED, NO_TESTS = {0}, {5, 33}
 NO_TEST_MARK = " (no test)"
 
