@@ -42,7 +42,7 @@ install:
 
 lint: install
 	$(UV) run --frozen ruff check .
-	$(UV) run --frozen mypy --strict broker/
+	$(UV) run --frozen mypy --strict broker/ bench/
 
 test: install lint
 	$(UV) run --frozen pytest $(PYTEST_ARGS)

@@ -149,8 +149,8 @@ def run(runs: int = 5, count: int = 100) -> dict[str, Any]:
                 for threads in THREADS:
                     measured[backend][threads].append(_timed(client, pool, count, threads))
     backends: dict[str, Any] = {}
-    for backend, by_threads in measured.items():
-        backends[backend] = {
+    for name, by_threads in measured.items():
+        backends[name] = {
             str(threads): {
                 key: summary([r[key] for r in results])
                 for key in ("per_s", "cpu_ms", "children_cpu_ms")
