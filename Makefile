@@ -1,7 +1,7 @@
 # sote-broker: developer and CI entry points (GNU make). `make help` lists them.
 #
 #   make install                       uv (from PyPI if missing), then .venv from uv.lock
-#   make lint                          ruff check + mypy --strict broker/
+#   make lint                          ruff check + mypy --strict broker/ bench/
 #   make test [PYTEST_ARGS="-k foo"]   lint, then pytest
 #   make demo                          broker, mock IdPs, demo portal, mail sink (8000-8006, 8025)
 #   make demo-ha                       the same with two replicas on PostgreSQL behind a balancer
