@@ -87,6 +87,10 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
             FLOWS + "test_tokens.py",
         ],
     ),
+    "oidc-policy": (
+        [OIDC + "portal_policy.py"],
+        [UNIT + "test_portal_policy.py", FLOWS + "test_portal_policy.py"],
+    ),
     "oidc": (
         ["broker/frontend/oidc/*"],
         ["tests/frontend"]
