@@ -50,6 +50,10 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ["broker/http/cookies.py"],
         [FLOWS + t for t in ("test_secure_cookies.py", "test_account_page.py", "test_logout.py")],
     ),
+    "http-forms": (  # the CSRF check of every form, with cookies.py's token
+        ["broker/http/forms.py"],
+        ["tests/http", FLOWS + "test_account_page.py"],
+    ),
     "oidc-logout": (
         ["broker/frontend/oidc/logout.py"],
         [UNIT + "test_logout.py", FLOWS + "test_logout.py"],

@@ -19,6 +19,7 @@ from broker.http.cookies import CookieSigner
 from broker.http.forms import csrf_ok, csrf_token, form_of, require_csrf, single_values, text_field
 
 KEYS = [b"k" * 32]
+REFUSED = "form without a valid CSRF token"  # the reason operators read in the log
 
 
 async def echo_params(request: Request) -> Response:
@@ -28,6 +29,12 @@ async def echo_params(request: Request) -> Response:
 
 async def echo_form(request: Request) -> Response:
     return JSONResponse(await form_of(request))
+
+
+async def echo_any_form(request: Request) -> Response:
+    async with request.form() as form:  # closes the upload's spooled file
+        values, repeated = single_values(form)
+    return JSONResponse({"values": values, "repeated": sorted(repeated)})
 
 
 async def field(request: Request) -> Response:
@@ -45,10 +52,9 @@ async def check(request: Request) -> Response:
     ok = csrf_ok(request, bound, form)
     try:
         require_csrf(request, bound, form)
-        required = True
-    except CSRFError:
-        required = False
-    return JSONResponse({"ok": ok, "required": required})
+    except CSRFError as refused:
+        return JSONResponse({"ok": ok, "required": False, "why": refused.detail})
+    return JSONResponse({"ok": ok, "required": True})
 
 
 async def broker_error(request: Request, exc: Exception) -> Response:
@@ -62,6 +68,7 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
         routes=[
             Route("/params", echo_params),
             Route("/form", echo_form, methods=["POST"]),
+            Route("/any-form", echo_any_form, methods=["POST"]),
             Route("/field", field, methods=["POST"]),
             Route("/token/{bound}", token),
             Route("/check/{bound}", check, methods=["POST"]),
@@ -100,6 +107,21 @@ async def test_a_token_request_body_must_be_urlencoded_with_each_parameter_once(
         headers={"content-type": "Application/X-WWW-Form-Urlencoded; charset=utf-8"},
     )
     assert charset.json() == {"code": "a"}
+    for headers in ({}, {"content-type": ""}, {"content-type": "text/plain"}):
+        untyped = await http.post("/form", content="code=a", headers=headers)
+        assert untyped.status_code == 400, headers
+        assert untyped.json() == {
+            "error": "InvalidRequestError",
+            "why": "content type must be application/x-www-form-urlencoded",
+        }
+
+
+async def test_a_file_upload_is_refused_wherever_a_form_is_read(http: httpx.AsyncClient) -> None:
+    plain = await http.post("/any-form", files={"q": ("q.txt", b"x")}, data={"a": "1"})
+    assert plain.status_code == 400
+    assert plain.json() == {"error": "InvalidRequestError", "why": "file uploads are not accepted"}
+    multipart = await http.post("/any-form", files={"a": (None, b"1")})
+    assert multipart.json() == {"values": {"a": "1"}, "repeated": []}
 
 
 async def test_a_text_field_is_cut_to_its_limit_and_a_missing_one_is_empty(
@@ -124,10 +146,10 @@ async def test_a_csrf_token_holds_only_for_what_it_was_made_for(http: httpx.Asyn
         ("tx-A", {}),
     ]:
         answer = (await http.post(f"/check/{bound}", data=form)).json()
-        assert answer == {"ok": False, "required": False}, (bound, form)
+        assert answer == {"ok": False, "required": False, "why": REFUSED}, (bound, form)
 
 
 async def test_a_token_from_another_key_is_refused(http: httpx.AsyncClient) -> None:
     forged = CookieSigner([b"x" * 32], secure=True).csrf_token("tx-A")
     answer = (await http.post("/check/tx-A", data={"csrf_token": forged})).json()
-    assert answer == {"ok": False, "required": False}
+    assert answer == {"ok": False, "required": False, "why": REFUSED}
