@@ -1,8 +1,8 @@
 """Mutation testing of the security-critical modules, one module group at a time (`make mutate`).
 
     python scripts/mutate.py [GROUP ...]      run the groups (default: DEFAULT), then the scores
-    python scripts/mutate.py --report [GROUP ...]   only the scores of what was run before
-    python scripts/mutate.py --report --check GROUP ...   exit 1 if a module is under 95 %
+    python scripts/mutate.py --report [GROUP ...]   only the scores of what was run before (all)
+    python scripts/mutate.py --report --check [GROUP ...]   exit 1 if a module is under 95 %
     python scripts/mutate.py --retry GROUP ...   only the survivors again (after adding tests)
     python scripts/mutate.py --list           the groups, their modules and their tests
     python scripts/mutate.py --show GROUP NAME   one mutant's diff (names: in the report)
@@ -484,7 +484,9 @@ def main() -> int:
         for name, (modules, tests) in GROUPS.items():
             print(f"{name}: {' '.join(modules)}\n    tests: {' '.join(tests)}")
         return 0
-    groups = args.groups or DEFAULT
+    groups = args.groups or (
+        [g for g in GROUPS if (KEPT / g).exists()] if args.report else DEFAULT
+    )  # --report alone: every group run so far
     unknown = [g for g in groups if g not in GROUPS]
     if unknown:
         parser.error(f"unknown group(s) {', '.join(unknown)}; --list shows them")
