@@ -240,7 +240,12 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "oidc-keys": (
         [OIDC + "keys.py", OIDC + "key_files.py"],
-        [UNIT + "test_keys.py", FLOWS + "test_key_rotation.py", FLOWS + "test_mounted_keys.py"],
+        [
+            UNIT + "test_keys.py",
+            UNIT + "test_key_files.py",
+            FLOWS + "test_key_rotation.py",
+            FLOWS + "test_mounted_keys.py",
+        ],
     ),
     "oidc-clients": (
         [OIDC + m for m in ("clients.py", "resources.py", "provider.py", "discovery.py")],
