@@ -355,3 +355,38 @@ async def test_partners_are_checked_once_each_in_the_order_chosen(world: World) 
     with pytest.raises(FormInputError) as refused:
         checked_partners(["org:hus", "school:nowhere"], catalogue)
     assert (refused.value.field, refused.value.reason) == ("partners", "invalid")
+
+
+async def test_an_account_without_an_address_can_be_edited_without_one(world: World) -> None:
+    """An automatic account whose IdP sent no usable address keeps it empty on an edit of the
+    phone (the address is asked for only when the person types one)."""
+    account = await world.accounts.register_automatic(
+        keys_of(HUS), phone="", email="", partners=["org:hus"], email_verified=False, language="fi"
+    )
+    typed = Registration(phone="040 123 4567", email="", partners=["org:hus"])
+    edited = await world.accounts.edit(account, typed, world.catalogue, "organisation")
+    assert (edited.phone, edited.email) == ("+358401234567", "")
+
+
+async def test_each_change_is_logged_for_operators_without_personal_data(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="broker.accounts.service"):
+        account = await world.accounts.register(keys_of(SUOMIFI), TYPED, world.catalogue)
+        await world.accounts.link(account, keys_of(HUS), proof="both logins")
+        typed = replace(TYPED, phone="050 000 0101", partners=["org:hus"])
+        edited = await world.accounts.edit(account, typed, world.catalogue, "personal")
+        changed = await world.accounts.change_email(edited, "uusi@example.fi", "personal")
+        await world.accounts.delete(changed, "personal")
+    logged = [
+        (r.getMessage(), {k: r.__dict__[k] for k in ("idp", "fields") if k in r.__dict__})
+        for r in caplog.records
+    ]
+    assert logged == [
+        ("account registered", {"idp": "suomifi"}),
+        ("login route linked to an account", {"idp": "hus"}),
+        ("account edited", {"fields": "phone,partners"}),
+        ("account e-mail address changed and confirmed", {}),
+        ("account deleted by its owner", {}),
+    ]
+    assert "example.fi" not in caplog.text and "0101" not in caplog.text

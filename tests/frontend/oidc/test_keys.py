@@ -8,6 +8,7 @@ import logging
 import math
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 from joserfc import jws, jwt
@@ -15,6 +16,7 @@ from joserfc.jwk import KeySet, RSAKey
 
 from broker.clock import FrozenClock
 from broker.errors import ConfigError
+from broker.frontend.oidc import keys
 from broker.frontend.oidc.keys import (
     InvalidSignatureError,
     KeyInfo,
@@ -520,3 +522,47 @@ def test_pruning_forgets_the_file_it_deleted(key_dir: Path, clock: FrozenClock) 
     clock.advance(RETENTION)
     assert ring.prune() == [old.kid]
     assert ring.reload_if_changed() is False  # its own deletion is no change to read back
+
+
+def test_ensure_adds_only_the_algs_without_an_active_key(key_dir: Path, clock: FrozenClock) -> None:
+    ring = make_ring(key_dir, clock)
+    (rs,) = ring.ensure(["RS256"])
+    (es,) = ring.ensure(["RS256", "ES256"])
+    assert (es.alg, es.state) == ("ES256", "active")
+    assert {info.kid for info in ring.list()} == {rs.kid, es.kid}
+
+
+def test_by_default_a_key_is_published_an_hour_before_it_signs_and_an_hour_after(
+    key_dir: Path, clock: FrozenClock
+) -> None:
+    ring = KeyRing(key_dir, clock)
+    (old,) = ring.ensure(["ES256"])
+    new = ring.rotate("ES256")
+    assert new.activates_at == T0 + 3600
+    clock.advance(3600 + 3599)
+    assert states(ring) == {old.kid: "retiring", new.kid: "active"}
+    clock.advance(1)
+    assert states(ring) == {old.kid: "expired", new.kid: "active"}
+
+
+def test_a_file_pruned_by_another_process_while_loading_is_skipped(
+    key_dir: Path, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race of another process's prune between the listing and the reading, made certain:
+    the first file read is deleted just before it is read."""
+    ring = make_ring(key_dir, clock)
+    created = ring.ensure(["RS256", "ES256"])
+    first, second = sorted(f"{info.kid}.json" for info in created)
+    real_read = keys.read_key_file
+
+    def pruned_first(path: Path) -> Any:
+        if path.name == first:
+            path.unlink()
+        return real_read(path)
+
+    monkeypatch.setattr(keys, "read_key_file", pruned_first)
+    survivor = KeyRing(key_dir, clock)
+    survivor.load()
+    assert [f"{info.kid}.json" for info in survivor.list()] == [second]
+    monkeypatch.setattr(keys, "read_key_file", real_read)
+    assert survivor.reload_if_changed() is False  # the listing it keeps is the directory's
