@@ -56,10 +56,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def smtp_server(**options: Any) -> Iterator[tuple[Handler, int]]:
+def smtp_server(host: str = "127.0.0.1", **options: Any) -> Iterator[tuple[Handler, int]]:
     handler = Handler()
     port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port, **options)
+    controller = Controller(handler, hostname=host, port=port, **options)
     controller.start()
     try:
         yield handler, port
@@ -96,8 +96,9 @@ def untrusted_tls(directory: Path) -> ssl.SSLContext:
 
 
 async def test_the_message_carries_its_headers_and_body(caplog: pytest.LogCaptureFixture) -> None:
-    with smtp_server() as (handler, port):
-        sender = SMTPMailSender(SMTPSettings(port=port, from_address="tunnistus@hus.example"))
+    with smtp_server("127.0.0.2") as (handler, port):  # the host configured, not localhost
+        settings = SMTPSettings(host="127.0.0.2", port=port, from_address="tunnistus@hus.example")
+        sender = SMTPMailSender(settings)
         with caplog.at_level(logging.INFO, logger="broker.accounts.mail"):
             await sender.send(TO, "Vahvistuskoodi", "Koodisi: 123456", language="fi")
     (message,) = handler.messages
@@ -111,7 +112,7 @@ async def test_the_message_carries_its_headers_and_body(caplog: pytest.LogCaptur
     assert message.get_content().strip() == "Koodisi: 123456"
     (record,) = [r for r in caplog.records if r.name == "broker.accounts.mail"]
     assert record.getMessage() == "mail handed to the SMTP server"
-    assert record.__dict__["smtp_host"] == "127.0.0.1"
+    assert record.__dict__["smtp_host"] == "127.0.0.2"
 
 
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
