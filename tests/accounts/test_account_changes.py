@@ -32,7 +32,7 @@ from broker.accounts.service import (
 from broker.claims.identity import Identity
 from broker.clock import FrozenClock
 from broker.errors import FormInputError, LinkAssuranceError
-from broker.store.accounts import AccountRecord, AuditEntry
+from broker.store.accounts import AccountRecord, AuditEntry, PersonMismatchError
 from broker.store.sqlite import SQLiteStore
 from broker.upstream.registry import HIGH_ASSURANCE
 
@@ -390,3 +390,23 @@ async def test_each_change_is_logged_for_operators_without_personal_data(
         ("account deleted by its owner", {}),
     ]
     assert "example.fi" not in caplog.text and "0101" not in caplog.text
+
+
+async def test_a_link_to_another_persons_account_is_refused_even_below_the_level(
+    world: World,
+) -> None:
+    """Two logins in one transaction whose identity codes differ are two people: the link is
+    refused also when the linking login's code is below the level that may record it."""
+    account = await world.accounts.register(keys_of(SUOMIFI), TYPED, world.catalogue)
+    other_person = replace(HUS, hetu="311280-999J", acr=LOA2)
+    with pytest.raises(PersonMismatchError):
+        await world.accounts.link(account, keys_of(other_person), proof="both logins")
+    assert [link.idp_id for link in await world.accounts.links(account.account_id)] == ["suomifi"]
+    assert world.sender.sent == []
+
+
+async def test_a_proven_code_linked_later_finds_the_account_by_any_route(world: World) -> None:
+    account = await world.accounts.register(keys_of(HUS), TYPED, world.catalogue)
+    await world.accounts.link(account, keys_of(SUOMIFI), proof="both logins")
+    third = keys_of(replace(SUOMIFI, idp_id="other", issuer="https://other.example", acr=LOA3))
+    assert await world.accounts.find(third) == account

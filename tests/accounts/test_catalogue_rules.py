@@ -79,7 +79,7 @@ def test_each_refusal_names_the_file_the_line_and_the_problem(rows: str, message
 
 
 def test_a_wrong_header_is_named_with_the_expected_one() -> None:
-    for header in ("id,kind", ",".join(reversed(COLUMNS)), HEADER + ",extra", ""):
+    for header in ("id,kind", ",".join(reversed(COLUMNS)), HEADER + ",extra", "", "X" + HEADER):
         with pytest.raises(ConfigError) as refused:
             read_catalogue_csv(f"{header}\nschool:a,school,,A,B,C,\n", "new.csv")
         assert str(refused.value) == (

@@ -90,6 +90,8 @@ def test_the_region_reads_numbers_without_a_country_code() -> None:
 def test_the_international_prefix_00_is_read_as_plus() -> None:
     assert normalise_phone("0046 70 123 45 67") == "+46701234567"
     assert normalise_phone("00 358 40 123 4567") == "+358401234567"
+    # whatever the region's own international prefix (011 in the US), 00 is read as +
+    assert normalise_phone("0046 70 123 45 67", "US") == "+46701234567"
 
 
 def test_the_length_limit_holds_at_its_edge() -> None:
