@@ -60,6 +60,8 @@ def test_new_keys_are_of_the_documented_kinds(es_entry: Any, rs_entry: Any) -> N
         assert (jwk["alg"], jwk["use"], jwk["kid"]) == (alg, "sig", entry.kid)
         assert entry.public_jwk == {**entry.public.as_dict(private=False)}
         assert not {"d", "p", "q"} & entry.public_jwk.keys()
+        assert (entry.private.is_private, entry.public.is_private) == (True, False)
+        assert entry.public.as_dict() == entry.public_jwk
         assert entry.public_jwk["kid"] == entry.kid and entry.public_jwk["use"] == "sig"
     assert es_entry.kid == es_entry.private.thumbprint()
     assert rs_entry.kid == "test-" + rs_entry.private.thumbprint()
@@ -204,6 +206,10 @@ def test_the_listing_counts_only_key_files(tmp_path: Path) -> None:
     snapshot = scan(tmp_path)
     st = (tmp_path / "a.json").stat()
     assert snapshot == {"a.json": (st.st_ino, st.st_mtime_ns, st.st_size)}
+    for n in range(20):  # a file gone between the listing and its stat is skipped, not the rest
+        (tmp_path / f"k{n:02}.json").write_text("{}")
+    (tmp_path / "gone.json").symlink_to(tmp_path / "nowhere")
+    assert sorted(scan(tmp_path)) == ["a.json", *(f"k{n:02}.json" for n in range(20))]
     (tmp_path / "file").write_text("")
     with pytest.raises(ConfigError, match=r"file: key directory is not a directory$"):
         scan(tmp_path / "file")

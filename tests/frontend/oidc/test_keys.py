@@ -566,3 +566,51 @@ def test_a_file_pruned_by_another_process_while_loading_is_skipped(
     assert [f"{info.kid}.json" for info in survivor.list()] == [second]
     monkeypatch.setattr(keys, "read_key_file", real_read)
     assert survivor.reload_if_changed() is False  # the listing it keeps is the directory's
+
+
+def test_a_header_that_is_no_object_or_has_a_bad_member_is_refused_by_name(
+    key_dir: Path, clock: FrozenClock
+) -> None:
+    ring = make_ring(key_dir, clock)
+    ring.ensure(["ES256"])
+    kid, _ = ring.signing_key("ES256")
+    rest = f".{b64url(b'{}')}.{b64url(b'x' * 64)}"
+    for header in (b'["alg"]', b'"alg"'):
+        with pytest.raises(InvalidSignatureError) as refused:
+            ring.verify_jwt(b64url(header) + rest, ["ES256"])
+        assert str(refused.value) == "malformed token header"
+    typed = json.dumps({"alg": "ES256", "kid": kid, "typ": 5}).encode()
+    with pytest.raises(InvalidSignatureError) as refused:
+        ring.verify_jwt(b64url(typed) + rest, ["ES256"])
+    assert (
+        str(refused.value) == "invalid token: invalid_header_value: 'typ' in header must be a str"
+    )
+
+
+def test_ensure_with_every_key_active_writes_nothing(key_dir: Path, clock: FrozenClock) -> None:
+    """Not even the lock file: the directory may be a read-only mount."""
+    ring = make_ring(key_dir, clock)
+    ring.ensure(["RS256", "ES256"])
+    (key_dir / ".lock").unlink()
+    with read_only(key_dir):
+        assert ring.ensure(["ES256", "RS256"]) == []
+    assert not (key_dir / ".lock").exists()
+
+
+def test_two_replicas_pruning_the_same_key_both_succeed(key_dir: Path, clock: FrozenClock) -> None:
+    first = make_ring(key_dir, clock)
+    (old,) = first.ensure(["ES256"])
+    clock.advance(1)
+    first.rotate("ES256", publish_lead=0)
+    second = make_ring(key_dir, clock)
+    clock.advance(RETENTION)
+    assert first.prune() == [old.kid]
+    assert second.prune() == [old.kid]  # its file is gone already: no error
+
+
+def test_a_ring_never_loaded_can_rotate_and_its_keys_are_no_test_keys(
+    key_dir: Path, clock: FrozenClock
+) -> None:
+    info = KeyRing(key_dir, clock).rotate("ES256", publish_lead=0)
+    assert (info.test, info.kid.startswith("test-"), info.created_at) == (False, False, T0)
+    assert [i.created_at for i in make_ring(key_dir, clock).list()] == [T0]
