@@ -9,11 +9,22 @@ import base64
 from collections.abc import AsyncIterator
 from typing import Any
 
+from urllib.parse import parse_qs, urlsplit
+
 import httpx
 import pytest
+from joserfc import jwt
+from joserfc.jwk import ECKey
+
+from broker.claims.sealed import Sealer
 
 from broker.clock import FrozenClock
-from broker.errors import AuthorizationRedirectError, LoginRequiredError, UntrustedRequestError
+from broker.errors import (
+    AuthorizationRedirectError,
+    InvalidClientError,
+    LoginRequiredError,
+    UntrustedRequestError,
+)
 from broker.frontend.oidc.discovery import endpoint, provider_metadata
 from broker.frontend.oidc.keys import KeyRing
 from broker.frontend.oidc.provider import OIDCProvider
@@ -25,11 +36,13 @@ from tests.frontend.oidc.conftest import (
     REDIRECT,
     SECRET,
     SUBJECT_KEY,
+    T0,
     VERIFIER,
     AddClient,
     authorization_request,
 )
 
+JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 LOA2, LOA3 = "http://ftn.ficora.fi/2017/loa2", "http://ftn.ficora.fi/2017/loa3"
 METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
 
@@ -208,3 +221,85 @@ async def test_ending_a_session_or_a_subject(
     assert await op.end_subject("other-sub") == 2
     assert [await op.sessions.active(s.sid) for s in others] == [None, None]
     assert op.metadata == provider_metadata(op.settings)
+
+
+class Portal:
+    """The portal's side on http: its JWKS, and the logout tokens it is sent."""
+
+    def __init__(self, key: ECKey) -> None:
+        self.key = key
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if request.url.path == "/jwks":
+            return httpx.Response(200, json={"keys": [self.key.as_dict(private=False)]})
+        return httpx.Response(200)
+
+
+def assertion(key: ECKey, aud: str) -> dict[str, str]:
+    claims = {"iss": "portal", "sub": "portal", "aud": aud, "exp": int(T0) + 60,
+              "iat": int(T0), "jti": aud}  # fmt: skip
+    token = jwt.encode({"alg": "ES256", "kid": key.kid}, claims, key, algorithms=["ES256"])
+    return {"client_assertion_type": JWT_BEARER, "client_assertion": token}
+
+
+@pytest.mark.parametrize("mode", ["development", "production"])
+async def test_the_parts_are_wired_to_the_settings_issuer_keys_and_mode(
+    store: Store, keys: KeyRing, clock: FrozenClock, add_client: AddClient, mode: str
+) -> None:
+    """Plain-http portal endpoints (a client stored before `check_client` refused them) are
+    called in development only; every part signs and checks as the settings' issuer."""
+    key = ECKey.generate_key("P-256", {"kid": "portal-key"}, private=True)
+    portal = Portal(key)
+    client = await add_client(
+        token_endpoint_auth_method="private_key_jwt",
+        secret_hash=None,
+        jwks_uri="http://portal.example.fi/jwks",
+        backchannel_logout_uri="http://portal.example.fi/bc",
+    )
+    async with httpx.AsyncClient(transport=httpx.MockTransport(portal)) as http:
+        op = provider(store, keys, clock, http, mode=mode)
+        production = mode == "production"
+        for aud in (ISSUER + "/token", ISSUER + "/introspect", ISSUER + "/revoke"):
+            if production:
+                with pytest.raises(InvalidClientError):
+                    await op.authenticate_client(assertion(key, aud), None)
+            else:
+                assert await op.authenticate_client(assertion(key, aud), None) == client
+        with pytest.raises(InvalidClientError):  # not an endpoint that authenticates clients
+            await op.authenticate_client(assertion(key, ISSUER + "/authorize"), None)
+        assert len(portal.requests) == (0 if production else 1)  # the JWKS, fetched once
+
+        sealed = Sealer(SUBJECT_KEY).seal("010280-952L")
+        session = await op.sessions.start(
+            "local-sub", acr=LOA3, amr=("x",), claims={"hetu": sealed}
+        )
+        request = authorization_request(scope=("openid", "national_identity_code"))
+        redirect = await op.complete(request, session)
+        query = parse_qs(urlsplit(redirect).query)
+        assert query["iss"] == [ISSUER]
+        form = {"grant_type": "authorization_code", "code": query["code"][0],
+                "redirect_uri": REDIRECT, "code_verifier": VERIFIER}  # fmt: skip
+        body = await op.tokens.handle(client, form)
+        _, id_claims = op.keys.verify_jwt(body["id_token"], ["RS256"])
+        assert (id_claims["iss"], id_claims["iat"]) == (ISSUER, int(T0))
+        assert await op.resources.userinfo(body["access_token"]) == {"sub": id_claims["sub"]}
+        answer = await op.resources.introspect(client, {"token": body["access_token"]})
+        assert (answer["iss"], answer["iat"]) == (ISSUER, int(T0))
+        hinted = await op.logout.validate({"id_token_hint": body["id_token"]})
+        assert hinted.client == client and hinted.hinted_sid == session.sid
+
+        await op.end_session(session)
+        rows = await store.connection.all("SELECT client_id, sub, sid FROM logout_outbox", ())
+        expected = [] if production else [("portal", id_claims["sub"], session.sid)]
+        assert [(row["client_id"], row["sub"], row["sid"]) for row in rows] == expected
+        if not production:
+            await op.backchannel.deliver_due()
+            sent = parse_qs(portal.requests[-1].content.decode())["logout_token"][0]
+            _, logout = op.keys.verify_jwt(sent, ["RS256"])
+            assert (logout["iss"], logout["sub"], logout["sid"]) == (
+                ISSUER,
+                id_claims["sub"],
+                session.sid,
+            )
