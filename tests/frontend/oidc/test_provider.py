@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 from collections.abc import AsyncIterator
 from typing import Any
-
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -17,7 +16,6 @@ from joserfc import jwt
 from joserfc.jwk import ECKey
 
 from broker.claims.sealed import Sealer
-
 from broker.clock import FrozenClock
 from broker.errors import (
     AuthorizationRedirectError,
