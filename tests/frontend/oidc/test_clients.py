@@ -52,6 +52,9 @@ def test_a_sound_registration_passes() -> None:
         ),
         development=False,
     )
+    keyed = replace(PORTAL, token_endpoint_auth_method="private_key_jwt", secret_hash=None)
+    check_client(replace(keyed, jwks={"keys": []}), development=False)  # either kind of keys
+    check_client(replace(keyed, jwks_uri="https://portal.example/jwks"), development=False)
     public = replace(PORTAL, token_endpoint_auth_method="none", secret_hash=None)
     check_client(public, development=False)
     post = replace(PORTAL, token_endpoint_auth_method="client_secret_post")

@@ -200,6 +200,17 @@ async def test_an_sso_session_is_reused_or_prompt_none_is_answered_to_the_portal
         assert refused.value.cause.description == "the user must log in"
         assert (refused.value.redirect_uri, refused.value.state) == (REDIRECT, "st")
     assert await op.reusable_session(silent, None, passive_upstream=True) is None
+    asked: list[str] = []
+    recent = authorization_request(max_age=60)
+    assert (
+        await op.reusable_session(
+            recent, session.sid, offered=lambda s: asked.append(s.sid) or True
+        )
+        == session
+    )
+    assert asked == [session.sid]  # the policy is asked about this session
+    clock.advance(61)
+    assert await op.reusable_session(recent, session.sid) is None  # too old for max_age
 
     redirect = await op.complete(plain, session)
     assert redirect.startswith(REDIRECT + "?code=")
