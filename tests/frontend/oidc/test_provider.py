@@ -266,11 +266,14 @@ async def test_the_parts_are_wired_to_the_settings_issuer_keys_and_mode(
         secret_hash=None,
         jwks_uri="http://portal.example.fi/jwks",
         backchannel_logout_uri="http://portal.example.fi/bc",
+        release_national_identity_code=True,
+        minimum_acr=LOA2,  # met by a LOA3 login: "at least" reads the settings' acr order
     )
     async with httpx.AsyncClient(transport=httpx.MockTransport(portal)) as http:
         op = provider(store, keys, clock, http, mode=mode)
         production = mode == "production"
-        for aud in (ISSUER + "/token", ISSUER + "/introspect", ISSUER + "/revoke"):
+        assert (op.clock, op.keys, op.store) == (clock, keys, store)  # the journey reads these
+        for aud in (ISSUER, ISSUER + "/token", ISSUER + "/introspect", ISSUER + "/revoke"):
             if production:
                 with pytest.raises(InvalidClientError):
                     await op.authenticate_client(assertion(key, aud), None)
@@ -293,7 +296,10 @@ async def test_the_parts_are_wired_to_the_settings_issuer_keys_and_mode(
         body = await op.tokens.handle(client, form)
         _, id_claims = op.keys.verify_jwt(body["id_token"], ["RS256"])
         assert (id_claims["iss"], id_claims["iat"]) == (ISSUER, int(T0))
-        assert await op.resources.userinfo(body["access_token"]) == {"sub": id_claims["sub"]}
+        assert await op.resources.userinfo(body["access_token"]) == {
+            "sub": id_claims["sub"],
+            "hetu": "010280-952L",  # opened with the key the settings give
+        }
         answer = await op.resources.introspect(client, {"token": body["access_token"]})
         assert (answer["iss"], answer["iat"]) == (ISSUER, int(T0))
         hinted = await op.logout.validate({"id_token_hint": body["id_token"]})
