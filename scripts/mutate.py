@@ -252,7 +252,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ["tests/frontend", FLOWS + "test_discovery.py", FLOWS + "test_portal_policy_cli.py"],
     ),
     # The same modules with their unit tests alone: minutes instead of hours, since a survivor
-    # (an equivalent mutant, mostly) costs no broker starts; a lower bound of the full group's score.
+    # (an equivalent mutant, mostly) costs no broker starts; a lower bound of the full group's
+    # score (docs/mutation.md).
     "accounts-unit": (["broker/accounts/*"], ["tests/accounts"]),
     "oidc-keys-unit": (
         [OIDC + "keys.py", OIDC + "key_files.py"],
