@@ -78,3 +78,27 @@ def test_unusable_email_addresses_are_refused(typed: str, reason: str) -> None:
     with pytest.raises(InvalidContactError) as refused:
         normalise_email(typed)
     assert (refused.value.field, refused.value.reason) == ("email", reason)
+
+
+def test_the_region_reads_numbers_without_a_country_code() -> None:
+    assert normalise_phone("070 123 45 67", "SE") == "+46701234567"
+    with pytest.raises(InvalidContactError) as refused:  # Finnish by default: premium rate
+        normalise_phone("070 123 45 67")
+    assert refused.value.reason == "not_personal"
+
+
+def test_the_international_prefix_00_is_read_as_plus() -> None:
+    assert normalise_phone("0046 70 123 45 67") == "+46701234567"
+    assert normalise_phone("00 358 40 123 4567") == "+358401234567"
+    # whatever the region's own international prefix (011 in the US), 00 is read as +
+    assert normalise_phone("0046 70 123 45 67", "US") == "+46701234567"
+
+
+def test_the_length_limit_holds_at_its_edge() -> None:
+    domain = ".".join(["a" * 63, "b" * 63, "c" * 58, "fi"])  # 189 characters
+    longest = "m" * 64 + "@" + domain
+    assert len(longest) == 254
+    assert normalise_email(f"  {longest}  ") == longest
+    with pytest.raises(InvalidContactError) as refused:
+        normalise_email("m" + longest)
+    assert (refused.value.field, refused.value.reason) == ("email", "invalid")

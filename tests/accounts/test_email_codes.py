@@ -5,6 +5,8 @@ and five sends per login, is bound to its address, and is never stored or logged
 from __future__ import annotations
 
 import email
+import hashlib
+import hmac
 import logging
 import re
 from collections.abc import AsyncIterator, Iterator
@@ -17,10 +19,11 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
+from broker.accounts import email_codes
 from broker.accounts.email_codes import CODE_TTL, MAX_ATTEMPTS, MAX_SENDS, EmailCodes
 from broker.accounts.mail import SMTPMailSender
 from broker.clock import FrozenClock
-from broker.errors import FormInputError
+from broker.errors import FormInputError, RateLimitedError
 from broker.settings import SMTPSettings
 from broker.store.sqlite import SQLiteStore
 from tests.servers import bound_socket
@@ -68,6 +71,7 @@ class World:
     clock: FrozenClock
     store: SQLiteStore
     sink: Sink
+    sender_settings: SMTPSettings
 
 
 @pytest.fixture
@@ -76,8 +80,10 @@ async def world(tmp_path: Path, smtp: tuple[Sink, int]) -> AsyncIterator[World]:
     store = SQLiteStore(tmp_path / "store.db")
     await store.open()
     clock = FrozenClock(1_800_000_000)
-    sender = SMTPMailSender(SMTPSettings(port=port, from_address="tunnistus@example.fi"))
-    yield World(EmailCodes(store.accounts, sender, compose, clock, b"k" * 32), clock, store, sink)
+    settings = SMTPSettings(port=port, from_address="tunnistus@example.fi")
+    sender = SMTPMailSender(settings)
+    codes = EmailCodes(store.accounts, sender, compose, clock, b"k" * 32)
+    yield World(codes, clock, store, sink, settings)
     await store.close()
 
 
@@ -159,3 +165,81 @@ async def test_no_code_is_stored_or_logged_in_clear(
     assert code not in str([tuple(row) for row in rows])
     # the test's own SMTP server ("mail.log") logs what it receives; nothing of the broker does
     assert not [r for r in caplog.records if r.name != "mail.log" and code in r.getMessage()]
+
+
+async def test_a_code_is_six_digits_stored_as_its_keyed_hash_until_its_expiry(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The code drawn from a million (zero-padded), only its HMAC under the code's own purpose
+    label stored, with the expiry CODE_TTL from now."""
+    bounds: list[int] = []
+
+    def drawn(bound: int) -> int:
+        bounds.append(bound)
+        return 42
+
+    monkeypatch.setattr(email_codes.secrets, "randbelow", drawn)
+    await world.codes.send("tx1", ADDRESS, "en")
+    assert bounds == [1_000_000]
+    assert world.sink.last_code() == "000042"
+    (row,) = await world.store.connection.all("SELECT * FROM email_codes")
+    expected = hmac.new(b"k" * 32, b"email-code\x00000042", hashlib.sha256).hexdigest()
+    assert (row["tx_id"], row["email"], row["code_hash"]) == ("tx1", ADDRESS, expected)
+    assert row["expires_at"] == 1_800_000_000 + CODE_TTL == 1_800_000_600
+    world.clock.advance(CODE_TTL - 1)
+    await world.codes.confirm("tx1", ADDRESS, "0 0 0 0 4 2")
+
+
+@pytest.mark.parametrize("typed", ["12345", "1234567", "12345x", "abcdef"])
+async def test_only_six_ascii_digits_are_tried(world: World, typed: str) -> None:
+    await world.codes.send("tx1", ADDRESS, "fi")
+    code = world.sink.last_code()
+    for _ in range(MAX_ATTEMPTS):
+        assert await refused(world, typed) == "wrong"
+    await world.codes.confirm("tx1", ADDRESS, code)  # the refusals above spent no attempt
+    assert await refused(world, "   ") == "missing"
+
+
+async def test_the_address_throttle_refuses_before_anything_is_sent(world: World) -> None:
+    asked: list[str] = []
+
+    async def throttle(address: str) -> None:
+        asked.append(address)
+        if len(asked) > 1:
+            raise RateLimitedError("too many codes for this address", 60)
+
+    codes = EmailCodes(
+        world.store.accounts, SMTPMailSender(world.sender_settings), compose, world.clock,
+        b"k" * 32, throttle=throttle,
+    )  # fmt: skip
+    await codes.send("tx1", ADDRESS, "fi")
+    with pytest.raises(FormInputError) as too_many:
+        await codes.send("tx2", ADDRESS, "fi")
+    assert (too_many.value.field, too_many.value.reason) == ("email", "too_many_codes")
+    assert asked == [ADDRESS, ADDRESS]
+    assert len(world.sink.messages) == 1
+    assert len(await world.store.connection.all("SELECT * FROM email_codes")) == 1
+
+
+async def test_a_code_not_sent_is_logged_with_the_reason(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = SQLiteStore(tmp_path / "store.db")
+    await store.open()
+    sock = bound_socket()
+    port = sock.getsockname()[1]
+    try:
+        sender = SMTPMailSender(SMTPSettings(port=port))
+        codes = EmailCodes(store.accounts, sender, compose, FrozenClock(), b"k" * 32)
+        with (
+            caplog.at_level(logging.WARNING, logger="broker.accounts.email_codes"),
+            pytest.raises(FormInputError),
+        ):
+            await codes.send("tx1", ADDRESS, "en")
+    finally:
+        sock.close()
+        await store.close()
+    (record,) = caplog.records
+    assert record.getMessage() == (
+        f"one-time code not sent: SMTP 127.0.0.1:{port}: SMTPConnectError"
+    )

@@ -4,9 +4,11 @@ mail that cannot go out is logged and does not undo or fail the link."""
 from __future__ import annotations
 
 import logging
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pytest
 
+from broker.accounts import link_notice
 from broker.accounts.link_notice import LinkNotices, local_time
 from broker.errors import MailError
 from broker.store.accounts import AccountRecord
@@ -47,3 +49,17 @@ async def test_a_mail_that_cannot_go_out_is_logged_not_raised(
     with caplog.at_level(logging.WARNING):
         await LinkNotices(Sender(fail=True), compose).send(ACCOUNT, "hus", WINTER)
     assert "link notice not sent" in caplog.text and "tessa@example.fi" not in caplog.text
+    (record,) = caplog.records  # what the operator needs: why, and for which route
+    assert record.getMessage() == "link notice not sent: SMTP 127.0.0.1:25: ConnectionRefusedError"
+    assert (record.levelname, record.__dict__["idp"]) == ("WARNING", "hus")
+
+
+def test_a_host_without_time_zone_data_says_utc(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rather than a wrong hour: the time in UTC, said so."""
+
+    def missing(key: str) -> ZoneInfo:
+        raise ZoneInfoNotFoundError(key)
+
+    monkeypatch.setattr(link_notice, "ZoneInfo", missing)
+    assert local_time(WINTER) == "30.11.2026 00.53 UTC"
+    assert local_time(SUMMER) == "21.6.2026 00.00 UTC"

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
+import math
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 from joserfc import jws, jwt
@@ -13,11 +16,13 @@ from joserfc.jwk import KeySet, RSAKey
 
 from broker.clock import FrozenClock
 from broker.errors import ConfigError
+from broker.frontend.oidc import keys
 from broker.frontend.oidc.keys import (
     InvalidSignatureError,
     KeyInfo,
     KeyRing,
 )
+from tests.read_only import read_only
 
 T0 = 1_700_000_000.0
 LEAD = 3600.0
@@ -360,3 +365,252 @@ def test_key_info_is_frozen(key_dir: Path, clock: FrozenClock) -> None:
     assert isinstance(info, KeyInfo)
     with pytest.raises(AttributeError):
         info.state = "expired"  # type: ignore[misc]
+
+
+def test_lead_and_retention_must_be_finite_and_not_negative(
+    key_dir: Path, clock: FrozenClock
+) -> None:
+    for name, value in (("publish_lead", math.inf), ("retention", math.nan), ("retention", -1)):
+        with pytest.raises(ValueError) as refused:
+            KeyRing(key_dir, clock, **{name: value})
+        assert (
+            str(refused.value) == f"{name} must be a finite number of seconds >= 0, not {value!r}"
+        )
+    ring = KeyRing(key_dir, clock, publish_lead=0, retention=0)
+    ring.ensure(["ES256"])
+    with pytest.raises(ValueError, match=r"^publish_lead must be a finite number"):
+        ring.rotate("ES256", publish_lead=-0.5)
+    clock.advance(1)
+    assert ring.rotate("ES256").state == "active"  # a lead of 0 from the constructor
+
+
+def test_the_jwks_lists_active_then_pending_then_retiring_keys(
+    key_dir: Path, clock: FrozenClock
+) -> None:
+    ring = make_ring(key_dir, clock)
+    es_old, rs_old = sorted(ring.ensure(["RS256", "ES256"]), key=lambda i: i.alg)
+    clock.advance(1)
+    es_new = ring.rotate("ES256", publish_lead=0)  # es_old retires
+    clock.advance(1)
+    rs_next = ring.rotate("RS256", publish_lead=100)
+    clock.advance(1)
+    rs_later = ring.rotate("RS256", publish_lead=200)
+    kids = [key["kid"] for key in ring.public_jwks()["keys"]]
+    assert kids == [es_new.kid, rs_old.kid, rs_later.kid, rs_next.kid, es_old.kid]
+    assert [info.kid for info in ring.list()] == [
+        es_old.kid, es_new.kid, rs_old.kid, rs_next.kid, rs_later.kid,
+    ]  # fmt: skip
+    assert [info.state for info in ring.list()] == [
+        "retiring", "active", "active", "pending", "pending",
+    ]  # fmt: skip
+    clock.advance(RETENTION)
+    assert states(ring)[es_old.kid] == "expired"
+
+
+def test_a_key_superseded_this_second_is_retiring(key_dir: Path, clock: FrozenClock) -> None:
+    ring = make_ring(key_dir, clock)
+    (old,) = ring.ensure(["ES256"])
+    new = ring.rotate("ES256", publish_lead=10)
+    clock.advance(10)
+    assert states(ring) == {old.kid: "retiring", new.kid: "active"}
+    assert ring.find_public(new.kid) is not None and ring.find_public("nope") is None
+
+
+def test_the_payload_is_compact_utf8_json(key_dir: Path, clock: FrozenClock) -> None:
+    ring = make_ring(key_dir, clock)
+    ring.ensure(["ES256"])
+    token = ring.sign_jwt({"name": "Mäki", "n": [1, 2]}, "ES256")
+    payload = token.split(".")[1]
+    raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    assert raw == '{"name":"Mäki","n":[1,2]}'.encode()
+    assert ring.verify_jwt(token, ["ES256"])[1] == {"name": "Mäki", "n": [1, 2]}
+
+
+def forged(ring: KeyRing, header: dict[str, object], payload: bytes, alg: str = "ES256") -> str:
+    """A token signed with the ring's own active key, with any header and payload."""
+    _, key = ring.signing_key(alg)
+    return jws.serialize_compact(header, payload, key, algorithms=[alg])
+
+
+def test_each_header_check_says_what_is_wrong(key_dir: Path, clock: FrozenClock) -> None:
+    ring = make_ring(key_dir, clock)
+    ring.ensure(["ES256", "RS256"])
+    kid, _ = ring.signing_key("ES256")
+    unsigned: list[tuple[dict[str, object], str]] = [  # refused before any signature check
+        (
+            {"kid": kid, "crit": ["exp"], "exp": 1},
+            "token has unsupported critical header parameters",
+        ),
+        ({"kid": kid, "b64": True}, "token has unsupported critical header parameters"),
+        ({"kid": 7}, "token header has no kid"),
+    ]
+    for extra, message in unsigned:
+        header = b64url(json.dumps({"alg": "ES256", **extra}).encode())
+        with pytest.raises(InvalidSignatureError) as refused:
+            ring.verify_jwt(f"{header}.{b64url(b'{}')}.{b64url(b'x' * 64)}", ["ES256"])
+        assert str(refused.value) == message
+    cases: list[tuple[dict[str, object], bytes, str]] = [
+        ({"alg": "ES256"}, b"{}", "token header has no kid"),
+        ({"alg": "ES256", "kid": "nope"}, b"{}", "unknown or unpublished kid 'nope'"),
+        ({"alg": "ES256", "kid": kid}, b"[1]", "token payload is not a JSON object"),
+        ({"alg": "ES256", "kid": kid}, b"{no", "token payload is not JSON"),
+    ]  # fmt: skip
+    for header, payload, message in cases:
+        with pytest.raises(InvalidSignatureError) as refused:
+            ring.verify_jwt(forged(ring, header, payload), ["ES256"])
+        assert str(refused.value) == message, header
+    token = forged(ring, {"alg": "ES256", "kid": kid}, b"{}")
+    with pytest.raises(InvalidSignatureError) as refused:
+        ring.verify_jwt(token, ["RS256"])
+    assert str(refused.value) == "token alg 'ES256' is not allowed"
+    hs = b64url(b'{"alg":"HS256","kid":"x"}') + "." + b64url(b"{}") + "." + b64url(b"sig")
+    with pytest.raises(InvalidSignatureError) as refused:  # listed by the caller, not supported
+        ring.verify_jwt(hs, ["HS256"])
+    assert str(refused.value) == "token alg 'HS256' is not allowed"
+    listed = b64url(b'{"alg":["ES256"],"kid":"x"}') + "." + b64url(b"{}") + "." + b64url(b"sig")
+    with pytest.raises(InvalidSignatureError) as refused:
+        ring.verify_jwt(listed, ["ES256"])
+    assert str(refused.value) == "token alg ['ES256'] is not allowed"
+    with pytest.raises(InvalidSignatureError) as refused:
+        ring.verify_jwt("a.b.c.d", ["ES256"])
+    assert str(refused.value) == "malformed token"
+    header, payload, _ = token.split(".")
+    bad = f"{header}.{payload}.{b64url(b'x' * 64)}"
+    with pytest.raises(InvalidSignatureError) as refused:
+        ring.verify_jwt(bad, ["ES256"])
+    assert str(refused.value) == "bad token signature"
+
+
+def test_a_read_only_directory_without_keys_is_named(key_dir: Path, clock: FrozenClock) -> None:
+    key_dir.mkdir(parents=True)
+    ring = make_ring(key_dir, clock)
+    with read_only(key_dir), pytest.raises(ConfigError) as refused:
+        ring.ensure(["ES256"])
+    assert str(refused.value).startswith(f"{key_dir}: cannot make the missing signing keys (")
+    assert str(refused.value).endswith(
+        "); a read-only key directory must hold an active key for every algorithm"
+    )
+
+
+def test_an_expired_key_on_a_read_only_directory_is_left_to_its_operator(
+    key_dir: Path, clock: FrozenClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    ring = make_ring(key_dir, clock)
+    (old,) = ring.ensure(["ES256"])
+    clock.advance(1)
+    new = ring.rotate("ES256", publish_lead=0)
+    clock.advance(RETENTION)
+    with read_only(key_dir), caplog.at_level(logging.WARNING, logger="broker.frontend.oidc.keys"):
+        assert ring.prune() == [old.kid]
+        assert ring.reload_if_changed() is False  # the kept file is not read back each round
+    (record,) = caplog.records
+    assert record.getMessage() == f"expired signing key {old.kid}: its file cannot be deleted here"
+    assert (key_dir / f"{old.kid}.json").exists()
+    assert [info.kid for info in ring.list()] == [new.kid]
+    assert ring.prune() == []
+    assert ring.prune() == []  # writable again: nothing left in the ring to prune
+    (key_dir / f"{old.kid}.json").unlink()  # the operator removes it
+    assert ring.reload_if_changed() is True
+    assert [info.kid for info in ring.list()] == [new.kid]
+
+
+def test_pruning_forgets_the_file_it_deleted(key_dir: Path, clock: FrozenClock) -> None:
+    ring = make_ring(key_dir, clock)
+    (old,) = ring.ensure(["ES256"])
+    clock.advance(1)
+    ring.rotate("ES256", publish_lead=0)
+    clock.advance(RETENTION)
+    assert ring.prune() == [old.kid]
+    assert ring.reload_if_changed() is False  # its own deletion is no change to read back
+
+
+def test_ensure_adds_only_the_algs_without_an_active_key(key_dir: Path, clock: FrozenClock) -> None:
+    ring = make_ring(key_dir, clock)
+    (rs,) = ring.ensure(["RS256"])
+    (es,) = ring.ensure(["RS256", "ES256"])
+    assert (es.alg, es.state) == ("ES256", "active")
+    assert {info.kid for info in ring.list()} == {rs.kid, es.kid}
+
+
+def test_by_default_a_key_is_published_an_hour_before_it_signs_and_an_hour_after(
+    key_dir: Path, clock: FrozenClock
+) -> None:
+    ring = KeyRing(key_dir, clock)
+    (old,) = ring.ensure(["ES256"])
+    new = ring.rotate("ES256")
+    assert new.activates_at == T0 + 3600
+    clock.advance(3600 + 3599)
+    assert states(ring) == {old.kid: "retiring", new.kid: "active"}
+    clock.advance(1)
+    assert states(ring) == {old.kid: "expired", new.kid: "active"}
+
+
+def test_a_file_pruned_by_another_process_while_loading_is_skipped(
+    key_dir: Path, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race of another process's prune between the listing and the reading, made certain:
+    the first file read is deleted just before it is read."""
+    ring = make_ring(key_dir, clock)
+    created = ring.ensure(["RS256", "ES256"])
+    first, second = sorted(f"{info.kid}.json" for info in created)
+    real_read = keys.read_key_file
+
+    def pruned_first(path: Path) -> Any:
+        if path.name == first:
+            path.unlink()
+        return real_read(path)
+
+    monkeypatch.setattr(keys, "read_key_file", pruned_first)
+    survivor = KeyRing(key_dir, clock)
+    survivor.load()
+    assert [f"{info.kid}.json" for info in survivor.list()] == [second]
+    monkeypatch.setattr(keys, "read_key_file", real_read)
+    assert survivor.reload_if_changed() is False  # the listing it keeps is the directory's
+
+
+def test_a_header_that_is_no_object_or_has_a_bad_member_is_refused_by_name(
+    key_dir: Path, clock: FrozenClock
+) -> None:
+    ring = make_ring(key_dir, clock)
+    ring.ensure(["ES256"])
+    kid, _ = ring.signing_key("ES256")
+    rest = f".{b64url(b'{}')}.{b64url(b'x' * 64)}"
+    for header in (b'["alg"]', b'"alg"'):
+        with pytest.raises(InvalidSignatureError) as refused:
+            ring.verify_jwt(b64url(header) + rest, ["ES256"])
+        assert str(refused.value) == "malformed token header"
+    typed = json.dumps({"alg": "ES256", "kid": kid, "typ": 5}).encode()
+    with pytest.raises(InvalidSignatureError) as refused:
+        ring.verify_jwt(b64url(typed) + rest, ["ES256"])
+    assert (
+        str(refused.value) == "invalid token: invalid_header_value: 'typ' in header must be a str"
+    )
+
+
+def test_ensure_with_every_key_active_writes_nothing(key_dir: Path, clock: FrozenClock) -> None:
+    """Not even the lock file: the directory may be a read-only mount."""
+    ring = make_ring(key_dir, clock)
+    ring.ensure(["RS256", "ES256"])
+    (key_dir / ".lock").unlink()
+    with read_only(key_dir):
+        assert ring.ensure(["ES256", "RS256"]) == []
+    assert not (key_dir / ".lock").exists()
+
+
+def test_two_replicas_pruning_the_same_key_both_succeed(key_dir: Path, clock: FrozenClock) -> None:
+    first = make_ring(key_dir, clock)
+    (old,) = first.ensure(["ES256"])
+    clock.advance(1)
+    first.rotate("ES256", publish_lead=0)
+    second = make_ring(key_dir, clock)
+    clock.advance(RETENTION)
+    assert first.prune() == [old.kid]
+    assert second.prune() == [old.kid]  # its file is gone already: no error
+
+
+def test_a_ring_never_loaded_can_rotate_and_its_keys_are_no_test_keys(
+    key_dir: Path, clock: FrozenClock
+) -> None:
+    info = KeyRing(key_dir, clock).rotate("ES256", publish_lead=0)
+    assert (info.test, info.kid.startswith("test-"), info.created_at) == (False, False, T0)
+    assert [i.created_at for i in make_ring(key_dir, clock).list()] == [T0]
