@@ -25,8 +25,16 @@ def encoded(xml: bytes) -> str:
         encoded(b"\xef\xbb\xbf<!-- from the IdP -->" + RESPONSE),
         encoded(b"<Response/>"),
         "\n".join(encoded(RESPONSE * 4)[i : i + 76] for i in range(0, 400, 76)),  # wrapped
+        "\r\n ".join(encoded(RESPONSE)[i : i + 4] for i in range(0, 104, 4)),  # the tag split
     ],
-    ids=["prefixed", "declaration", "bom-comment", "default-namespace", "wrapped-lines"],
+    ids=[
+        "prefixed",
+        "declaration",
+        "bom-comment",
+        "default-namespace",
+        "wrapped-lines",
+        "short-lines",
+    ],
 )
 def test_a_saml_response_shape_passes(value: str) -> None:
     check_saml_post(value)
