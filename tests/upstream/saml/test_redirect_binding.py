@@ -101,17 +101,20 @@ def test_another_key_a_changed_message_and_sha1_are_refused(key: rsa.RSAPrivateK
     changed = by_hand(key).replace("RelayState=r", "RelayState=R")
     with pytest.raises(RedirectBindingError, match="not by the sender"):
         decode(changed).verify([certificate(key)])
-    with pytest.raises(RedirectBindingError, match="SigAlg"):
+    with pytest.raises(RedirectBindingError, match=r"^SigAlg is not RSA-SHA256, -384 or -512$"):
         decode(by_hand(key, sig_alg=RSA_SHA1))
 
 
 @pytest.mark.parametrize(
     ("query", "why"),
     [
-        ("SAMLResponse=abc", "not signed"),
-        ("RelayState=x&SigAlg=y&Signature=z", "exactly one"),
-        ("SAMLResponse=a&SAMLRequest=b&SigAlg=y&Signature=z", "exactly one"),
-        ("SAMLResponse=a&SAMLResponse=b", "repeated"),
+        ("SAMLResponse=abc", "^message is not signed$"),
+        ("RelayState=x&SigAlg=y&Signature=z", "^not exactly one SAMLRequest or SAMLResponse$"),
+        (
+            "SAMLResponse=a&SAMLRequest=b&SigAlg=y&Signature=z",
+            "^not exactly one SAMLRequest or SAMLResponse$",
+        ),
+        ("SAMLResponse=a&SAMLResponse=b", "^SAMLResponse repeated$"),
         (f"SAMLResponse=%21%21&SigAlg={quote_plus(SIG_RSA_SHA256)}&Signature=eA==", "base64"),
         ("SAMLResponse=" + "A" * 40_000, "too long"),
     ],
