@@ -126,6 +126,14 @@ def test_any_doctype_is_refused(doctype: str) -> None:
         parse(doctype + assertion())
 
 
+def test_an_external_entity_is_neither_read_nor_resolved_before_the_refusal() -> None:
+    """XXE: the parser leaves `&leak;` as it is (a parser that resolved entities would fail on
+    the external one, or read the file); the DOCTYPE is what is refused."""
+    doctype = '<!DOCTYPE x [<!ENTITY leak SYSTEM "file:///etc/hostname">]>'
+    with pytest.raises(SignatureProfileError, match=r"^a document with a DOCTYPE$"):
+        parse(doctype + assertion("<saml:X>&leak;</saml:X>"))
+
+
 # -- which element, which signature ----------------------------------------------------------------
 
 
