@@ -26,6 +26,7 @@ from cryptography.x509.oid import NameOID
 from lxml import etree
 
 from broker.errors import ConfigError, UpstreamResponseError
+from broker.upstream.saml import crypto as crypto_module
 from broker.upstream.saml.crypto import (
     CRYPTO_BACKENDS,
     CryptoBackendName,
@@ -368,9 +369,28 @@ def test_the_locked_xmlsec_and_lxml_share_one_libxml2() -> None:
     check_backend("xmlsec", "")  # no ConfigError: xmlsec1 is not needed in process
 
 
+def test_an_unusable_xmlsec_binding_is_a_config_error_naming_the_way_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As when the wheels of xmlsec and lxml bundle different libxml2 (the import fails)."""
+    monkeypatch.setattr(crypto_module, "_UNAVAILABLE", "InternalError: (-1, 'lxml & xmlsec')")
+    with pytest.raises(ConfigError) as error:
+        check_backend("xmlsec", XMLSEC1)
+    assert str(error.value) == (
+        "saml_sp.crypto_backend xmlsec: the xmlsec module cannot be used (InternalError: (-1,"
+        " 'lxml & xmlsec')); xmlsec and lxml must bundle the same libxml2 (install the versions"
+        " uv.lock pins), or choose crypto_backend: xmlsec1"
+    )
+    check_backend("xmlsec1", XMLSEC1)  # the program still serves
+
+
 def test_the_xmlsec1_backend_without_the_program_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match="xmlsec1 program is not installed"):
+    with pytest.raises(ConfigError) as error:
         check_backend("xmlsec1", "")
+    assert str(error.value) == (
+        "saml_sp.crypto_backend xmlsec1: the xmlsec1 program is not installed"
+        " (apt-get install xmlsec1), or choose crypto_backend: xmlsec"
+    )
 
 
 # -- the in-process backend's own refusals, and where it finds the session key -----------------

@@ -156,6 +156,14 @@ def test_listed_cbc_and_rsa_1_5_are_refused_outside_a_signed_response(document: 
     )
 
 
+def test_both_legacy_algorithms_are_named_in_the_refusal() -> None:
+    document = response(wrapped(data(CBC, key_info=key(RSA_1_5))))
+    assert refusal(document, LEGACY) == (
+        "EncryptionPolicyError: aes256-cbc, rsa-1_5 only in a Response signed as a whole,"
+        " and it is not"
+    )
+
+
 def test_listed_cbc_and_rsa_1_5_are_used_in_a_signed_response() -> None:
     document = response(wrapped(data(CBC, key_info=key(RSA_1_5))), signed=True)
     assert encrypted_part(document, LEGACY).kind == ELEMENT

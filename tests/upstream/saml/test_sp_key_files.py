@@ -209,3 +209,15 @@ def test_a_new_pair_is_named_by_its_certificate_and_the_index_is_private(
     assert ring.keys.others() == [first_pair(key_directory)]
     assert ring.keys.signing_key.private_numbers() == new.private_key().private_numbers()
     assert json.loads(index.read_text()) == {"active": new.name, "previous": "saml-sp"}
+
+
+def test_each_rollover_step_out_of_turn_says_what_to_do(key_directory: Path) -> None:
+    """What `sote-broker saml-keys` prints to the operator."""
+    ring = SPKeyRing(key_directory)
+    assert refusal(ring.activate) == "no next key to activate; add one first"
+    assert refusal(ring.retire) == "no previous key to retire"
+    new = ring.add()
+    assert refusal(ring.add) == f"{new.name} is already the next key; activate it"
+    ring.activate()
+    still = "saml-sp is still the previous key; retire it first"
+    assert (refusal(ring.add), refusal(ring.activate)) == (still, still)
