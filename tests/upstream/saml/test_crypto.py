@@ -544,3 +544,18 @@ def test_an_ecdsa_signature_verifies_only_where_enabled(
     # and with ECDSA enabled, still only with the certificate's key
     with pytest.raises(SignatureError, match=r"^signature not valid \("):
         verify_enveloped(element, signature, str(forge.key.cert_file), ecdsa=True)
+
+
+def test_signing_needs_the_template_of_the_element(sp_keys: ServiceProviderKeys) -> None:
+    """pysaml2 makes the SP metadata's signature template; without one, or with a broken one,
+    the metadata is not signed and start-up says why."""
+    entity = "urn:oasis:names:tc:SAML:2.0:metadata:EntityDescriptor"
+    md = 'xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata"'
+    key = str(sp_keys.key_file)
+    with pytest.raises(SignatureError, match=r"^not one enveloped ds:Signature first in the"):
+        InProcessCrypto().sign_statement(f'<md:EntityDescriptor {md} ID="_m"/>', entity, key, None)
+    broken = (
+        f'<md:EntityDescriptor {md} ID="_m"><ds:Signature xmlns:ds="{DS}"/></md:EntityDescriptor>'
+    )
+    with pytest.raises(SignatureError, match=r"^signing failed \(\w+\)$"):
+        InProcessCrypto().sign_statement(broken, entity, key, None)

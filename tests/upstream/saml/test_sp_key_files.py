@@ -221,3 +221,16 @@ def test_each_rollover_step_out_of_turn_says_what_to_do(key_directory: Path) -> 
     ring.activate()
     still = "saml-sp is still the previous key; retire it first"
     assert (refusal(ring.add), refusal(ring.activate)) == (still, still)
+
+
+def test_every_step_takes_the_one_lock_of_the_key_directory(key_directory: Path) -> None:
+    """Workers starting together and `saml-keys` steps exclude each other only if they all
+    lock the same file."""
+    for lock in key_directory.glob(".*lock"):
+        lock.unlink()
+    ring = SPKeyRing(key_directory)
+    ring.add()
+    ring.activate()
+    ring.retire()
+    ring.reload_if_changed()
+    assert sorted(p.name for p in key_directory.glob(".*lock")) == [".saml-sp.lock"]
