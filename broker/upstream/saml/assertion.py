@@ -111,11 +111,11 @@ def _epoch(text: str | None, idp_id: str) -> float | None:
 
 def _attributes(assertion: Any) -> dict[str, Any]:
     """Attribute Name as sent (an OID URI for Suomi.fi, not pysaml2's friendly name) → the first
-    non-empty value."""
+    non-empty value (pysaml2 reads an empty AttributeValue as "", not None)."""
     found: dict[str, Any] = {}
     for statement in assertion.attribute_statement:
         for attribute in statement.attribute:
-            values = [v.text for v in attribute.attribute_value if v.text is not None]
+            values = [v.text for v in attribute.attribute_value if text_of(v)]
             if attribute.name and values and attribute.name not in found:
                 found[attribute.name] = values[0]
     return found

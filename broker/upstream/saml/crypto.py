@@ -289,9 +289,7 @@ def _session_key(encrypted: etree._Element, private_key: xmlsec.Key) -> xmlsec.K
     method = encrypted.find(f"{{{XENC}}}EncryptionMethod")  # allowed: `decryption`
     algorithm = "" if method is None else method.get("Algorithm", "")
     constants = xmlsec.constants
-    klass = constants.KeyDataAes if "#aes" in algorithm else None
-    klass = constants.KeyDataDes if algorithm.endswith("#tripledes-cbc") else klass
-    if klass is None:
+    if "#aes" not in algorithm:  # the policy allows only AES for data (no Triple DES)
         raise DecryptError("data encryption algorithm not supported")
     parent = encrypted.getparent()
     candidates = encrypted.findall(f"{{{DS}}}KeyInfo/{{{XENC}}}EncryptedKey")
@@ -304,7 +302,7 @@ def _session_key(encrypted: etree._Element, private_key: xmlsec.Key) -> xmlsec.K
         except xmlsec.Error:
             continue  # another recipient's, or not ours
         if isinstance(data, bytes) and data:
-            return xmlsec.Key.from_binary_data(klass, data)
+            return xmlsec.Key.from_binary_data(constants.KeyDataAes, data)
     raise DecryptError("no xenc:EncryptedKey that the SP's key decrypts")
 
 

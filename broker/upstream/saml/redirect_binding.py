@@ -143,8 +143,10 @@ def _inflate(deflated: bytes) -> bytes:
         xml = inflater.decompress(deflated, MAX_XML_BYTES)
     except zlib.error as exc:
         raise RedirectBindingError("message is not DEFLATE-compressed") from exc
-    if inflater.unconsumed_tail:
-        raise RedirectBindingError("message too large")
+    if not inflater.eof:  # stopped at the limit (input may be left, or output only), or cut short
+        if len(xml) >= MAX_XML_BYTES:
+            raise RedirectBindingError("message too large")
+        raise RedirectBindingError("message is not DEFLATE-compressed (cut short)")
     return xml
 
 

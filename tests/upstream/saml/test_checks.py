@@ -132,3 +132,19 @@ async def test_refusals_log_no_identity_code(
             await connector.finish(posted(build(forge, statement)), saved)
     assert caplog.records  # the log was captured
     assert TESSA not in caplog.text and VICTIM not in caplog.text
+
+
+async def test_an_empty_first_value_of_the_subject_attribute_is_passed_over(
+    connectors: Connectors, forge: Forge
+) -> None:
+    """The identity code is the subject (Suomi.fi's NameID is transient): an IdP that sends an
+    empty AttributeValue before it must not make the transient NameID the subject."""
+    connector = connectors.get("suomifi")
+    saved, s = await begin(connector)
+    template = forge._signature_template(s.assertion_id, None)
+    unsigned = attack.after(forge.assertion(s, signed=False), "</saml:Issuer>", template)
+    value = f'<saml:AttributeValue xsi:type="xs:string">{TESSA}'
+    two_values = unsigned.replace(value, '<saml:AttributeValue xsi:type="xs:string"/>' + value)
+    assertion = forge.sign(two_values, s.assertion_id)
+    answer = forge.response(s, forge.encrypted(assertion))
+    assert (await connector.finish(posted(answer), saved)).subject == TESSA

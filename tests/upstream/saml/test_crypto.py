@@ -10,34 +10,52 @@ The connector-level attacks, on both backends, are in test_attacks.py and test_c
 from __future__ import annotations
 
 import base64
+import datetime
 import shutil
 import subprocess
 import warnings
 from dataclasses import replace
+from importlib import metadata
 from pathlib import Path
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from lxml import etree
 
 from broker.errors import ConfigError, UpstreamResponseError
+from broker.upstream.saml import crypto as crypto_module
 from broker.upstream.saml.crypto import (
     CRYPTO_BACKENDS,
     CryptoBackendName,
     InProcessCrypto,
     ProgramCrypto,
     check_backend,
+    verify_enveloped,
 )
+from broker.upstream.saml.signature_profile import parse, signed_element
 from broker.upstream.saml.sp import sp_metadata_xml
 from broker.upstream.saml.sp_keys import ServiceProviderKeys
 from mock_idps.saml_common.keys import KeyPair, load_or_create_pair
 from tests.upstream.conftest import ACS_URL, SP_ENTITY_ID, Connectors, begin, posted
 from tests.upstream.saml.saml_attacks import after, signature_of
-from tests.upstream.saml.saml_forge import SAML, SAMLP, Forge, Statement, new_id
+from tests.upstream.saml.saml_forge import (
+    AES256_GCM,
+    DS,
+    RSA_OAEP_MGF1P,
+    SAML,
+    SAMLP,
+    XENC,
+    Forge,
+    Statement,
+    new_id,
+)
 
 with warnings.catch_warnings():  # see broker/upstream/saml/sp.py
     warnings.filterwarnings("ignore", "CFB has been moved")
-    from saml2.sigver import CryptoBackendXmlSec1, DecryptError, SignatureError
+    from saml2.sigver import CryptoBackendXmlSec1, DecryptError, EncryptError, SignatureError
 
 # pysaml2's xmlsec1 backend leaves its temporary files open when a run fails (see
 # test_attacks.py); the garbage collector then reports them.
@@ -52,6 +70,8 @@ RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
 RSA_SHA1 = "http://www.w3.org/2000/09/xmldsig#rsa-sha1"
 SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
 SHA1 = "http://www.w3.org/2000/09/xmldsig#sha1"
+ECDSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"
+XENC11 = "http://www.w3.org/2009/xmlenc11#"
 XMLSEC1 = shutil.which("xmlsec1") or "xmlsec1"
 
 Crypto = InProcessCrypto | ProgramCrypto
@@ -349,6 +369,193 @@ def test_the_locked_xmlsec_and_lxml_share_one_libxml2() -> None:
     check_backend("xmlsec", "")  # no ConfigError: xmlsec1 is not needed in process
 
 
+def test_an_unusable_xmlsec_binding_is_a_config_error_naming_the_way_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As when the wheels of xmlsec and lxml bundle different libxml2 (the import fails)."""
+    monkeypatch.setattr(crypto_module, "_UNAVAILABLE", "InternalError: (-1, 'lxml & xmlsec')")
+    with pytest.raises(ConfigError) as error:
+        check_backend("xmlsec", XMLSEC1)
+    assert str(error.value) == (
+        "saml_sp.crypto_backend xmlsec: the xmlsec module cannot be used (InternalError: (-1,"
+        " 'lxml & xmlsec')); xmlsec and lxml must bundle the same libxml2 (install the versions"
+        " uv.lock pins), or choose crypto_backend: xmlsec1"
+    )
+    check_backend("xmlsec1", XMLSEC1)  # the program still serves
+
+
 def test_the_xmlsec1_backend_without_the_program_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match="xmlsec1 program is not installed"):
+    with pytest.raises(ConfigError) as error:
         check_backend("xmlsec1", "")
+    assert str(error.value) == (
+        "saml_sp.crypto_backend xmlsec1: the xmlsec1 program is not installed"
+        " (apt-get install xmlsec1), or choose crypto_backend: xmlsec"
+    )
+
+
+# -- the in-process backend's own refusals, and where it finds the session key -----------------
+
+
+def moved_key(encrypted: str, extra_key: str | None = None, *, beside: bool = False) -> str:
+    """The EncryptedAssertion with its xenc:EncryptedKey moved beside the EncryptedData, and/or
+    `extra_key` (another recipient's EncryptedKey) put first where the keys are looked for."""
+    root = etree.fromstring(encrypted)
+    data = root.find(f"{{{XENC}}}EncryptedData")
+    assert data is not None
+    key_info = data.find(f"{{{DS}}}KeyInfo")
+    assert key_info is not None
+    (key,) = key_info.findall(f"{{{XENC}}}EncryptedKey")
+    where = root if beside else key_info
+    if beside:
+        root.append(key)
+    if extra_key is not None:
+        extra = etree.fromstring(extra_key).find(f".//{{{XENC}}}EncryptedKey")
+        assert extra is not None
+        where.insert(list(where).index(key), extra)
+    return etree.tostring(root, encoding="unicode")
+
+
+def decrypted_assertion(sp_keys: ServiceProviderKeys, forge: Forge, s: Statement, body: str) -> str:
+    """What the in-process backend decrypts `body` (an EncryptedAssertion) to, checked to be
+    the genuine signed assertion."""
+    response = forge.response(s, body, signed=False)
+    decrypted = InProcessCrypto().decrypt(response, str(sp_keys.key_file))
+    assert verify(InProcessCrypto(), decrypted, forge.key.cert_file, ASSERTION, s.assertion_id)
+    return decrypted
+
+
+def test_a_session_key_beside_the_encrypted_data_is_used(
+    sp_keys: ServiceProviderKeys, forge: Forge, statement: Statement
+) -> None:
+    encrypted = moved_key(forge.encrypted(forge.assertion(statement)), beside=True)
+    assert "</ds:KeyInfo><xenc:CipherData>" in encrypted.replace("<ds:KeyInfo/>", "</ds:KeyInfo>")
+    decrypted_assertion(sp_keys, forge, statement, encrypted)
+
+
+@pytest.mark.parametrize("beside", [False, True], ids=["in-key-info", "beside"])
+def test_another_recipients_session_key_first_is_passed_over(
+    sp_keys: ServiceProviderKeys, forge: Forge, statement: Statement, beside: bool
+) -> None:
+    """An IdP may encrypt the session key for several SPs; the SP's key fails on the others'."""
+    for_another = Forge(forge.key, forge.impostor.cert_file, forge.impostor)
+    other_key = for_another.encrypted(forge.assertion(statement))
+    body = moved_key(forge.encrypted(forge.assertion(statement)), other_key, beside=beside)
+    decrypted_assertion(sp_keys, forge, statement, body)
+
+
+def test_aes_128_gcm_decrypts(
+    sp_keys: ServiceProviderKeys, forge: Forge, statement: Statement
+) -> None:
+    body = forge.encrypted(forge.assertion(statement), data_alg=XENC11 + "aes128-gcm")
+    decrypted_assertion(sp_keys, forge, statement, body)
+
+
+def test_without_a_session_key_for_the_sp_decryption_fails(
+    sp_keys: ServiceProviderKeys, forge: Forge, statement: Statement
+) -> None:
+    for_another = Forge(forge.key, forge.impostor.cert_file, forge.impostor)
+    response = forge.response(statement, for_another.encrypted(forge.assertion(statement)))
+    with pytest.raises(DecryptError, match=r"^no xenc:EncryptedKey that the SP's key decrypts$"):
+        InProcessCrypto().decrypt(response, str(sp_keys.key_file))
+
+
+def test_a_key_transport_algorithm_as_the_data_algorithm_is_refused(
+    sp_keys: ServiceProviderKeys, forge: Forge, statement: Statement
+) -> None:
+    """rsa-oaep-mgf1p is allowed (for keys); on the EncryptedData it names no symmetric key."""
+    body = forge.encrypted(forge.assertion(statement)).replace(AES256_GCM, RSA_OAEP_MGF1P, 1)
+    with pytest.raises(DecryptError, match=r"^data encryption algorithm not supported$"):
+        InProcessCrypto().decrypt(forge.response(statement, body), str(sp_keys.key_file))
+
+
+def test_an_unreadable_key_or_certificate_fails_the_check(
+    forge: Forge, statement: Statement, tmp_path: Path
+) -> None:
+    missing = str(tmp_path / "missing.pem")
+    signed = forge.assertion(statement)
+    with pytest.raises(SignatureError, match=r"^key unreadable \("):
+        InProcessCrypto().validate_signature(
+            signed, missing, "pem", ASSERTION, statement.assertion_id
+        )
+    with pytest.raises(DecryptError, match=r"^key unreadable \("):
+        InProcessCrypto().decrypt(forge.genuine(statement), missing)
+
+
+def test_the_in_process_backend_takes_only_pem_certificates(
+    forge: Forge, statement: Statement
+) -> None:
+    signed = forge.assertion(statement)
+    cert = str(forge.key.cert_file)
+    with pytest.raises(SignatureError, match=r"^only PEM certificates$"):
+        InProcessCrypto().validate_signature(signed, cert, "der", ASSERTION, statement.assertion_id)
+
+
+@pytest.mark.parametrize("method", ["encrypt", "encrypt_assertion"])
+def test_the_broker_never_encrypts(method: str) -> None:
+    with pytest.raises(EncryptError, match=r"^the broker is an SP: it does not encrypt$"):
+        getattr(InProcessCrypto(), method)("<a/>", "key.pem")
+
+
+def test_the_in_process_backend_reports_the_binding_version() -> None:
+    """pysaml2 logs it; xmlsec1's backend reports the program's."""
+    assert InProcessCrypto().version == metadata.version("xmlsec")
+
+
+# -- ECDSA: only where asked for (IdP metadata may be signed so) ----------------------------------
+
+
+@pytest.fixture(scope="module")
+def ec_pair(tmp_path_factory: pytest.TempPathFactory) -> KeyPair:
+    directory = tmp_path_factory.mktemp("ec-signer")
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ec-signer-TEST-ONLY")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    key_file, cert_file = directory / "ec.key", directory / "ec.crt"
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return KeyPair(key_file=key_file, cert_file=cert_file)
+
+
+def test_an_ecdsa_signature_verifies_only_where_enabled(
+    forge: Forge, statement: Statement, ec_pair: KeyPair
+) -> None:
+    xml = assertion_template(forge, statement).replace(RSA_SHA256, ECDSA_SHA256)
+    signed = forge.sign(xml, statement.assertion_id, ec_pair)
+    element, signature = signed_element(parse(signed), ASSERTION, statement.assertion_id)
+    verify_enveloped(element, signature, str(ec_pair.cert_file), ecdsa=True)
+    with pytest.raises(SignatureError, match=r"^signature not valid \("):
+        verify_enveloped(element, signature, str(ec_pair.cert_file))
+    # and with ECDSA enabled, still only with the certificate's key
+    with pytest.raises(SignatureError, match=r"^signature not valid \("):
+        verify_enveloped(element, signature, str(forge.key.cert_file), ecdsa=True)
+
+
+def test_signing_needs_the_template_of_the_element(sp_keys: ServiceProviderKeys) -> None:
+    """pysaml2 makes the SP metadata's signature template; without one, or with a broken one,
+    the metadata is not signed and start-up says why."""
+    entity = "urn:oasis:names:tc:SAML:2.0:metadata:EntityDescriptor"
+    md = 'xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata"'
+    key = str(sp_keys.key_file)
+    with pytest.raises(SignatureError, match=r"^not one enveloped ds:Signature first in the"):
+        InProcessCrypto().sign_statement(f'<md:EntityDescriptor {md} ID="_m"/>', entity, key, None)
+    broken = (
+        f'<md:EntityDescriptor {md} ID="_m"><ds:Signature xmlns:ds="{DS}"/></md:EntityDescriptor>'
+    )
+    with pytest.raises(SignatureError, match=r"^signing failed \(Error\)$"):
+        InProcessCrypto().sign_statement(broken, entity, key, None)
