@@ -13,6 +13,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -23,12 +24,14 @@ from joserfc.jwk import ECKey, OctKey, RSAKey
 
 from broker.clock import FrozenClock
 from broker.errors import (
+    UpstreamDeniedError,
     UpstreamRequirementError,
     UpstreamResponseError,
     UpstreamUnavailableError,
 )
 from broker.upstream.login_request import UpstreamLogin
-from broker.upstream.oidc import OIDCConnector, UpstreamRedirect
+from broker.upstream.oidc import OIDCConnector, UpstreamRedirect, jwks_signing_keys
+from broker.upstream.oidc_checks import at_hash_problem, id_token_problem, requirement_problem
 from broker.upstream.registry import IdP
 
 ISSUER = "https://op.example/org"
@@ -367,8 +370,9 @@ async def test_userinfo_cannot_override_what_the_id_token_says(
 
 async def test_userinfo_down_is_unavailable(connector: OIDCConnector, op: FakeOP) -> None:
     op.userinfo_status = 500
-    with pytest.raises(UpstreamUnavailableError, match="userinfo"):
+    with pytest.raises(UpstreamUnavailableError) as caught:
         await login(connector, op)
+    assert caught.value.detail == "org: userinfo: HTTP 500"
 
 
 async def test_discovery_without_an_endpoint_is_unavailable(
@@ -427,3 +431,208 @@ async def test_nothing_secret_or_personal_is_logged(
         "eyJ",
     ]
     assert not [s for s in secrets if s in logged]
+
+
+async def test_userinfo_is_asked_only_when_configured_and_advertised(
+    http: httpx.AsyncClient, clock: FrozenClock, op: FakeOP
+) -> None:
+    """The ID token's claims alone: userinfo turned off for the IdP, or not in its discovery."""
+    off = OIDCConnector(make_idp(use_userinfo=False), http, clock, client_secret=SECRET)
+    assert "email" not in (await login(off, op)).claims
+    del op.discovery["userinfo_endpoint"]
+    unadvertised = OIDCConnector(make_idp(), http, clock, client_secret=SECRET)
+    raw = await login(unadvertised, op)
+    assert raw.claims == {
+        "sub": "person-1",
+        "auth_time": int(clock.now()) - 5,
+        "acr": "urn:op:mfa",
+        "amr": ["pwd", "otp"],
+        "name": "Pia Potilas",
+    }
+    assert not [r for r in op.requests if r.url.path.endswith("/userinfo")]
+
+
+def test_the_signing_keys_of_a_jwk_set() -> None:
+    """`sote-broker idps check`: RSA and EC keys not marked for encryption, by kid (joserfc
+    names a key without one by its RFC 7638 thumbprint)."""
+    rsa = RSAKey.generate_key(2048, parameters={"kid": "r1"}).as_dict(private=False)
+    ec_key = ECKey.generate_key("P-256")
+    ec = {k: v for k, v in ec_key.as_dict(private=False).items() if k != "kid"}
+    encrypting = RSAKey.generate_key(2048, parameters={"kid": "e1", "use": "enc"})
+    signing = RSAKey.generate_key(2048, parameters={"kid": "s1", "use": "sig"})
+    octet = OctKey.generate_key(256, parameters={"kid": "o1"}).as_dict(private=True)
+    keys = [rsa, ec, encrypting.as_dict(private=False), signing.as_dict(private=False), octet]
+    assert jwks_signing_keys({"keys": keys}) == ["r1", ec_key.thumbprint(), "s1"]
+    assert jwks_signing_keys({"keys": [{"kty": "RSA"}]}) == []
+    assert jwks_signing_keys({"keys": "none"}) == []
+    assert jwks_signing_keys({}) == []
+
+
+@pytest.mark.parametrize(
+    ("error", "logged"),
+    [
+        ("temporarily_unavailable", "temporarily_unavailable"),
+        ("x" * 65, "(unrecognised)"),
+        ("a b", "(unrecognised)"),
+    ],
+)
+async def test_the_idps_error_code_is_logged_only_when_it_looks_like_one(
+    connector: OIDCConnector, op: FakeOP, error: str, logged: str
+) -> None:
+    redirect = await started(connector, op)
+    with pytest.raises(UpstreamDeniedError) as caught:
+        await connector.finish({"error": error, "state": redirect.saved["state"]}, redirect.saved)
+    assert caught.value.detail == f"org: IdP answered error={logged}"
+
+
+# -- the checks themselves, at their edges (oidc_checks.py) ----------------------------------------
+NOW = 1_800_000_000
+NONCE = "n-0S6_WzA2Mj"
+
+
+def good_claims(**changes: Any) -> dict[str, Any]:
+    claims = {
+        "iss": ISSUER,
+        "aud": CLIENT_ID,
+        "sub": "person-1",
+        "exp": NOW + 300,
+        "iat": NOW,
+        "nonce": NONCE,
+    }
+    return {k: v for k, v in {**claims, **changes}.items() if v is not DROP}
+
+
+def problem(**changes: Any) -> str | None:
+    claims = good_claims(**changes)
+    return id_token_problem(
+        claims, issuer=ISSUER, client_id=CLIENT_ID, nonce=NONCE, now=NOW, skew=60
+    )
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"exp": NOW - 59},
+        {"iat": NOW + 60},
+        {"nbf": NOW + 60},
+        {"nbf": None},
+        {"exp": NOW + 0.5, "iat": NOW - 0.5},
+        {"aud": [CLIENT_ID]},
+        {"aud": [CLIENT_ID, "another"], "azp": CLIENT_ID},
+        {"azp": CLIENT_ID},
+        {"auth_time": NOW - 5, "acr": "loa3", "amr": ["pwd", "otp"]},
+        {"auth_time": 1.5, "amr": []},
+    ],
+)
+def test_id_token_claims_that_pass(changes: dict[str, Any]) -> None:
+    assert problem(**changes) is None
+
+
+@pytest.mark.parametrize(
+    ("changes", "name"),
+    [
+        ({"iss": DROP}, "iss is not the issuer"),
+        ({"aud": 5}, "aud does not contain the client_id"),
+        ({"aud": {CLIENT_ID: 1}}, "aud does not contain the client_id"),
+        ({"aud": []}, "aud does not contain the client_id"),
+        ({"aud": [CLIENT_ID, CLIENT_ID]}, "azp is not the client_id"),
+        ({"exp": NOW - 60}, "exp missing or passed"),
+        ({"exp": True}, "exp missing or passed"),
+        ({"iat": NOW + 61}, "iat missing or in the future"),
+        ({"iat": True}, "iat missing or in the future"),
+        ({"iat": "0"}, "iat missing or in the future"),
+        ({"nbf": NOW + 61}, "nbf in the future"),
+        ({"nbf": "0"}, "nbf in the future"),
+        ({"nonce": 5}, "nonce missing or not this login's"),
+        ({"nonce": NONCE + "x"}, "nonce missing or not this login's"),
+        ({"sub": 5}, "sub missing"),
+        ({"auth_time": None}, "auth_time not a number"),
+        ({"auth_time": False}, "auth_time not a number"),
+        ({"acr": None}, "acr not a string"),
+        ({"amr": None}, "amr not strings"),
+        ({"amr": ["pwd", 1]}, "amr not strings"),
+    ],
+)
+def test_each_id_token_check_names_itself(changes: dict[str, Any], name: str) -> None:
+    assert problem(**changes) == name
+
+
+def test_the_first_failed_check_is_named() -> None:
+    assert problem(iss="x", aud="y", sub=DROP) == "iss is not the issuer"
+    assert problem(exp=NOW - 61, sub=DROP) == "exp missing or passed"
+
+
+def left_half(alg_hash: str, token: str) -> str:
+    digest = hashlib.new(alg_hash, token.encode()).digest()
+    return base64.urlsafe_b64encode(digest[: len(digest) // 2]).rstrip(b"=").decode()
+
+
+@pytest.mark.parametrize(
+    ("alg", "hash_name"),
+    [
+        ("RS256", "sha256"),
+        ("ES256", "sha256"),
+        ("PS384", "sha384"),
+        ("ES384", "sha384"),
+        ("RS512", "sha512"),
+        ("EdDSA", "sha512"),
+    ],
+)
+def test_at_hash_uses_the_hash_of_the_alg(alg: str, hash_name: str) -> None:
+    token = "at-" + "y" * 40
+    assert at_hash_problem({"at_hash": left_half(hash_name, token)}, alg, token) is None
+    other = "sha256" if hash_name != "sha256" else "sha384"
+    wrong = {"at_hash": left_half(other, token)}
+    assert at_hash_problem(wrong, alg, token) == "at_hash does not match the access token"
+
+
+def test_at_hash_refusals() -> None:
+    token = "at-" + "y" * 40
+    good = left_half("sha256", token)
+    assert at_hash_problem({}, "RS256", token) is None
+    assert at_hash_problem({"at_hash": good}, "HS1", token) == "at_hash with an unknown alg"
+    assert at_hash_problem({"at_hash": good}, None, token) == "at_hash with an unknown alg"
+    unmatched = "at_hash does not match the access token"
+    assert at_hash_problem({"at_hash": good + "A"}, "RS256", token) == unmatched
+    assert at_hash_problem({"at_hash": 5}, "RS256", token) == unmatched
+    # a token outside ASCII (RFC 6750 allows none) is hashed with "?" for each odd character
+    assert at_hash_problem({"at_hash": left_half("sha256", "t?k")}, "RS256", "tök") is None
+
+
+@dataclass(frozen=True)
+class Asked:
+    prompt: tuple[str, ...] = ()
+    max_age: int | None = None
+    acr_values: tuple[str, ...] = ()
+    started_at: float = NOW - 100
+
+
+def unmet(asked: Asked, auth_time: Any, acr: str | None = "loa2") -> str | None:
+    return requirement_problem(asked, auth_time, acr, now=NOW, skew=60)
+
+
+def test_what_the_portal_asked_at_its_edges() -> None:
+    login, aged = Asked(prompt=("login",)), Asked(max_age=600)
+    assert unmet(Asked(), None) is None
+    assert unmet(Asked(prompt=("consent",)), None) is None
+    assert unmet(login, NOW - 160) is None  # started 100 s ago, 60 s of skew
+    assert unmet(login, NOW - 161) == (
+        "prompt=login, but the IdP did not authenticate the person again"
+    )
+    assert unmet(login, None) == "no auth_time, though prompt=login or max_age was asked"
+    assert unmet(aged, "1") == "no auth_time, though prompt=login or max_age was asked"
+    assert unmet(Asked(max_age=0), NOW - 60) is None
+    assert unmet(aged, NOW - 660) is None
+    assert unmet(aged, NOW - 661) == "authentication older than max_age"
+    assert unmet(Asked(prompt=("login",), max_age=10), NOW - 71) == (
+        "authentication older than max_age"
+    )
+    assert unmet(aged, NOW - 10_000, "loa2") == "authentication older than max_age"
+
+
+def test_acr_must_be_among_the_requested() -> None:
+    assert unmet(Asked(acr_values=("loa2", "loa3")), None, "loa3") is None
+    asked = Asked(acr_values=("loa3",))
+    assert unmet(asked, None, "loa2") == "acr loa2 is not among the requested acr_values"
+    assert unmet(asked, None, None) == "acr None is not among the requested acr_values"
