@@ -7,6 +7,7 @@ The end-to-end behaviour against a real OP is in test_oidc_connector.py.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -24,6 +25,7 @@ from joserfc.jwk import ECKey, OctKey, RSAKey
 
 from broker.clock import FrozenClock
 from broker.errors import (
+    TransactionError,
     UpstreamDeniedError,
     UpstreamRequirementError,
     UpstreamResponseError,
@@ -61,6 +63,7 @@ class FakeOP:
         self.token_extra: dict[str, Any] = {}
         self.userinfo: dict[str, Any] = {"sub": "person-1", "email": "p@example.fi"}
         self.userinfo_status = 200
+        self.jwks: dict[str, Any] | None = None
         self.requests: list[httpx.Request] = []
         self.access_token = "at-" + "x" * 40
 
@@ -70,7 +73,8 @@ class FakeOP:
         if path == "/.well-known/openid-configuration":
             return httpx.Response(200, json=self.discovery)
         if path == "/jwks":
-            return httpx.Response(200, json={"keys": [self.key.as_dict(private=False)]})
+            keys = {"keys": [self.key.as_dict(private=False)]}
+            return httpx.Response(200, json=self.jwks or keys)
         if path == "/token":
             return self.token_response or httpx.Response(200, json=self.tokens())
         if path == "/userinfo":
@@ -636,3 +640,287 @@ def test_acr_must_be_among_the_requested() -> None:
     asked = Asked(acr_values=("loa3",))
     assert unmet(asked, None, "loa2") == "acr loa2 is not among the requested acr_values"
     assert unmet(asked, None, None) == "acr None is not among the requested acr_values"
+
+
+# -- the connector's refusals, each by its exact detail (what the log says about the IdP) ---------
+def detail_of(caught: pytest.ExceptionInfo[Exception]) -> str:
+    return str(getattr(caught.value, "detail", caught.value))
+
+
+async def test_the_authorization_request_carries_256_bits_and_a_long_verifier(
+    connector: OIDCConnector, op: FakeOP
+) -> None:
+    redirect = await started(connector, op)
+    saved = redirect.saved
+    assert (len(saved["state"]), len(saved["nonce"]), len(saved["code_verifier"])) == (43, 43, 64)
+    query = dict(parse_qsl(urlsplit(redirect.url).query))
+    assert query["scope"] == "openid profile email"  # the defaults, openid first
+    assert redirect.url.startswith(f"{ISSUER}/authorize?")
+
+
+async def test_openid_is_asked_first_even_if_not_configured(
+    http: httpx.AsyncClient, clock: FrozenClock, op: FakeOP
+) -> None:
+    idp = make_idp(scopes=["email", "openid", "email"])
+    connector = OIDCConnector(idp, http, clock, client_secret=SECRET)
+    query = dict(parse_qsl(urlsplit((await started(connector, op)).url).query))
+    assert query["scope"] == "openid email"
+    assert "max_age" not in query
+    zero = await started(connector, op, max_age=0)  # 0 asks for a new authentication
+    assert dict(parse_qsl(urlsplit(zero.url).query))["max_age"] == "0"
+
+
+async def test_client_secret_post_sends_the_credentials_in_the_form_only(
+    http: httpx.AsyncClient, clock: FrozenClock, op: FakeOP
+) -> None:
+    idp = make_idp(token_endpoint_auth_method="client_secret_post")
+    await login(OIDCConnector(idp, http, clock, client_secret=SECRET), op)
+    request = next(r for r in op.requests if r.url.path.endswith("/token"))
+    form = dict(parse_qsl(request.content.decode()))
+    assert (form["client_id"], form["client_secret"]) == (CLIENT_ID, SECRET)
+    assert "authorization" not in request.headers
+
+
+@pytest.mark.parametrize(
+    ("saved", "why"),
+    [
+        ({"nonce": ""}, "malformed"),
+        ({"state": 5}, "malformed"),
+        ({"redirect_uri": None}, "malformed"),
+        ({"idp": "another"}, "for another"),
+    ],
+)
+async def test_saved_state_that_is_not_this_connectors_is_refused(
+    connector: OIDCConnector, op: FakeOP, saved: dict[str, Any], why: str
+) -> None:
+    redirect = await started(connector, op)
+    with pytest.raises(TransactionError) as caught:
+        await connector.finish(callback(redirect), {**redirect.saved, **saved})
+    expected = {
+        "malformed": "org: saved upstream login state is malformed",
+        "for another": "org: saved upstream login state is for another",
+    }
+    assert detail_of(caught) == expected[why]
+
+
+@pytest.mark.parametrize(
+    ("params", "error", "detail"),
+    [
+        ({"state": ""}, UpstreamResponseError, "org: callback state missing or not this login's"),
+        (
+            {"iss": ISSUER + "/"},
+            UpstreamResponseError,
+            "org: callback iss is not the issuer (RFC 9207)",
+        ),
+        ({"code": ""}, UpstreamResponseError, "org: callback without code"),
+        ({"error": "access_denied"}, UpstreamDeniedError, "org: IdP answered error=access_denied"),
+    ],
+)
+async def test_callback_refusals(
+    connector: OIDCConnector,
+    op: FakeOP,
+    params: dict[str, str],
+    error: type[Exception],
+    detail: str,
+) -> None:
+    redirect = await started(connector, op)
+    with pytest.raises(error) as caught:
+        await connector.finish({**callback(redirect), **params}, redirect.saved)
+    assert detail_of(caught) == detail
+
+
+async def test_an_advertised_iss_parameter_is_required(
+    http: httpx.AsyncClient, clock: FrozenClock, op: FakeOP
+) -> None:
+    op.discovery["authorization_response_iss_parameter_supported"] = "true"  # not JSON true
+    loose = OIDCConnector(make_idp(), http, clock, client_secret=SECRET)
+    assert (await login(loose, op)).subject == "person-1"
+    op.discovery["authorization_response_iss_parameter_supported"] = True
+    strict = OIDCConnector(make_idp(), http, clock, client_secret=SECRET)
+    redirect = await started(strict, op)
+    with pytest.raises(UpstreamResponseError) as caught:
+        await strict.finish(callback(redirect), redirect.saved)
+    assert detail_of(caught) == "org: callback without iss (RFC 9207)"
+    assert (await strict.finish(callback(redirect, iss=ISSUER), redirect.saved)).subject
+
+
+@pytest.mark.parametrize(
+    ("extra", "detail"),
+    [
+        ({"id_token": ""}, "org: token response without id_token"),
+        ({"id_token": 5}, "org: token response without id_token"),
+        ({"access_token": ""}, "org: token response without access_token"),
+        ({"access_token": 5}, "org: token response without access_token"),
+        ({"token_type": None}, "org: token_type is not Bearer"),
+        ({"token_type": "mac"}, "org: token_type is not Bearer"),
+        ({"id_token": "not.a.jwt"}, "org: id_token malformed"),
+    ],
+)
+async def test_token_response_refusals(
+    connector: OIDCConnector, op: FakeOP, extra: dict[str, Any], detail: str
+) -> None:
+    op.token_extra = extra
+    with pytest.raises(UpstreamResponseError) as caught:
+        await login(connector, op)
+    assert detail_of(caught) == detail
+
+
+async def test_token_type_is_case_insensitive(connector: OIDCConnector, op: FakeOP) -> None:
+    op.token_extra = {"token_type": "bearer"}  # RFC 6749 §5.1
+    assert (await login(connector, op)).subject == "person-1"
+
+
+async def test_signature_refusals_by_their_detail(connector: OIDCConnector, op: FakeOP) -> None:
+    op.sign_with = RSAKey.generate_key(2048, parameters={"kid": "k1"})
+    with pytest.raises(UpstreamResponseError) as caught:
+        await login(connector, op)
+    assert detail_of(caught) == "org: id_token signature invalid"
+    op.header = {"alg": "HS256"}
+    op.sign_with = OctKey.generate_key(256, parameters={"kid": "k1"})
+    with pytest.raises(UpstreamResponseError) as caught:
+        await login(connector, op)
+    assert detail_of(caught) == "org: id_token alg not allowed"
+    op.sign_with, op.header = RSAKey.generate_key(2048, parameters={"kid": "k9"}), {"kid": "k9"}
+    with pytest.raises(UpstreamResponseError) as caught:
+        await login(connector, op)
+    assert detail_of(caught) == "org: id_token kid unknown"
+    op.header, op.sign_with, op.claims = {}, None, {"aud": "x"}
+    with pytest.raises(UpstreamResponseError) as caught:
+        await login(connector, op)
+    assert detail_of(caught) == "org: id_token aud does not contain the client_id"
+
+
+async def test_requirement_refusal_detail(connector: OIDCConnector, op: FakeOP) -> None:
+    with pytest.raises(UpstreamRequirementError) as caught:
+        await login(connector, op, acr_values=["loa4"])
+    assert detail_of(caught) == "org: acr loa3 is not among the requested acr_values"
+
+
+async def test_userinfo_of_another_person_detail(connector: OIDCConnector, op: FakeOP) -> None:
+    op.userinfo = {"sub": "person-2"}
+    with pytest.raises(UpstreamResponseError) as caught:
+        await login(connector, op)
+    assert detail_of(caught) == "org: userinfo sub is not the id_token sub"
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "detail"),
+    [
+        (
+            {"issuer": ISSUER + "/"},
+            UpstreamResponseError,
+            "org: discovery issuer is not the issuer",
+        ),
+        (
+            {"authorization_endpoint": ""},
+            UpstreamUnavailableError,
+            "org: discovery without authorization_endpoint",
+        ),
+        ({"token_endpoint": 5}, UpstreamUnavailableError, "org: discovery without token_endpoint"),
+        ({"jwks_uri": None}, UpstreamUnavailableError, "org: discovery without jwks_uri"),
+    ],
+)
+async def test_discovery_refusals(
+    connector: OIDCConnector,
+    op: FakeOP,
+    change: dict[str, Any],
+    error: type[Exception],
+    detail: str,
+) -> None:
+    op.discovery.update(change)
+    with pytest.raises(error) as caught:
+        await connector.start(UpstreamLogin(redirect_uri=CALLBACK))
+    assert detail_of(caught) == detail
+
+
+async def test_production_takes_https_endpoints_and_refuses_a_plain_one(
+    http: httpx.AsyncClient, clock: FrozenClock, op: FakeOP
+) -> None:
+    production = OIDCConnector(make_idp(), http, clock, client_secret=SECRET, https_only=True)
+    assert (await login(production, op)).subject == "person-1"
+    op.discovery["userinfo_endpoint"] = "http://op.example/org/userinfo"
+    again = OIDCConnector(make_idp(), http, clock, client_secret=SECRET, https_only=True)
+    with pytest.raises(UpstreamResponseError) as caught:
+        await again.start(UpstreamLogin(redirect_uri=CALLBACK))
+    assert detail_of(caught) == "org: discovery: userinfo_endpoint is not https"
+
+
+async def test_a_jwks_that_is_not_a_jwk_set_is_unavailable(
+    connector: OIDCConnector, op: FakeOP
+) -> None:
+    op.jwks = {"keys": [{"kty": "RSA"}]}
+    with pytest.raises(UpstreamUnavailableError) as caught:
+        await login(connector, op)
+    assert detail_of(caught) == "org: jwks is not a JWK Set"
+
+
+@pytest.mark.parametrize(
+    ("response", "error", "detail"),
+    [
+        (httpx.Response(300, json={}), UpstreamUnavailableError, "org: token: HTTP 300"),
+        (httpx.Response(399, json={}), UpstreamUnavailableError, "org: token: HTTP 399"),
+        (httpx.Response(199, json={}), UpstreamUnavailableError, "org: token: HTTP 199"),
+        (httpx.Response(500, json={}), UpstreamUnavailableError, "org: token: HTTP 500"),
+        (
+            httpx.Response(499, json={"error": "slow_down"}),
+            UpstreamResponseError,
+            "org: token: HTTP 499, error=slow_down",
+        ),
+        (
+            httpx.Response(400, json={"error": 5}),
+            UpstreamResponseError,
+            "org: token: HTTP 400, error=(unrecognised)",
+        ),
+        (httpx.Response(200, text="{"), UpstreamUnavailableError, "org: token: HTTP 200, not JSON"),
+        (
+            httpx.Response(200, json=[]),
+            UpstreamUnavailableError,
+            "org: token: HTTP 200, not a JSON object",
+        ),
+        (
+            httpx.Response(299, json={}),
+            UpstreamResponseError,
+            "org: token response without id_token",
+        ),
+    ],
+)
+async def test_http_answers_by_status(
+    connector: OIDCConnector,
+    op: FakeOP,
+    response: httpx.Response,
+    error: type[Exception],
+    detail: str,
+) -> None:
+    op.token_response = response
+    with pytest.raises(error) as caught:
+        await login(connector, op)
+    assert detail_of(caught) == detail
+
+
+async def test_an_unreachable_idp_is_named_by_the_failure(clock: FrozenClock, op: FakeOP) -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(refuse)) as http:
+        connector = OIDCConnector(make_idp(), http, clock, client_secret=SECRET)
+        with pytest.raises(UpstreamUnavailableError) as caught:
+            await connector.start(UpstreamLogin(redirect_uri=CALLBACK))
+    assert detail_of(caught) == "org: discovery: ConnectError"
+
+
+async def test_discovery_is_kept_for_exactly_its_ttl(
+    http: httpx.AsyncClient, clock: FrozenClock, op: FakeOP
+) -> None:
+    connector = OIDCConnector(make_idp(), http, clock, client_secret=SECRET, metadata_ttl=600)
+
+    def discoveries() -> int:
+        return sum(r.url.path.endswith("/openid-configuration") for r in op.requests)
+
+    await asyncio.gather(*(started(connector, op) for _ in range(3)))
+    assert discoveries() == 1
+    clock.advance(599)
+    await started(connector, op)
+    assert discoveries() == 1
+    clock.advance(1)
+    await started(connector, op)
+    assert discoveries() == 2
