@@ -924,3 +924,24 @@ async def test_discovery_is_kept_for_exactly_its_ttl(
     clock.advance(1)
     await started(connector, op)
     assert discoveries() == 2
+
+
+async def test_what_the_log_says_of_a_login_and_of_a_key_rotation(
+    connector: OIDCConnector, op: FakeOP, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Operators follow an IdP's logins and key rotations by these lines (nothing personal)."""
+    with caplog.at_level(logging.INFO, logger="broker.upstream.oidc"):
+        await login(connector, op)
+        op.key = RSAKey.generate_key(2048, parameters={"kid": "k2", "alg": "RS256"})
+        op.header = {"kid": "k2"}
+        await login(connector, op)
+    assert [r.getMessage() for r in caplog.records] == [
+        "idp org: discovery document fetched",
+        "idp org: authorization request ready",
+        "idp org: JWKS fetched",
+        "idp org: login verified (acr loa3)",
+        "idp org: authorization request ready",
+        "idp org: id_token kid not in the cached JWKS; fetching it again",
+        "idp org: JWKS fetched",
+        "idp org: login verified (acr loa3)",
+    ]
