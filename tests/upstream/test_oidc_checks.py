@@ -64,6 +64,8 @@ class FakeOP:
         self.userinfo: dict[str, Any] = {"sub": "person-1", "email": "p@example.fi"}
         self.userinfo_status = 200
         self.jwks: dict[str, Any] | None = None
+        self.jwks_status = 200
+        self.on_token: Any = None
         self.requests: list[httpx.Request] = []
         self.access_token = "at-" + "x" * 40
 
@@ -74,8 +76,10 @@ class FakeOP:
             return httpx.Response(200, json=self.discovery)
         if path == "/jwks":
             keys = {"keys": [self.key.as_dict(private=False)]}
-            return httpx.Response(200, json=self.jwks or keys)
+            return httpx.Response(self.jwks_status, json=self.jwks or keys)
         if path == "/token":
+            if self.on_token:
+                self.on_token()
             return self.token_response or httpx.Response(200, json=self.tokens())
         if path == "/userinfo":
             return httpx.Response(self.userinfo_status, json=self.userinfo)
@@ -944,4 +948,27 @@ async def test_what_the_log_says_of_a_login_and_of_a_key_rotation(
         "idp org: id_token kid not in the cached JWKS; fetching it again",
         "idp org: JWKS fetched",
         "idp org: login verified (acr loa3)",
+    ]
+
+
+async def test_a_jwks_endpoint_down_is_named(connector: OIDCConnector, op: FakeOP) -> None:
+    op.jwks_status = 503
+    with pytest.raises(UpstreamUnavailableError) as caught:
+        await login(connector, op)
+    assert detail_of(caught) == "org: jwks: HTTP 503"
+
+
+async def test_discovery_that_expires_during_a_login_is_fetched_again_for_the_keys(
+    http: httpx.AsyncClient, clock: FrozenClock, op: FakeOP
+) -> None:
+    connector = OIDCConnector(make_idp(), http, clock, client_secret=SECRET, metadata_ttl=600)
+    op.on_token = lambda: clock.advance(600)  # the TTL ends while the code is redeemed
+    assert (await login(connector, op)).subject == "person-1"
+    paths = [r.url.path.removeprefix("/org") for r in op.requests]
+    assert paths == [
+        "/.well-known/openid-configuration",
+        "/token",
+        "/.well-known/openid-configuration",
+        "/jwks",
+        "/userinfo",
     ]
