@@ -972,3 +972,16 @@ async def test_discovery_that_expires_during_a_login_is_fetched_again_for_the_ke
         "/jwks",
         "/userinfo",
     ]
+
+
+async def test_basic_credentials_are_form_encoded_slashes_too(
+    http: httpx.AsyncClient, clock: FrozenClock, op: FakeOP
+) -> None:
+    """RFC 6749 §2.3.1: client_id and secret form-encoded before Basic; a client_id may be a URL."""
+    idp = make_idp(client_id="https://broker.test/sp")
+    op.claims = {"aud": "https://broker.test/sp"}
+    await login(OIDCConnector(idp, http, clock, client_secret="a/b:c d"), op)
+    request = next(r for r in op.requests if r.url.path.endswith("/token"))
+    scheme, _, encoded = request.headers["authorization"].partition(" ")
+    credentials = base64.b64decode(encoded).decode()
+    assert (scheme, credentials) == ("Basic", "https%3A%2F%2Fbroker.test%2Fsp:a%2Fb%3Ac%20d")
