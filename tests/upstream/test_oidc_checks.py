@@ -985,3 +985,14 @@ async def test_basic_credentials_are_form_encoded_slashes_too(
     scheme, _, encoded = request.headers["authorization"].partition(" ")
     credentials = base64.b64decode(encoded).decode()
     assert (scheme, credentials) == ("Basic", "https%3A%2F%2Fbroker.test%2Fsp:a%2Fb%3Ac%20d")
+
+
+async def test_discovery_that_expires_before_the_callback_is_fetched_again(
+    http: httpx.AsyncClient, clock: FrozenClock, op: FakeOP
+) -> None:
+    connector = OIDCConnector(make_idp(), http, clock, client_secret=SECRET, metadata_ttl=600)
+    redirect = await started(connector, op)
+    clock.advance(600)  # the person took ten minutes at the IdP
+    assert (await connector.finish(callback(redirect), redirect.saved)).subject == "person-1"
+    paths = [r.url.path.removeprefix("/org") for r in op.requests]
+    assert paths[:3] == ["/.well-known/openid-configuration"] * 2 + ["/token"]
