@@ -996,3 +996,19 @@ async def test_discovery_that_expires_before_the_callback_is_fetched_again(
     assert (await connector.finish(callback(redirect), redirect.saved)).subject == "person-1"
     paths = [r.url.path.removeprefix("/org") for r in op.requests]
     assert paths[:3] == ["/.well-known/openid-configuration"] * 2 + ["/token"]
+
+
+async def test_a_plain_login_asks_nothing_optional(connector: OIDCConnector, op: FakeOP) -> None:
+    redirect = await started(connector, op)
+    saved = redirect.saved
+    verifier = hashlib.sha256(saved["code_verifier"].encode()).digest()
+    assert dict(parse_qsl(urlsplit(redirect.url).query)) == {
+        "response_type": "code",
+        "client_id": CLIENT_ID,
+        "redirect_uri": CALLBACK,
+        "scope": "openid profile email",
+        "state": saved["state"],
+        "nonce": saved["nonce"],
+        "code_challenge": base64.urlsafe_b64encode(verifier).rstrip(b"=").decode(),
+        "code_challenge_method": "S256",
+    }
