@@ -1012,3 +1012,12 @@ async def test_a_plain_login_asks_nothing_optional(connector: OIDCConnector, op:
         "code_challenge": base64.urlsafe_b64encode(verifier).rstrip(b"=").decode(),
         "code_challenge_method": "S256",
     }
+
+
+def test_an_unpadded_at_hash_may_end_in_any_character() -> None:
+    """A SHA-384 half is 24 bytes, 32 base64url characters without padding: the last may be
+    any of them (here an X), and only "=" is stripped."""
+    token = next(
+        t for t in (f"at-{i}" for i in range(10_000)) if left_half("sha384", t).endswith("X")
+    )
+    assert at_hash_problem({"at_hash": left_half("sha384", token)}, "RS384", token) is None
