@@ -1021,3 +1021,14 @@ def test_an_unpadded_at_hash_may_end_in_any_character() -> None:
         t for t in (f"at-{i}" for i in range(10_000)) if left_half("sha384", t).endswith("X")
     )
     assert at_hash_problem({"at_hash": left_half("sha384", token)}, "RS384", token) is None
+
+
+async def test_discovery_is_kept_an_hour_by_default(
+    connector: OIDCConnector, op: FakeOP, clock: FrozenClock
+) -> None:
+    await started(connector, op)
+    clock.advance(3599)
+    await started(connector, op)
+    clock.advance(1)
+    await started(connector, op)
+    assert [r.url.path for r in op.requests].count("/org/.well-known/openid-configuration") == 2
