@@ -17,6 +17,7 @@ from broker.store.sqlite import SQLiteStore
 from mock_idps.oidc_idp.config import load_config
 from mock_idps.org_saml_idp.config import load_organisations
 from tests.flows.suomifi import continued
+from tests.flows.test_logout import LOGGED_OUT
 from tests.jwt_tools import jwt_parts
 from tests.login_walk import choose, choose_organisation, register_if_new, upstream_login
 from tests.mock_idps.saml_sp import form_action, hidden, posted_response
@@ -317,3 +318,31 @@ async def organisations_on_page(world: OrgSAMLWorld, group: str) -> list[str]:
         await choose(browser, world.broker.url, "/login/group", group)
         page = await browser.get(world.broker.url + "/login/organisation")
     return re.findall(r'<button type="submit" name="choice" value="([^"]+)"', page.text)
+
+
+async def test_logout_after_an_organisation_without_single_logout_ends_at_the_portal(
+    org_saml_world: OrgSAMLWorld, browser: httpx.AsyncClient
+) -> None:
+    """The mock organisation IdPs publish no SingleLogoutService: the portal's logout ends the
+    broker's session and returns to the portal (pysaml2 raised UnsupportedBinding, a 500)."""
+    world = org_saml_world
+    await world.broker.add_client()
+    client = portal_client(world.broker)
+    auth = await start(client)
+    sso_url = await to_saml_idp(browser, world, auth.url, "oys")
+    back = await back_to_broker(
+        browser, world, await at_the_idp(browser, sso_url, EXPECTED["oys"][0])
+    )
+    token = await redeem(client, auth, callback_params(back.headers["location"])["code"])
+    logout = await browser.get(
+        world.broker.url + "/end_session",
+        params={
+            "id_token_hint": token["id_token"],
+            "post_logout_redirect_uri": LOGGED_OUT,
+            "state": "bye",
+        },
+    )
+    assert logout.status_code == 303, logout.text
+    assert logout.headers["location"] == LOGGED_OUT + "?state=bye"
+    silent = await browser.get((await start(client, prompt="none")).url)
+    assert callback_params(silent.headers["location"])["error"] == "login_required"

@@ -29,6 +29,7 @@ from broker.upstream.saml.idp_metadata import IdPClient
 from broker.upstream.saml.pysaml2 import (
     BINDING_HTTP_REDIRECT,
     NAMEID_FORMAT_ENTITY,
+    UnsupportedBinding,
     saml,
     samlp,
     str_to_time,
@@ -68,11 +69,16 @@ class SingleLogout:
     clock_skew: int = 60
 
     def endpoint(self) -> tuple[str, str] | None:
-        """(Location, ResponseLocation) of the IdP's HTTP-Redirect SingleLogoutService."""
-        services = self.idp.client.metadata.single_logout_service(
-            self.idp.entity_id, BINDING_HTTP_REDIRECT, "idpsso"
-        )
-        for service in services or ():
+        """(Location, ResponseLocation) of the IdP's HTTP-Redirect SingleLogoutService, or None
+        (pysaml2 raises when the metadata has none, or only with other bindings: the mock
+        organisation IdPs publish none, and a portal's logout after their logins was a 500)."""
+        try:
+            services = self.idp.client.metadata.single_logout_service(
+                self.idp.entity_id, BINDING_HTTP_REDIRECT, "idpsso"
+            )
+        except UnsupportedBinding:
+            return None
+        for service in services:
             if location := service.get("location"):
                 return str(location), str(service.get("response_location") or location)
         return None

@@ -23,6 +23,7 @@ with warnings.catch_warnings():
         StatusNoPassive,
         StatusRequestDenied,
     )
+    from saml2.s_utils import UnsupportedBinding
     from saml2.saml import (
         NAME_FORMAT_URI,
         NAMEID_FORMAT_ENTITY,
@@ -71,6 +72,7 @@ __all__ = [
     "StatusNoAuthnContext",
     "StatusNoPassive",
     "StatusRequestDenied",
+    "UnsupportedBinding",
     "algsupport",
     "entity_descriptor",
     "import_rsa_key_from_file",

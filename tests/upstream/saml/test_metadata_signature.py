@@ -1,0 +1,192 @@
+"""`check_metadata_signature`'s rules that come before any cryptography (the shape of the root's
+signature) and the configured certificates' validity period with the clock skew, each by its exact
+refusal. The signatures themselves, made by xmlsec1, are checked in test_metadata.py."""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+
+from broker.errors import UpstreamUnavailableError
+from broker.upstream.saml.metadata_document import parse_metadata
+from broker.upstream.saml.metadata_signature import check_metadata_signature
+
+MD = "urn:oasis:names:tc:SAML:2.0:metadata"
+DS = "http://www.w3.org/2000/09/xmldsig#"
+EXC = "http://www.w3.org/2001/10/xml-exc-c14n#"
+INCLUSIVE = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
+ENVELOPED = DS + "enveloped-signature"
+XPATH = "http://www.w3.org/TR/1999/REC-xpath-19991116"
+RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+RSA_SHA1 = DS + "rsa-sha1"
+SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
+NOT_BEFORE = datetime.datetime(2027, 1, 1, tzinfo=datetime.UTC)
+NOT_AFTER = datetime.datetime(2028, 1, 1, tzinfo=datetime.UTC)
+SKEW = 60
+
+
+def reference(
+    uri: str = "#_m", transforms: tuple[str, ...] = (ENVELOPED, EXC), digest: str = SHA256
+) -> str:
+    steps = "".join(f'<ds:Transform Algorithm="{t}"/>' for t in transforms)
+    return (
+        f'<ds:Reference URI="{uri}"><ds:Transforms>{steps}</ds:Transforms>'
+        f'<ds:DigestMethod Algorithm="{digest}"/><ds:DigestValue>AA==</ds:DigestValue>'
+        "</ds:Reference>"
+    )
+
+
+def signature(
+    c14n: str | None = EXC, method: str = RSA_SHA256, references: str | None = None
+) -> str:
+    canonical = f'<ds:CanonicalizationMethod Algorithm="{c14n}"/>' if c14n else ""
+    refs = reference() if references is None else references
+    return (
+        f'<ds:Signature xmlns:ds="{DS}"><ds:SignedInfo>{canonical}'
+        f'<ds:SignatureMethod Algorithm="{method}"/>{refs}</ds:SignedInfo>'
+        "<ds:SignatureValue>AA==</ds:SignatureValue></ds:Signature>"
+    )
+
+
+def metadata(
+    signatures: str = "", *, tag: str = "EntityDescriptor", id_attribute: str = ' ID="_m"'
+) -> str:
+    return (
+        f'<md:{tag} xmlns:md="{MD}"{id_attribute} entityID="https://idp.test">{signatures}'
+        f'<md:IDPSSODescriptor protocolSupportEnumeration="x"/></md:{tag}>'
+    )
+
+
+def certificate(directory: Path, name: str = "signer") -> Path:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(NOT_BEFORE)
+        .not_valid_after(NOT_AFTER)
+        .sign(key, hashes.SHA256())
+    )
+    path = directory / f"{name}.crt"
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return path
+
+
+@pytest.fixture(scope="module")
+def cert(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return certificate(tmp_path_factory.mktemp("metadata-signer"))
+
+
+def refusal(xml: str, certificates: list[Path], now: datetime.datetime) -> str:
+    with pytest.raises(UpstreamUnavailableError) as caught:
+        check_metadata_signature(
+            "org",
+            xml.encode(),
+            parse_metadata("org", xml.encode()),
+            certificates,
+            now=now.timestamp(),
+            skew=SKEW,
+            backend="xmlsec",
+        )
+    prefix = "org: metadata signature: "
+    assert caught.value.detail.startswith(prefix)
+    return caught.value.detail.removeprefix(prefix)
+
+
+WITHIN = datetime.datetime(2027, 6, 1, tzinfo=datetime.UTC)
+BAD_SIGNATURE = "not valid by any configured certificate"
+
+
+@pytest.mark.parametrize(
+    ("xml", "problem"),
+    [
+        (
+            metadata(signature(), tag="AffiliationDescriptor"),
+            "the root is not an EntityDescriptor or EntitiesDescriptor",
+        ),
+        (metadata(signature(), id_attribute=""), "the root has no ID to sign"),
+        (metadata(signature(), id_attribute=' ID=""'), "the root has no ID to sign"),
+        (
+            metadata(signature() + '<md:Extensions ID="_m"/>'),
+            "the root's ID is not unique",
+        ),
+        (metadata(), "missing"),
+        (metadata(signature() + signature()), "2 signatures on the root, wanted one"),
+        (
+            metadata(f'<ds:Signature xmlns:ds="{DS}"/>'),
+            "no SignedInfo",
+        ),
+        (metadata(signature(c14n=INCLUSIVE)), "canonicalisation not exclusive c14n"),
+        (metadata(signature(c14n=None)), "canonicalisation not exclusive c14n"),
+        (metadata(signature(method=RSA_SHA1)), "weak or unknown signature algorithm"),
+        (metadata(signature(references="")), "0 references, wanted one"),
+        (
+            metadata(signature(references=reference() + reference())),
+            "2 references, wanted one",
+        ),
+        (metadata(signature(references=reference("#_other"))), "the reference is not to the root"),
+        (metadata(signature(references=reference(""))), "the reference is not to the root"),
+        (
+            metadata(signature(references=reference(transforms=(EXC,)))),
+            "transforms other than enveloped-signature and exclusive c14n",
+        ),
+        (
+            metadata(signature(references=reference(transforms=(ENVELOPED, EXC, XPATH)))),
+            "transforms other than enveloped-signature and exclusive c14n",
+        ),
+        (
+            metadata(signature(references=reference(digest=DS + "sha1"))),
+            "weak or unknown digest algorithm",
+        ),
+    ],
+)
+def test_the_shape_of_the_roots_signature(xml: str, problem: str, cert: Path) -> None:
+    assert refusal(xml, [cert], WITHIN) == problem
+
+
+@pytest.mark.parametrize(
+    "xml",
+    [
+        metadata(signature()),
+        metadata(signature(), tag="EntitiesDescriptor"),
+        metadata(signature(c14n=EXC + "WithComments")),
+        metadata(signature(references=reference(transforms=(ENVELOPED,)))),
+        metadata(signature(references=reference(transforms=(EXC + "WithComments", ENVELOPED)))),
+    ],
+)
+def test_an_acceptable_shape_goes_on_to_the_cryptography(xml: str, cert: Path) -> None:
+    assert refusal(xml, [cert], WITHIN) == BAD_SIGNATURE
+
+
+@pytest.mark.parametrize(
+    ("now", "within"),
+    [
+        (NOT_BEFORE - datetime.timedelta(seconds=SKEW), True),
+        (NOT_BEFORE - datetime.timedelta(seconds=SKEW + 1), False),
+        (NOT_AFTER + datetime.timedelta(seconds=SKEW), True),
+        (NOT_AFTER + datetime.timedelta(seconds=SKEW + 1), False),
+    ],
+)
+def test_a_certificate_counts_within_its_validity_and_the_skew(
+    now: datetime.datetime, within: bool, cert: Path
+) -> None:
+    outside = "no configured certificate is within its validity period (expired, or not yet valid)"
+    assert refusal(metadata(signature()), [cert], now) == (BAD_SIGNATURE if within else outside)
+
+
+def test_an_unusable_certificate_is_named_in_the_refusal(cert: Path, tmp_path: Path) -> None:
+    missing, garbage = tmp_path / "missing.crt", tmp_path / "garbage.crt"
+    garbage.write_text("not a certificate")
+    xml = metadata(signature())
+    assert refusal(xml, [cert, missing], WITHIN) == BAD_SIGNATURE + " within its validity period"
+    assert refusal(xml, [garbage, cert], WITHIN) == BAD_SIGNATURE + " within its validity period"
+    assert refusal(xml, [cert, cert], WITHIN) == BAD_SIGNATURE
