@@ -248,9 +248,13 @@ async def test_a_session_by_an_idp_the_portal_does_not_offer_answers_nothing(
     tx = await at_hus(parts)
     first = await parts.journey.upstream_callback(tx, {"code": "c"})
     assert first.session is not None
-    await parts.add_portal("other", idps=("suomifi",))
+    for policy in ({"idps": ("suomifi",)}, {"routes": ("personal",)}):
+        await parts.add_portal("other", **policy)
+        again = await parts.journey.begin(portal_params("other"), frozenset(), first.session.sid)
+        assert again.url == "/login/role"
+    await parts.add_portal("other", routes=("organisation",))
     again = await parts.journey.begin(portal_params("other"), frozenset(), first.session.sid)
-    assert again.url == "/login/role"
+    assert again.url.startswith(REDIRECT + "?code=")
 
 
 @pytest.mark.parametrize(("fresh", "prompt"), [(True, ("login",)), (False, ())])
@@ -578,7 +582,7 @@ async def test_a_saml_answer_for_an_oidc_login_is_refused(parts: JourneyParts) -
     with pytest.raises(TransactionError, match="went to an OIDC IdP"):
         await parts.journey.hold_saml_response({"RelayState": "relay"})
     assert parts.connectors["hus"].finished == []
-    with pytest.raises(TransactionError):
+    with pytest.raises(TransactionError, match=r"^SAML answer for no login waiting for one$"):
         await parts.journey.hold_saml_response({})
 
 
