@@ -95,7 +95,9 @@ def test_a_pending_login_reads_what_an_older_broker_left_out_or_wrote_oddly() ->
     odd = {**pending().to_data(), "auth_time": True, "municipality": 91, "upstream": "x"}
     assert PendingLogin.from_data(odd) == pending(auth_time=None, municipality=None, upstream=None)
     assert PendingLogin.from_data({**pending().to_data(), "auth_time": 7}).auth_time == 7.0
-    with pytest.raises(TransactionError, match="no upstream login waits for an account"):
+    with pytest.raises(
+        TransactionError, match=r"^no upstream login waits for an account in this transaction$"
+    ):
         PendingLogin.from_data(None)
 
 
