@@ -645,6 +645,10 @@ async def test_a_held_answer_without_a_login_is_login_required_only_after_prompt
     ):
         await parts.journey.saml_continue(await parts.reload(tx), "k")
     assert state_of(await parts.reload(tx)).idp == "suomifi"
+    empty = HeldAnswer(secrets.hash_secret("e"), parts.clock.now())  # holds no login at all
+    await parts.journey._transactions.expect_answer(tx, None, state_of(tx).answer_held(empty))
+    with pytest.raises(UpstreamLoginRequiredError):  # not a login without an identity
+        await parts.journey.saml_continue(await parts.reload(tx), "e")
 
 
 # -- the account stage -------------------------------------------------------------------------
