@@ -207,6 +207,11 @@ async def test_a_wrong_form_is_answered_field_by_field_and_sends_no_code(
     }
     assert parts.mail.sent == []
     assert flow.draft(await parts.reload(tx)) == wrong
+    not_eligible = replace(FILLED, eligible=False)
+    assert await flow.submit_registration(await parts.reload(tx), not_eligible, "fi") == {
+        "eligible": "registration.eligible.missing"
+    }
+    assert parts.mail.sent == []
     assert state_of(await parts.reload(tx)).phase is Phase.REGISTERING
 
 
@@ -296,6 +301,10 @@ async def test_the_code_confirms_only_the_address_it_was_sent_to(parts: JourneyP
     assert await flow.confirm_registration(changed, code) == {"form": "registration.form.changed"}
     broken = await flow.save_draft(await parts.reload(tx), replace(FILLED, phone="12"))
     assert await flow.confirm_registration(broken, code) == {"form": "registration.form.changed"}
+    unconfirmed = await flow.save_draft(await parts.reload(tx), replace(FILLED, eligible=False))
+    assert await flow.confirm_registration(unconfirmed, code) == {
+        "form": "registration.form.changed"
+    }
     back = await flow.save_draft(await parts.reload(tx), FILLED)
     assert isinstance(await flow.confirm_registration(back, code), Redirect)
 
@@ -393,7 +402,14 @@ async def test_an_organisation_with_two_catalogue_entries_is_partner_by_the_firs
 def test_an_accounts_claims_are_its_contact_details_and_partners(parts: JourneyParts) -> None:
     catalogue = parts.journey.accounts.catalogue
     account = AccountRecord(
-        "acc", "+358401234567", "t@example.fi", ("org:hus", "gone"), 1.0, 2.9, 1.5, "sv"
+        "acc",
+        "+358401234567",
+        "t@example.fi",
+        ("org:hus", "municipality:091", "gone"),
+        1.0,
+        2.9,
+        1.5,
+        "sv",
     )
     hus = catalogue.get("org:hus")
     assert hus is not None
@@ -405,6 +421,12 @@ def test_an_accounts_claims_are_its_contact_details_and_partners(parts: JourneyP
         "updated_at": 2,
         "partner_organisations": [
             {"id": "org:hus", "kind": "organisation", "code": hus.code, "names": dict(hus.names)},
+            {
+                "id": "municipality:091",
+                "kind": "municipality",
+                "code": "091",
+                "names": {"fi": "Helsinki", "sv": "Helsingfors", "en": "Helsinki"},
+            },
             {"id": "gone", "kind": None, "code": None, "names": {}},
         ],
     }
