@@ -332,6 +332,10 @@ async def test_register_links_the_other_routes_of_the_login_once(parts: JourneyP
     assert account.language == "en" and account.email_verified_at == parts.clock.now()
     for keys in (KEYS, hus):
         assert await stage.accounts.find(keys) == account
+    linked = [e for e in await parts.store.audit.trail(account.account_id) if e.action == "linked"]
+    assert [(e.route, e.changes) for e in linked] == [
+        ("organisation", {"idp": "hus", "proof": "login by both routes"})
+    ]
     default = await stage.register(
         pending(keys=replace(KEYS, link_hash="l2", person_hash="p2")), registration, []
     )
