@@ -434,6 +434,18 @@ async def test_an_organisation_login_without_an_account_makes_one_and_answers_th
     assert redirect.session.acr == HUS_ANSWER.acr
 
 
+async def test_an_organisation_whose_idp_verifies_email_makes_a_verified_account(
+    parts: JourneyParts,
+) -> None:
+    hus = parts.registry.idp("hus")
+    assert hus is not None
+    parts.registry._idps["hus"] = hus.model_copy(update={"verifies_email": True})  # type: ignore[attr-defined]
+    redirect = await parts.journey.upstream_callback(await at_hus(parts), {})
+    assert redirect.session is not None
+    account = await parts.store.accounts.get_account(redirect.session.sub)
+    assert account is not None and account.email_verified_at == parts.clock.now()
+
+
 async def test_the_next_login_finds_the_account(parts: JourneyParts) -> None:
     tx = await at_hus(parts)
     first = await parts.journey.upstream_callback(tx, {})

@@ -196,6 +196,14 @@ async def test_the_form_is_kept_as_typed(parts: JourneyParts) -> None:
         await flow.save_draft(nothing, typed)
 
 
+async def test_a_login_waiting_without_a_draft_shows_what_the_idp_said(
+    parts: JourneyParts,
+) -> None:
+    tx = await registering(parts)
+    tx = await parts.journey._transactions.save(tx, replace(state_of(tx), draft=None))
+    assert parts.journey.registration.draft(tx) == Draft("", "tessa@example.fi", ())
+
+
 async def test_a_wrong_form_is_answered_field_by_field_and_sends_no_code(
     parts: JourneyParts,
 ) -> None:
