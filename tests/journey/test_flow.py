@@ -377,6 +377,19 @@ async def test_an_offline_route_or_organisation_is_not_started(parts: JourneyPar
     assert state_of(await parts.reload(tx)).idp is None
 
 
+async def test_the_last_check_before_any_upstream_login_is_the_portals_policy(
+    parts: JourneyParts,
+) -> None:
+    """Every way to an IdP checks the portal's policy first; the start itself checks it again."""
+    await parts.add_portal(idps=("suomifi",))
+    tx = await parts.tx(await begin(parts))
+    hus = parts.registry.idp("hus")
+    assert hus is not None
+    with pytest.raises(UnknownChoiceError, match=r"^hus is not offered by the portal$"):
+        await parts.journey._start_upstream(tx, hus)
+    assert not parts.connectors["hus"].started
+
+
 async def test_the_email_shortcut_goes_only_to_an_offered_organisation_of_that_domain(
     parts: JourneyParts,
 ) -> None:
