@@ -33,6 +33,7 @@ from broker.journey.completion import Redirect
 from broker.journey.flow import HELD_SECONDS
 from broker.journey.login_state import HeldAnswer, Phase, PortalView, state_of
 from broker.journey.steps import Choices, Step
+from broker.notices.board import Notices
 from broker.store.records import TransactionRecord, UpstreamSession
 from broker.upstream.login_request import UpstreamLogin
 from tests.journey.conftest import ISSUER, REDIRECT, JourneyParts, portal_params, query
@@ -244,6 +245,12 @@ async def test_a_session_from_an_earlier_login_answers_the_portal_at_once(
     assert again.url.startswith(REDIRECT + "?code=")
     assert query(again.url)["state"] == "st2"
     assert len(parts.connectors["hus"].started) == 1
+    [*_, by_session] = await parts.store.login_events.export()
+    assert (by_session.route, by_session.client_id, by_session.account_id) == (
+        "sso",
+        "portal",
+        first.session.sub,
+    )
 
 
 async def test_a_session_by_an_idp_the_portal_does_not_offer_answers_nothing(
@@ -388,6 +395,16 @@ async def test_the_last_check_before_any_upstream_login_is_the_portals_policy(
     with pytest.raises(UnknownChoiceError, match=r"^hus is not offered by the portal$"):
         await parts.journey._start_upstream(tx, hus)
     assert not parts.connectors["hus"].started
+
+
+async def test_a_journey_without_a_notice_board_has_every_route_online(
+    parts: JourneyParts,
+) -> None:
+    await parts.notice("organisation", "hus")
+    parts.journey.notices = None
+    assert await parts.journey.current_notices() == Notices()
+    tx = await at_hus(parts)
+    assert state_of(tx).idp == "hus"
 
 
 async def test_the_email_shortcut_goes_only_to_an_offered_organisation_of_that_domain(
