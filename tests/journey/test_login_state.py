@@ -84,6 +84,8 @@ def test_linking_waits_with_the_first_login_and_brings_it_into_a_registration() 
     assert linking.phase is Phase.LINKING
     assert linking.linking == first
     assert (linking.pending, linking.draft, linking.code_sent_to, linking.idp) == (None,) * 4
+    half_reset = dataclasses.replace(registering, upstream={"state": "s"})  # as a state can read
+    assert half_reset.linking_another_route().upstream is None
     assert linking.choices == Choices("professional", None, None)
     assert linking.answered(Step.ROUTE, "personal").phase is Phase.LINKING
     second = pending("p1", "suomifi")
@@ -101,9 +103,9 @@ def test_the_register_entry_and_the_account_page() -> None:
 
 
 def test_reading_what_is_not_there_is_a_transaction_error() -> None:
-    with pytest.raises(TransactionError):
+    with pytest.raises(TransactionError, match=r"^no upstream login waits for an account in this"):
         LoginState().pending_login()
-    with pytest.raises(TransactionError):
+    with pytest.raises(TransactionError, match=r"^no e-mail code was sent in this transaction$"):
         LoginState().code_address()
 
 
@@ -145,6 +147,9 @@ def test_a_state_written_before_the_type_reads_with_its_phase() -> None:
     linking = {"role": "professional", "linking": pending().to_data()}
     assert LoginState.from_json(linking).phase is Phase.LINKING
     assert LoginState.from_json({}).phase is Phase.CHOOSING
+    chosen_only = {**old, "upstream": None}  # an IdP named, but no request out nor answer held
+    assert LoginState.from_json(chosen_only).phase is Phase.CHOOSING
+    assert LoginState.from_json({**old, "idp": None}).phase is Phase.CHOOSING
 
 
 @pytest.mark.parametrize(
