@@ -267,6 +267,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
             "tests/upstream/test_idp_files.py",
             "tests/upstream/test_saved_login.py",
             "tests/upstream/test_login_request.py",
+            "tests/upstream/test_probe.py",
         ],
     ),
     "oidc-keys": (

@@ -431,3 +431,14 @@ def test_saml_requested_attributes_are_names_or_described() -> None:
     ]
     with pytest.raises(ValidationError):
         SAMLUpstream.model_validate(saml_section(requested_attributes="urn:oid:1"))
+
+
+def test_registration_a_route_not_offering_the_idps_group_does_not_decide() -> None:
+    """The first route listed (personal, `required`) offers neither the IdP nor its group: the
+    route that offers its group decides."""
+    hus = oidc_idp("hus", group="shp")
+    routes = [
+        {"id": "personal", "kind": "personal", "names": NAMES, "idps": ["suomifi"]},
+        {"id": "organisation", "kind": "organisation", "names": NAMES, "groups": ["shp"]},
+    ]
+    assert registry(suomifi(), hus, routes=routes).registration(hus) == "automatic"
