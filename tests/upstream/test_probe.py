@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -431,3 +432,131 @@ async def test_metadata_from_a_url(keys: dict[str, KeyPair]) -> None:
     assert seen == [10.0]
     down = await prober(answers()).probe(saml_idp(metadata_url=url))
     assert down == ProbeResult("suomifi", "error", f"metadata at {url}: HTTP 404")
+
+
+async def test_the_broker_message_is_given_without_the_idps_name(
+    tmp_path: Path, keys: dict[str, KeyPair]
+) -> None:
+    source = tmp_path / "metadata.xml"
+    bad = await probe_file(tmp_path, "<md:EntityDescriptor", now=NOW)
+    assert bad.reason == f"metadata from {source}: metadata is not well-formed XML"
+    forged = signed(metadata([keys["idp"]]), keys["other"])
+    wrong = await probe_file(
+        tmp_path, forged, now=NOW, metadata_signing_certificates=[keys["signer"].cert_file]
+    )
+    assert wrong.reason == (
+        f"metadata from {source}: metadata signature: not valid by any configured certificate"
+    )
+    dated = unsigned(metadata([keys["idp"]])).replace(
+        "<md:EntityDescriptor ", '<md:EntityDescriptor validUntil="tomorrow" ', 1
+    )
+    undated = await probe_file(tmp_path, dated, now=NOW)
+    assert undated.reason == f"metadata from {source}: metadata validUntil is malformed"
+
+
+async def test_the_configured_backend_verifies_the_signature(
+    tmp_path: Path, keys: dict[str, KeyPair], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`xmlsec` verifies in process: no xmlsec1 program needed (the other backend needs it)."""
+    xml = signed(metadata([keys["idp"]]), keys["signer"])
+    path = write(tmp_path, xml)
+    monkeypatch.setenv("PATH", str(tmp_path / "no-programs"))
+    idp = saml_idp(metadata_file=path, metadata_signing_certificates=[keys["signer"].cert_file])
+
+    def with_backend(backend: Any) -> IdPProber:
+        return IdPProber(
+            httpx.AsyncClient(transport=httpx.MockTransport(answers())),
+            FrozenClock(NOW),
+            warn_seconds=DAY,
+            crypto_backend=backend,
+            clock_skew=60,
+        )
+
+    assert (await with_backend("xmlsec").probe(idp)).status == "ok"
+    without = await with_backend("xmlsec1").probe(idp)
+    assert without.reason == f"metadata from {path}: metadata signature: xmlsec1 is not installed"
+
+
+async def test_only_the_configured_entitys_valid_until_counts(
+    tmp_path: Path, keys: dict[str, KeyPair]
+) -> None:
+    ours = unsigned(metadata([keys["idp"]], element_id="_ours", valid_until=NOW + 30 * DAY))
+    theirs = unsigned(
+        entity(
+            "https://other.test/idp",
+            "https://other.test/sso",
+            [keys["idp"]],
+            element_id="_theirs",
+            valid_until=NOW + DAY,
+        )
+    )
+    xml = f'<md:EntitiesDescriptor xmlns:md="{MD}">{ours}{theirs}</md:EntitiesDescriptor>'
+    result = await probe_file(tmp_path, xml, now=NOW, entity_id=IDP_ENTITY)
+    assert (result.status, result.valid_until) == ("ok", NOW + 30 * DAY)
+    every = await probe_file(tmp_path, xml, now=NOW)
+    assert (every.status, every.valid_until) == ("warning", NOW + DAY)
+
+
+async def test_days_left_are_rounded_to_a_tenth(tmp_path: Path, keys: dict[str, KeyPair]) -> None:
+    until = NOW + 1.05 * DAY
+    result = await probe_file(
+        tmp_path, unsigned(metadata([keys["idp"]], valid_until=until)), now=NOW
+    )
+    assert result.reason == f"metadata validUntil {iso(until)} is in 1.1 days"
+
+
+async def test_dates_are_reported_in_utc_whatever_the_hosts_zone(
+    tmp_path: Path, keys: dict[str, KeyPair], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TZ", "Europe/Helsinki")
+    time.tzset()
+    try:
+        until = datetime.datetime(2030, 1, 2, 12, 30, tzinfo=datetime.UTC).timestamp()
+        result = await probe_file(
+            tmp_path, unsigned(metadata([keys["idp"]], valid_until=until)), now=NOW
+        )
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert result.reason == "metadata validUntil 2030-01-02 12:30 UTC is in 1.5 days"
+
+
+async def test_an_idp_descriptor_outside_any_entity_is_not_read(
+    tmp_path: Path, keys: dict[str, KeyPair]
+) -> None:
+    sp_only = unsigned(metadata([keys["idp"]])).replace("IDPSSODescriptor", "SPSSODescriptor")
+    stray = unsigned(metadata([keys["idp"]]))
+    stray = stray[stray.index("<md:IDPSSODescriptor") : stray.index("</md:EntityDescriptor>")]
+    xml = f'<md:EntitiesDescriptor xmlns:md="{MD}">{sp_only}{stray}</md:EntitiesDescriptor>'
+    result = await probe_file(tmp_path, xml, now=NOW)
+    assert result.reason == f"metadata from {tmp_path / 'metadata.xml'}: does not describe an IdP"
+
+
+async def test_an_encryption_key_listed_first_does_not_hide_the_signing_key(
+    tmp_path: Path, keys: dict[str, KeyPair]
+) -> None:
+    xml = unsigned(metadata([keys["newer"], keys["idp"]])).replace(
+        'use="signing"', 'use="encryption"', 1
+    )
+    result = await probe_file(tmp_path, xml, now=NOW)
+    assert (result.status, result.signing_expires) == ("ok", expiry(keys["idp"]))
+
+
+async def test_an_unreadable_certificate_does_not_hide_the_next_in_its_key(
+    tmp_path: Path, keys: dict[str, KeyPair]
+) -> None:
+    xml = unsigned(metadata([keys["idp"]])).replace(
+        "<ds:X509Certificate>",
+        "<ds:X509Certificate>bm90IGEgY2VydA==</ds:X509Certificate><ds:X509Certificate>",
+        1,
+    )
+    result = await probe_file(tmp_path, xml, now=NOW)
+    assert (result.status, result.signing_expires) == ("ok", expiry(keys["idp"]))
+
+
+async def test_a_certificate_is_read_only_from_x509_certificate(
+    tmp_path: Path, keys: dict[str, KeyPair]
+) -> None:
+    xml = unsigned(metadata([keys["idp"]])).replace("X509Certificate>", "KeyName>")
+    result = await probe_file(tmp_path, xml, now=NOW)
+    assert (result.status, result.reason) == ("error", "no signing certificate in the metadata")

@@ -254,9 +254,13 @@ def test_trust_in_the_identity_code_is_off_unless_declared_and_high_by_default()
     hus = oidc_idp("hus")
     assert hus.trust_identity_code is False
     assert suomifi().trust_identity_code is True
-    assert suomifi().identity_code_acr == HIGH_ASSURANCE == (
-        "http://ftn.ficora.fi/2017/loa3",
-        "http://eidas.europa.eu/LoA/high",
+    assert (
+        suomifi().identity_code_acr
+        == HIGH_ASSURANCE
+        == (
+            "http://ftn.ficora.fi/2017/loa3",
+            "http://eidas.europa.eu/LoA/high",
+        )
     )
 
 
@@ -357,7 +361,7 @@ def test_an_unset_or_empty_environment_variable_is_refused(
         SecretRef(env="IDP_SECRET").resolve()
     assert str(refused.value) == "environment variable IDP_SECRET is not set"
     monkeypatch.setenv("IDP_SECRET", "")
-    with pytest.raises(ConfigError, match="^environment variable IDP_SECRET is not set$"):
+    with pytest.raises(ConfigError, match=r"^environment variable IDP_SECRET is not set$"):
         SecretRef(env="IDP_SECRET").resolve()
 
 

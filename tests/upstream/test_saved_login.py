@@ -55,9 +55,12 @@ def test_no_max_age_stays_none_and_text_numbers_are_read() -> None:
         {"prompt": [], "max_age": None, "acr_values": [], "started_at": "12.5"}
     )
     assert fields == {"prompt": (), "max_age": None, "acr_values": (), "started_at": 12.5}
-    assert requested_fields(
-        {"prompt": [], "max_age": "0", "acr_values": [], "started_at": 1}
-    )["max_age"] == 0
+    assert (
+        requested_fields({"prompt": [], "max_age": "0", "acr_values": [], "started_at": 1})[
+            "max_age"
+        ]
+        == 0
+    )
 
 
 def test_an_upstream_redirect_holds_the_url_and_the_saved_state() -> None:
@@ -76,9 +79,8 @@ def test_an_upstream_redirect_holds_the_url_and_the_saved_state() -> None:
     ],
 )
 def test_malformed_saved_state_is_a_broken_transaction(data: dict[str, Any]) -> None:
-    with pytest.raises(TransactionError) as refused:
-        with reading_saved("hus"):
-            requested_fields(data)
+    with pytest.raises(TransactionError) as refused, reading_saved("hus"):
+        requested_fields(data)
     assert str(refused.value) == "hus: saved upstream login state is malformed"
 
 
