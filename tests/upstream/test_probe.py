@@ -560,3 +560,18 @@ async def test_a_certificate_is_read_only_from_x509_certificate(
     xml = unsigned(metadata([keys["idp"]])).replace("X509Certificate>", "KeyName>")
     result = await probe_file(tmp_path, xml, now=NOW)
     assert (result.status, result.reason) == ("error", "no signing certificate in the metadata")
+
+
+async def test_an_entity_nested_in_another_is_not_read(
+    tmp_path: Path, keys: dict[str, KeyPair]
+) -> None:
+    """Only the root EntityDescriptor itself (or those of an EntitiesDescriptor) describe IdPs:
+    one smuggled into the root's Extensions is not what a login would use."""
+    inner = unsigned(metadata([keys["idp"]], element_id="_inner"))
+    outer = unsigned(
+        entity("https://sp.test", "https://sp.test/sso", [keys["idp"]], element_id="_outer")
+    ).replace("IDPSSODescriptor", "SPSSODescriptor")
+    head, _, tail = outer.partition("<md:SPSSODescriptor")
+    xml = f"{head}<md:Extensions>{inner}</md:Extensions><md:SPSSODescriptor{tail}"
+    result = await probe_file(tmp_path, xml, now=NOW)
+    assert result.reason == f"metadata from {tmp_path / 'metadata.xml'}: does not describe an IdP"
