@@ -264,6 +264,27 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ],
         ["tests/upstream/test_registry.py", "tests/test_cli_idps.py", FLOWS + "test_idp_reload.py"],
     ),
+    "upstream-registry-unit": (
+        [
+            UP + m
+            for m in (
+                "registry.py",
+                "idp_files.py",
+                "idp_settings.py",
+                "probe.py",
+                "saved_login.py",
+                "login_request.py",
+            )
+        ],
+        [
+            "tests/upstream/test_registry.py",
+            "tests/upstream/test_registry_model.py",
+            "tests/upstream/test_idp_files.py",
+            "tests/upstream/test_saved_login.py",
+            "tests/upstream/test_login_request.py",
+            "tests/upstream/test_probe.py",
+        ],
+    ),
     "oidc-keys": (
         [OIDC + "keys.py", OIDC + "key_files.py"],
         [
