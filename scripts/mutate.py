@@ -20,6 +20,7 @@ docs/mutation.md has the scores and the survivors that were looked at.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import fnmatch
 import json
 import os
@@ -385,7 +386,21 @@ def unit_tests_first() -> None:
 
 @contextmanager
 def workdir(group: str) -> Iterator[None]:
-    """The group's own mutants/ (from var/mutants/GROUP) in place while mutmut works in it."""
+    """The group's own mutants/ (from var/mutants/GROUP) in place while mutmut works in it.
+    One run at a time per checkout: a second one would have removed the first's mutants/ and
+    with it the first's results."""
+    KEPT.mkdir(parents=True, exist_ok=True)
+    with (KEPT / ".lock").open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            sys.exit("mutate: another mutation run (or --show) is using mutants/; wait for it")
+        with _workdir(group):
+            yield
+
+
+@contextmanager
+def _workdir(group: str) -> Iterator[None]:
     if WORK.exists():
         print("mutate: removing a mutants/ left by another run", file=sys.stderr)
         shutil.rmtree(WORK)
