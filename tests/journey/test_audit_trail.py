@@ -227,6 +227,12 @@ async def test_old_records_are_purged_by_their_own_retention(parts: JourneyParts
     assert await parts.store.error_events.find("E-new") == []
     await trail(parts).purge(now, login_days=1, error_days=1)
     assert await parts.store.login_events.export() == []
+    with bound_request("r"):  # an error an hour old outlives a retention of a day
+        bind_login("tx", "portal", None, None)
+        await trail(parts).error_shown("E-fresh", "/p", 400, TransactionError("x"), "m")
+    later = parts.clock.now() + 3600
+    await trail(parts).purge(later, login_days=1, error_days=1)
+    assert [e.error_id for e in await parts.store.error_events.find("E-fresh")] == ["E-fresh"]
 
 
 class _Failing:
