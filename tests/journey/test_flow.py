@@ -36,7 +36,7 @@ from broker.journey.steps import Choices, Step
 from broker.notices.board import Notices
 from broker.store.records import TransactionRecord, UpstreamSession
 from broker.upstream.login_request import UpstreamLogin
-from tests.journey.conftest import ISSUER, REDIRECT, JourneyParts, portal_params, query
+from tests.journey.conftest import ISSUER, REDIRECT, T0, JourneyParts, portal_params, query
 
 TESSA, TEPPO = "010280-952L", "311299-999E"
 LOA3 = "http://ftn.ficora.fi/2017/loa3"
@@ -847,3 +847,31 @@ async def test_the_register_entry_without_a_personal_route_is_refused(
         UnknownChoiceError, match=r"^no personal identification route to register through$"
     ):
         await parts.journey.register_explicitly(tx)
+
+
+async def test_an_account_pages_login_to_anywhere_else_ends_on_the_account_page(
+    parts: JourneyParts,
+) -> None:
+    """`then` is checked where the login begins too; the end checks it again."""
+    tx = await parts.tx(await parts.journey.begin_for_account(None, then="https://evil.example/"))
+    await parts.journey.choose_remembered(tx, "hus")
+    parts.connectors["hus"].answer = HUS_ANSWER
+    redirect = await parts.journey.upstream_callback(await parts.reload(tx), {})
+    assert redirect.url == "/account"
+
+
+async def test_the_session_keeps_the_idps_session_and_time_and_the_audit_who_and_how(
+    parts: JourneyParts,
+) -> None:
+    tx = await parts.tx(await parts.journey.begin_for_account(None))
+    await parts.journey.choose_remembered(tx, "hus")
+    upstream = UpstreamSession("hus", "emp-1", session_index="s-1")
+    parts.connectors["hus"].answer = replace(HUS_ANSWER, auth_time=T0 - 30, session=upstream)
+    redirect = await parts.journey.upstream_callback(await parts.reload(tx), {})
+    assert redirect.session is not None
+    session = await parts.store.sessions.get(redirect.session.sid)
+    assert session is not None and session.auth_time == T0 - 30
+    assert await parts.store.sessions.get_upstream_session(session.sid) == upstream
+    [event] = await parts.store.login_events.export()
+    assert (event.account_id, event.acr) == (session.sub, HUS_ANSWER.acr)
+    assert event.account_id
