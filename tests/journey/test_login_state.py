@@ -171,3 +171,30 @@ def test_reprs_leave_out_what_may_identify_a_person() -> None:
     state = state.registering(pending(), Draft(email="maija@example.fi"))
     shown = repr(dataclasses.replace(state, code_sent_to="maija@example.fi"))
     assert "secret-state" not in shown and "maija@example.fi" not in shown and "p1" not in shown
+
+
+def test_an_answer_after_going_upstream_chooses_again() -> None:
+    """Back from the IdP's page to the choices: the login is choosing again, not upstream."""
+    upstream = chosen().went_upstream("hus", {"state": "s"})
+    assert upstream.phase is Phase.UPSTREAM
+    again = upstream.answered(Step.ROUTE, "personal")
+    assert again.phase is Phase.CHOOSING
+    assert LoginState.from_json(again.to_json()).phase is Phase.CHOOSING
+
+
+def test_going_upstream_again_drops_an_answer_held_before() -> None:
+    held = HeldAnswer("h" * 64, 1.0, None, login_required=True)
+    state = chosen().went_upstream("hus", {"n": 1}).answer_held(held)
+    assert state.held == held
+    assert chosen().answer_held(held).went_upstream("hus", {"n": 2}).held is None
+
+
+def test_the_phase_is_written_under_its_own_key() -> None:
+    state = chosen().went_upstream("hus", {"n": 1})
+    assert state.to_json()["phase"] == "upstream"
+
+
+def test_an_unreadable_state_is_refused_with_its_reason() -> None:
+    with pytest.raises(TransactionError) as refused:
+        LoginState.from_json({"phase": "no such phase"})
+    assert refused.value.detail == "login transaction state unreadable"
