@@ -48,6 +48,18 @@ OIDC, UP, SAML, JRN = (
 )
 
 
+REGISTRY_MODULES = [
+    UP + m
+    for m in (
+        "registry.py",
+        "idp_files.py",
+        "idp_settings.py",
+        "probe.py",
+        "saved_login.py",
+        "login_request.py",
+    )
+]
+
 # group -> (modules to mutate, the tests that cover them)
 GROUPS: dict[str, tuple[list[str], list[str]]] = {
     "cookies": (
@@ -252,31 +264,11 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ],
     ),
     "upstream-registry": (
-        [
-            UP + m
-            for m in (
-                "registry.py",
-                "idp_files.py",
-                "idp_settings.py",
-                "probe.py",
-                "saved_login.py",
-                "login_request.py",
-            )
-        ],
+        REGISTRY_MODULES,
         ["tests/upstream/test_registry.py", "tests/test_cli_idps.py", FLOWS + "test_idp_reload.py"],
     ),
     "upstream-registry-unit": (
-        [
-            UP + m
-            for m in (
-                "registry.py",
-                "idp_files.py",
-                "idp_settings.py",
-                "probe.py",
-                "saved_login.py",
-                "login_request.py",
-            )
-        ],
+        REGISTRY_MODULES,
         [
             "tests/upstream/test_registry.py",
             "tests/upstream/test_registry_model.py",
