@@ -59,6 +59,13 @@ REGISTRY_MODULES = [
         "login_request.py",
     )
 ]
+# the SAML groups' modules, each mutated by a full group and its unit-only twin
+SAML_CRYPTO = [SAML + m for m in ("crypto.py", "decryption.py", "sp_keys.py")]
+SAML_METADATA = [
+    SAML + m
+    for m in ("idp_metadata.py", "metadata_document.py", "metadata_signature.py", "sp_metadata.py")
+]
+SAML_CONNECTOR = [SAML + m for m in ("connector.py", "sp.py", "sp_settings.py", "pysaml2.py")]
 
 # group -> (modules to mutate, the tests that cover them)
 GROUPS: dict[str, tuple[list[str], list[str]]] = {
@@ -211,19 +218,11 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         ["tests/upstream/saml", FLOWS + "test_suomifi_attacks.py"],
     ),
     "saml-crypto": (
-        [SAML + m for m in ("crypto.py", "decryption.py", "sp_keys.py")],
+        SAML_CRYPTO,
         ["tests/upstream/saml", FLOWS + "test_suomifi_key_rollover.py"],
     ),
     "saml-metadata": (
-        [
-            SAML + m
-            for m in (
-                "idp_metadata.py",
-                "metadata_document.py",
-                "metadata_signature.py",
-                "sp_metadata.py",
-            )
-        ],
+        SAML_METADATA,
         # the metadata's own tests and the connectors' (not all of tests/upstream/saml: every
         # connector test loads metadata, and each survivor ran them all)
         [
@@ -240,7 +239,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         + [FLOWS + "test_suomifi_metadata_rollover.py"],
     ),
     "saml-connector": (
-        [SAML + m for m in ("connector.py", "sp.py", "sp_settings.py", "pysaml2.py")],
+        SAML_CONNECTOR,
         [
             "tests/upstream/saml",
             FLOWS + "test_org_saml_journey.py",
@@ -303,6 +302,34 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         [OIDC + m for m in ("clients.py", "resources.py", "provider.py", "discovery.py")],
         ["tests/frontend"],
     ),
+    # The SAML groups against the SAML unit tests alone (no flow test, no broker start): what a
+    # survivor costs is a few seconds of forged XML instead of the connectors' and flows' minutes.
+    "saml-crypto-unit": (
+        SAML_CRYPTO,
+        [
+            "tests/upstream/saml/" + t
+            for t in (
+                "test_crypto.py",
+                "test_decryption.py",
+                "test_encryption.py",
+                "test_sp_keys.py",
+                "test_sp_key_files.py",
+            )
+        ],
+    ),
+    "saml-metadata-unit": (
+        SAML_METADATA,
+        [
+            "tests/upstream/saml/" + t
+            for t in (
+                "test_metadata_document.py",
+                "test_metadata_signature.py",
+                "test_sp_metadata.py",
+                "test_metadata.py",
+            )
+        ],
+    ),
+    "saml-connector-unit": (SAML_CONNECTOR, ["tests/upstream/saml"]),
     "upstream": (
         ["broker/upstream/*"],
         [
