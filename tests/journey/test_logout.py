@@ -1,7 +1,9 @@
 """The journey's side of logging out without HTTP (`logout.py`): /end_session's decisions (ask
 first, end the session, where the browser goes), the probe of an IdP's single-logout endpoint,
-and the refusals of a LogoutResponse that answers no logout the broker asked for. The signed
-SAML messages themselves are in tests/flows/test_suomifi_logout.py."""
+the refusals of a LogoutResponse that answers no logout the broker asked for, and SAML single
+logout itself with real signed messages: the forged IdP of tests/upstream/saml (its metadata
+key), a real SAMLConnector and the SP's key pair; only the probe's HTTP is a MockTransport.
+Through real servers: tests/flows/test_suomifi_logout.py."""
 
 from __future__ import annotations
 
@@ -147,8 +149,9 @@ def test_the_target_round_trips_through_json() -> None:
 def upstream_logouts(
     parts: JourneyParts, handler: httpx.MockTransport | None = None
 ) -> UpstreamLogouts:
-    http = httpx.AsyncClient(
-        transport=handler or httpx.MockTransport(lambda r: httpx.Response(200))
+    http = httpx.AsyncClient(  # a shared client that follows redirects: the probe must not
+        transport=handler or httpx.MockTransport(lambda r: httpx.Response(200)),
+        follow_redirects=True,
     )
     return UpstreamLogouts(
         parts.journey._provider,
@@ -267,6 +270,7 @@ UPSTREAM = UpstreamSession(
 )
 TARGET = LogoutTarget(LOGGED_OUT, "s1", "Portal portal", "sv")
 NO_SLO = "idp suomifi: no SLO service; logged out at the broker only"
+SKEW = 90  # not SingleLogout's default: the configured skew must reach the checks
 
 
 @pytest.fixture(scope="session")
@@ -327,7 +331,7 @@ def saml_logouts(
         SPSigner(saml_sp) if signer else None,
         slo_url=SLO_URL,
         ttl=600,
-        clock_skew=60,
+        clock_skew=SKEW,
     )
     return SLO(logouts, probe, saml_sp)
 
@@ -530,11 +534,13 @@ async def test_a_logout_response_answered_twice_is_refused_the_second_time(
     assert caught.value.detail == "suomifi: logout already answered"
 
 
+@pytest.mark.parametrize("idp_id", ["suomifi", "gone"])
 async def test_a_response_when_the_idps_metadata_is_unavailable_ends_the_logout_unchecked(
-    parts: JourneyParts, saml_sp: ServiceProvider, idp_metadata: dict[str, Path]
+    parts: JourneyParts, saml_sp: ServiceProvider, idp_metadata: dict[str, Path], idp_id: str
 ) -> None:
+    """`suomifi`: its metadata cannot be read now; `gone`: the IdP is no longer configured."""
     slo = saml_logouts(parts, saml_sp, {"suomifi": connector(saml_sp, idp_metadata["missing"])})
-    pending = UpstreamLogout("relay-1", "suomifi", "_r1", TARGET.to_json(), T0 - 10, T0 + 1)
+    pending = UpstreamLogout("relay-1", idp_id, "_r1", TARGET.to_json(), T0 - 10, T0 + 1)
     await parts.store.sessions.put_upstream_logout(pending)
     assert await slo.logouts.finish(message("SAMLResponse", "relay-1")) == TARGET
     assert await parts.store.sessions.get_upstream_logout("relay-1") is None
@@ -565,7 +571,7 @@ async def test_the_idps_logout_request_ends_the_sessions_it_names_and_is_answere
     assert response.status.status_code.value == SUCCESS
     seen = await parts.store.replay._db.all("SELECT issuer, jti, expires_at FROM seen_jtis")  # type: ignore[attr-defined]
     assert [tuple(row.values()) for row in seen] == [
-        (IDP_ENTITY_ID, "_idp-request-1", T0 + MESSAGE_LIFETIME + 2 * 60)
+        (IDP_ENTITY_ID, "_idp-request-1", T0 + MESSAGE_LIFETIME + 2 * SKEW)
     ]
     with pytest.raises(UpstreamLogoutError) as caught:
         await slo.logouts.answer_idp(query)
@@ -604,7 +610,7 @@ async def test_a_logout_request_refused_by_its_idps_checks_ends_nothing(
     parts: JourneyParts, slo: SLO, idp: Forge
 ) -> None:
     sid = await saml_session(parts)
-    stale = logout_request(issued=T0 - MESSAGE_LIFETIME - 61)
+    stale = logout_request(issued=T0 - MESSAGE_LIFETIME - SKEW - 1)
     with pytest.raises(UpstreamLogoutError) as caught:
         await slo.logouts.answer_idp(signed_by_idp(idp, "SAMLRequest", stale, "r"))
     assert caught.value.detail == "suomifi: LogoutRequest IssueInstant outside the accepted window"
