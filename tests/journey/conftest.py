@@ -38,7 +38,9 @@ from broker.store.sqlite import SQLiteStore
 from broker.upstream.idp_files import load_registry
 from broker.upstream.login_request import UpstreamLogin
 from broker.upstream.registry import Registry
+from broker.upstream.saml.sp import ServiceProvider
 from broker.upstream.saved_login import UpstreamRedirect
+from tests.upstream.conftest import SP_ENTITY_ID
 
 T0 = 1_800_000_000.0
 ISSUER = "https://broker.example.fi"
@@ -148,6 +150,12 @@ def journey_keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("journey-unit-keys") / "keys"
     KeyRing(directory, FrozenClock(T0 - 3600), publish_lead=0).ensure(["RS256"])
     return directory
+
+
+@pytest.fixture(scope="session")
+def saml_sp(saml_sp_keys: Path) -> ServiceProvider:
+    """The broker's SAML SP (its key pair made once per run), for single logout and metadata."""
+    return ServiceProvider.load(SP_ENTITY_ID, saml_sp_keys)
 
 
 @pytest.fixture
