@@ -5,7 +5,9 @@ requests; these name the decision that broke, in milliseconds."""
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -32,11 +34,20 @@ from broker.frontend.oidc.authorization import AuthorizationRequest
 from broker.journey.completion import Redirect
 from broker.journey.flow import HELD_SECONDS
 from broker.journey.login_state import HeldAnswer, Phase, PortalView, state_of
-from broker.journey.steps import Choices, Step
+from broker.journey.steps import Choices, JourneyMap, Step
 from broker.notices.board import Notices
 from broker.store.records import TransactionRecord, UpstreamSession
+from broker.upstream.idp_files import load_registry
 from broker.upstream.login_request import UpstreamLogin
-from tests.journey.conftest import ISSUER, REDIRECT, T0, JourneyParts, portal_params, query
+from tests.journey.conftest import (
+    ISSUER,
+    REDIRECT,
+    REPO_CONFIGS,
+    T0,
+    JourneyParts,
+    portal_params,
+    query,
+)
 
 TESSA, TEPPO = "010280-952L", "311299-999E"
 LOA3 = "http://ftn.ficora.fi/2017/loa3"
@@ -352,6 +363,27 @@ async def test_a_route_with_one_idp_of_its_own_goes_straight_there(parts: Journe
     assert redirect == Redirect(SUOMIFI_URL, tx_id=tx.tx_id)
     state = state_of(await parts.reload(tx))
     assert (state.choices.route, state.idp) == ("personal", "suomifi")
+
+
+async def test_a_role_named_like_a_route_is_only_a_role(
+    parts: JourneyParts, tmp_path: Path
+) -> None:
+    """Each step's ids are its own (journey.yaml may name a role and a route alike): the
+    shortcut of a route with one IdP is taken at the route step only, never for a role."""
+    configs = tmp_path / "idp_configs"
+    shutil.copytree(REPO_CONFIGS, configs)
+    journey_file = configs / "journey.yaml"
+    text = journey_file.read_text()
+    assert text.count("- id: professional") == 1
+    journey_file.write_text(text.replace("- id: professional", "- id: personal"))
+    registry = load_registry(configs, development=True)
+    parts.journey.map = JourneyMap(lambda: registry)
+    await parts.add_portal()
+    tx = await parts.tx(await begin(parts))
+    assert await parts.journey.choose(tx, Step.ROLE, "personal") == Redirect("/login/route")
+    assert not parts.connectors["suomifi"].started
+    state = state_of(await parts.reload(tx))
+    assert (state.choices, state.idp) == (Choices("personal"), None)
 
 
 async def test_an_offline_route_or_organisation_is_not_started(parts: JourneyParts) -> None:
