@@ -13,6 +13,7 @@ import base64
 import datetime
 import shutil
 import subprocess
+import tempfile
 import warnings
 from dataclasses import replace
 from importlib import metadata
@@ -331,6 +332,24 @@ def test_nothing_to_decrypt_fails(
     """pysaml2 decrypts until this fails (then stops), as a failed xmlsec1 run does."""
     with pytest.raises(DecryptError):
         crypto.decrypt(forge.assertion(statement), str(sp_keys.key_file))
+
+
+def test_the_xmlsec1_backend_leaves_no_file_behind(
+    sp_keys: ServiceProviderKeys,
+    forge: Forge,
+    statement: Statement,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """pysaml2 hands xmlsec1 each document in a temporary file: the Response it decrypts and
+    the decrypted assertion (the person's identity code) it verifies. None may stay."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    crypto = ProgramCrypto(XMLSEC1)
+    decrypted = crypto.decrypt(forge.genuine(statement), str(sp_keys.key_file))
+    assert verify(crypto, decrypted, forge.key.cert_file, ASSERTION, statement.assertion_id)
+    assert list(scratch.iterdir()) == []
 
 
 def _assertion_c14n(xml: str) -> bytes:
