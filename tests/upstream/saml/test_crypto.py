@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 from lxml import etree
 
@@ -460,6 +460,42 @@ def test_another_recipients_session_key_first_is_passed_over(
     other_key = for_another.encrypted(forge.assertion(statement))
     body = moved_key(forge.encrypted(forge.assertion(statement)), other_key, beside=beside)
     decrypted_assertion(sp_keys, forge, statement, body)
+
+
+def test_a_session_key_that_decrypts_to_nothing_is_passed_over(
+    sp_keys: ServiceProviderKeys, forge: Forge, statement: Statement
+) -> None:
+    """An EncryptedKey that the SP's key decrypts (RSA-OAEP) to no octets at all, put first:
+    it is no AES key, and the next one is tried."""
+    public_key = x509.load_pem_x509_certificate(sp_keys.cert_file.read_bytes()).public_key()
+    assert isinstance(public_key, rsa.RSAPublicKey)
+    oaep = padding.OAEP(mgf=padding.MGF1(hashes.SHA1()), algorithm=hashes.SHA1(), label=None)  # noqa: S303 - RSA-OAEP-MGF1P is SHA-1 by definition
+    empty = base64.b64encode(public_key.encrypt(b"", oaep)).decode()
+    empty_key = (
+        f'<xenc:EncryptedData xmlns:xenc="{XENC}"><xenc:EncryptedKey>'
+        f'<xenc:EncryptionMethod Algorithm="{RSA_OAEP_MGF1P}"/>'
+        f"<xenc:CipherData><xenc:CipherValue>{empty}</xenc:CipherValue></xenc:CipherData>"
+        "</xenc:EncryptedKey></xenc:EncryptedData>"
+    )
+    body = moved_key(forge.encrypted(forge.assertion(statement)), empty_key)
+    decrypted_assertion(sp_keys, forge, statement, body)
+
+
+@pytest.mark.parametrize("backend", CRYPTO_BACKENDS)
+def test_an_encrypted_data_that_is_the_document_decrypts_to_its_element(
+    sp_keys: ServiceProviderKeys, forge: Forge, statement: Statement, backend: CryptoBackendName
+) -> None:
+    """pysaml2 may hand over an EncryptedData on its own: its session key is in its KeyInfo,
+    and there is nothing beside it to look in."""
+    encrypted = etree.fromstring(forge.encrypted(forge.assertion(statement)))
+    data = encrypted.find(f"{{{XENC}}}EncryptedData")
+    assert data is not None
+    alone = etree.tostring(data, encoding="unicode")
+    decrypted = crypto_for(backend).decrypt(alone, str(sp_keys.key_file))
+    assert decrypted.startswith("<saml:Assertion ")
+    assert verify(
+        crypto_for(backend), decrypted, forge.key.cert_file, ASSERTION, statement.assertion_id
+    )
 
 
 def test_aes_128_gcm_decrypts(
