@@ -312,6 +312,21 @@ def test_the_context_is_the_parent_of_the_same_ciphertext_in_the_response_as_rec
         replace_with_cleartext(part_of(handed_over), b'<s2:Assertion ID="_a1"/>')
 
 
+def test_a_default_namespace_declared_only_as_received_is_honoured() -> None:
+    """An IdP may write the assertion unprefixed under `xmlns` declared on its Response; in
+    pysaml2's copy nothing declares it, so the cleartext's elements keep it only from the
+    context as received."""
+    received = response(wrapped(data()), prefixes=f' xmlns="{SAML}"')
+    handed_over = response(wrapped(data()))
+    with received_response(received.encode()):
+        joined = replace_with_cleartext(
+            part_of(handed_over), b'<Assertion ID="_a1"><Issuer/></Assertion>'
+        )
+    assertion = etree.fromstring(joined).find(f".//{{{SAML}}}Assertion")
+    assert assertion is not None and assertion.get("ID") == "_a1"
+    assert assertion[0].tag == f"{{{SAML}}}Issuer"
+
+
 @pytest.mark.parametrize(
     ("received", "why"),
     [
