@@ -237,6 +237,15 @@ def test_an_element_replaces_the_encrypted_data_where_it_was() -> None:
     assert joined == response(expected)
 
 
+def test_a_decoy_of_the_placement_mark_does_not_move_the_cleartext() -> None:
+    """The cleartext goes where the EncryptedData was, found by a processing instruction of
+    random text: one of the same name placed earlier by the sender is left alone."""
+    decoy = "<?broker-cleartext ?>"  # as lxml writes one without text
+    document = response(decoy + wrapped(data()))
+    joined = replace_with_cleartext(part_of(document), ASSERTION.encode())
+    assert joined == response(decoy + wrapped(IN_PLACE))
+
+
 def test_the_tail_of_the_encrypted_data_is_kept() -> None:
     document = response(f"<saml:EncryptedAssertion>{data()} tail </saml:EncryptedAssertion>")
     joined = replace_with_cleartext(part_of(document), ASSERTION.encode())
