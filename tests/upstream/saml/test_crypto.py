@@ -34,10 +34,12 @@ from broker.upstream.saml.crypto import (
     InProcessCrypto,
     ProgramCrypto,
     check_backend,
+    security_context,
     verify_enveloped,
 )
+from broker.upstream.saml.decryption import EncryptionPolicy
 from broker.upstream.saml.signature_profile import parse, signed_element
-from broker.upstream.saml.sp import sp_metadata_xml
+from broker.upstream.saml.sp import ServiceProvider, sp_metadata_xml
 from broker.upstream.saml.sp_keys import ServiceProviderKeys
 from mock_idps.saml_common.keys import KeyPair, load_or_create_pair
 from tests.upstream.conftest import ACS_URL, SP_ENTITY_ID, Connectors, begin, posted
@@ -392,6 +394,31 @@ def test_sp_metadata_signed_by_either_backend_verifies_with_xmlsec1(
         [*command, "--id-attr:ID", node, str(path)], capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stderr
+
+
+# -- the backend pysaml2 is given ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", CRYPTO_BACKENDS)
+def test_the_security_context_has_the_chosen_backend_and_policy(
+    sp_keys: ServiceProviderKeys, tmp_path: Path, backend: CryptoBackendName
+) -> None:
+    """`saml_sp.crypto_backend` decides who verifies and decrypts; xmlsec1 is the program the
+    settings name (here a link elsewhere than on the PATH), and the IdP's policy goes with it."""
+    program = tmp_path / "bin" / "xmlsec1"
+    program.parent.mkdir()
+    program.symlink_to(XMLSEC1)
+    sp = ServiceProvider(SP_ENTITY_ID, sp_keys, str(program), backend)
+    config = sp.config(sp.settings(acs_url=ACS_URL))
+    policy = EncryptionPolicy(frozenset({"aes256-cbc", "rsa-oaep"}))
+    crypto = security_context(config, backend, policy).crypto
+    assert type(crypto) is {"xmlsec": InProcessCrypto, "xmlsec1": ProgramCrypto}[backend]
+    assert crypto._policy == policy
+    assert security_context(config, backend).crypto._policy == EncryptionPolicy()
+    if backend == "xmlsec1":
+        assert crypto.xmlsec == str(program)
+        config.xmlsec_binary = None  # none named: the one on the PATH
+        assert security_context(config, backend).crypto.xmlsec == shutil.which("xmlsec1")
 
 
 # -- the backend can run here ---------------------------------------------------------------------
