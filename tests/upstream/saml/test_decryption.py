@@ -361,6 +361,27 @@ def test_an_empty_ciphertext_has_no_twin() -> None:
         replace_with_cleartext(handed_over, b"<s2:A/>")
 
 
+def test_a_ciphertext_by_reference_has_no_twin() -> None:
+    """No CipherValue (a CipherReference): nothing to compare, so the context is the copy's."""
+    by_reference = data().replace(
+        "<xenc:CipherValue>Q0lQSEVS</xenc:CipherValue>", '<xenc:CipherReference URI="#c"/>'
+    )
+    received = response(wrapped(by_reference), prefixes=f' xmlns:s2="{SAML}"')
+    handed_over = part_of(response(wrapped(by_reference)))
+    with received_response(received.encode()), pytest.raises(DecryptError, match="not well-"):
+        replace_with_cleartext(handed_over, b"<s2:A/>")
+
+
+def test_only_an_encrypted_data_is_a_twin() -> None:
+    """An EncryptedKey whose CipherValue happens to be the data's is no second ciphertext."""
+    same = key().replace("S0VZ", "Q0lQSEVS")
+    received = response(wrapped(data(key_info=same)), prefixes=f' xmlns:s2="{SAML}"')
+    handed_over = part_of(response(wrapped(data(key_info=same))))
+    with received_response(received.encode()):
+        joined = replace_with_cleartext(handed_over, b'<s2:Assertion ID="_a1"/>')
+    assert etree.fromstring(joined).find(f".//{{{SAML}}}Assertion") is not None
+
+
 def test_the_same_ciphertext_twice_as_received_is_refused() -> None:
     """Which context would count is then a guess: an attacker's copy may bind the prefixes."""
     received = response(wrapped(data()) + wrapped(data()))
