@@ -401,7 +401,10 @@ def test_sp_metadata_signed_by_either_backend_verifies_with_xmlsec1(
 
 @pytest.mark.parametrize("backend", CRYPTO_BACKENDS)
 def test_the_security_context_has_the_chosen_backend_and_policy(
-    sp_keys: ServiceProviderKeys, tmp_path: Path, backend: CryptoBackendName
+    sp_keys: ServiceProviderKeys,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    backend: CryptoBackendName,
 ) -> None:
     """`saml_sp.crypto_backend` decides who verifies and decrypts; xmlsec1 is the program the
     settings name (here a link elsewhere than on the PATH), and the IdP's policy goes with it."""
@@ -419,6 +422,9 @@ def test_the_security_context_has_the_chosen_backend_and_policy(
         assert crypto.xmlsec == str(program)
         config.xmlsec_binary = None  # none named: the one on the PATH
         assert security_context(config, backend).crypto.xmlsec == shutil.which("xmlsec1")
+        monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # and none there either
+        with pytest.raises(ConfigError, match=r"^saml_sp.crypto_backend xmlsec1: the xmlsec1 "):
+            security_context(config, backend)
 
 
 # -- the backend can run here ---------------------------------------------------------------------
