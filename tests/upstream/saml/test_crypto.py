@@ -42,7 +42,7 @@ from broker.upstream.saml.signature_profile import parse, signed_element
 from broker.upstream.saml.sp import ServiceProvider, sp_metadata_xml
 from broker.upstream.saml.sp_keys import ServiceProviderKeys
 from mock_idps.saml_common.keys import KeyPair, load_or_create_pair
-from tests.upstream.conftest import ACS_URL, SP_ENTITY_ID, Connectors, begin, posted
+from tests.upstream.conftest import ACS_URL, IDP_ENTITY_ID, SP_ENTITY_ID, Connectors, begin, posted
 from tests.upstream.saml.saml_attacks import after, signature_of
 from tests.upstream.saml.saml_forge import (
     AES256_GCM,
@@ -58,7 +58,13 @@ from tests.upstream.saml.saml_forge import (
 
 with warnings.catch_warnings():  # see broker/upstream/saml/sp.py
     warnings.filterwarnings("ignore", "CFB has been moved")
-    from saml2.sigver import CryptoBackendXmlSec1, DecryptError, EncryptError, SignatureError
+    from saml2.sigver import (
+        CryptoBackendXmlSec1,
+        DecryptError,
+        EncryptError,
+        MissingKey,
+        SignatureError,
+    )
 
 # pysaml2's xmlsec1 backend leaves its temporary files open when a run fails (see
 # test_attacks.py); the garbage collector then reports them.
@@ -420,11 +426,33 @@ def test_the_security_context_has_the_chosen_backend_and_policy(
     assert security_context(config, backend).crypto._policy == EncryptionPolicy()
     if backend == "xmlsec1":
         assert crypto.xmlsec == str(program)
+        assert crypto.delete_tmpfiles is True  # as the settings say: no file left behind
         config.xmlsec_binary = None  # none named: the one on the PATH
         assert security_context(config, backend).crypto.xmlsec == shutil.which("xmlsec1")
         monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # and none there either
         with pytest.raises(ConfigError, match=r"^saml_sp.crypto_backend xmlsec1: the xmlsec1 "):
             security_context(config, backend)
+
+
+@pytest.mark.parametrize("backend", CRYPTO_BACKENDS)
+def test_only_keys_from_the_metadata_check_a_signature(
+    sp_keys: ServiceProviderKeys, forge: Forge, statement: Statement, backend: CryptoBackendName
+) -> None:
+    """An assertion from an issuer the metadata does not know, signed by the impostor with its
+    certificate in ds:KeyInfo: pysaml2 would verify it with that certificate unless told to
+    use the metadata's keys only, which the broker's security context always is."""
+    sp = ServiceProvider(SP_ENTITY_ID, sp_keys, XMLSEC1, backend)
+    idp_metadata = forge.metadata(IDP_ENTITY_ID, "https://tunnistus.test/sso")
+    context = security_context(
+        sp.config(sp.settings(acs_url=ACS_URL, idp_metadata=[idp_metadata])), backend
+    )
+    genuine = forge.assertion(replace(statement, issuer=IDP_ENTITY_ID))
+    assert context.correctly_signed_message(genuine, "assertion", must=True)
+    stranger = replace(statement, issuer="https://stranger.test/idp")
+    with pytest.raises(MissingKey):
+        context.correctly_signed_message(
+            forge.assertion(stranger, key=forge.impostor), "assertion", must=True
+        )
 
 
 # -- the backend can run here ---------------------------------------------------------------------
