@@ -400,6 +400,11 @@ def test_sp_metadata_signed_by_either_backend_verifies_with_xmlsec1(
         [*command, "--id-attr:ID", node, str(path)], capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stderr
+    # the signature names its certificate (what an IdP operator compares with the metadata's)
+    key_info = etree.fromstring(metadata).find(f"{{{DS}}}Signature/{{{DS}}}KeyInfo")
+    assert key_info is not None
+    certificates = key_info.findall(f"{{{DS}}}X509Data/{{{DS}}}X509Certificate")
+    assert ["".join((c.text or "").split()) for c in certificates] == [sp_keys.active.cert_base64()]
 
 
 # -- the backend pysaml2 is given ------------------------------------------------------------------
