@@ -441,7 +441,12 @@ def test_the_security_context_has_the_chosen_backend_and_policy(
 
 @pytest.mark.parametrize("backend", CRYPTO_BACKENDS)
 def test_only_keys_from_the_metadata_check_a_signature(
-    sp_keys: ServiceProviderKeys, forge: Forge, statement: Statement, backend: CryptoBackendName
+    sp_keys: ServiceProviderKeys,
+    forge: Forge,
+    statement: Statement,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    backend: CryptoBackendName,
 ) -> None:
     """An assertion from an issuer the metadata does not know, signed by the impostor with its
     certificate in ds:KeyInfo: pysaml2 would verify it with that certificate unless told to
@@ -452,7 +457,11 @@ def test_only_keys_from_the_metadata_check_a_signature(
         sp.config(sp.settings(acs_url=ACS_URL, idp_metadata=[idp_metadata])), backend
     )
     genuine = forge.assertion(replace(statement, issuer=IDP_ENTITY_ID))
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     assert context.correctly_signed_message(genuine, "assertion", must=True)
+    assert list(scratch.iterdir()) == []  # the metadata's certificate, written for the check
     stranger = replace(statement, issuer="https://stranger.test/idp")
     with pytest.raises(MissingKey):
         context.correctly_signed_message(
