@@ -258,3 +258,5 @@ def test_every_step_takes_the_one_lock_of_the_key_directory(key_directory: Path)
 def test_the_ring_makes_the_first_pair_with_its_common_name(tmp_path: Path) -> None:
     ring = SPKeyRing(tmp_path / "keys", common_name="broker.test SP")
     assert ring.keys.active.certificate().subject.rfc4514_string() == "CN=broker.test SP"
+    # made under the directory's one lock, as every later step
+    assert sorted(p.name for p in (tmp_path / "keys").glob(".*lock")) == [".saml-sp.lock"]
