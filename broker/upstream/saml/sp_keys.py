@@ -173,8 +173,9 @@ class SPKeyRing:
     def __init__(self, directory: Path, *, common_name: str = COMMON_NAME) -> None:
         self.directory = Path(directory)
         self._common_name = common_name
-        self._keys = ServiceProviderKeys.load_or_create(self.directory, common_name=common_name)
+        # the index's state before reading it: a step made meanwhile is then seen as a change
         self._stamp = _index_stamp(self.directory)
+        self._keys = ServiceProviderKeys.load_or_create(self.directory, common_name=common_name)
 
     @property
     def keys(self) -> ServiceProviderKeys:

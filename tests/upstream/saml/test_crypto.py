@@ -13,6 +13,7 @@ import base64
 import datetime
 import shutil
 import subprocess
+import tempfile
 import warnings
 from dataclasses import replace
 from importlib import metadata
@@ -21,7 +22,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 from lxml import etree
 
@@ -33,13 +34,15 @@ from broker.upstream.saml.crypto import (
     InProcessCrypto,
     ProgramCrypto,
     check_backend,
+    security_context,
     verify_enveloped,
 )
+from broker.upstream.saml.decryption import EncryptionPolicy
 from broker.upstream.saml.signature_profile import parse, signed_element
-from broker.upstream.saml.sp import sp_metadata_xml
+from broker.upstream.saml.sp import ServiceProvider, sp_metadata_xml
 from broker.upstream.saml.sp_keys import ServiceProviderKeys
 from mock_idps.saml_common.keys import KeyPair, load_or_create_pair
-from tests.upstream.conftest import ACS_URL, SP_ENTITY_ID, Connectors, begin, posted
+from tests.upstream.conftest import ACS_URL, IDP_ENTITY_ID, SP_ENTITY_ID, Connectors, begin, posted
 from tests.upstream.saml.saml_attacks import after, signature_of
 from tests.upstream.saml.saml_forge import (
     AES256_GCM,
@@ -55,7 +58,13 @@ from tests.upstream.saml.saml_forge import (
 
 with warnings.catch_warnings():  # see broker/upstream/saml/sp.py
     warnings.filterwarnings("ignore", "CFB has been moved")
-    from saml2.sigver import CryptoBackendXmlSec1, DecryptError, EncryptError, SignatureError
+    from saml2.sigver import (
+        CryptoBackendXmlSec1,
+        DecryptError,
+        EncryptError,
+        MissingKey,
+        SignatureError,
+    )
 
 # pysaml2's xmlsec1 backend leaves its temporary files open when a run fails (see
 # test_attacks.py); the garbage collector then reports them.
@@ -325,12 +334,48 @@ def test_decryption_with_another_key_fails(
         crypto.decrypt(forge.genuine(statement), str(forge.impostor.key_file))
 
 
+def test_a_changed_ciphertext_is_refused(
+    crypto: Crypto, sp_keys: ServiceProviderKeys, forge: Forge, statement: Statement
+) -> None:
+    """AES-GCM's tag covers the ciphertext: one changed bit and nothing is decrypted (the
+    in-process backend says so; pysaml2's xmlsec1 backend names only the command)."""
+    root = etree.fromstring(forge.encrypted(forge.assertion(statement)))
+    value = root.find(f"{{{XENC}}}EncryptedData/{{{XENC}}}CipherData/{{{XENC}}}CipherValue")
+    assert value is not None and value.text
+    octets = bytearray(base64.b64decode(value.text))
+    octets[len(octets) // 2] ^= 1
+    value.text = base64.b64encode(octets).decode()
+    response = forge.response(statement, etree.tostring(root, encoding="unicode"), signed=False)
+    with pytest.raises(DecryptError) as error:
+        crypto.decrypt(response, str(sp_keys.key_file))
+    if isinstance(crypto, InProcessCrypto):
+        assert str(error.value) == "decryption failed (Error)"
+
+
 def test_nothing_to_decrypt_fails(
     crypto: Crypto, sp_keys: ServiceProviderKeys, forge: Forge, statement: Statement
 ) -> None:
     """pysaml2 decrypts until this fails (then stops), as a failed xmlsec1 run does."""
     with pytest.raises(DecryptError):
         crypto.decrypt(forge.assertion(statement), str(sp_keys.key_file))
+
+
+def test_the_xmlsec1_backend_leaves_no_file_behind(
+    sp_keys: ServiceProviderKeys,
+    forge: Forge,
+    statement: Statement,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """pysaml2 hands xmlsec1 each document in a temporary file: the Response it decrypts and
+    the decrypted assertion (the person's identity code) it verifies. None may stay."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    crypto = ProgramCrypto(XMLSEC1)
+    decrypted = crypto.decrypt(forge.genuine(statement), str(sp_keys.key_file))
+    assert verify(crypto, decrypted, forge.key.cert_file, ASSERTION, statement.assertion_id)
+    assert list(scratch.iterdir()) == []
 
 
 def _assertion_c14n(xml: str) -> bytes:
@@ -355,6 +400,73 @@ def test_sp_metadata_signed_by_either_backend_verifies_with_xmlsec1(
         [*command, "--id-attr:ID", node, str(path)], capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stderr
+    # the signature names its certificate (what an IdP operator compares with the metadata's)
+    key_info = etree.fromstring(metadata).find(f"{{{DS}}}Signature/{{{DS}}}KeyInfo")
+    assert key_info is not None
+    certificates = key_info.findall(f"{{{DS}}}X509Data/{{{DS}}}X509Certificate")
+    assert ["".join((c.text or "").split()) for c in certificates] == [sp_keys.active.cert_base64()]
+
+
+# -- the backend pysaml2 is given ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", CRYPTO_BACKENDS)
+def test_the_security_context_has_the_chosen_backend_and_policy(
+    sp_keys: ServiceProviderKeys,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    backend: CryptoBackendName,
+) -> None:
+    """`saml_sp.crypto_backend` decides who verifies and decrypts; xmlsec1 is the program the
+    settings name (here a link elsewhere than on the PATH), and the IdP's policy goes with it."""
+    program = tmp_path / "bin" / "xmlsec1"
+    program.parent.mkdir()
+    program.symlink_to(XMLSEC1)
+    sp = ServiceProvider(SP_ENTITY_ID, sp_keys, str(program), backend)
+    config = sp.config(sp.settings(acs_url=ACS_URL))
+    policy = EncryptionPolicy(frozenset({"aes256-cbc", "rsa-oaep"}))
+    crypto = security_context(config, backend, policy).crypto
+    assert type(crypto) is {"xmlsec": InProcessCrypto, "xmlsec1": ProgramCrypto}[backend]
+    assert crypto._policy == policy
+    assert security_context(config, backend).crypto._policy == EncryptionPolicy()
+    if backend == "xmlsec1":
+        assert crypto.xmlsec == str(program)
+        assert crypto.delete_tmpfiles is True  # as the settings say: no file left behind
+        config.xmlsec_binary = None  # none named: the one on the PATH
+        assert security_context(config, backend).crypto.xmlsec == shutil.which("xmlsec1")
+        monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # and none there either
+        with pytest.raises(ConfigError, match=r"^saml_sp.crypto_backend xmlsec1: the xmlsec1 "):
+            security_context(config, backend)
+
+
+@pytest.mark.parametrize("backend", CRYPTO_BACKENDS)
+def test_only_keys_from_the_metadata_check_a_signature(
+    sp_keys: ServiceProviderKeys,
+    forge: Forge,
+    statement: Statement,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    backend: CryptoBackendName,
+) -> None:
+    """An assertion from an issuer the metadata does not know, signed by the impostor with its
+    certificate in ds:KeyInfo: pysaml2 would verify it with that certificate unless told to
+    use the metadata's keys only, which the broker's security context always is."""
+    sp = ServiceProvider(SP_ENTITY_ID, sp_keys, XMLSEC1, backend)
+    idp_metadata = forge.metadata(IDP_ENTITY_ID, "https://tunnistus.test/sso")
+    context = security_context(
+        sp.config(sp.settings(acs_url=ACS_URL, idp_metadata=[idp_metadata])), backend
+    )
+    genuine = forge.assertion(replace(statement, issuer=IDP_ENTITY_ID))
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    assert context.correctly_signed_message(genuine, "assertion", must=True)
+    assert list(scratch.iterdir()) == []  # the metadata's certificate, written for the check
+    stranger = replace(statement, issuer="https://stranger.test/idp")
+    with pytest.raises(MissingKey):
+        context.correctly_signed_message(
+            forge.assertion(stranger, key=forge.impostor), "assertion", must=True
+        )
 
 
 # -- the backend can run here ---------------------------------------------------------------------
@@ -443,6 +555,42 @@ def test_another_recipients_session_key_first_is_passed_over(
     decrypted_assertion(sp_keys, forge, statement, body)
 
 
+def test_a_session_key_that_decrypts_to_nothing_is_passed_over(
+    sp_keys: ServiceProviderKeys, forge: Forge, statement: Statement
+) -> None:
+    """An EncryptedKey that the SP's key decrypts (RSA-OAEP) to no octets at all, put first:
+    it is no AES key, and the next one is tried."""
+    public_key = x509.load_pem_x509_certificate(sp_keys.cert_file.read_bytes()).public_key()
+    assert isinstance(public_key, rsa.RSAPublicKey)
+    oaep = padding.OAEP(mgf=padding.MGF1(hashes.SHA1()), algorithm=hashes.SHA1(), label=None)  # noqa: S303 - RSA-OAEP-MGF1P is SHA-1 by definition
+    empty = base64.b64encode(public_key.encrypt(b"", oaep)).decode()
+    empty_key = (
+        f'<xenc:EncryptedData xmlns:xenc="{XENC}"><xenc:EncryptedKey>'
+        f'<xenc:EncryptionMethod Algorithm="{RSA_OAEP_MGF1P}"/>'
+        f"<xenc:CipherData><xenc:CipherValue>{empty}</xenc:CipherValue></xenc:CipherData>"
+        "</xenc:EncryptedKey></xenc:EncryptedData>"
+    )
+    body = moved_key(forge.encrypted(forge.assertion(statement)), empty_key)
+    decrypted_assertion(sp_keys, forge, statement, body)
+
+
+@pytest.mark.parametrize("backend", CRYPTO_BACKENDS)
+def test_an_encrypted_data_that_is_the_document_decrypts_to_its_element(
+    sp_keys: ServiceProviderKeys, forge: Forge, statement: Statement, backend: CryptoBackendName
+) -> None:
+    """pysaml2 may hand over an EncryptedData on its own: its session key is in its KeyInfo,
+    and there is nothing beside it to look in."""
+    encrypted = etree.fromstring(forge.encrypted(forge.assertion(statement)))
+    data = encrypted.find(f"{{{XENC}}}EncryptedData")
+    assert data is not None
+    alone = etree.tostring(data, encoding="unicode")
+    decrypted = crypto_for(backend).decrypt(alone, str(sp_keys.key_file))
+    assert decrypted.startswith("<saml:Assertion ")
+    assert verify(
+        crypto_for(backend), decrypted, forge.key.cert_file, ASSERTION, statement.assertion_id
+    )
+
+
 def test_aes_128_gcm_decrypts(
     sp_keys: ServiceProviderKeys, forge: Forge, statement: Statement
 ) -> None:
@@ -473,11 +621,11 @@ def test_an_unreadable_key_or_certificate_fails_the_check(
 ) -> None:
     missing = str(tmp_path / "missing.pem")
     signed = forge.assertion(statement)
-    with pytest.raises(SignatureError, match=r"^key unreadable \("):
+    with pytest.raises(SignatureError, match=r"^key unreadable \(Error\)$"):
         InProcessCrypto().validate_signature(
             signed, missing, "pem", ASSERTION, statement.assertion_id
         )
-    with pytest.raises(DecryptError, match=r"^key unreadable \("):
+    with pytest.raises(DecryptError, match=r"^key unreadable \(Error\)$"):
         InProcessCrypto().decrypt(forge.genuine(statement), missing)
 
 
@@ -539,10 +687,10 @@ def test_an_ecdsa_signature_verifies_only_where_enabled(
     signed = forge.sign(xml, statement.assertion_id, ec_pair)
     element, signature = signed_element(parse(signed), ASSERTION, statement.assertion_id)
     verify_enveloped(element, signature, str(ec_pair.cert_file), ecdsa=True)
-    with pytest.raises(SignatureError, match=r"^signature not valid \("):
+    with pytest.raises(SignatureError, match=r"^signature not valid \(Error\)$"):
         verify_enveloped(element, signature, str(ec_pair.cert_file))
     # and with ECDSA enabled, still only with the certificate's key
-    with pytest.raises(SignatureError, match=r"^signature not valid \("):
+    with pytest.raises(SignatureError, match=r"^signature not valid \(Error\)$"):
         verify_enveloped(element, signature, str(forge.key.cert_file), ecdsa=True)
 
 

@@ -237,6 +237,15 @@ def test_an_element_replaces_the_encrypted_data_where_it_was() -> None:
     assert joined == response(expected)
 
 
+def test_a_decoy_of_the_placement_mark_does_not_move_the_cleartext() -> None:
+    """The cleartext goes where the EncryptedData was, found by a processing instruction of
+    random text: one of the same name placed earlier by the sender is left alone."""
+    decoy = "<?broker-cleartext ?>"  # as lxml writes one without text
+    document = response(decoy + wrapped(data()))
+    joined = replace_with_cleartext(part_of(document), ASSERTION.encode())
+    assert joined == response(decoy + wrapped(IN_PLACE))
+
+
 def test_the_tail_of_the_encrypted_data_is_kept() -> None:
     document = response(f"<saml:EncryptedAssertion>{data()} tail </saml:EncryptedAssertion>")
     joined = replace_with_cleartext(part_of(document), ASSERTION.encode())
@@ -312,6 +321,21 @@ def test_the_context_is_the_parent_of_the_same_ciphertext_in_the_response_as_rec
         replace_with_cleartext(part_of(handed_over), b'<s2:Assertion ID="_a1"/>')
 
 
+def test_a_default_namespace_declared_only_as_received_is_honoured() -> None:
+    """An IdP may write the assertion unprefixed under `xmlns` declared on its Response; in
+    pysaml2's copy nothing declares it, so the cleartext's elements keep it only from the
+    context as received."""
+    received = response(wrapped(data()), prefixes=f' xmlns="{SAML}"')
+    handed_over = response(wrapped(data()))
+    with received_response(received.encode()):
+        joined = replace_with_cleartext(
+            part_of(handed_over), b'<Assertion ID="_a1"><Issuer/></Assertion>'
+        )
+    assertion = etree.fromstring(joined).find(f".//{{{SAML}}}Assertion")
+    assert assertion is not None and assertion.get("ID") == "_a1"
+    assert assertion[0].tag == f"{{{SAML}}}Issuer"
+
+
 @pytest.mark.parametrize(
     ("received", "why"),
     [
@@ -335,6 +359,27 @@ def test_an_empty_ciphertext_has_no_twin() -> None:
     handed_over = part_of(response(wrapped(data(cipher=""))))
     with received_response(received.encode()), pytest.raises(DecryptError, match="not well-"):
         replace_with_cleartext(handed_over, b"<s2:A/>")
+
+
+def test_a_ciphertext_by_reference_has_no_twin() -> None:
+    """No CipherValue (a CipherReference): nothing to compare, so the context is the copy's."""
+    by_reference = data().replace(
+        "<xenc:CipherValue>Q0lQSEVS</xenc:CipherValue>", '<xenc:CipherReference URI="#c"/>'
+    )
+    received = response(wrapped(by_reference), prefixes=f' xmlns:s2="{SAML}"')
+    handed_over = part_of(response(wrapped(by_reference)))
+    with received_response(received.encode()), pytest.raises(DecryptError, match="not well-"):
+        replace_with_cleartext(handed_over, b"<s2:A/>")
+
+
+def test_only_an_encrypted_data_is_a_twin() -> None:
+    """An EncryptedKey whose CipherValue happens to be the data's is no second ciphertext."""
+    same = key().replace("S0VZ", "Q0lQSEVS")
+    received = response(wrapped(data(key_info=same)), prefixes=f' xmlns:s2="{SAML}"')
+    handed_over = part_of(response(wrapped(data(key_info=same))))
+    with received_response(received.encode()):
+        joined = replace_with_cleartext(handed_over, b'<s2:Assertion ID="_a1"/>')
+    assert etree.fromstring(joined).find(f".//{{{SAML}}}Assertion") is not None
 
 
 def test_the_same_ciphertext_twice_as_received_is_refused() -> None:

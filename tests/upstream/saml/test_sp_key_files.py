@@ -10,6 +10,7 @@ import datetime
 import hashlib
 import json
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -84,6 +85,24 @@ def test_the_first_pair_is_rsa_3072_self_signed_for_ten_years(tmp_path: Path) ->
     assert ServiceProviderKeys.load_or_create(directory).active.cert_file.read_bytes() == (
         pair.cert_file.read_bytes()
     )
+
+
+def test_the_certificate_is_dated_in_utc_whatever_the_hosts_zone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a host 14 hours ahead of UTC the certificate is still valid from five minutes ago
+    (a local time taken for UTC would date it 14 hours into the future: IdPs would refuse it)."""
+    monkeypatch.setenv("TZ", "Pacific/Kiritimati")
+    time.tzset()
+    try:
+        before = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+        cert = ServiceProviderKeys.load_or_create(tmp_path / "keys").active.certificate()
+        after = datetime.datetime.now(datetime.UTC)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    five_minutes = datetime.timedelta(minutes=5)
+    assert before - five_minutes <= cert.not_valid_before_utc <= after - five_minutes
 
 
 def test_the_default_common_name_names_the_broker(key_directory: Path) -> None:
@@ -239,3 +258,5 @@ def test_every_step_takes_the_one_lock_of_the_key_directory(key_directory: Path)
 def test_the_ring_makes_the_first_pair_with_its_common_name(tmp_path: Path) -> None:
     ring = SPKeyRing(tmp_path / "keys", common_name="broker.test SP")
     assert ring.keys.active.certificate().subject.rfc4514_string() == "CN=broker.test SP"
+    # made under the directory's one lock, as every later step
+    assert sorted(p.name for p in (tmp_path / "keys").glob(".*lock")) == [".saml-sp.lock"]

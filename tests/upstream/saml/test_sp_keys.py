@@ -17,7 +17,7 @@ from broker.errors import ConfigError, UpstreamResponseError
 from broker.upstream.saml.connector import SAMLConnector
 from broker.upstream.saml.redirect_binding import RedirectBindingError, decode
 from broker.upstream.saml.sp import ServiceProvider, sp_metadata_xml
-from broker.upstream.saml.sp_keys import INDEX_FILE, KeyPair, SPKeyRing
+from broker.upstream.saml.sp_keys import INDEX_FILE, KeyPair, ServiceProviderKeys, SPKeyRing
 from tests.read_only import read_only, writable
 from tests.upstream.conftest import ACS_URL, SP_ENTITY_ID, begin_with_url, make_connector, posted
 from tests.upstream.saml.replays import Replays
@@ -93,6 +93,41 @@ def test_a_running_broker_picks_up_a_step_made_by_another_process(
     assert ring.reload_if_changed() is True
     assert running.keys.next == new and running.keys.version != before.version
     assert ring.reload_if_changed() is False
+
+
+def test_a_broker_started_on_an_index_has_nothing_to_reload(
+    operator: SPKeyRing, key_directory: Path
+) -> None:
+    """The index as found at start is the state the ring knows: the first housekeeping round
+    finds no change (and keeps what was built on the keys)."""
+    new = operator.add()
+    ring = SPKeyRing(key_directory)
+    keys = ring.keys
+    assert keys.next == new
+    assert ring.reload_if_changed() is False
+    assert ring.keys is keys
+
+
+def test_a_step_made_while_the_broker_reads_its_keys_is_picked_up(
+    operator: SPKeyRing, key_directory: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`saml-keys add` run by another process just after a starting broker read the keys, and
+    before it noted the index's state: the next housekeeping round must still see the change
+    (noting the state after reading would take the new index for the one read, and keep
+    serving the old keys until the next rollover step)."""
+    load = ServiceProviderKeys.load_or_create
+    added: list[KeyPair] = []
+
+    def load_then_add(directory: Path, *, common_name: str) -> ServiceProviderKeys:
+        keys = load(directory, common_name=common_name)
+        added.append(operator.add())
+        return keys
+
+    monkeypatch.setattr(ServiceProviderKeys, "load_or_create", staticmethod(load_then_add))
+    ring = SPKeyRing(key_directory)
+    assert ring.keys.next is None and len(added) == 1
+    assert ring.reload_if_changed() is True
+    assert ring.keys.next == added[0]
 
 
 def test_a_broken_index_keeps_the_running_keys(
