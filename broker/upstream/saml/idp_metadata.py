@@ -199,11 +199,11 @@ class MetadataCache:
         if url is None:
             raise UpstreamUnavailableError(f"{idp}: no metadata source")
         try:
-            if self._http is not None:
-                response = await self._http.get(url, timeout=_TIMEOUT)
-            else:
-                async with httpx.AsyncClient(timeout=_TIMEOUT) as client:
-                    response = await client.get(url)
+            async with contextlib.AsyncExitStack() as own:
+                client = self._http  # the app's, or one of its own for this fetch
+                if client is None:
+                    client = await own.enter_async_context(httpx.AsyncClient())
+                response = await client.get(url, timeout=_TIMEOUT)
         except httpx.HTTPError as exc:
             raise UpstreamUnavailableError(f"{idp}: metadata: {type(exc).__name__}") from exc
         if response.status_code != 200:

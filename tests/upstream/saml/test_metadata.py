@@ -842,3 +842,25 @@ async def test_a_metadata_file_changed_in_size_or_time_only_or_removed_is_looked
     path.unlink()
     await cache.refresh_if_due()
     assert sso_of(await cache.get()) == NEW_SSO and cache.usable
+
+
+async def test_metadata_without_valid_until_is_logged_once_and_a_zero_cache_duration_refetches(
+    sp: ServiceProvider,
+    keys: Keys,
+    clock: FrozenClock,
+    published: Published,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Metadata that never expires is worth one warning to the operator, not one per refresh;
+    a cacheDuration of zero makes every background pass fetch again."""
+    published.body = signed_entity(keys, cache_duration="PT0S")
+    cache = cache_for(sp, clock, [keys.signer.cert_file], metadata_url=published.url)
+    with caplog.at_level(logging.INFO, logger="broker.upstream.saml.connector"):
+        await cache.refresh_if_due()
+        await cache.refresh_if_due()
+    assert published.hits == 2
+    assert [(r.levelno, r.getMessage()) for r in caplog.records if r.name.startswith("broker")] == [
+        (logging.WARNING, "idp suomifi: metadata has no validUntil; it serves until replaced"),
+        (logging.INFO, "idp suomifi: SAML metadata loaded"),
+        (logging.INFO, "idp suomifi: SAML metadata loaded"),
+    ]
