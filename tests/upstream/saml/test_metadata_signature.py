@@ -5,6 +5,7 @@ refusal. The signatures themselves, made by xmlsec1, are checked in test_metadat
 from __future__ import annotations
 
 import datetime
+import shutil
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 from broker.errors import UpstreamUnavailableError
+from broker.upstream.saml import metadata_signature
 from broker.upstream.saml.metadata_document import parse_metadata
 from broker.upstream.saml.metadata_signature import check_metadata_signature
 
@@ -190,3 +192,28 @@ def test_an_unusable_certificate_is_named_in_the_refusal(cert: Path, tmp_path: P
     assert refusal(xml, [cert, missing], WITHIN) == BAD_SIGNATURE + " within its validity period"
     assert refusal(xml, [garbage, cert], WITHIN) == BAD_SIGNATURE + " within its validity period"
     assert refusal(xml, [cert, cert], WITHIN) == BAD_SIGNATURE
+
+
+def test_an_xmlsec1_that_does_not_answer_is_a_refusal(
+    cert: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The xmlsec1 backend waits for the program a bounded time (here cut to a fraction of a
+    second), then refuses: a hung program must not hold the metadata refresh for ever, and
+    what it says after the time is up counts for nothing."""
+    program = tmp_path / "xmlsec1"
+    program.write_text(f"#!/bin/sh\n{shutil.which('sleep')} 5\necho OK >&2\n")
+    program.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(metadata_signature, "_TIMEOUT_SECONDS", 0.2)
+    xml = metadata(signature()).encode()
+    with pytest.raises(UpstreamUnavailableError) as caught:
+        check_metadata_signature(
+            "org",
+            xml,
+            parse_metadata("org", xml),
+            [cert],
+            now=WITHIN.timestamp(),
+            skew=SKEW,
+            backend="xmlsec1",
+        )
+    assert caught.value.detail == "org: metadata signature: " + BAD_SIGNATURE
