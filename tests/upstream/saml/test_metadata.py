@@ -35,11 +35,12 @@ from tests.servers import bound_socket, serve
 from tests.upstream.conftest import ACS_URL, begin, posted
 from tests.upstream.saml import metadata_forge as md
 from tests.upstream.saml.replays import Replays
-from tests.upstream.saml.saml_forge import Forge
+from tests.upstream.saml.saml_forge import AES256_CBC, Forge
 
 IDP_ENTITY_ID = "https://tunnistus.test/idp"
 SSO, NEW_SSO = "https://tunnistus.test/sso", "https://tunnistus.test/sso-2"
 REDIRECT = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
+POST = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
 
 pytestmark = pytest.mark.filterwarnings(  # pysaml2's temporary files on a refused signature
     r"ignore:Exception ignored in. <_io.FileIO name='/tmp/tmp"
@@ -582,7 +583,7 @@ async def test_without_a_configured_entity_id_only_a_single_idp_is_taken(
     [
         (('use="signing"', 'use="encryption"'), "suomifi: metadata has no signing certificate"),
         (
-            (REDIRECT, "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"),
+            (REDIRECT, POST),
             "suomifi: metadata has no HTTP-Redirect SSO service",
         ),
     ],
@@ -653,6 +654,7 @@ async def test_the_client_is_built_with_the_idps_profile_and_keeps_no_one(
     config = found.client.config
     assert {name: config.getattr(name, "sp") for name in profile} == profile
     assert config.accepted_time_diff == 90
+    assert config.getattr("endpoints", "sp")["assertion_consumer_service"] == [(ACS_URL, POST)]
     assert (found.metadata, found.keys_version) == (path.read_text(), sp.keys.version)
     assert found.client.users.add_information_about_person({"ava": {"hetu": ["x"]}}) is None
     assert not hasattr(found.client.users, "cache")
@@ -864,3 +866,49 @@ async def test_metadata_without_valid_until_is_logged_once_and_a_zero_cache_dura
         (logging.INFO, "idp suomifi: SAML metadata loaded"),
         (logging.INFO, "idp suomifi: SAML metadata loaded"),
     ]
+    caplog.clear()
+    published.body = signed_entity(keys, valid_until=clock.now() + 600)
+    cache = cache_for(sp, clock, [keys.signer.cert_file], metadata_url=published.url)
+    with caplog.at_level(logging.INFO, logger="broker.upstream.saml.connector"):
+        await cache.refresh_if_due()
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("broker")] == [
+        "idp suomifi: SAML metadata loaded"
+    ]
+
+
+async def test_metadata_pysaml2_cannot_use_is_refused_by_the_kind_of_error(
+    sp: ServiceProvider, clock: FrozenClock, tmp_path: Path
+) -> None:
+    """Well-formed, but not valid SAML metadata (an IDPSSODescriptor without its required
+    protocolSupportEnumeration): pysaml2's error is named, not raised as it is."""
+    path = tmp_path / "idp.xml"
+    path.write_text(
+        f'<md:EntityDescriptor xmlns:md="{md.MD}" entityID="{IDP_ENTITY_ID}">'
+        "<md:IDPSSODescriptor/></md:EntityDescriptor>"
+    )
+    cache = cache_for(sp, clock, metadata_file=path)
+    assert await refusal_of(cache) == "suomifi: metadata unusable: AttributeError"
+
+
+async def test_the_client_decrypts_by_the_idps_own_encryption_policy(
+    sp: ServiceProvider, keys: Keys, clock: FrozenClock, published: Published
+) -> None:
+    """An organisation IdP allowed AES-CBC (in a signed Response): the client built on its
+    metadata decrypts with that policy, not the default one, which refuses AES-CBC."""
+    published.body = signed_entity(keys)
+    connector = SAMLConnector(
+        idp(
+            [keys.signer.cert_file],
+            metadata_url=published.url,
+            encryption_algorithms=("aes256-gcm", "aes256-cbc", "rsa-oaep-mgf1p"),
+        ),
+        sp,
+        clock,
+        acs_url=ACS_URL,
+        remember_assertion=Replays(),
+        require_encrypted_assertions=True,
+    )
+    forge = Forge(keys.idp_old, sp.keys.cert_file, keys.stranger)
+    saved, statement = await begin(connector)
+    assertion = forge.encrypted(forge.assertion(statement), data_alg=AES256_CBC)
+    assert (await connector.finish(posted(forge.response(statement, assertion)), saved)).subject
