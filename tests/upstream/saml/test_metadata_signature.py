@@ -194,26 +194,53 @@ def test_an_unusable_certificate_is_named_in_the_refusal(cert: Path, tmp_path: P
     assert refusal(xml, [cert, cert], WITHIN) == BAD_SIGNATURE
 
 
+def fake_xmlsec1(directory: Path, script: str) -> None:
+    """An `xmlsec1` on PATH (and nothing else) that runs `script`."""
+    program = directory / "xmlsec1"
+    program.write_text(f"#!/bin/sh\n{script}\n")
+    program.chmod(0o755)
+
+
+def check_by_xmlsec1(xml: bytes, cert: Path) -> None:
+    check_metadata_signature(
+        "org",
+        xml,
+        parse_metadata("org", xml),
+        [cert],
+        now=WITHIN.timestamp(),
+        skew=SKEW,
+        backend="xmlsec1",
+    )
+
+
+@pytest.mark.parametrize(
+    ("script", "verified"),
+    [("echo OK >&2", True), ("echo FAIL >&2", False), ("echo OK >&2; exit 1", False)],
+    ids=["ok", "exit-0-without-ok", "ok-with-exit-1"],
+)
+def test_xmlsec1_vouches_only_by_exit_status_0_and_ok(
+    cert: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: str, verified: bool
+) -> None:
+    fake_xmlsec1(tmp_path, script)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    xml = metadata(signature()).encode()
+    if verified:
+        check_by_xmlsec1(xml, cert)
+        return
+    with pytest.raises(UpstreamUnavailableError) as caught:
+        check_by_xmlsec1(xml, cert)
+    assert caught.value.detail == "org: metadata signature: " + BAD_SIGNATURE
+
+
 def test_an_xmlsec1_that_does_not_answer_is_a_refusal(
     cert: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The xmlsec1 backend waits for the program a bounded time (here cut to a fraction of a
     second), then refuses: a hung program must not hold the metadata refresh for ever, and
     what it says after the time is up counts for nothing."""
-    program = tmp_path / "xmlsec1"
-    program.write_text(f"#!/bin/sh\n{shutil.which('sleep')} 5\necho OK >&2\n")
-    program.chmod(0o755)
+    fake_xmlsec1(tmp_path, f"{shutil.which('sleep')} 5; echo OK >&2")
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setattr(metadata_signature, "_TIMEOUT_SECONDS", 0.2)
-    xml = metadata(signature()).encode()
     with pytest.raises(UpstreamUnavailableError) as caught:
-        check_metadata_signature(
-            "org",
-            xml,
-            parse_metadata("org", xml),
-            [cert],
-            now=WITHIN.timestamp(),
-            skew=SKEW,
-            backend="xmlsec1",
-        )
+        check_by_xmlsec1(metadata(signature()).encode(), cert)
     assert caught.value.detail == "org: metadata signature: " + BAD_SIGNATURE
