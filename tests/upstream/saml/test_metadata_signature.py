@@ -163,6 +163,10 @@ def test_the_shape_of_the_roots_signature(xml: str, problem: str, cert: Path) ->
         metadata(signature(c14n=EXC + "WithComments")),
         metadata(signature(references=reference(transforms=(ENVELOPED,)))),
         metadata(signature(references=reference(transforms=(EXC + "WithComments", ENVELOPED)))),
+        # every allowed transform at once is still only allowed transforms
+        metadata(
+            signature(references=reference(transforms=(ENVELOPED, EXC, EXC + "WithComments")))
+        ),
     ],
 )
 def test_an_acceptable_shape_goes_on_to_the_cryptography(xml: str, cert: Path) -> None:
