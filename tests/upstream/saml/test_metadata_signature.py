@@ -248,3 +248,12 @@ def test_an_xmlsec1_that_does_not_answer_is_a_refusal(
     with pytest.raises(UpstreamUnavailableError) as caught:
         check_by_xmlsec1(metadata(signature()).encode(), cert)
     assert caught.value.detail == "org: metadata signature: " + BAD_SIGNATURE
+
+
+def test_the_xmlsec1_backend_without_the_program_says_so(
+    cert: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no xmlsec1 there
+    with pytest.raises(UpstreamUnavailableError) as caught:
+        check_by_xmlsec1(metadata(signature()).encode(), cert)
+    assert caught.value.detail == "org: metadata signature: xmlsec1 is not installed"
