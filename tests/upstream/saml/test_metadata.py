@@ -213,7 +213,7 @@ async def test_metadata_without_a_good_root_signature_is_refused(
 ) -> None:
     published.body = make(keys)
     cache = cache_for(sp, clock, [keys.signer.cert_file], metadata_url=published.url)
-    with pytest.raises(UpstreamUnavailableError, match=f"metadata signature: {problem}"):
+    with pytest.raises(UpstreamUnavailableError, match=f"^suomifi: metadata signature: {problem}$"):
         await cache.get()
 
 
@@ -272,7 +272,7 @@ async def test_a_doctype_is_refused_before_anything_reads_it(
     doctype = '<!DOCTYPE md:EntityDescriptor [<!ENTITY sso "https://tunnistus.test/sso">]>'
     path.write_text(doctype + signed_entity(keys))
     for certificates in ([keys.signer.cert_file], []):  # signed or not: a DOCTYPE is refused
-        with pytest.raises(UpstreamUnavailableError, match="DOCTYPE"):
+        with pytest.raises(UpstreamUnavailableError, match=r"^suomifi: metadata with a DOCTYPE$"):
             await cache_for(sp, clock, certificates, metadata_file=path).get()
 
 
@@ -304,6 +304,15 @@ async def test_expired_metadata_is_refused(
         await cache.get()
     published.body = signed_entity(keys, valid_until=clock.now() + 30)
     assert (await cache.get()).entity_id == IDP_ENTITY_ID
+
+
+async def test_metadata_with_a_malformed_cache_duration_is_refused(
+    sp: ServiceProvider, keys: Keys, clock: FrozenClock, published: Published
+) -> None:
+    """Guessing would keep it longer than its publisher meant."""
+    published.body = signed_entity(keys, cache_duration="a week")
+    cache = cache_for(sp, clock, [keys.signer.cert_file], metadata_url=published.url)
+    assert await refusal_of(cache) == "suomifi: metadata cacheDuration is malformed"
 
 
 async def test_metadata_is_never_served_past_its_valid_until(
