@@ -554,10 +554,15 @@ async def refusal_of(cache: MetadataCache) -> str:
     return caught.value.detail
 
 
-def federation(keys: Keys, *entity_ids: str) -> str:
-    """An EntitiesDescriptor of IdP entities, signed on its root by the configured signer."""
+def federation(keys: Keys, *entity_ids: str, **fields: Any) -> str:
+    """An EntitiesDescriptor of IdP entities, signed on its root by the configured signer;
+    `fields` (validUntil, ...) for the first one only."""
     members = "".join(
-        md.unsigned(md.entity(entity_id, SSO, (keys.idp_old,), element_id=f"_m{n}"))
+        md.unsigned(
+            md.entity(
+                entity_id, SSO, (keys.idp_old,), element_id=f"_m{n}", **(fields if n == 0 else {})
+            )
+        )
         for n, entity_id in enumerate(entity_ids)
     )
     root = f'<md:EntitiesDescriptor xmlns:md="{md.MD}" ID="_metadata">{{signature}}'
@@ -573,6 +578,18 @@ async def test_genuinely_signed_metadata_of_another_entity_is_refused(
     cache = cache_for(sp, clock, [keys.signer.cert_file], metadata_url=published.url)
     assert await refusal_of(cache) == f"suomifi: metadata does not describe {IDP_ENTITY_ID}"
     published.body = federation(keys, "https://evil.test/idp", IDP_ENTITY_ID)
+    assert (await cache.get()).entity_id == IDP_ENTITY_ID
+
+
+async def test_only_the_configured_entitys_validity_counts(
+    sp: ServiceProvider, keys: Keys, clock: FrozenClock, published: Published
+) -> None:
+    """Another member of the federation has expired: the configured IdP's metadata is still
+    good (pysaml2 drops the expired member)."""
+    published.body = federation(
+        keys, "https://other.test/idp", IDP_ENTITY_ID, valid_until=clock.now() - 60
+    )
+    cache = cache_for(sp, clock, [keys.signer.cert_file], metadata_url=published.url)
     assert (await cache.get()).entity_id == IDP_ENTITY_ID
 
 
