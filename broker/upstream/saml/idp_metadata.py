@@ -10,6 +10,7 @@ import contextlib
 import dataclasses
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final
 
 import httpx
@@ -20,7 +21,7 @@ from broker.upstream.registry import IdP
 from broker.upstream.saml.decryption import EncryptionPolicy
 from broker.upstream.saml.metadata_document import Validity, parse_metadata, validity
 from broker.upstream.saml.metadata_signature import check_metadata_signature
-from broker.upstream.saml.pysaml2 import BINDING_HTTP_REDIRECT
+from broker.upstream.saml.pysaml2 import BINDING_HTTP_REDIRECT, UnsupportedBinding
 from broker.upstream.saml.sp import ServiceProvider
 
 __all__ = ["IdPClient", "MetadataCache"]
@@ -31,7 +32,7 @@ _TIMEOUT: Final = httpx.Timeout(10.0)
 log = logging.getLogger("broker.upstream.saml.connector")
 
 _FileStamp = tuple[int, int] | None
-"""A metadata file's (mtime in ns, size), None if it cannot be read; None for a URL."""
+"""A metadata file's (mtime in ns, size); None if it cannot be read, and before the first load."""
 
 
 @dataclass(frozen=True)
@@ -154,9 +155,9 @@ class MetadataCache:
     async def _due(self) -> bool:
         if self._clock.now() >= self._next_attempt:
             return True
-        if self._saml.metadata_file is None:
+        if (path := self._saml.metadata_file) is None:
             return False
-        return await asyncio.to_thread(self._file_stamp) != self._seen_stamp
+        return await asyncio.to_thread(_file_stamp, path) != self._seen_stamp
 
     async def _reload(self) -> _Loaded:
         try:
@@ -190,7 +191,7 @@ class MetadataCache:
     async def _metadata_bytes(self) -> bytes:
         idp, url, path = self._idp.id, self._saml.metadata_url, self._saml.metadata_file
         if path is not None:
-            self._seen_stamp = await asyncio.to_thread(self._file_stamp)
+            self._seen_stamp = await asyncio.to_thread(_file_stamp, path)
             try:
                 return await asyncio.to_thread(path.read_bytes)
             except OSError as exc:
@@ -198,24 +199,16 @@ class MetadataCache:
         if url is None:
             raise UpstreamUnavailableError(f"{idp}: no metadata source")
         try:
-            if self._http is not None:
-                response = await self._http.get(url, timeout=_TIMEOUT)
-            else:
-                async with httpx.AsyncClient(timeout=_TIMEOUT) as client:
-                    response = await client.get(url)
+            async with contextlib.AsyncExitStack() as own:
+                client = self._http  # the app's, or one of its own for this fetch
+                if client is None:
+                    client = await own.enter_async_context(httpx.AsyncClient())
+                response = await client.get(url, timeout=_TIMEOUT)
         except httpx.HTTPError as exc:
             raise UpstreamUnavailableError(f"{idp}: metadata: {type(exc).__name__}") from exc
         if response.status_code != 200:
             raise UpstreamUnavailableError(f"{idp}: metadata: HTTP {response.status_code}")
         return response.content
-
-    def _file_stamp(self) -> _FileStamp:
-        path = self._saml.metadata_file
-        try:
-            found = path.stat() if path is not None else None
-        except OSError:
-            return None
-        return None if found is None else (found.st_mtime_ns, found.st_size)
 
     def _accept(self, xml: bytes, held: _Loaded | None) -> _Loaded:
         """Blocking (XML signature, pysaml2): the checks, then the client, then the next
@@ -293,11 +286,23 @@ class MetadataCache:
         if wanted is None and len(found) != 1:
             raise UpstreamUnavailableError(f"{idp}: metadata has {len(found)} IdPs; set entity_id")
         entity_id = str(wanted or found[0])
-        if not metadata.single_sign_on_service(entity_id, BINDING_HTTP_REDIRECT):
+        try:  # pysaml2 raises when the IdP has SSO services, none of them HTTP-Redirect
+            redirect_services = metadata.single_sign_on_service(entity_id, BINDING_HTTP_REDIRECT)
+        except UnsupportedBinding:
+            redirect_services = []
+        if not redirect_services:
             raise UpstreamUnavailableError(f"{idp}: metadata has no HTTP-Redirect SSO service")
         if not metadata.certs(entity_id, "idpsso", "signing"):
             raise UpstreamUnavailableError(f"{idp}: metadata has no signing certificate")
         return entity_id
+
+
+def _file_stamp(path: Path) -> _FileStamp:
+    try:
+        found = path.stat()
+    except OSError:
+        return None
+    return (found.st_mtime_ns, found.st_size)
 
 
 class _NoPopulation:

@@ -123,6 +123,6 @@ def _instant(idp: str, text: str, what: str) -> float:
 
 def _duration(idp: str, text: str) -> float:
     match = _DURATION_RE.fullmatch(text.strip())
-    if match is None or text.strip() in ("P", "PT") or text.strip().endswith("T"):
+    if match is None or text.strip() == "P" or text.strip().endswith("T"):  # no unit, or T alone
         raise UpstreamUnavailableError(f"{idp}: metadata cacheDuration is malformed")
     return sum(float(value) * _SECONDS[unit] for unit, value in match.groupdict().items() if value)

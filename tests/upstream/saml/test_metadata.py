@@ -5,14 +5,18 @@ rollover (two certificates, then one) seen by the connector's signature check.""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
+import shutil
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -20,21 +24,23 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from broker.clock import FrozenClock
-from broker.errors import UpstreamResponseError, UpstreamUnavailableError
+from broker.errors import ConfigError, UpstreamResponseError, UpstreamUnavailableError
 from broker.upstream.registry import IdP, Names, SAMLUpstream
 from broker.upstream.saml.connector import SAMLConnector
 from broker.upstream.saml.idp_metadata import IdPClient, MetadataCache
 from broker.upstream.saml.sp import ServiceProvider
+from broker.upstream.saml.sp_keys import SPKeyRing
 from mock_idps.saml_common.keys import KeyPair, load_or_create_pair
 from tests.servers import bound_socket, serve
 from tests.upstream.conftest import ACS_URL, begin, posted
 from tests.upstream.saml import metadata_forge as md
 from tests.upstream.saml.replays import Replays
-from tests.upstream.saml.saml_forge import Forge
+from tests.upstream.saml.saml_forge import AES256_CBC, Forge
 
 IDP_ENTITY_ID = "https://tunnistus.test/idp"
 SSO, NEW_SSO = "https://tunnistus.test/sso", "https://tunnistus.test/sso-2"
 REDIRECT = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
+POST = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
 
 pytestmark = pytest.mark.filterwarnings(  # pysaml2's temporary files on a refused signature
     r"ignore:Exception ignored in. <_io.FileIO name='/tmp/tmp"
@@ -99,10 +105,8 @@ def idp(certificates: Sequence[Path] = (), **saml: Any) -> IdP:
         route="personal",
         protocol="saml",
         saml=SAMLUpstream(
-            entity_id=IDP_ENTITY_ID,
             metadata_signing_certificates=tuple(certificates),
-            want_response_signed=True,
-            **saml,
+            **{"entity_id": IDP_ENTITY_ID, "want_response_signed": True, **saml},
         ),
     )
 
@@ -209,7 +213,41 @@ async def test_metadata_without_a_good_root_signature_is_refused(
 ) -> None:
     published.body = make(keys)
     cache = cache_for(sp, clock, [keys.signer.cert_file], metadata_url=published.url)
-    with pytest.raises(UpstreamUnavailableError, match=f"metadata signature: {problem}"):
+    with pytest.raises(UpstreamUnavailableError, match=f"^suomifi: metadata signature: {problem}$"):
+        await cache.get()
+
+
+async def test_metadata_signed_with_ecdsa_is_accepted(
+    sp: ServiceProvider, keys: Keys, clock: FrozenClock, published: Published, tmp_path: Path
+) -> None:
+    """Either backend verifies an ECDSA signature on metadata (the in-process one enables ECDSA
+    for metadata only); tampered, it is refused."""
+    signer = md.ecdsa_signer(tmp_path)
+    published.body = md.signed(
+        md.entity(IDP_ENTITY_ID, SSO, (keys.idp_old,)), signer, sign_alg=md.ECDSA_SHA256
+    )
+    cache = cache_for(sp, clock, [signer.cert_file], metadata_url=published.url)
+    assert sso_of(await cache.get()) == SSO
+    published.body = published.body.replace(SSO, NEW_SSO)
+    with pytest.raises(UpstreamUnavailableError, match="not valid by any configured certificate"):
+        await cache_for(sp, clock, [signer.cert_file], metadata_url=published.url).get()
+
+
+@pytest.mark.parametrize(
+    "decoy",
+    ['xml:id="_metadata"', 'xmlns:x="urn:x" x:ID="_metadata"'],
+    ids=["xml-id", "namespaced-id"],
+)
+async def test_a_second_holder_of_the_roots_id_is_refused(
+    sp: ServiceProvider, keys: Keys, clock: FrozenClock, published: Published, decoy: str
+) -> None:
+    """An ID lookup finds an `xml:id` or an `ID` in any namespace too, which the shape check
+    (unprefixed `ID` only) does not count: the reference could resolve to the decoy."""
+    published.body = signed_entity(keys).replace(
+        "<md:IDPSSODescriptor ", f"<md:IDPSSODescriptor {decoy} ", 1
+    )
+    cache = cache_for(sp, clock, [keys.signer.cert_file], metadata_url=published.url)
+    with pytest.raises(UpstreamUnavailableError, match="not valid by any configured certificate"):
         await cache.get()
 
 
@@ -234,7 +272,7 @@ async def test_a_doctype_is_refused_before_anything_reads_it(
     doctype = '<!DOCTYPE md:EntityDescriptor [<!ENTITY sso "https://tunnistus.test/sso">]>'
     path.write_text(doctype + signed_entity(keys))
     for certificates in ([keys.signer.cert_file], []):  # signed or not: a DOCTYPE is refused
-        with pytest.raises(UpstreamUnavailableError, match="DOCTYPE"):
+        with pytest.raises(UpstreamUnavailableError, match=r"^suomifi: metadata with a DOCTYPE$"):
             await cache_for(sp, clock, certificates, metadata_file=path).get()
 
 
@@ -266,6 +304,15 @@ async def test_expired_metadata_is_refused(
         await cache.get()
     published.body = signed_entity(keys, valid_until=clock.now() + 30)
     assert (await cache.get()).entity_id == IDP_ENTITY_ID
+
+
+async def test_metadata_with_a_malformed_cache_duration_is_refused(
+    sp: ServiceProvider, keys: Keys, clock: FrozenClock, published: Published
+) -> None:
+    """Guessing would keep it longer than its publisher meant."""
+    published.body = signed_entity(keys, cache_duration="a week")
+    cache = cache_for(sp, clock, [keys.signer.cert_file], metadata_url=published.url)
+    assert await refusal_of(cache) == "suomifi: metadata cacheDuration is malformed"
 
 
 async def test_metadata_is_never_served_past_its_valid_until(
@@ -495,3 +542,399 @@ async def test_the_in_process_backend_checks_metadata_without_xmlsec1(
         await cache.get()
     published.body = genuine
     assert sso_of(await cache.get()) == SSO
+
+
+# -- which entity, which keys, which service: forged metadata the signer vouches for -------------
+
+
+async def refusal_of(cache: MetadataCache) -> str:
+    """The exact detail of the UpstreamUnavailableError that `cache.get()` raises."""
+    with pytest.raises(UpstreamUnavailableError) as caught:
+        await cache.get()
+    return caught.value.detail
+
+
+def federation(keys: Keys, *entity_ids: str, **fields: Any) -> str:
+    """An EntitiesDescriptor of IdP entities, signed on its root by the configured signer;
+    `fields` (validUntil, ...) for the first one only."""
+    members = "".join(
+        md.unsigned(
+            md.entity(
+                entity_id, SSO, (keys.idp_old,), element_id=f"_m{n}", **(fields if n == 0 else {})
+            )
+        )
+        for n, entity_id in enumerate(entity_ids)
+    )
+    root = f'<md:EntitiesDescriptor xmlns:md="{md.MD}" ID="_metadata">{{signature}}'
+    return md.signed(f"{root}{members}</md:EntitiesDescriptor>", keys.signer)
+
+
+async def test_genuinely_signed_metadata_of_another_entity_is_refused(
+    sp: ServiceProvider, keys: Keys, clock: FrozenClock, published: Published
+) -> None:
+    """The signer vouches for a federation's members; one of them is not the IdP configured,
+    whatever keys and service it lists."""
+    published.body = federation(keys, "https://evil.test/idp")
+    cache = cache_for(sp, clock, [keys.signer.cert_file], metadata_url=published.url)
+    assert await refusal_of(cache) == f"suomifi: metadata does not describe {IDP_ENTITY_ID}"
+    published.body = federation(keys, "https://evil.test/idp", IDP_ENTITY_ID)
+    assert (await cache.get()).entity_id == IDP_ENTITY_ID
+
+
+async def test_only_the_configured_entitys_validity_counts(
+    sp: ServiceProvider, keys: Keys, clock: FrozenClock, published: Published
+) -> None:
+    """Another member of the federation has expired: the configured IdP's metadata is still
+    good (pysaml2 drops the expired member)."""
+    published.body = federation(
+        keys, "https://other.test/idp", IDP_ENTITY_ID, valid_until=clock.now() - 60
+    )
+    cache = cache_for(sp, clock, [keys.signer.cert_file], metadata_url=published.url)
+    assert (await cache.get()).entity_id == IDP_ENTITY_ID
+
+
+async def test_without_a_configured_entity_id_only_a_single_idp_is_taken(
+    sp: ServiceProvider, keys: Keys, clock: FrozenClock, published: Published
+) -> None:
+    published.body = federation(keys, "https://one.test/idp", "https://two.test/idp")
+    cache = cache_for(sp, clock, [keys.signer.cert_file], metadata_url=published.url)
+    object.__setattr__(cache._saml, "entity_id", None)  # the file leaves it out
+    assert await refusal_of(cache) == "suomifi: metadata has 2 IdPs; set entity_id"
+    published.body = federation(keys, "https://one.test/idp")
+    assert (await cache.get()).entity_id == "https://one.test/idp"
+
+
+@pytest.mark.parametrize(
+    ("change", "detail"),
+    [
+        (('use="signing"', 'use="encryption"'), "suomifi: metadata has no signing certificate"),
+        (
+            (REDIRECT, POST),
+            "suomifi: metadata has no HTTP-Redirect SSO service",
+        ),
+    ],
+    ids=["only-an-encryption-key", "only-http-post"],
+)
+async def test_metadata_without_a_signing_key_or_a_redirect_service_is_refused(
+    sp: ServiceProvider,
+    keys: Keys,
+    clock: FrozenClock,
+    published: Published,
+    change: tuple[str, str],
+    detail: str,
+) -> None:
+    """A key published for encryption only does not vouch for responses; the broker sends its
+    AuthnRequest by HTTP-Redirect only."""
+    template = md.entity(IDP_ENTITY_ID, SSO, (keys.idp_old,)).replace(*change)
+    published.body = md.signed(template, keys.signer)
+    cache = cache_for(sp, clock, [keys.signer.cert_file], metadata_url=published.url)
+    assert await refusal_of(cache) == detail
+    assert not cache.usable
+
+
+async def test_a_key_descriptor_without_use_signs(
+    sp: ServiceProvider, keys: Keys, clock: FrozenClock, published: Published
+) -> None:
+    """SAML Metadata §2.4.1.1: a KeyDescriptor without `use` is for signing and encryption."""
+    template = md.entity(IDP_ENTITY_ID, SSO, (keys.idp_old,)).replace(' use="signing"', "")
+    published.body = md.signed(template, keys.signer)
+    cache = cache_for(sp, clock, [keys.signer.cert_file], metadata_url=published.url)
+    assert (await cache.get()).entity_id == IDP_ENTITY_ID
+
+
+async def test_metadata_not_in_utf8_is_refused(
+    sp: ServiceProvider, keys: Keys, clock: FrozenClock, tmp_path: Path
+) -> None:
+    path = tmp_path / "idp.xml"
+    body = md.unsigned(md.entity(IDP_ENTITY_ID, SSO, (keys.idp_old,)))
+    prolog = '<?xml version="1.0" encoding="ISO-8859-1"?><!-- caf\xe9 -->'
+    path.write_bytes((prolog + body).encode("latin-1"))
+    cache = cache_for(sp, clock, metadata_file=path)
+    assert await refusal_of(cache) == "suomifi: metadata is not UTF-8"
+    path.write_bytes((prolog.replace("ISO-8859-1", "UTF-8") + body).encode())
+    assert (await cache.get()).entity_id == IDP_ENTITY_ID
+
+
+@pytest.mark.parametrize(
+    "profile",
+    [
+        {"want_response_signed": True, "want_assertions_signed": False, "allow_unsolicited": True},
+        {"want_response_signed": False, "want_assertions_signed": True, "allow_unsolicited": False},
+    ],
+)
+async def test_the_client_is_built_with_the_idps_profile_and_keeps_no_one(
+    sp: ServiceProvider, keys: Keys, clock: FrozenClock, tmp_path: Path, profile: dict[str, bool]
+) -> None:
+    """The client checks what the IdP's configuration asks, with the broker's clock skew;
+    pysaml2's in-memory cache of people is replaced by one that keeps nothing."""
+    path = tmp_path / "idp.xml"
+    path.write_text(signed_entity(keys))
+    cache = MetadataCache(
+        idp([keys.signer.cert_file], metadata_file=path, **profile),
+        sp,
+        clock,
+        acs_url=ACS_URL,
+        clock_skew=90,
+    )
+    found = await cache.get()
+    config = found.client.config
+    assert {name: config.getattr(name, "sp") for name in profile} == profile
+    assert config.accepted_time_diff == 90
+    assert config.getattr("endpoints", "sp")["assertion_consumer_service"] == [(ACS_URL, POST)]
+    assert (found.metadata, found.keys_version) == (path.read_text(), sp.keys.version)
+    assert found.client.users.add_information_about_person({"ava": {"hetu": ["x"]}}) is None
+    assert not hasattr(found.client.users, "cache")
+
+
+# -- the SP's key rollover, concurrent logins ----------------------------------------------------
+
+
+async def test_an_sp_key_rollover_step_rebuilds_the_client_on_the_same_metadata(
+    sp: ServiceProvider,
+    keys: Keys,
+    clock: FrozenClock,
+    published: Published,
+    saml_sp_keys: Path,
+    tmp_path: Path,
+) -> None:
+    """Another process adds the SP's next key pair: the next login gets a client with it, built
+    on the metadata held (no fetch); until the next step the same client serves."""
+    directory = tmp_path / "saml-keys"
+    shutil.copytree(saml_sp_keys, directory)
+    running = ServiceProvider(sp.entity_id, SPKeyRing(directory), crypto_backend=sp.crypto_backend)
+    published.body = signed_entity(keys)
+    cache = cache_for(running, clock, [keys.signer.cert_file], metadata_url=published.url)
+    before = await cache.get()
+    assert await cache.get() is before
+    SPKeyRing(directory).add()
+    assert isinstance(running.key_source, SPKeyRing) and running.key_source.reload_if_changed()
+    after = await cache.get()
+    assert after.keys_version == running.keys.version != before.keys_version
+    assert (after.metadata, after.entity_id, published.hits) == (before.metadata, IDP_ENTITY_ID, 1)
+    assert len(after.client.config.encryption_keypairs) == 2
+    assert len(before.client.config.encryption_keypairs) == 1
+    assert await cache.get() is after
+
+
+async def test_concurrent_logins_and_the_refresh_fetch_once(
+    sp: ServiceProvider, keys: Keys, clock: FrozenClock, published: Published
+) -> None:
+    published.body = signed_entity(keys)
+    cache = cache_for(sp, clock, [keys.signer.cert_file], metadata_url=published.url)
+    first, second, _ = await asyncio.gather(cache.get(), cache.get(), cache.refresh_if_due())
+    assert first is second
+    assert published.hits == 1
+    clock.advance(3600)  # due: the refresh fetches, a login meanwhile is served what is held
+    _, meanwhile = await asyncio.gather(cache.refresh_if_due(), cache.get())
+    assert meanwhile is first
+    assert published.hits == 2 and await cache.get() is not first
+
+
+# -- failures: back-off, the log, the background loop --------------------------------------------
+
+
+def retry_delays(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.getMessage().rsplit("next try in ", 1)[1]
+        for r in caplog.records
+        if "metadata refresh failed" in r.getMessage()
+    ]
+
+
+@pytest.mark.parametrize(
+    ("interval", "delays"),
+    [
+        (600, ["60 s", "120 s", "240 s", "480 s", "600 s", "600 s"]),
+        (10**9, [f"{60 * 2**n} s" for n in range(17)] + ["3932160 s", "3932160 s"]),
+    ],
+    ids=["capped-by-the-interval", "doubling-stops-at-2**16"],
+)
+async def test_a_failing_source_is_retried_with_doubling_delays(
+    sp: ServiceProvider,
+    clock: FrozenClock,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    interval: int,
+    delays: list[str],
+) -> None:
+    """Nothing was ever loaded: each failure says the IdP is unavailable and when it is tried
+    again; no attempt before that."""
+    cache = cache_for(
+        sp, clock, metadata_file=tmp_path / "missing.xml", metadata_refresh_seconds=interval
+    )
+    with caplog.at_level(logging.WARNING, logger="broker.upstream.saml.connector"):
+        for delay in delays:
+            await cache.refresh_if_due()
+            await cache.refresh_if_due()  # not due again yet
+            clock.advance(float(delay.removesuffix(" s")))
+    assert retry_delays(caplog) == delays
+    assert caplog.records[0].getMessage() == (
+        "idp suomifi: metadata refresh failed (suomifi: metadata file: No such file or "
+        "directory); the IdP is unavailable, next try in 60 s"
+    )
+    assert not cache.usable
+
+
+async def test_a_metadata_url_that_cannot_be_reached_is_named_by_the_error(
+    sp: ServiceProvider, clock: FrozenClock
+) -> None:
+    closed = bound_socket()  # bound, never listening: the connection is refused
+    url = f"http://127.0.0.1:{closed.getsockname()[1]}/metadata"
+    try:
+        assert await refusal_of(cache_for(sp, clock, metadata_url=url)) == (
+            "suomifi: metadata: ConnectError"
+        )
+    finally:
+        closed.close()
+
+
+async def test_the_given_http_client_fetches_with_a_timeout(
+    sp: ServiceProvider, keys: Keys, clock: FrozenClock
+) -> None:
+    """The app's shared client (its connection pool) fetches, each request with a timeout."""
+    seen: list[httpx.Request] = []
+    body = signed_entity(keys)
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, text=body)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
+        cache = MetadataCache(
+            idp([keys.signer.cert_file], metadata_url="https://tunnistus.test/metadata"),
+            sp,
+            clock,
+            acs_url=ACS_URL,
+            clock_skew=60,
+            http=http,
+        )
+        assert (await cache.get()).entity_id == IDP_ENTITY_ID
+    assert [str(r.url) for r in seen] == ["https://tunnistus.test/metadata"]
+    assert seen[0].extensions["timeout"] == dict.fromkeys(
+        ("connect", "read", "write", "pool"), 10.0
+    )
+
+
+async def test_the_background_loop_outlives_a_crashing_refresh(
+    sp: ServiceProvider,
+    keys: Keys,
+    clock: FrozenClock,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A refresh that raises something other than the IdP's unavailability (here the xmlsec1
+    program gone from under the xmlsec1 backend) is logged with its trace and tried again."""
+    path = tmp_path / "idp.xml"
+    path.write_text(signed_entity(keys))
+    broken = ServiceProvider(
+        sp.entity_id, sp.key_source, xmlsec_binary="", crypto_backend="xmlsec1"
+    )
+    cache = cache_for(broken, clock, metadata_file=path)
+    crashes: list[logging.LogRecord] = []
+    with caplog.at_level(logging.ERROR, logger="broker.upstream.saml.connector"):
+        task = asyncio.create_task(cache.keep_fresh(0.01))
+        for _ in range(1000):
+            crashes = [r for r in caplog.records if r.levelno == logging.ERROR]
+            if len(crashes) >= 2 or task.done():
+                break
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert [r.getMessage() for r in crashes[:2]] == [
+        "idp suomifi: metadata refresh crashed; will retry"
+    ] * 2
+    assert crashes[0].exc_info is not None and crashes[0].exc_info[0] is ConfigError
+
+
+async def test_a_metadata_file_changed_in_size_or_time_only_or_removed_is_looked_at(
+    sp: ServiceProvider, keys: Keys, clock: FrozenClock, tmp_path: Path
+) -> None:
+    """The clock stands still: only the file's stamp (mtime, size) makes the refresh due. A
+    removed file is a failed refresh: the held metadata keeps serving."""
+    path = tmp_path / "idp.xml"
+    path.write_text(signed_entity(keys))
+    stamp = path.stat().st_mtime_ns
+    cache = cache_for(sp, clock, [keys.signer.cert_file], metadata_file=path)
+    await cache.refresh_if_due()
+    same_size = "https://tunnistus.test/ssx"  # as long as SSO
+    path.write_text(signed_entity(keys, sso=same_size))
+    os.utime(path, ns=(stamp + 10**9, stamp + 10**9))
+    await cache.refresh_if_due()
+    assert sso_of(await cache.get()) == same_size
+    path.write_text(signed_entity(keys, sso=NEW_SSO))  # longer, at the same mtime
+    os.utime(path, ns=(stamp + 10**9, stamp + 10**9))
+    await cache.refresh_if_due()
+    assert sso_of(await cache.get()) == NEW_SSO
+    await cache.refresh_if_due()  # nothing changed: not looked at again
+    path.unlink()
+    await cache.refresh_if_due()
+    assert sso_of(await cache.get()) == NEW_SSO and cache.usable
+
+
+async def test_metadata_without_valid_until_is_logged_once_and_a_zero_cache_duration_refetches(
+    sp: ServiceProvider,
+    keys: Keys,
+    clock: FrozenClock,
+    published: Published,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Metadata that never expires is worth one warning to the operator, not one per refresh;
+    a cacheDuration of zero makes every background pass fetch again."""
+    published.body = signed_entity(keys, cache_duration="PT0S")
+    cache = cache_for(sp, clock, [keys.signer.cert_file], metadata_url=published.url)
+    with caplog.at_level(logging.INFO, logger="broker.upstream.saml.connector"):
+        await cache.refresh_if_due()
+        await cache.refresh_if_due()
+    assert published.hits == 2
+    assert [(r.levelno, r.getMessage()) for r in caplog.records if r.name.startswith("broker")] == [
+        (logging.WARNING, "idp suomifi: metadata has no validUntil; it serves until replaced"),
+        (logging.INFO, "idp suomifi: SAML metadata loaded"),
+        (logging.INFO, "idp suomifi: SAML metadata loaded"),
+    ]
+    caplog.clear()
+    published.body = signed_entity(keys, valid_until=clock.now() + 600)
+    cache = cache_for(sp, clock, [keys.signer.cert_file], metadata_url=published.url)
+    with caplog.at_level(logging.INFO, logger="broker.upstream.saml.connector"):
+        await cache.refresh_if_due()
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("broker")] == [
+        "idp suomifi: SAML metadata loaded"
+    ]
+
+
+async def test_metadata_pysaml2_cannot_use_is_refused_by_the_kind_of_error(
+    sp: ServiceProvider, clock: FrozenClock, tmp_path: Path
+) -> None:
+    """Well-formed, but not valid SAML metadata (an IDPSSODescriptor without its required
+    protocolSupportEnumeration): pysaml2's error is named, not raised as it is."""
+    path = tmp_path / "idp.xml"
+    path.write_text(
+        f'<md:EntityDescriptor xmlns:md="{md.MD}" entityID="{IDP_ENTITY_ID}">'
+        "<md:IDPSSODescriptor/></md:EntityDescriptor>"
+    )
+    cache = cache_for(sp, clock, metadata_file=path)
+    assert await refusal_of(cache) == "suomifi: metadata unusable: AttributeError"
+
+
+async def test_the_client_decrypts_by_the_idps_own_encryption_policy(
+    sp: ServiceProvider, keys: Keys, clock: FrozenClock, published: Published
+) -> None:
+    """An organisation IdP allowed AES-CBC (in a signed Response): the client built on its
+    metadata decrypts with that policy, not the default one, which refuses AES-CBC."""
+    published.body = signed_entity(keys)
+    connector = SAMLConnector(
+        idp(
+            [keys.signer.cert_file],
+            metadata_url=published.url,
+            encryption_algorithms=("aes256-gcm", "aes256-cbc", "rsa-oaep-mgf1p"),
+        ),
+        sp,
+        clock,
+        acs_url=ACS_URL,
+        remember_assertion=Replays(),
+        require_encrypted_assertions=True,
+    )
+    forge = Forge(keys.idp_old, sp.keys.cert_file, keys.stranger)
+    saved, statement = await begin(connector)
+    assertion = forge.encrypted(forge.assertion(statement), data_alg=AES256_CBC)
+    assert (await connector.finish(posted(forge.response(statement, assertion)), saved)).subject

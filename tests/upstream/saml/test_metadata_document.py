@@ -5,6 +5,7 @@ is older. Pure functions on XML text; what the cache does with them is in test_m
 from __future__ import annotations
 
 import datetime
+import time
 
 import pytest
 
@@ -95,6 +96,26 @@ def test_a_doctype_or_broken_xml_is_refused(xml: bytes, detail: str) -> None:
 )
 def test_valid_until_is_read_as_utc(text: str, epoch: float) -> None:
     assert read(single(f'validUntil="{text}"')) == Validity(epoch, None, None)
+
+
+def test_a_time_without_offset_is_utc_whatever_the_hosts_time_zone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A broker run with TZ=Europe/Helsinki must not serve metadata two hours past validUntil
+    (nor refuse it two hours early)."""
+    monkeypatch.setenv("TZ", "Europe/Helsinki")
+    time.tzset()
+    try:
+        found = read(
+            single(
+                'validUntil="2027-01-15T08:00:00"',
+                extensions=published("2027-01-15T08:00:00"),
+            )
+        )
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert found == Validity(T0, None, T0)
 
 
 def test_the_strictest_valid_until_and_cache_duration_count() -> None:

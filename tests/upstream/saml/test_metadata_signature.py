@@ -5,6 +5,7 @@ refusal. The signatures themselves, made by xmlsec1, are checked in test_metadat
 from __future__ import annotations
 
 import datetime
+import shutil
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 from broker.errors import UpstreamUnavailableError
+from broker.upstream.saml import metadata_signature
 from broker.upstream.saml.metadata_document import parse_metadata
 from broker.upstream.saml.metadata_signature import check_metadata_signature
 
@@ -161,6 +163,10 @@ def test_the_shape_of_the_roots_signature(xml: str, problem: str, cert: Path) ->
         metadata(signature(c14n=EXC + "WithComments")),
         metadata(signature(references=reference(transforms=(ENVELOPED,)))),
         metadata(signature(references=reference(transforms=(EXC + "WithComments", ENVELOPED)))),
+        # every allowed transform at once is still only allowed transforms
+        metadata(
+            signature(references=reference(transforms=(ENVELOPED, EXC, EXC + "WithComments")))
+        ),
     ],
 )
 def test_an_acceptable_shape_goes_on_to_the_cryptography(xml: str, cert: Path) -> None:
@@ -190,3 +196,64 @@ def test_an_unusable_certificate_is_named_in_the_refusal(cert: Path, tmp_path: P
     assert refusal(xml, [cert, missing], WITHIN) == BAD_SIGNATURE + " within its validity period"
     assert refusal(xml, [garbage, cert], WITHIN) == BAD_SIGNATURE + " within its validity period"
     assert refusal(xml, [cert, cert], WITHIN) == BAD_SIGNATURE
+
+
+def fake_xmlsec1(directory: Path, script: str) -> None:
+    """An `xmlsec1` on PATH (and nothing else) that runs `script`."""
+    program = directory / "xmlsec1"
+    program.write_text(f"#!/bin/sh\n{script}\n")
+    program.chmod(0o755)
+
+
+def check_by_xmlsec1(xml: bytes, cert: Path) -> None:
+    check_metadata_signature(
+        "org",
+        xml,
+        parse_metadata("org", xml),
+        [cert],
+        now=WITHIN.timestamp(),
+        skew=SKEW,
+        backend="xmlsec1",
+    )
+
+
+@pytest.mark.parametrize(
+    ("script", "verified"),
+    [("echo OK >&2", True), ("echo FAIL >&2", False), ("echo OK >&2; exit 1", False)],
+    ids=["ok", "exit-0-without-ok", "ok-with-exit-1"],
+)
+def test_xmlsec1_vouches_only_by_exit_status_0_and_ok(
+    cert: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: str, verified: bool
+) -> None:
+    fake_xmlsec1(tmp_path, script)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    xml = metadata(signature()).encode()
+    if verified:
+        check_by_xmlsec1(xml, cert)
+        return
+    with pytest.raises(UpstreamUnavailableError) as caught:
+        check_by_xmlsec1(xml, cert)
+    assert caught.value.detail == "org: metadata signature: " + BAD_SIGNATURE
+
+
+def test_an_xmlsec1_that_does_not_answer_is_a_refusal(
+    cert: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The xmlsec1 backend waits for the program a bounded time (here cut to a fraction of a
+    second), then refuses: a hung program must not hold the metadata refresh for ever, and
+    what it says after the time is up counts for nothing."""
+    fake_xmlsec1(tmp_path, f"{shutil.which('sleep')} 5; echo OK >&2")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(metadata_signature, "_TIMEOUT_SECONDS", 0.2)
+    with pytest.raises(UpstreamUnavailableError) as caught:
+        check_by_xmlsec1(metadata(signature()).encode(), cert)
+    assert caught.value.detail == "org: metadata signature: " + BAD_SIGNATURE
+
+
+def test_the_xmlsec1_backend_without_the_program_says_so(
+    cert: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no xmlsec1 there
+    with pytest.raises(UpstreamUnavailableError) as caught:
+        check_by_xmlsec1(metadata(signature()).encode(), cert)
+    assert caught.value.detail == "org: metadata signature: xmlsec1 is not installed"
