@@ -7,6 +7,7 @@ says, so that a check that stops running or names the wrong cause is noticed.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
@@ -691,3 +692,26 @@ def test_pysaml2_is_kept_quiet_unless_the_operator_set_its_level(
         assert saml2_log.level == logging.INFO
     finally:
         saml2_log.setLevel(before)
+
+
+# -- the metadata ------------------------------------------------------------------------------
+
+
+async def test_the_metadata_is_kept_fresh_in_the_background(
+    sp: ServiceProvider, metadata: Path, replays: Replays
+) -> None:
+    """Readiness says no until the background task has loaded the IdP's metadata; the task
+    then sleeps on (it must not end: it is the refresh of every later hour)."""
+    connector = make(sp, metadata, replays)
+    assert connector.metadata_usable() is False
+    task = asyncio.create_task(connector.keep_metadata_fresh(3600))
+    try:
+        for _ in range(600):  # the first load builds a pysaml2 client in a thread
+            if connector.metadata_usable() or task.done():
+                break
+            await asyncio.sleep(0.1)
+        assert connector.metadata_usable() is True
+        assert not task.done()
+        assert (await connector.idp_client()).entity_id == IDP_ENTITY_ID
+    finally:
+        task.cancel()
