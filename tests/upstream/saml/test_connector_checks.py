@@ -394,8 +394,10 @@ async def test_saved_state_that_is_not_text_is_a_broken_transaction(
     saved, s = await begin(connector)
     form = posted(forge.genuine(s))
     for broken in ({"request_id": 7}, {"idp": None}):
-        with pytest.raises(TransactionError, match="saved upstream login state is malformed"):
+        with pytest.raises(TransactionError) as refused:
             await connector.finish(form, {**saved, **broken})
+        assert refused.value.detail == "suomifi: saved upstream login state is malformed"
+        assert str(refused.value.__cause__) == "saved text missing"
     with pytest.raises(TransactionError, match=r"^suomifi: saved upstream login state is for hus$"):
         await connector.finish(form, {**saved, "idp": "hus"})
 
@@ -715,3 +717,23 @@ async def test_the_metadata_is_kept_fresh_in_the_background(
         assert (await connector.idp_client()).entity_id == IDP_ENTITY_ID
     finally:
         task.cancel()
+
+
+@pytest.mark.parametrize(
+    ("status", "detail"),
+    [
+        ("", "suomifi: 0 assertions, wanted one"),  # no Status: pysaml2 takes it for Success
+        ("<samlp:Status/>", "suomifi: 0 assertions, wanted one"),  # nor a StatusCode
+    ],
+)
+async def test_a_response_without_status_code_is_read_as_success(
+    connectors: Connectors, forge: Forge, status: str, detail: str
+) -> None:
+    connector = connectors.get("assertion_signed")
+    saved, s = await begin(connector)
+    xml = forge.response(s, "", signed=False)
+    old = f'<samlp:Status><samlp:StatusCode Value="{SUCCESS}"/></samlp:Status>'
+    assert old in xml
+    with pytest.raises(UpstreamResponseError) as refused:
+        await connector.finish(posted(xml.replace(old, status)), saved)
+    assert refused.value.detail == detail
