@@ -7,6 +7,7 @@ and the algorithms it offers.
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 from xml.etree import ElementTree
@@ -125,6 +126,32 @@ def test_the_xmlsec1_backend_without_the_program_is_a_config_error(tmp_path: Pat
     sp = ServiceProvider(SP_ENTITY_ID, keys, "", "xmlsec1")
     with pytest.raises(ConfigError, match="the xmlsec1 program is not installed"):
         sp.settings(acs_url=ACS_URL)
+
+
+def test_the_default_backend_is_in_process(saml_sp_keys: Path) -> None:
+    sp = ServiceProvider.load(SP_ENTITY_ID, saml_sp_keys)
+    assert sp.crypto_backend == "xmlsec"
+    client = sp.client(sp.config(sp.settings(acs_url=ACS_URL)))
+    assert type(client.sec.crypto) is InProcessCrypto
+
+
+def test_without_the_xmlsec1_program_its_backend_is_refused_at_start_up(
+    saml_sp_keys: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    xmlsec1 = shutil.which("xmlsec1")
+    assert xmlsec1
+    monkeypatch.setenv("PATH", str(tmp_path))  # a host without the program
+    with pytest.raises(ConfigError, match="the xmlsec1 program is not installed"):
+        ServiceProvider.load(SP_ENTITY_ID, saml_sp_keys, "xmlsec1")
+    assert ServiceProvider.load(SP_ENTITY_ID, saml_sp_keys, "xmlsec").crypto_backend == "xmlsec"
+    keys = ServiceProviderKeys.load_or_create(saml_sp_keys)
+    with pytest.raises(ConfigError, match="the xmlsec1 program is not installed"):
+        sp_metadata_xml(SP_ENTITY_ID, ACS_URL, None, keys, crypto_backend="xmlsec1")
+    # the program named is the one that runs
+    named = sp_metadata_xml(
+        SP_ENTITY_ID, ACS_URL, None, keys, crypto_backend="xmlsec1", xmlsec_binary=xmlsec1
+    )
+    assert ElementTree.fromstring(named).get("entityID") == SP_ENTITY_ID  # noqa: S314
 
 
 def test_a_fixed_key_set_is_its_own_source(saml_sp_keys: Path) -> None:
