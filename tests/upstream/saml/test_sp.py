@@ -145,6 +145,9 @@ def test_without_the_xmlsec1_program_its_backend_is_refused_at_start_up(
         ServiceProvider.load(SP_ENTITY_ID, saml_sp_keys, "xmlsec1")
     assert ServiceProvider.load(SP_ENTITY_ID, saml_sp_keys, "xmlsec").crypto_backend == "xmlsec"
     keys = ServiceProviderKeys.load_or_create(saml_sp_keys)
+    # the default backend signs the SP metadata without the program
+    default = sp_metadata_xml(SP_ENTITY_ID, ACS_URL, None, keys)
+    assert ElementTree.fromstring(default).get("entityID") == SP_ENTITY_ID  # noqa: S314
     with pytest.raises(ConfigError, match="the xmlsec1 program is not installed"):
         sp_metadata_xml(SP_ENTITY_ID, ACS_URL, None, keys, crypto_backend="xmlsec1")
     # the program named is the one that runs
