@@ -14,10 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -25,6 +22,7 @@ from starlette.routing import Route
 
 from broker.cli import main
 from mock_idps.saml_common.keys import KeyPair, load_or_create_pair
+from tests.certificates import self_signed, write_pair
 from tests.servers import bound_socket, serve
 from tests.upstream.saml import metadata_forge as md
 from tests.worlds import MOCK_IDP_SECRET, idp_configs_for
@@ -82,28 +80,14 @@ def write(configs: Path, idp: dict[str, object]) -> None:
 def expired_pair(directory: Path) -> KeyPair:
     """A signing key pair whose certificate ended yesterday."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "expired IdP TEST-ONLY")])
     now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=30))
-        .not_valid_after(now - datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
+    certificate = self_signed(
+        key,
+        "expired IdP TEST-ONLY",
+        not_before=now - datetime.timedelta(days=30),
+        not_after=now - datetime.timedelta(days=1),
     )
-    pair = KeyPair(directory / "expired.key", directory / "expired.crt")
-    pair.key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    pair.cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return pair
+    return write_pair(directory, "expired", key, certificate)
 
 
 @pytest.fixture

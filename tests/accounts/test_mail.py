@@ -4,7 +4,6 @@ text when it cannot), and a server that never answers ending as a MailError afte
 
 from __future__ import annotations
 
-import datetime
 import email
 import logging
 import ssl
@@ -18,14 +17,12 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from broker.accounts.mail import SMTPMailSender
 from broker.errors import MailError
 from broker.settings import SMTPSettings
+from tests.certificates import self_signed, write_pair
 from tests.servers import bound_socket
 
 TO = "maija.meikalainen@example.fi"
@@ -70,28 +67,9 @@ def smtp_server(host: str = "127.0.0.1", **options: Any) -> Iterator[tuple[Handl
 def untrusted_tls(directory: Path) -> ssl.SSLContext:
     """A server context with a self-signed certificate that no client trusts."""
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    (directory / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (directory / "key.pem").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    pair = write_pair(directory, "server", key, self_signed(key, "127.0.0.1"))
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(directory / "cert.pem", directory / "key.pem")
+    context.load_cert_chain(pair.cert_file, pair.key_file)
     return context
 
 

@@ -13,12 +13,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from mock_idps.saml_common.keys import KeyPair
+from tests.certificates import self_signed, write_pair
 from tests.upstream.saml.saml_forge import DS, SAMLP, TRANSIENT, instant
 
 MD = "urn:oasis:names:tc:SAML:2.0:metadata"
@@ -143,27 +141,6 @@ def ecdsa_signer(directory: Path) -> KeyPair:
     """A P-256 key and its self-signed certificate (valid from a day ago for ten years): a
     federation operator may sign its metadata with ECDSA."""
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ecdsa-metadata-signer-TEST-ONLY")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=3650))
-        .sign(key, hashes.SHA256())
-    )
-    pair = KeyPair(
-        key_file=directory / "ecdsa-signer.key", cert_file=directory / "ecdsa-signer.crt"
-    )
-    pair.key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    pair.cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    return pair
+    ten_years = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=3650)
+    certificate = self_signed(key, "ecdsa-metadata-signer-TEST-ONLY", not_after=ten_years)
+    return write_pair(directory, "ecdsa-signer", key, certificate)

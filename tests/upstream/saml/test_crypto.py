@@ -10,7 +10,6 @@ The connector-level attacks, on both backends, are in test_attacks.py and test_c
 from __future__ import annotations
 
 import base64
-import datetime
 import shutil
 import subprocess
 import tempfile
@@ -21,9 +20,8 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.x509.oid import NameOID
 from lxml import etree
 
 from broker.errors import ConfigError, UpstreamResponseError
@@ -42,6 +40,7 @@ from broker.upstream.saml.signature_profile import parse, signed_element
 from broker.upstream.saml.sp import ServiceProvider, sp_metadata_xml
 from broker.upstream.saml.sp_keys import ServiceProviderKeys
 from mock_idps.saml_common.keys import KeyPair, load_or_create_pair
+from tests.certificates import self_signed, write_pair
 from tests.upstream.conftest import ACS_URL, IDP_ENTITY_ID, SP_ENTITY_ID, Connectors, begin, posted
 from tests.upstream.saml.saml_attacks import after, signature_of
 from tests.upstream.saml.saml_forge import (
@@ -654,30 +653,9 @@ def test_the_in_process_backend_reports_the_binding_version() -> None:
 
 @pytest.fixture(scope="module")
 def ec_pair(tmp_path_factory: pytest.TempPathFactory) -> KeyPair:
-    directory = tmp_path_factory.mktemp("ec-signer")
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ec-signer-TEST-ONLY")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    key_file, cert_file = directory / "ec.key", directory / "ec.crt"
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return KeyPair(key_file=key_file, cert_file=cert_file)
+    directory = tmp_path_factory.mktemp("ec-signer")
+    return write_pair(directory, "ec", key, self_signed(key, "ec-signer-TEST-ONLY"))
 
 
 def test_an_ecdsa_signature_verifies_only_where_enabled(

@@ -9,15 +9,14 @@ import shutil
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
 from broker.errors import UpstreamUnavailableError
 from broker.upstream.saml import metadata_signature
 from broker.upstream.saml.metadata_document import parse_metadata
 from broker.upstream.saml.metadata_signature import check_metadata_signature
+from tests.certificates import self_signed
 
 MD = "urn:oasis:names:tc:SAML:2.0:metadata"
 DS = "http://www.w3.org/2000/09/xmldsig#"
@@ -67,17 +66,7 @@ def metadata(
 
 def certificate(directory: Path, name: str = "signer") -> Path:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(NOT_BEFORE)
-        .not_valid_after(NOT_AFTER)
-        .sign(key, hashes.SHA256())
-    )
+    cert = self_signed(key, name, not_before=NOT_BEFORE, not_after=NOT_AFTER)
     path = directory / f"{name}.crt"
     path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return path

@@ -4,16 +4,13 @@ a received message is checked over its query string exactly as sent (SAML Bindin
 from __future__ import annotations
 
 import base64
-import datetime
 import re
 import zlib
 from urllib.parse import quote, quote_plus, unquote_plus, urlsplit
 
 import pytest
-from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.x509.oid import NameOID
 
 from broker.upstream.saml.redirect_binding import (
     SIG_RSA_SHA256,
@@ -21,6 +18,7 @@ from broker.upstream.saml.redirect_binding import (
     decode,
     encode,
 )
+from tests.certificates import self_signed
 
 XML = '<samlp:LogoutResponse xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_1"/>'
 RSA_SHA1 = "http://www.w3.org/2000/09/xmldsig#rsa-sha1"
@@ -36,18 +34,7 @@ def key() -> rsa.RSAPrivateKey:
 
 
 def certificate(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> str:
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
+    cert = self_signed(key, "test")
     return base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
 
 
