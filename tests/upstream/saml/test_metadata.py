@@ -848,7 +848,11 @@ async def test_the_background_loop_outlives_a_crashing_refresh(
 
 
 async def test_a_metadata_file_changed_in_size_or_time_only_or_removed_is_looked_at(
-    sp: ServiceProvider, keys: Keys, clock: FrozenClock, tmp_path: Path
+    sp: ServiceProvider,
+    keys: Keys,
+    clock: FrozenClock,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """The clock stands still: only the file's stamp (mtime, size) makes the refresh due. A
     removed file is a failed refresh: the held metadata keeps serving."""
@@ -866,7 +870,12 @@ async def test_a_metadata_file_changed_in_size_or_time_only_or_removed_is_looked
     os.utime(path, ns=(stamp + 10**9, stamp + 10**9))
     await cache.refresh_if_due()
     assert sso_of(await cache.get()) == NEW_SSO
-    await cache.refresh_if_due()  # nothing changed: not looked at again
+    client = await cache.get()
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG, logger="broker"):
+        await cache.refresh_if_due()  # nothing changed: not looked at again
+    assert await cache.get() is client
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("broker")] == []
     path.unlink()
     await cache.refresh_if_due()
     assert sso_of(await cache.get()) == NEW_SSO and cache.usable
