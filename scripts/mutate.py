@@ -24,7 +24,6 @@ import fcntl
 import fnmatch
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -37,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / "mutants"
 KEPT = ROOT / "var" / "mutants"
 EQUIVALENT = ROOT / "docs" / "mutation-equivalent.txt"
+RUNNING = KEPT / ".running"  # the group whose results are in mutants/ now
 TARGET = 95.0  # per module, equivalent mutants left out (docs/mutation.md)
 FLOWS = "tests/flows/"
 UNIT = "tests/frontend/oidc/"  # unit tests: run before the flow tests (`unit_tests_first`)
@@ -421,17 +421,29 @@ def workdir(group: str) -> Iterator[None]:
 @contextmanager
 def _workdir(group: str) -> Iterator[None]:
     if WORK.exists():
-        print("mutate: removing a mutants/ left by another run", file=sys.stderr)
-        shutil.rmtree(WORK)
+        _put_back_left_over()
     kept = KEPT / group
     if kept.exists():
         kept.rename(WORK)
+    RUNNING.write_text(group)
     try:
         yield
     finally:
         if WORK.exists():
             KEPT.mkdir(parents=True, exist_ok=True)
             WORK.rename(kept)
+        RUNNING.unlink(missing_ok=True)
+
+
+def _put_back_left_over() -> None:
+    """A mutants/ left by a run that was killed holds that run's results: put it back where
+    its group keeps them (or beside, if the group has a newer record), never delete it."""
+    group = RUNNING.read_text().strip() if RUNNING.exists() else "unknown-group"
+    target = KEPT / group
+    if target.exists():
+        target = KEPT / f"{group}.left-over-{time.strftime('%Y%m%dT%H%M%S')}"
+    WORK.rename(target)
+    print(f"mutate: a mutants/ left by a killed run is kept as {target}", file=sys.stderr)
 
 
 def spawn(group: str, timeout: float, retry: bool = False) -> tuple[int, float]:
@@ -450,7 +462,16 @@ def spawn(group: str, timeout: float, retry: bool = False) -> tuple[int, float]:
             child.wait()
             print(f"mutate: {group} stopped after {timeout:.0f} s", file=sys.stderr)
             code = 124
+        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (`_stopped`): the results go back first
+            os.killpg(child.pid, signal.SIGTERM)
+            child.wait()
+            raise
     return code, time.monotonic() - started
+
+
+def _stopped(signum: int, frame: object) -> None:
+    """`kill` of a run: as Ctrl-C, so that its results are put back before it ends."""
+    raise KeyboardInterrupt
 
 
 def readable(name: str) -> str:
@@ -587,8 +608,13 @@ def main() -> int:
     failed = False
     if not args.report:
         timeout = float(os.environ.get("MUTATE_TIMEOUT", "1200"))
+        signal.signal(signal.SIGTERM, _stopped)
         for group in groups:
-            code, seconds = spawn(group, timeout, args.retry)
+            try:
+                code, seconds = spawn(group, timeout, args.retry)
+            except KeyboardInterrupt:
+                print(f"mutate: {group} stopped; its results are in {KEPT / group}")
+                return 130
             print(f"mutate: {group} took {seconds:.0f} s (exit {code})")
             failed |= code != 0
     below = report(groups)
