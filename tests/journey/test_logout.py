@@ -34,7 +34,6 @@ from broker.upstream.saml.logout import MESSAGE_LIFETIME
 from broker.upstream.saml.pysaml2 import samlp
 from broker.upstream.saml.redirect_binding import encode
 from broker.upstream.saml.sp import ServiceProvider
-from mock_idps.saml_common.keys import load_or_create_pair
 from tests.journey.conftest import ISSUER, T0, JourneyParts
 from tests.upstream.conftest import IDP_ENTITY_ID, SP_ENTITY_ID, make_connector
 from tests.upstream.saml.replays import Replays
@@ -276,11 +275,7 @@ SKEW = 90  # not SingleLogout's default: the configured skew must reach the chec
 @pytest.fixture(scope="session")
 def idp(saml_sp: ServiceProvider, tmp_path_factory: pytest.TempPathFactory) -> Forge:
     keys = tmp_path_factory.mktemp("journey-forged-idp")
-    return Forge(
-        load_or_create_pair(keys, "forged-idp-TEST-ONLY"),
-        saml_sp.keys.cert_file,
-        impostor=load_or_create_pair(keys, "impostor-TEST-ONLY"),
-    )
+    return Forge.with_keys_in(keys, saml_sp.keys.cert_file)
 
 
 @pytest.fixture(scope="session")

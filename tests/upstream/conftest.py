@@ -26,7 +26,6 @@ from broker.upstream.registry import IdP, Names, SAMLUpstream
 from broker.upstream.saml.connector import RememberAssertion, SAMLConnector
 from broker.upstream.saml.crypto import CRYPTO_BACKENDS
 from broker.upstream.saml.sp import ServiceProvider
-from mock_idps.saml_common.keys import load_or_create_pair
 from tests.upstream.saml.replays import Replays
 from tests.upstream.saml.saml_forge import HETU, Forge, Statement, encode
 
@@ -62,11 +61,7 @@ def sp(saml_sp_keys: Path, request: pytest.FixtureRequest) -> ServiceProvider:
 @pytest.fixture(scope="session")
 def forge(sp: ServiceProvider, tmp_path_factory: pytest.TempPathFactory) -> Forge:
     keys = tmp_path_factory.mktemp("forged-idp")
-    return Forge(
-        load_or_create_pair(keys, "forged-idp-TEST-ONLY"),
-        sp.keys.cert_file,
-        impostor=load_or_create_pair(keys, "impostor-TEST-ONLY"),
-    )
+    return Forge.with_keys_in(keys, sp.keys.cert_file)
 
 
 @pytest.fixture(scope="module")

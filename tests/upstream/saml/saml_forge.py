@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
-from mock_idps.saml_common.keys import KeyPair
+from mock_idps.saml_common.keys import KeyPair, load_or_create_pair
 
 SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
 SAMLP = "urn:oasis:names:tc:SAML:2.0:protocol"
@@ -114,6 +114,15 @@ class Forge:
         self.sp_cert = sp_cert
         self.impostor = impostor
         self.xmlsec = xmlsec
+
+    @classmethod
+    def with_keys_in(cls, directory: Path, sp_cert: Path) -> Forge:
+        """A forged IdP whose key and impostor key are made (once) in `directory`."""
+        return cls(
+            load_or_create_pair(directory, "forged-idp-TEST-ONLY"),
+            sp_cert,
+            impostor=load_or_create_pair(directory, "impostor-TEST-ONLY"),
+        )
 
     def genuine(self, s: Statement) -> str:
         """What Suomi.fi sends: the assertion signed and encrypted, the Response signed."""

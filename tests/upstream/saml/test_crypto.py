@@ -39,7 +39,7 @@ from broker.upstream.saml.decryption import EncryptionPolicy
 from broker.upstream.saml.signature_profile import parse, signed_element
 from broker.upstream.saml.sp import ServiceProvider, sp_metadata_xml
 from broker.upstream.saml.sp_keys import ServiceProviderKeys
-from mock_idps.saml_common.keys import KeyPair, load_or_create_pair
+from mock_idps.saml_common.keys import KeyPair
 from tests.certificates import self_signed, write_pair
 from tests.upstream.conftest import ACS_URL, IDP_ENTITY_ID, SP_ENTITY_ID, Connectors, begin, posted
 from tests.upstream.saml.saml_attacks import after, signature_of
@@ -104,11 +104,7 @@ def sp_keys(saml_sp_keys: Path) -> ServiceProviderKeys:
 def forge(sp_keys: ServiceProviderKeys, tmp_path_factory: pytest.TempPathFactory) -> Forge:
     """conftest's forge, made once here rather than once per SP backend."""
     keys = tmp_path_factory.mktemp("forged-idp")
-    return Forge(
-        load_or_create_pair(keys, "forged-idp-TEST-ONLY"),
-        sp_keys.cert_file,
-        impostor=load_or_create_pair(keys, "impostor-TEST-ONLY"),
-    )
+    return Forge.with_keys_in(keys, sp_keys.cert_file)
 
 
 @pytest.fixture
