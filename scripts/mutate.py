@@ -65,6 +65,15 @@ SAML_METADATA = [
     SAML + m
     for m in ("idp_metadata.py", "metadata_document.py", "metadata_signature.py", "sp_metadata.py")
 ]
+SAML_METADATA_TESTS = [
+    "tests/upstream/saml/" + t
+    for t in (
+        "test_metadata_document.py",
+        "test_metadata_signature.py",
+        "test_sp_metadata.py",
+        "test_metadata.py",
+    )
+]
 SAML_CONNECTOR = [SAML + m for m in ("connector.py", "sp.py", "sp_settings.py", "pysaml2.py")]
 
 # group -> (modules to mutate, the tests that cover them)
@@ -225,17 +234,8 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
         SAML_METADATA,
         # the metadata's own tests and the connectors' (not all of tests/upstream/saml: every
         # connector test loads metadata, and each survivor ran them all)
-        [
-            "tests/upstream/saml/" + t
-            for t in (
-                "test_metadata_document.py",
-                "test_metadata_signature.py",
-                "test_sp_metadata.py",
-                "test_metadata.py",
-                "test_connector.py",
-                "test_sp_keys.py",
-            )
-        ]
+        SAML_METADATA_TESTS
+        + ["tests/upstream/saml/" + t for t in ("test_connector.py", "test_sp_keys.py")]
         + [FLOWS + "test_suomifi_metadata_rollover.py"],
     ),
     "saml-connector": (
@@ -317,18 +317,7 @@ GROUPS: dict[str, tuple[list[str], list[str]]] = {
             )
         ],
     ),
-    "saml-metadata-unit": (
-        SAML_METADATA,
-        [
-            "tests/upstream/saml/" + t
-            for t in (
-                "test_metadata_document.py",
-                "test_metadata_signature.py",
-                "test_sp_metadata.py",
-                "test_metadata.py",
-            )
-        ],
-    ),
+    "saml-metadata-unit": (SAML_METADATA, SAML_METADATA_TESTS),
     "saml-connector-unit": (SAML_CONNECTOR, ["tests/upstream/saml"]),
     "upstream": (
         ["broker/upstream/*"],
