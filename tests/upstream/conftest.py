@@ -92,24 +92,33 @@ def make_connector(
     profile: str,
     skew: int = 60,
     subject: str | None = HETU,
+    *,
+    clock: FrozenClock | None = None,
+    idp: dict[str, Any] | None = None,
+    **saml: Any,
 ) -> SAMLConnector:
-    saml = SAMLUpstream(metadata_file=metadata, entity_id=IDP_ENTITY_ID, **PROFILES[profile])
-    idp = IdP(
+    """The Suomi.fi connector of the forged IdP's metadata; `idp` and `saml` change its IdP and
+    SAML settings from the profile's."""
+    settings = SAMLUpstream(
+        metadata_file=metadata, entity_id=IDP_ENTITY_ID, **{**PROFILES[profile], **saml}
+    )
+    config = IdP(
         id="suomifi",
         names=Names(fi="Suomi.fi-tunnistus", sv="Suomi.fi-identifikation", en="Suomi.fi"),
         route="personal",
         protocol="saml",
-        saml=saml,
+        saml=settings,
         subject=subject,
+        **(idp or {}),
     )
     return SAMLConnector(
-        idp,
+        config,
         sp,
-        FrozenClock(),
+        clock or FrozenClock(),
         acs_url=ACS_URL,
         remember_assertion=remember,
         clock_skew=skew,
-        require_encrypted_assertions=saml.want_assertions_encrypted,
+        require_encrypted_assertions=settings.want_assertions_encrypted,
     )
 
 

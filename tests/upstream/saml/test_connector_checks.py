@@ -33,18 +33,17 @@ from broker.errors import (
 )
 from broker.store.records import UpstreamSession
 from broker.upstream.login_request import UpstreamLogin
-from broker.upstream.registry import IdP, Names, SAMLUpstream
 from broker.upstream.saml.connector import SAMLConnector
 from broker.upstream.saml.sp import ServiceProvider
 from tests.upstream.conftest import (
     ACS_URL,
     ELSEWHERE,
     IDP_ENTITY_ID,
-    PROFILES,
     RELAY_STATE,
     SP_ENTITY_ID,
     Connectors,
     begin,
+    make_connector,
     posted,
 )
 from tests.upstream.saml import saml_attacks as attack
@@ -89,25 +88,15 @@ def make(
     idp: dict[str, Any] | None = None,
     **saml: Any,
 ) -> SAMLConnector:
-    settings = SAMLUpstream(
-        metadata_file=metadata, entity_id=IDP_ENTITY_ID, **{**PROFILES[profile], **saml}
-    )
-    config = IdP(
-        id="suomifi",
-        names=Names(fi="Suomi.fi-tunnistus", sv="Suomi.fi-identifikation", en="Suomi.fi"),
-        route="personal",
-        protocol="saml",
-        saml=settings,
-        subject=subject,
-        **(idp or {}),
-    )
-    return SAMLConnector(
-        config,
+    return make_connector(
         sp,
-        clock or FrozenClock(START),
-        acs_url=ACS_URL,
-        remember_assertion=replays,
-        require_encrypted_assertions=settings.want_assertions_encrypted,
+        metadata,
+        replays,
+        profile,
+        subject=subject,
+        clock=clock or FrozenClock(START),
+        idp=idp,
+        **saml,
     )
 
 
