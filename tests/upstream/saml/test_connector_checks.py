@@ -269,6 +269,21 @@ async def test_the_acr_is_told_in_the_brokers_words_or_the_default(
     assert (await connector.finish(posted(answer), saved)).acr == "https://broker.test/loa/low"
 
 
+async def test_a_login_is_logged_by_the_idps_name_and_level(
+    connectors: Connectors, forge: Forge, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The operator's record of which IdP a login went to and what it verified."""
+    caplog.set_level(logging.INFO, logger="broker.upstream.saml.connector")
+    connector = connectors.get("suomifi")
+    saved, s = await begin(connector)
+    await connector.finish(posted(forge.genuine(s)), saved)
+    logged = [r.getMessage() for r in caplog.records if r.name == "broker.upstream.saml.connector"]
+    assert logged[-2:] == [  # after the metadata's own lines
+        "idp suomifi: AuthnRequest ready",
+        f"idp suomifi: login verified (acr {LOA3})",
+    ]
+
+
 async def test_a_replayed_assertion_is_refused_by_name(
     connectors: Connectors, forge: Forge
 ) -> None:
