@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 from xml.etree import ElementTree
 
 import pytest
+from saml2.xml import schema as saml_schema
 
 from broker.claims.mapping import ClaimMapping
 from broker.clock import FrozenClock
@@ -114,9 +115,11 @@ def requests(
 
 
 def authn_request(url: str) -> tuple[dict[str, list[str]], ElementTree.Element]:
-    """The redirect's query, and its AuthnRequest parsed."""
+    """The redirect's query, and its AuthnRequest parsed, once valid by the SAML protocol
+    schema (an IdP such as Suomi.fi's refuses one with its elements out of order)."""
     query = parse_qs(urlsplit(url).query, keep_blank_values=True)
-    xml = zlib.decompress(base64.b64decode(query["SAMLRequest"][0]), -15)
+    xml = zlib.decompress(base64.b64decode(query["SAMLRequest"][0]), -15).decode()
+    saml_schema.validate(xml)
     return query, ElementTree.fromstring(xml)  # noqa: S314 - the broker's own request
 
 
@@ -160,7 +163,7 @@ async def test_the_authn_request_asks_what_the_portal_asked(
     assert (request.get("ForceAuthn"), request.get("IsPassive")) == ("true", None)
     (policy,) = request.iter(f"{SAMLP_NS}NameIDPolicy")
     assert policy.get("Format") == PERSISTENT
-    (context,) = request.iter(f"{SAMLP_NS}RequestedAuthnContext")
+    (context,) = request.findall(f"{SAMLP_NS}RequestedAuthnContext")
     assert context.get("Comparison") == "exact"
     assert [c.text for c in context] == [LOA2, LOA3]
     (issuer,) = request.iter(f"{SAML_NS}Issuer")
@@ -174,8 +177,24 @@ async def test_the_acr_values_are_asked_in_the_idps_words(
     connector = make(sp, metadata, replays, idp={"claims": mapping})
     login = UpstreamLogin(redirect_uri=ACS_URL, acr_values=["https://broker.test/loa/high"])
     _, request = authn_request((await connector.start(login)).url)
-    (context,) = request.iter(f"{SAMLP_NS}RequestedAuthnContext")
+    (context,) = request.findall(f"{SAMLP_NS}RequestedAuthnContext")
     assert [c.text for c in context] == [LOA3]
+
+
+async def test_the_authn_request_goes_to_the_configured_idp_of_a_federation(
+    sp: ServiceProvider, forge: Forge, replays: Replays, tmp_path: Path
+) -> None:
+    """Metadata that describes several IdPs (a federation's): the request goes to the one
+    configured, never to another member or nowhere."""
+    federation = tmp_path / "federation.xml"
+    federation.write_text(
+        f'<md:EntitiesDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata">'
+        f"{forge.metadata('https://other.test/idp', 'https://other.test/sso')}"
+        f"{forge.metadata(IDP_ENTITY_ID, SSO_URL)}</md:EntitiesDescriptor>"
+    )
+    connector = make(sp, federation, replays)
+    _, request = authn_request((await connector.start(UpstreamLogin(redirect_uri=ACS_URL))).url)
+    assert request.get("Destination") == SSO_URL
 
 
 @pytest.mark.parametrize(
