@@ -11,7 +11,7 @@ mutmut 3 copies the code to mutants/, runs the group's tests once to learn which
 which function, then runs each mutant against only the tests that reached the mutated function
 (stopping at the first failure). Each group has its own test selection, so a group runs in
 minutes rather than the whole suite per mutant; each runs in its own process with one worker
-(this is a 2-core machine) and is stopped after MUTATE_TIMEOUT seconds. mutmut works in
+(MUTATE_JOBS; this is a 2-core machine) and is stopped after MUTATE_TIMEOUT seconds. mutmut works in
 mutants/ and reuses what it finds there, so each group keeps its own copy in var/mutants/GROUP
 (moved to mutants/ while the group runs): a second run of a group only tests what changed.
 docs/mutation.md has the scores and the survivors that were looked at.
@@ -373,7 +373,8 @@ def run_group(group: str, retry: bool = False) -> None:
     if retry and not names:
         print(f"mutate: {group} has no survivors to retry")
         return
-    mutmut_main._run(names if retry else [], max_children=1)
+    jobs = int(os.environ.get("MUTATE_JOBS", "1"))  # 2 when nothing else needs the machine
+    mutmut_main._run(names if retry else [], max_children=jobs)
 
 
 def unit_tests_first() -> None:
