@@ -116,7 +116,7 @@ def requests(
 
 def authn_request(url: str) -> tuple[dict[str, list[str]], ElementTree.Element]:
     """The redirect's query, and its AuthnRequest parsed, once valid by the SAML protocol
-    schema (an IdP such as Suomi.fi's refuses one with its elements out of order)."""
+    schema (an IdP that validates its input refuses one with its elements out of order)."""
     query = parse_qs(urlsplit(url).query, keep_blank_values=True)
     xml = zlib.decompress(base64.b64decode(query["SAMLRequest"][0]), -15).decode()
     saml_schema.validate(xml)
