@@ -38,7 +38,7 @@ def test_an_identity_code_in_any_workers_log_fails_the_run(
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(
         [
-            f"*FAILED: the run's log {pytester.path}/sote-broker-test-run-*.log holds what is never*",
+            f"*FAILED: the run's log {pytester.path}/sote-broker-test-run-*.log holds what*",
             "  line 1: a test person's identity code",
         ]
     )
