@@ -2,7 +2,7 @@
 #
 #   make install                       uv (from PyPI if missing), then .venv from uv.lock
 #   make lint                          ruff check + mypy --strict broker/ bench/
-#   make test [PYTEST_ARGS="-k foo"]   lint, then pytest
+#   make test [PYTEST_ARGS="-k foo"]   lint, then pytest on PYTEST_WORKERS processes (default 2)
 #   make demo                          broker, mock IdPs, demo portal, mail sink (8000-8006, 8025)
 #   make demo-ha                       the same with two replicas on PostgreSQL behind a balancer
 #   make bench                         benchmarks (bench/README.md); figures, not pass/fail
@@ -21,6 +21,13 @@ UV ?= scripts/uv.sh
 # postgresql for the store's tests on PostgreSQL (tests/postgres.py runs its own server).
 APT_PACKAGES ?= chromium xmlsec1 postgresql
 PYTEST_ARGS ?=
+# pytest-xdist processes for `make test` (0: the tests in pytest's own process, as for --pdb). Two,
+# not `auto`: this is a 2-core machine shared with others, and most tests wait on real servers,
+# PostgreSQL or Chromium (each worker starts its own) rather than on the CPU. --dist worksteal:
+# each worker starts on one half of the tests in order (a file's module fixtures are made about
+# once) and takes half of what the other has left when it is done, so neither waits at the end
+# (tests/upstream and tests/flows ran quicker so than with load or loadfile).
+PYTEST_WORKERS ?= 2
 # Module groups for `make mutate` (scripts/mutate.py --list); empty: the default set (about
 # 17 minutes). Each group is stopped after MUTATE_TIMEOUT seconds.
 MODULES ?=
@@ -45,7 +52,7 @@ lint: install
 	$(UV) run --frozen mypy --strict broker/ bench/
 
 test: install lint
-	$(UV) run --frozen pytest $(PYTEST_ARGS)
+	$(UV) run --frozen pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 demo: install
 	scripts/demo.sh

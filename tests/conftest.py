@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import tempfile
 import time
 from collections.abc import AsyncIterator, Collection, Iterator
 from pathlib import Path
@@ -17,7 +16,6 @@ import pytest
 from broker.clock import FrozenClock
 from broker.frontend.oidc.keys import KeyRing
 from tests.brokers import RunningBroker, start_broker
-from tests.log_scan import RunLog
 from tests.postgres import PostgresServer
 from tests.servers import bound_socket, serve
 from tests.worlds import (
@@ -30,31 +28,8 @@ from tests.worlds import (
     serve_journey,
 )
 
-_RUN_LOG = pytest.StashKey[RunLog]()
-
-
-def pytest_sessionstart(session: pytest.Session) -> None:
-    """The whole run's log, at DEBUG, as the broker writes it (`tests/log_scan.py`)."""
-    _, path = tempfile.mkstemp(prefix="sote-broker-test-run-", suffix=".log")
-    session.config.stash[_RUN_LOG] = run_log = RunLog(Path(path))
-    run_log.start()
-
-
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Fails the run if its log holds an identity code, a JWS, a SAML message or a cookie."""
-    run_log = session.config.stash.get(_RUN_LOG, None)
-    if run_log is None:
-        return
-    leaks = run_log.stop()
-    if not leaks:
-        run_log.path.unlink()
-        return
-    session.exitstatus = pytest.ExitCode.TESTS_FAILED
-    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(f"FAILED: the run's log {run_log.path} holds what is never logged:")
-        for leak in leaks[:20]:
-            reporter.write_line(f"  {leak}")
+# The run's log scan (its hooks: `tests/log_scan.py`); pytester, to run pytest itself in a test.
+pytest_plugins = ["tests.log_scan", "pytester"]
 
 
 @pytest.fixture(scope="session")
