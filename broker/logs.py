@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from typing import IO, Any
 
 import structlog
@@ -53,9 +53,23 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+def _scrubbed(value: Any) -> Any:
+    """Text scrubbed, inside lists and mappings too; any other object by its repr, as the JSON
+    renderer would write it (an `extra=` field need not be text)."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, Mapping):
+        return {scrub(str(k)): _scrubbed(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_scrubbed(v) for v in value]
+    return scrub(repr(value))
+
+
 def _redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """Every value scrubbed, the traceback and the context's included; empty ones dropped."""
-    return {k: scrub(v) if isinstance(v, str) else v for k, v in event.items() if v is not None}
+    return {k: _scrubbed(v) for k, v in event.items() if v is not None}
 
 
 def formatter(*, json_format: bool) -> logging.Formatter:

@@ -58,6 +58,29 @@ def test_identity_codes_tokens_saml_messages_and_cookies_are_scrubbed_everywhere
         assert plain not in json.dumps(formatted(record("%s", plain)))
 
 
+class _Shown:
+    """An object whose text holds an identity code (a renderer writes its repr)."""
+
+    def __repr__(self) -> str:
+        return f"Shown({HETU})"
+
+
+def test_values_inside_lists_mappings_and_objects_are_scrubbed_too() -> None:
+    """An `extra=` field is not always text: a list, a mapping or an object holding an identity
+    code or a token is scrubbed as well, and keeps its shape."""
+    made = record(
+        "seen",
+        path=[f"/x/{HETU}", 3, None, (JWS,)],
+        status={"person": HETU, HETU: True, "n": 1},
+        idp=_Shown(),
+    )
+    line = formatted(made)
+    assert find_leaks(json.dumps(line)) == []
+    assert line["path"] == ["/x/[redacted]", 3, None, ["[redacted]"]]
+    assert line["status"] == {"person": "[redacted]", "[redacted]": True, "n": 1}
+    assert line["idp"] == "Shown([redacted])"
+
+
 def test_each_line_carries_the_request_id_and_the_logins_short_reference() -> None:
     with bound_request("r1d2"):
         bind_login(TX_ID, "portal", "organisation", "hus")
