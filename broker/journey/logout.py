@@ -131,8 +131,10 @@ class UpstreamLogouts:
         if upstream is None or connector is None:
             return None
         slo = await self._single_logout(upstream.idp_id, connector)
-        endpoint = slo.endpoint() if slo is not None else None
-        if slo is None or endpoint is None:
+        if slo is None:  # its metadata unavailable: `_single_logout` said so
+            return None
+        endpoint = slo.endpoint()
+        if endpoint is None:
             log.info("idp %s: no SLO service; logged out at the broker only", upstream.idp_id)
             return None
         if not await self._answers(endpoint[0]):
